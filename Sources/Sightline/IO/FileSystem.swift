@@ -1,0 +1,181 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// An open file: a raw descriptor plus the path, for error messages.
+public struct FileHandle: Sendable, Hashable {
+    /// The OS file descriptor.
+    public let descriptor: Int32
+    /// The path it was opened with.
+    public let path: String
+}
+
+/// How `FileSystem.open` opens a file.
+public enum OpenMode: Sendable {
+    /// Read only; the file must exist.
+    case read
+    /// Write only; creates the file and fails if it exists (for temporary files).
+    case createExclusive
+}
+
+/// The seam through which Sightline does all file I/O, so tests can inject a failure at any
+/// operation (EIO, ENOSPC, short writes, failed fsync or rename). Every method throws
+/// `SightlineError.io` naming the operation and path.
+public protocol FileSystem: Sendable {
+    func open(_ path: String, mode: OpenMode) throws(SightlineError) -> FileHandle
+    /// Reads up to `buffer.count` bytes at `offset`; returns the number read (0 at end of file).
+    func read(_ file: FileHandle, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws(SightlineError) -> Int
+    /// Writes some of `bytes` at the current position; returns how many (may be short).
+    func write(_ file: FileHandle, _ bytes: UnsafeRawBufferPointer) throws(SightlineError) -> Int
+    func size(_ file: FileHandle) throws(SightlineError) -> Int64
+    func sync(_ file: FileHandle) throws(SightlineError)
+    func close(_ file: FileHandle) throws(SightlineError)
+    func rename(_ from: String, to: String) throws(SightlineError)
+    func remove(_ path: String) throws(SightlineError)
+    /// Makes a directory's entries (creations, renames, removals) durable.
+    func syncDirectory(_ path: String) throws(SightlineError)
+    func createDirectory(_ path: String) throws(SightlineError)
+    func contentsOfDirectory(_ path: String) throws(SightlineError) -> [String]
+}
+
+extension FileSystem {
+    /// Reads exactly `buffer.count` bytes at `offset`, or throws `corruptFile` for a file
+    /// that ends early.
+    public func readExactly(_ file: FileHandle, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws(SightlineError) {
+        var done = 0
+        while done < buffer.count {
+            let n = try read(file, into: UnsafeMutableRawBufferPointer(rebasing: buffer[done...]), at: offset + Int64(done))
+            guard n > 0 else {
+                throw .corruptFile(path: file.path, offset: offset + Int64(done), reason: "file ends \(buffer.count - done) bytes early")
+            }
+            done += n
+        }
+    }
+
+    /// Writes all of `bytes`, continuing after short writes.
+    public func writeAll(_ file: FileHandle, _ bytes: UnsafeRawBufferPointer) throws(SightlineError) {
+        var done = 0
+        while done < bytes.count {
+            let n = try write(file, UnsafeRawBufferPointer(rebasing: bytes[done...]))
+            guard n > 0 else { throw .io(operation: "write", path: file.path, errno: EIO) }
+            done += n
+        }
+    }
+
+    /// Creates `path` with the bytes `produce` writes, durably and atomically: a temporary
+    /// file in the same directory is written, fsynced and closed, renamed over `path`, and the
+    /// directory is fsynced. On any failure the temporary file is removed and `path` is as it was.
+    public func writeAtomically(_ path: String,
+                                _ produce: (_ write: (UnsafeRawBufferPointer) throws(SightlineError) -> Void) throws(SightlineError) -> Void) throws(SightlineError) {
+        let temporary = "\(path).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let file = try open(temporary, mode: .createExclusive)
+        var closed = false
+        do {
+            try produce { (bytes: UnsafeRawBufferPointer) throws(SightlineError) in try self.writeAll(file, bytes) }
+            try sync(file)
+            closed = true
+            try close(file)
+            try rename(temporary, to: path)
+        } catch {
+            if !closed { try? close(file) }
+            try? remove(temporary)
+            throw error
+        }
+        try syncDirectory(directoryOf(path))
+    }
+}
+
+/// The directory part of `path` ("." for a bare name).
+func directoryOf(_ path: String) -> String {
+    guard let slash = path.lastIndex(of: "/") else { return "." }
+    return slash == path.startIndex ? "/" : String(path[..<slash])
+}
+
+/// The real file system, through POSIX calls. Retries EINTR.
+public struct PosixFileSystem: FileSystem {
+    /// The file system.
+    public init() {}
+
+    @inline(__always)
+    private func check(_ result: Int, _ operation: String, _ path: String) throws(SightlineError) -> Int {
+        if result < 0 { throw .io(operation: operation, path: path, errno: errno) }
+        return result
+    }
+
+    public func open(_ path: String, mode: OpenMode) throws(SightlineError) -> FileHandle {
+        let flags: Int32 = switch mode {
+        case .read: O_RDONLY | O_CLOEXEC
+        case .createExclusive: O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC
+        }
+        while true {
+            let fd = Glibc.open(path, flags, 0o644)
+            if fd >= 0 { return FileHandle(descriptor: fd, path: path) }
+            if errno != EINTR { throw .io(operation: "open", path: path, errno: errno) }
+        }
+    }
+
+    public func read(_ file: FileHandle, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws(SightlineError) -> Int {
+        while true {
+            let n = pread(file.descriptor, buffer.baseAddress, buffer.count, off_t(offset))
+            if n >= 0 { return n }
+            if errno != EINTR { throw .io(operation: "read", path: file.path, errno: errno) }
+        }
+    }
+
+    public func write(_ file: FileHandle, _ bytes: UnsafeRawBufferPointer) throws(SightlineError) -> Int {
+        while true {
+            let n = Glibc.write(file.descriptor, bytes.baseAddress, bytes.count)
+            if n >= 0 { return n }
+            if errno != EINTR { throw .io(operation: "write", path: file.path, errno: errno) }
+        }
+    }
+
+    public func size(_ file: FileHandle) throws(SightlineError) -> Int64 {
+        var st = stat()
+        _ = try check(Int(fstat(file.descriptor, &st)), "stat", file.path)
+        return Int64(st.st_size)
+    }
+
+    public func sync(_ file: FileHandle) throws(SightlineError) {
+        _ = try check(Int(fsync(file.descriptor)), "fsync", file.path)
+    }
+
+    public func close(_ file: FileHandle) throws(SightlineError) {
+        // Never retry close on EINTR: the descriptor is gone either way on Linux.
+        _ = try check(Int(Glibc.close(file.descriptor)), "close", file.path)
+    }
+
+    public func rename(_ from: String, to: String) throws(SightlineError) {
+        _ = try check(Int(Glibc.rename(from, to)), "rename", from)
+    }
+
+    public func remove(_ path: String) throws(SightlineError) {
+        _ = try check(Int(unlink(path)), "unlink", path)
+    }
+
+    public func syncDirectory(_ path: String) throws(SightlineError) {
+        let fd = Glibc.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        _ = try check(Int(fd), "open directory", path)
+        defer { Glibc.close(fd) }
+        _ = try check(Int(fsync(fd)), "fsync directory", path)
+    }
+
+    public func createDirectory(_ path: String) throws(SightlineError) {
+        if mkdir(path, 0o755) != 0 && errno != EEXIST { throw .io(operation: "mkdir", path: path, errno: errno) }
+    }
+
+    public func contentsOfDirectory(_ path: String) throws(SightlineError) -> [String] {
+        guard let dir = opendir(path) else { throw .io(operation: "opendir", path: path, errno: errno) }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(cString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names.sorted()
+    }
+}

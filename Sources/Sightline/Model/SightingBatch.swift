@@ -1,0 +1,96 @@
+/// Sightings held column by column: the unit of ingest and of segment writing.
+///
+/// Every column has `count` entries. Values are validated on `append`; the columns are
+/// read-only from outside so a batch is always valid.
+public struct SightingBatch: Sendable, Equatable {
+    public private(set) var plates: [Plate] = []
+    public private(set) var times: [Int64] = []
+    public private(set) var latitudesE7: [Int32] = []
+    public private(set) var longitudesE7: [Int32] = []
+    public private(set) var cameras: [UInt32] = []
+    public private(set) var confidences: [UInt8] = []
+    /// Region codes (`Region.code`), 0 where absent.
+    public private(set) var regionCodes: [UInt32] = []
+    /// Image URIs; empty until the first sighting with an image, then `count` long.
+    public private(set) var images: [String?] = []
+
+    /// An empty batch with room for `capacity` sightings.
+    public init(capacity: Int = 0) {
+        reserveCapacity(capacity)
+    }
+
+    /// A batch of `sightings`.
+    public init<S: Sequence>(_ sightings: S) where S.Element == Sighting {
+        for s in sightings { append(s) }
+    }
+
+    /// Number of sightings.
+    public var count: Int { times.count }
+    /// True when the batch holds no sighting.
+    public var isEmpty: Bool { times.isEmpty }
+
+    /// Reserves room for `capacity` sightings in every column.
+    public mutating func reserveCapacity(_ capacity: Int) {
+        plates.reserveCapacity(capacity)
+        times.reserveCapacity(capacity)
+        latitudesE7.reserveCapacity(capacity)
+        longitudesE7.reserveCapacity(capacity)
+        cameras.reserveCapacity(capacity)
+        confidences.reserveCapacity(capacity)
+        regionCodes.reserveCapacity(capacity)
+    }
+
+    /// Removes every sighting, keeping the capacity.
+    public mutating func removeAll() {
+        plates.removeAll(keepingCapacity: true)
+        times.removeAll(keepingCapacity: true)
+        latitudesE7.removeAll(keepingCapacity: true)
+        longitudesE7.removeAll(keepingCapacity: true)
+        cameras.removeAll(keepingCapacity: true)
+        confidences.removeAll(keepingCapacity: true)
+        regionCodes.removeAll(keepingCapacity: true)
+        images.removeAll(keepingCapacity: true)
+    }
+
+    /// Appends a (validated) sighting.
+    public mutating func append(_ s: Sighting) {
+        appendUnchecked(plate: s.plate, time: s.time, latitudeE7: s.latitudeE7, longitudeE7: s.longitudeE7,
+                        camera: s.camera, confidence: s.confidence, regionCode: s.region?.code ?? 0, image: s.image)
+    }
+
+    /// Appends a sighting from raw fields, validating them.
+    public mutating func append(plate: Plate, time: Int64, latitudeE7: Int32, longitudeE7: Int32,
+                                camera: UInt32, confidence: UInt8, region: Region? = nil, image: String? = nil) throws(SightlineError) {
+        append(try Sighting(plate: plate, time: time, latitudeE7: latitudeE7, longitudeE7: longitudeE7,
+                            camera: camera, confidence: confidence, region: region, image: image))
+    }
+
+    /// Appends fields already known to be valid. Debug builds check them.
+    @usableFromInline
+    internal mutating func appendUnchecked(plate: Plate, time: Int64, latitudeE7: Int32, longitudeE7: Int32,
+                                           camera: UInt32, confidence: UInt8, regionCode: UInt32, image: String?) {
+        assert(Sighting.latitudeRange.contains(latitudeE7) && Sighting.longitudeRange.contains(longitudeE7))
+        assert(confidence <= 100)
+        plates.append(plate)
+        times.append(time)
+        latitudesE7.append(latitudeE7)
+        longitudesE7.append(longitudeE7)
+        cameras.append(camera)
+        confidences.append(confidence)
+        regionCodes.append(regionCode)
+        if image != nil && images.isEmpty && times.count > 1 {
+            images = Array(repeating: nil, count: times.count - 1)
+        }
+        if image != nil || !images.isEmpty { images.append(image) }
+    }
+
+    /// The sighting at `index`.
+    public subscript(index: Int) -> Sighting {
+        Sighting(unchecked: plates[index], time: times[index], latitudeE7: latitudesE7[index],
+                 longitudeE7: longitudesE7[index], camera: cameras[index], confidence: confidences[index],
+                 region: Region(code: regionCodes[index]), image: images.isEmpty ? nil : images[index])
+    }
+
+    /// All sightings, in batch order.
+    public var sightings: [Sighting] { (0..<count).map { self[$0] } }
+}

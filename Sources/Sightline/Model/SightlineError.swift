@@ -1,0 +1,42 @@
+/// Every error the Sightline library throws. Each case names what went wrong and where.
+public enum SightlineError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// A plate that is empty, too long, or has characters outside A–Z, 0–9 after normalization.
+    case invalidPlate(String, reason: String)
+    /// A field of a sighting outside its domain (latitude, longitude, confidence, region, image).
+    case invalidField(field: String, value: String, reason: String)
+    /// A file whose bytes do not match what was written: bad magic, checksum, or structure.
+    case corruptFile(path: String, offset: Int64, reason: String)
+    /// A file written by a newer or unknown version of the format.
+    case unsupportedFormat(path: String, version: Int)
+    /// A compression library reported an error.
+    case compression(codec: String, reason: String)
+    /// An operating-system call failed. `errno` is the raw error number.
+    case io(operation: String, path: String, errno: Int32)
+    /// An argument outside what the API accepts.
+    case invalidArgument(String)
+
+    public var description: String {
+        switch self {
+        case .invalidPlate(let plate, let reason):
+            return "invalid plate \"\(plate)\": \(reason)"
+        case .invalidField(let field, let value, let reason):
+            return "invalid \(field) \(value): \(reason)"
+        case .corruptFile(let path, let offset, let reason):
+            return "\(path): corrupt at byte \(offset): \(reason)"
+        case .unsupportedFormat(let path, let version):
+            return "\(path): unsupported format version \(version)"
+        case .compression(let codec, let reason):
+            return "\(codec): \(reason)"
+        case .io(let operation, let path, let errno):
+            return "\(operation) \(path): \(String(cString: strerror(errno))) (errno \(errno))"
+        case .invalidArgument(let message):
+            return message
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

@@ -1,0 +1,316 @@
+/// Decodes blocks of a segment into buffers it owns and reuses: after the first few blocks,
+/// decoding allocates nothing (images excepted: they are strings).
+///
+/// One decoder per thread. The buffers hold the last decoded block until the next `decode`.
+public final class BlockDecoder {
+    let streams = StreamReader(compressor: Compressor())
+    private let blockBytes = ScratchBuffer<UInt8>(capacity: 1 << 16)
+    private let u0 = ScratchBuffer<UInt64>(capacity: 8192)
+    private let u1 = ScratchBuffer<UInt64>(capacity: 8192)
+    private let u2 = ScratchBuffer<UInt64>(capacity: 8192)
+    private let homeRefs = ScratchBuffer<UInt64>(capacity: 8192)
+
+    /// Rows in the last decoded block.
+    public private(set) var rowCount = 0
+    /// Plate runs of the block: one entry per run of equal plates, in row order.
+    public let runKeys = ScratchBuffer<UInt64>()
+    public let runLengths = ScratchBuffer<UInt32>()
+    public let runPlates = ScratchBuffer<Plate>()
+    /// Per-row columns (when decoded).
+    public let times = ScratchBuffer<Int64>(capacity: 8192)
+    public let cameras = ScratchBuffer<UInt32>(capacity: 8192)
+    public let latitudes = ScratchBuffer<Int32>(capacity: 8192)
+    public let longitudes = ScratchBuffer<Int32>(capacity: 8192)
+    public let confidences = ScratchBuffer<UInt8>(capacity: 8192)
+    /// Region codes, 0 where absent.
+    public let regions = ScratchBuffer<UInt32>(capacity: 8192)
+    /// Image URIs per row; empty when no row of the block has one.
+    public private(set) var images: [String?] = []
+
+    /// A decoder.
+    public init() {}
+
+    /// Decodes `columns` of block `index` of `segment`, verifying the checksum of every chunk read.
+    public func decode(_ segment: SegmentReader, block index: Int, columns: ColumnSet) throws(SightlineError) {
+        guard index >= 0 && index < segment.blockCount else {
+            throw .invalidArgument("block \(index) out of range 0..<\(segment.blockCount)")
+        }
+        let entry = segment.blocks[index]
+        var wanted = columns
+        if wanted.contains(.camera) { wanted.insert(.position) }  // cameras of fixed rows come from home references
+        let ids = ColumnID.allCases.filter { wanted.contains($0) }
+        guard let first = ids.first, let last = ids.last else { rowCount = entry.statistics.rowCount; return }
+        let spanStart = entry.offset(of: first)
+        let spanLength = Int(entry.offset(of: last) - spanStart) + Int(entry.columnLengths[last.rawValue])
+        blockBytes.reserve(spanLength)
+        try segment.read(into: UnsafeMutableRawBufferPointer(start: blockBytes.base, count: spanLength), at: spanStart)
+        rowCount = entry.statistics.rowCount
+        let span = UnsafeRawBufferPointer(start: blockBytes.base, count: spanLength)
+
+        // Position before camera: camera ids of fixed-camera rows come from its home references.
+        for id in ids.sorted(by: { Self.decodeOrder($0) < Self.decodeOrder($1) }) {
+            let offset = Int(entry.offset(of: id) - spanStart)
+            let chunk = UnsafeRawBufferPointer(rebasing: span[offset..<(offset + Int(entry.columnLengths[id.rawValue]))])
+            guard CRC32C.checksum(chunk) == entry.columnChecksums[id.rawValue] else {
+                throw .corruptFile(path: segment.path, offset: spanStart + Int64(offset),
+                                   reason: "block \(index) \(id.name) chunk checksum mismatch")
+            }
+            var reader = ByteReader(chunk, fileOffset: spanStart + Int64(offset), path: segment.path)
+            let what = "block \(index) \(id.name)"
+            switch id {
+            case .plate: try decodePlate(&reader, what)
+            case .time: try decodeTime(&reader, what)
+            case .position: try decodePosition(&reader, homes: segment.homes, decodeCoordinates: columns.contains(.position), what)
+            case .camera: try decodeCamera(&reader, homes: segment.homes, what)
+            case .confidence:
+                try readUnsigned(&reader, count: rowCount, what)
+                confidences.reserve(rowCount)
+                confidences.count = rowCount
+                for i in 0..<rowCount {
+                    let v = u0.base[i]
+                    guard v <= 100 else { throw reader.corrupt("\(what): confidence \(v) at row \(i)") }
+                    confidences.base[i] = UInt8(truncatingIfNeeded: v)
+                }
+            case .region:
+                regions.reserve(rowCount)
+                regions.count = rowCount
+                if chunk.isEmpty {
+                    regions.base.update(repeating: 0, count: rowCount)
+                } else {
+                    try readUnsigned(&reader, count: rowCount, what)
+                    for i in 0..<rowCount { regions.base[i] = UInt32(truncatingIfNeeded: u0.base[i]) }
+                }
+            case .image: try decodeImage(&reader, empty: chunk.isEmpty, what)
+            }
+            guard reader.isAtEnd else { throw reader.corrupt("\(what): \(reader.remaining) unread bytes") }
+        }
+    }
+
+    private static func decodeOrder(_ id: ColumnID) -> Int {
+        switch id {
+        case .position: return ColumnID.camera.rawValue
+        case .camera: return ColumnID.position.rawValue
+        default: return id.rawValue
+        }
+    }
+
+    // MARK: columns
+
+    private func decodePlate(_ reader: inout ByteReader, _ what: String) throws(SightlineError) {
+        let runs = try streams.readIntegers(&reader, expectedCount: nil, into: u0, "\(what) run lengths")
+        guard runs >= 1 && runs <= rowCount else { throw reader.corrupt("\(what): \(runs) runs for \(rowCount) rows") }
+        try streams.readIntegers(&reader, expectedCount: runs, into: u1, "\(what) keys")
+        try streams.readIntegers(&reader, expectedCount: runs, into: u2, "\(what) plate lengths")
+        let text = try streams.readBytes(&reader, "\(what) plate text")
+        runKeys.reserve(runs); runLengths.reserve(runs); runPlates.reserve(runs)
+        runKeys.count = runs; runLengths.count = runs; runPlates.count = runs
+        var key: UInt64 = 0
+        var rows = 0
+        var textOffset = 0
+        for r in 0..<runs {
+            let length = u0.base[r]
+            guard length >= 1 && length <= UInt64(rowCount - rows) else { throw reader.corrupt("\(what): run \(r) length \(length)") }
+            rows += Int(length)
+            key &+= u1.base[r]  // keys were stored as wrapping deltas
+            let plateLength = Int(truncatingIfNeeded: u2.base[r])
+            guard plateLength >= 1 && plateLength <= Plate.maximumLength && textOffset + plateLength <= text.count else {
+                throw reader.corrupt("\(what): run \(r) plate length \(u2.base[r])")
+            }
+            let bytes = UnsafeRawBufferPointer(rebasing: text[textOffset..<(textOffset + plateLength)])
+            for b in bytes where !((b >= 0x41 && b <= 0x5A) || (b >= 0x30 && b <= 0x39)) {
+                throw reader.corrupt("\(what): run \(r) plate has byte \(b)")
+            }
+            textOffset += plateLength
+            runKeys.base[r] = key
+            runLengths.base[r] = UInt32(length)
+            runPlates.base[r] = Plate(uncheckedNormalized: bytes)
+        }
+        guard rows == rowCount, textOffset == text.count else {
+            throw reader.corrupt("\(what): runs cover \(rows) of \(rowCount) rows, \(textOffset) of \(text.count) text bytes")
+        }
+    }
+
+    private func decodeTime(_ reader: inout ByteReader, _ what: String) throws(SightlineError) {
+        let mode = try reader.readByte("\(what) mode")
+        times.reserve(rowCount)
+        times.count = rowCount
+        let out = times.base
+        switch mode {
+        case 1:
+            try streams.readIntegers(&reader, expectedCount: rowCount, into: u0, "\(what) deltas")
+            var t: UInt64 = 0
+            for i in 0..<rowCount {
+                t &+= u0.base[i]  // inverse of the wrapping deltas
+                out[i] = Int64(bitPattern: t)
+            }
+        case 0:
+            let runs = try streams.readIntegers(&reader, expectedCount: nil, into: u0, "\(what) run lengths")
+            guard runs >= 1 && runs <= rowCount else { throw reader.corrupt("\(what): \(runs) runs for \(rowCount) rows") }
+            try streams.readIntegers(&reader, expectedCount: runs, into: u1, "\(what) run starts")
+            try streams.readIntegers(&reader, expectedCount: rowCount - runs, into: u2, "\(what) deltas")
+            var row = 0, delta = 0
+            for r in 0..<runs {
+                let length = u0.base[r]
+                guard length >= 1 && length <= UInt64(rowCount - row) else { throw reader.corrupt("\(what): run \(r) length \(length)") }
+                var t = u1.base[r]
+                out[row] = Int64(bitPattern: t)
+                row += 1
+                for _ in 1..<Int(length) {
+                    t &+= u2.base[delta]
+                    delta += 1
+                    out[row] = Int64(bitPattern: t)
+                    row += 1
+                }
+            }
+            guard row == rowCount else { throw reader.corrupt("\(what): runs cover \(row) of \(rowCount) rows") }
+        default:
+            throw reader.corrupt("\(what): unknown mode \(mode)")
+        }
+    }
+
+    /// Reads the home references (always) and the coordinates (when asked).
+    private func decodePosition(_ reader: inout ByteReader, homes: CameraHomes, decodeCoordinates: Bool,
+                                _ what: String) throws(SightlineError) {
+        let transforms = try reader.readByte("\(what) transforms")
+        let latTransform = Int(transforms & 3), lonTransform = Int(transforms >> 2 & 3)
+        guard latTransform <= 2 && lonTransform <= 2 && transforms >> 4 == 0 else {
+            throw reader.corrupt("\(what): unknown transforms \(transforms)")
+        }
+        try streams.readIntegers(&reader, expectedCount: rowCount, into: homeRefs, "\(what) home references")
+        var explicit = 0
+        let homeCount = UInt64(homes.count)
+        for i in 0..<rowCount {
+            let ref = homeRefs.base[i]
+            guard ref <= homeCount else { throw reader.corrupt("\(what): home reference \(ref) of \(homeCount)") }
+            if ref == 0 { explicit += 1 }
+        }
+        guard decodeCoordinates else {
+            // Skip the coordinate streams: the caller only needs the references (for cameras).
+            try streams.readIntegers(&reader, expectedCount: explicit, into: u1, "\(what) latitudes")
+            try streams.readIntegers(&reader, expectedCount: explicit, into: u1, "\(what) longitudes")
+            return
+        }
+        try streams.readIntegers(&reader, expectedCount: explicit, into: u1, "\(what) latitudes")
+        try streams.readIntegers(&reader, expectedCount: explicit, into: u2, "\(what) longitudes")
+        CoordinateTransform.undelta(u1.base, count: explicit, times: latTransform)
+        CoordinateTransform.undelta(u2.base, count: explicit, times: lonTransform)
+        latitudes.reserve(rowCount); longitudes.reserve(rowCount)
+        latitudes.count = rowCount; longitudes.count = rowCount
+        let lat = latitudes.base, lon = longitudes.base
+        var e = 0
+        try homes.latitudes.withUnsafeBufferPointerTyped { (homeLat) throws(SightlineError) in
+            try homes.longitudes.withUnsafeBufferPointerTyped { (homeLon) throws(SightlineError) in
+                for i in 0..<rowCount {
+                    let ref = Int(truncatingIfNeeded: homeRefs.base[i])
+                    if ref != 0 {
+                        lat[i] = homeLat[ref &- 1]
+                        lon[i] = homeLon[ref &- 1]
+                    } else {
+                        let la = Int64(bitPattern: u1.base[e]), lo = Int64(bitPattern: u2.base[e])
+                        guard la >= -900_000_000 && la <= 900_000_000 && lo >= -1_800_000_000 && lo <= 1_800_000_000 else {
+                            throw reader.corrupt("\(what): coordinate out of range at row \(i)")
+                        }
+                        lat[i] = Int32(truncatingIfNeeded: la)
+                        lon[i] = Int32(truncatingIfNeeded: lo)
+                        e &+= 1
+                    }
+                }
+            }
+        }
+    }
+
+    private func decodeCamera(_ reader: inout ByteReader, homes: CameraHomes, _ what: String) throws(SightlineError) {
+        var explicit = 0
+        for i in 0..<rowCount where homeRefs.base[i] == 0 { explicit += 1 }
+        try readUnsigned(&reader, count: explicit, what)
+        cameras.reserve(rowCount)
+        cameras.count = rowCount
+        var e = 0
+        homes.cameras.withUnsafeBufferPointer { homeCameras in
+            for i in 0..<rowCount {
+                let ref = Int(truncatingIfNeeded: homeRefs.base[i])
+                if ref != 0 {
+                    cameras.base[i] = homeCameras[ref &- 1]  // ref ≤ homes.count was checked
+                } else {
+                    cameras.base[i] = UInt32(truncatingIfNeeded: u0.base[e])
+                    e &+= 1
+                }
+            }
+        }
+    }
+
+    private func decodeImage(_ reader: inout ByteReader, empty: Bool, _ what: String) throws(SightlineError) {
+        images.removeAll(keepingCapacity: true)
+        guard !empty else { return }
+        try streams.readIntegers(&reader, expectedCount: rowCount, into: u0, "\(what) lengths")
+        let bytes = try streams.readBytes(&reader, "\(what) bytes")
+        var offset = 0
+        for i in 0..<rowCount {
+            let n = Int(truncatingIfNeeded: u0.base[i])
+            guard n >= 0 && n <= Sighting.maximumImageLength && offset + n <= bytes.count else {
+                throw reader.corrupt("\(what): image length \(u0.base[i]) at row \(i)")
+            }
+            images.append(n == 0 ? nil : String(decoding: UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + n)]), as: UTF8.self))
+            offset += n
+        }
+        guard offset == bytes.count else { throw reader.corrupt("\(what): \(bytes.count - offset) image bytes unused") }
+    }
+
+    /// Reads an unsigned column (plain or run-length) of `count` values into `u0`.
+    private func readUnsigned(_ reader: inout ByteReader, count: Int, _ what: String) throws(SightlineError) {
+        let mode = try reader.readByte("\(what) mode")
+        switch mode {
+        case 0:
+            try streams.readIntegers(&reader, expectedCount: count, into: u0, what)
+        case 1:
+            let runs = try streams.readIntegers(&reader, expectedCount: nil, into: u1, "\(what) run values")
+            try streams.readIntegers(&reader, expectedCount: runs, into: u2, "\(what) run lengths")
+            u0.reserve(count)
+            u0.count = count
+            var row = 0
+            for r in 0..<runs {
+                let n = u2.base[r]
+                guard n >= 1 && n <= UInt64(count - row) else { throw reader.corrupt("\(what): run \(r) length \(n)") }
+                u0.base.advanced(by: row).update(repeating: u1.base[r], count: Int(n))
+                row += Int(n)
+            }
+            guard row == count else { throw reader.corrupt("\(what): runs cover \(row) of \(count) values") }
+        default:
+            throw reader.corrupt("\(what): unknown mode \(mode)")
+        }
+    }
+
+    // MARK: rows
+
+    /// The decoded block as sightings (all columns must have been decoded). Allocates;
+    /// for tests, tools and small results, not hot loops.
+    public func sightings() -> [Sighting] {
+        var result: [Sighting] = []
+        result.reserveCapacity(rowCount)
+        var row = 0
+        for r in 0..<runPlates.count {
+            let plate = runPlates[r]
+            for _ in 0..<Int(runLengths[r]) {
+                result.append(Sighting(unchecked: plate, time: times[row], latitudeE7: latitudes[row], longitudeE7: longitudes[row],
+                                       camera: cameras[row], confidence: confidences[row], region: Region(code: regions[row]),
+                                       image: images.isEmpty ? nil : images[row]))
+                row += 1
+            }
+        }
+        return result
+    }
+}
+
+extension SegmentReader {
+    /// Every row of the segment, in file order (plate key, plate, time, camera). Allocates.
+    public func allSightings() throws(SightlineError) -> [Sighting] {
+        let decoder = BlockDecoder()
+        var result: [Sighting] = []
+        result.reserveCapacity(rowCount)
+        for b in 0..<blockCount {
+            try decoder.decode(self, block: b, columns: .all)
+            result += decoder.sightings()
+        }
+        return result
+    }
+}

@@ -1,0 +1,193 @@
+/// Encodes the column chunks of one block. Holds reusable scratch so encoding a segment
+/// allocates per block only what zstd needs.
+struct BlockEncoder {
+    var streams: IntegerStreamWriter
+    private var a: [UInt64] = []
+    private var b: [UInt64] = []
+    private var c: [UInt64] = []
+    private var textBytes: [UInt8] = []
+
+    init(compression: Compression, compressor: Compressor) {
+        streams = IntegerStreamWriter(compression: compression, compressor: compressor)
+    }
+
+    private mutating func write(_ values: [UInt64], signed: Bool, to out: inout ByteWriter) throws(SightlineError) {
+        try values.withUnsafeBufferPointerTyped { v throws(SightlineError) in try streams.write(v, signed: signed, to: &out) }
+    }
+
+    private func measure(_ values: [UInt64], signed: Bool) -> Int {
+        values.withUnsafeBufferPointer { IntegerStreamPlan.measure($0, signed: signed).payloadBytes }
+    }
+
+    // MARK: plate
+
+    /// Runs of equal (key, plate): run lengths, keys (first, then deltas), text lengths, text.
+    mutating func encodePlate(_ rows: SortedRows, _ range: Range<Int>, into out: inout ByteWriter) throws(SightlineError) {
+        a.removeAll(keepingCapacity: true)  // run lengths
+        b.removeAll(keepingCapacity: true)  // key deltas
+        c.removeAll(keepingCapacity: true)  // text lengths
+        textBytes.removeAll(keepingCapacity: true)
+        var previousKey: UInt64 = 0
+        var i = range.lowerBound
+        while i < range.upperBound {
+            let key = rows.keys[i], plate = rows.plates[i]
+            var j = i + 1
+            while j < range.upperBound && rows.keys[j] == key && rows.plates[j] == plate { j += 1 }
+            a.append(UInt64(j - i))
+            b.append(key &- previousKey)  // sorted keys: deltas are non-negative; wraps by design for the first
+            previousKey = key
+            c.append(UInt64(plate.count))
+            for k in 0..<Int(plate.count) { textBytes.append(plate[k]) }
+            i = j
+        }
+        try write(a, signed: false, to: &out)
+        try write(b, signed: false, to: &out)
+        try write(c, signed: false, to: &out)
+        try streams.writeBytes(textBytes, to: &out)
+    }
+
+    // MARK: time
+
+    /// Mode 0: runs of non-decreasing time (run lengths, run starts, in-run deltas);
+    /// mode 1: one stream of signed row-to-row deltas. Whichever measures smaller.
+    mutating func encodeTime(_ rows: SortedRows, _ range: Range<Int>, into out: inout ByteWriter) throws(SightlineError) {
+        a.removeAll(keepingCapacity: true)  // run lengths
+        b.removeAll(keepingCapacity: true)  // run starts
+        c.removeAll(keepingCapacity: true)  // in-run deltas
+        var runStart = range.lowerBound
+        for i in range {
+            let t = rows.times[i]
+            if i == range.lowerBound || t < rows.times[i - 1] {
+                if i > range.lowerBound { a.append(UInt64(i - runStart)) }
+                runStart = i
+                b.append(UInt64(bitPattern: t))
+            } else {
+                c.append(UInt64(bitPattern: t &- rows.times[i - 1]))
+            }
+        }
+        if !range.isEmpty { a.append(UInt64(range.upperBound - runStart)) }
+        let runsSize = measure(a, signed: false) + measure(b, signed: true) + measure(c, signed: false)
+        var deltas: [UInt64] = []
+        deltas.reserveCapacity(range.count)
+        var previous: Int64 = 0
+        for i in range {
+            deltas.append(UInt64(bitPattern: rows.times[i] &- previous))  // wraps by design; inverted by &+
+            previous = rows.times[i]
+        }
+        if measure(deltas, signed: true) < runsSize {
+            out.append(1)
+            try write(deltas, signed: true, to: &out)
+        } else {
+            out.append(0)
+            try write(a, signed: false, to: &out)
+            try write(b, signed: true, to: &out)
+            try write(c, signed: false, to: &out)
+        }
+    }
+
+    // MARK: small unsigned columns (camera, confidence, region)
+
+    /// Mode 0: one stream; mode 1: run values and run lengths. Whichever measures smaller.
+    mutating func encodeUnsigned(_ values: [UInt64], into out: inout ByteWriter) throws(SightlineError) {
+        a.removeAll(keepingCapacity: true)
+        b.removeAll(keepingCapacity: true)
+        var i = 0
+        while i < values.count {
+            var j = i + 1
+            while j < values.count && values[j] == values[i] { j += 1 }
+            a.append(values[i])
+            b.append(UInt64(j - i))
+            i = j
+        }
+        if a.count * 2 < values.count && measure(a, signed: false) + measure(b, signed: false) < measure(values, signed: false) {
+            out.append(1)
+            try write(a, signed: false, to: &out)
+            try write(b, signed: false, to: &out)
+        } else {
+            out.append(0)
+            try write(values, signed: false, to: &out)
+        }
+    }
+
+    // MARK: position
+
+    /// Home references, then latitude and longitude of the rows not at home, each with the
+    /// transform (raw, delta, delta of delta) that measures smallest.
+    mutating func encodePosition(_ rows: SortedRows, _ range: Range<Int>, homeRefs: [UInt32],
+                                 into out: inout ByteWriter) throws(SightlineError) {
+        var refs: [UInt64] = []
+        refs.reserveCapacity(range.count)
+        var lat: [Int64] = [], lon: [Int64] = []
+        for i in range {
+            refs.append(UInt64(homeRefs[i]))
+            if homeRefs[i] == 0 {
+                lat.append(Int64(rows.latitudes[i]))
+                lon.append(Int64(rows.longitudes[i]))
+            }
+        }
+        let (latTransform, latValues) = bestCoordinateTransform(lat)
+        let (lonTransform, lonValues) = bestCoordinateTransform(lon)
+        out.append(latTransform | lonTransform << 2)
+        try write(refs, signed: false, to: &out)
+        try write(latValues, signed: true, to: &out)
+        try write(lonValues, signed: true, to: &out)
+    }
+
+    private func bestCoordinateTransform(_ values: [Int64]) -> (UInt8, [UInt64]) {
+        var best: (UInt8, [UInt64]) = (0, values.map { UInt64(bitPattern: $0) })
+        var bestSize = measure(best.1, signed: true)
+        var current = values
+        for transform in 1...2 as ClosedRange<UInt8> {
+            current = CoordinateTransform.delta(current)
+            let candidate = current.map { UInt64(bitPattern: $0) }
+            let size = measure(candidate, signed: true)
+            if size < bestSize { best = (transform, candidate); bestSize = size }
+        }
+        return best
+    }
+
+    // MARK: image
+
+    /// Empty when no row has an image; else lengths (0 = absent) and the concatenated bytes.
+    mutating func encodeImage(_ rows: SortedRows, _ range: Range<Int>, into out: inout ByteWriter) throws(SightlineError) {
+        guard !rows.images.isEmpty, range.contains(where: { rows.images[$0] != nil }) else { return }
+        a.removeAll(keepingCapacity: true)
+        textBytes.removeAll(keepingCapacity: true)
+        for i in range {
+            if let image = rows.images[i] {
+                a.append(UInt64(image.utf8.count))
+                textBytes.append(contentsOf: image.utf8)
+            } else {
+                a.append(0)
+            }
+        }
+        try write(a, signed: false, to: &out)
+        try streams.writeBytes(textBytes, to: &out)
+    }
+}
+
+/// Delta transforms of coordinates; wrapping arithmetic by design, inverted exactly.
+enum CoordinateTransform {
+    static func delta(_ values: [Int64]) -> [Int64] {
+        var out = [Int64]()
+        out.reserveCapacity(values.count)
+        var previous: Int64 = 0
+        for v in values {
+            out.append(v &- previous)
+            previous = v
+        }
+        return out
+    }
+
+    /// Inverts `delta` `times` times, in place.
+    @inline(__always)
+    static func undelta(_ values: UnsafeMutablePointer<UInt64>, count: Int, times: Int) {
+        for _ in 0..<times {
+            var sum: UInt64 = 0
+            for i in 0..<count {
+                sum &+= values[i]
+                values[i] = sum
+            }
+        }
+    }
+}

@@ -1,0 +1,125 @@
+/// Constants of segment file format v1. Docs/format.md draws every field.
+enum SegmentFormat {
+    /// First 8 bytes of a segment: 0x89 "SLSEG" CR LF — the high byte and CR LF catch
+    /// 7-bit and text-mode transfers, as PNG's signature does.
+    static let headerMagic: [UInt8] = [0x89, 0x53, 0x4C, 0x53, 0x45, 0x47, 0x0D, 0x0A]
+    /// Last 8 bytes of a segment: "SLSEGEND".
+    static let trailerMagic: UInt64 = 0x444E_4547_4553_4C53  // "SLSEGEND" little-endian
+    static let version: UInt32 = 1
+    /// magic(8) version(4) crc32c(4)
+    static let headerSize = 16
+    /// footerOffset(8) footerLength(4) footerCRC(4) magic(8)
+    static let trailerSize = 24
+    /// Number of column chunks per block.
+    static let columnCount = ColumnID.allCases.count
+    /// Fixed bytes of a footer before the block table.
+    static let footerFixedSize = 8 + 4 + 4 + 8 + 8 + 8 + 8 + 16 + 8 + 4 + 4
+    /// Bytes of one block entry in the footer.
+    static let blockEntrySize = 8 + 4 + 8 + 8 + 8 + 8 + 16 + 8 * columnCount
+    /// Largest footer a reader accepts (guards allocation against a corrupt length).
+    static let maximumFooterSize = 1 << 30
+}
+
+/// The column chunks of a block, in file order.
+public enum ColumnID: Int, CaseIterable, Sendable {
+    case plate = 0, time, camera, position, confidence, region, image
+
+    /// The column's name in statistics and errors.
+    public var name: String {
+        switch self {
+        case .plate: "plate"
+        case .time: "time"
+        case .camera: "camera"
+        case .position: "position"
+        case .confidence: "confidence"
+        case .region: "region"
+        case .image: "image"
+        }
+    }
+}
+
+/// A set of columns to decode.
+public struct ColumnSet: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+
+    public static let plate = ColumnSet(rawValue: 1 << 0)
+    public static let time = ColumnSet(rawValue: 1 << 1)
+    public static let camera = ColumnSet(rawValue: 1 << 2)
+    /// Latitude and longitude (needs the camera column, which it decodes too).
+    public static let position = ColumnSet(rawValue: 1 << 3)
+    public static let confidence = ColumnSet(rawValue: 1 << 4)
+    public static let region = ColumnSet(rawValue: 1 << 5)
+    public static let image = ColumnSet(rawValue: 1 << 6)
+    public static let all: ColumnSet = [.plate, .time, .camera, .position, .confidence, .region, .image]
+
+    func contains(_ id: ColumnID) -> Bool { contains(ColumnSet(rawValue: 1 << UInt8(id.rawValue))) }
+}
+
+/// A latitude/longitude box in 1e-7 degree, edges inclusive.
+public struct GeoBox: Sendable, Hashable {
+    public var minLatitudeE7: Int32
+    public var minLongitudeE7: Int32
+    public var maxLatitudeE7: Int32
+    public var maxLongitudeE7: Int32
+
+    /// A box from its corners.
+    public init(minLatitudeE7: Int32, minLongitudeE7: Int32, maxLatitudeE7: Int32, maxLongitudeE7: Int32) {
+        self.minLatitudeE7 = minLatitudeE7
+        self.minLongitudeE7 = minLongitudeE7
+        self.maxLatitudeE7 = maxLatitudeE7
+        self.maxLongitudeE7 = maxLongitudeE7
+    }
+
+    /// The empty box (min > max), the identity of `formUnion`.
+    public static let empty = GeoBox(minLatitudeE7: .max, minLongitudeE7: .max, maxLatitudeE7: .min, maxLongitudeE7: .min)
+
+    /// True when the box holds no point.
+    public var isEmpty: Bool { minLatitudeE7 > maxLatitudeE7 }
+
+    @inline(__always)
+    mutating func include(latitudeE7: Int32, longitudeE7: Int32) {
+        minLatitudeE7 = min(minLatitudeE7, latitudeE7)
+        maxLatitudeE7 = max(maxLatitudeE7, latitudeE7)
+        minLongitudeE7 = min(minLongitudeE7, longitudeE7)
+        maxLongitudeE7 = max(maxLongitudeE7, longitudeE7)
+    }
+
+    mutating func formUnion(_ other: GeoBox) {
+        minLatitudeE7 = min(minLatitudeE7, other.minLatitudeE7)
+        maxLatitudeE7 = max(maxLatitudeE7, other.maxLatitudeE7)
+        minLongitudeE7 = min(minLongitudeE7, other.minLongitudeE7)
+        maxLongitudeE7 = max(maxLongitudeE7, other.maxLongitudeE7)
+    }
+}
+
+/// Per-block (and per-segment) statistics kept in the footer, used to skip blocks.
+public struct BlockStatistics: Sendable, Hashable {
+    /// Rows in the block.
+    public var rowCount: Int
+    /// Smallest and largest plate key.
+    public var minPlateKey: UInt64
+    public var maxPlateKey: UInt64
+    /// Earliest and latest time, epoch milliseconds.
+    public var minTime: Int64
+    public var maxTime: Int64
+    /// Bounding box of the positions.
+    public var bounds: GeoBox
+}
+
+/// Where a block's column chunks lie and how to check them.
+struct BlockEntry: Hashable {
+    var offset: Int64
+    var statistics: BlockStatistics
+    var columnLengths: [UInt32]
+    var columnChecksums: [UInt32]
+
+    var byteLength: Int64 { columnLengths.reduce(0) { $0 + Int64($1) } }
+
+    /// Offset of column `id`'s chunk.
+    func offset(of id: ColumnID) -> Int64 {
+        var o = offset
+        for i in 0..<id.rawValue { o += Int64(columnLengths[i]) }
+        return o
+    }
+}

@@ -1,0 +1,184 @@
+/// An open segment file: its validated footer, and reads of block bytes by offset.
+///
+/// Opening checks the header, the trailer, the footer's checksum and that every block and
+/// section lies where the footer says, contiguously, inside the file. Blocks are checked
+/// against their own checksums when read. Immutable and safe to share between threads.
+public final class SegmentReader: Sendable {
+    /// The file's path (or a label, for an in-memory segment).
+    public let path: String
+    /// Total rows.
+    public let rowCount: Int
+    /// Target rows per block the segment was written with.
+    public let blockRowLimit: Int
+    /// Statistics over the whole segment.
+    public let statistics: BlockStatistics
+    /// File size in bytes.
+    public let fileSize: Int64
+    let blocks: [BlockEntry]
+    let homes: CameraHomes
+    private let source: Source
+
+    enum Source: Sendable {
+        case file(any FileSystem, FileHandle)
+        case memory([UInt8])
+    }
+
+    /// Number of blocks.
+    public var blockCount: Int { blocks.count }
+
+    /// Statistics of block `index`.
+    public func blockStatistics(_ index: Int) -> BlockStatistics { blocks[index].statistics }
+
+    /// Opens the segment at `path`.
+    public convenience init(path: String, fileSystem: any FileSystem = PosixFileSystem()) throws(SightlineError) {
+        let file = try fileSystem.open(path, mode: .read)
+        do {
+            try self.init(source: .file(fileSystem, file), path: path, size: try fileSystem.size(file))
+        } catch {
+            try? fileSystem.close(file)
+            throw error
+        }
+    }
+
+    /// Opens a segment held in memory (tests, benchmarks, network transfer).
+    public convenience init(bytes: [UInt8], label: String = "<memory>") throws(SightlineError) {
+        try self.init(source: .memory(bytes), path: label, size: Int64(bytes.count))
+    }
+
+    private init(source: Source, path: String, size: Int64) throws(SightlineError) {
+        self.source = source
+        self.path = path
+        self.fileSize = size
+        func corrupt(_ offset: Int64, _ reason: String) -> SightlineError { .corruptFile(path: path, offset: offset, reason: reason) }
+
+        let minimum = Int64(SegmentFormat.headerSize + SegmentFormat.trailerSize + SegmentFormat.footerFixedSize)
+        guard size >= minimum else { throw corrupt(0, "file is \(size) bytes, shorter than the smallest segment (\(minimum))") }
+
+        var header = [UInt8](repeating: 0, count: SegmentFormat.headerSize)
+        try Self.read(source, path, into: &header, at: 0)
+        guard Array(header[0..<8]) == SegmentFormat.headerMagic else { throw corrupt(0, "not a Sightline segment (bad magic)") }
+        let headerCRC = header.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 12, as: UInt32.self).littleEndian }
+        guard headerCRC == header.withUnsafeBytes({ CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[0..<12])) }) else {
+            throw corrupt(12, "header checksum mismatch")
+        }
+        let version = header.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 8, as: UInt32.self).littleEndian }
+        guard version == SegmentFormat.version else { throw .unsupportedFormat(path: path, version: Int(version)) }
+
+        var trailer = [UInt8](repeating: 0, count: SegmentFormat.trailerSize)
+        let trailerOffset = size - Int64(SegmentFormat.trailerSize)
+        try Self.read(source, path, into: &trailer, at: trailerOffset)
+        let (footerOffset, footerLength, footerCRC, trailerMagic) = try trailer.withUnsafeBytesTyped {
+            (raw: UnsafeRawBufferPointer) throws(SightlineError) -> (Int64, Int, UInt32, UInt64) in
+            var t = ByteReader(raw, fileOffset: trailerOffset, path: path)
+            return (Int64(try t.read(UInt64.self)), Int(try t.read(UInt32.self)), try t.read(UInt32.self), try t.read(UInt64.self))
+        }
+        guard trailerMagic == SegmentFormat.trailerMagic else {
+            throw corrupt(trailerOffset + 16, "bad trailer magic (truncated or not a segment)")
+        }
+        guard footerLength >= SegmentFormat.footerFixedSize, footerLength <= SegmentFormat.maximumFooterSize,
+              footerOffset >= Int64(SegmentFormat.headerSize), footerOffset + Int64(footerLength) == trailerOffset else {
+            throw corrupt(trailerOffset, "footer offset \(footerOffset) and length \(footerLength) do not fit a \(size)-byte file")
+        }
+        var footer = [UInt8](repeating: 0, count: footerLength)
+        try Self.read(source, path, into: &footer, at: footerOffset)
+        guard footer.withUnsafeBytes({ CRC32C.checksum($0) }) == footerCRC else {
+            throw corrupt(footerOffset, "footer checksum mismatch")
+        }
+
+        let rows = try footer.withUnsafeBytesTyped { raw throws(SightlineError) -> (Int, Int, Int, BlockStatistics, Int64, Int, UInt32, [BlockEntry]) in
+            var f = ByteReader(raw, fileOffset: footerOffset, path: path)
+            let rowCount = try f.read(UInt64.self)
+            let blockCount = Int(try f.read(UInt32.self))
+            let blockRowLimit = Int(try f.read(UInt32.self))
+            var total = try Self.readStatistics(&f, rowCount: 0)
+            let homesOffset = Int64(try f.read(UInt64.self))
+            let homesLength = Int(try f.read(UInt32.self))
+            let homesCRC = try f.read(UInt32.self)
+            guard f.remaining == blockCount * SegmentFormat.blockEntrySize else {
+                throw f.corrupt("footer has \(f.remaining) bytes for \(blockCount) block entries")
+            }
+            guard (256...65536).contains(blockRowLimit) else { throw f.corrupt("block row limit \(blockRowLimit) out of range", at: 12) }
+            var entries: [BlockEntry] = []
+            entries.reserveCapacity(blockCount)
+            var expectedOffset = Int64(SegmentFormat.headerSize)
+            var rowSum: UInt64 = 0
+            for b in 0..<blockCount {
+                let entryStart = f.position
+                let offset = Int64(try f.read(UInt64.self))
+                let n = Int(try f.read(UInt32.self))
+                let stats = try Self.readStatistics(&f, rowCount: n)
+                var lengths: [UInt32] = [], crcs: [UInt32] = []
+                for _ in 0..<SegmentFormat.columnCount {
+                    lengths.append(try f.read(UInt32.self))
+                    crcs.append(try f.read(UInt32.self))
+                }
+                let entry = BlockEntry(offset: offset, statistics: stats, columnLengths: lengths, columnChecksums: crcs)
+                guard offset == expectedOffset, n >= 1, n <= blockRowLimit,
+                      stats.minPlateKey <= stats.maxPlateKey, stats.minTime <= stats.maxTime else {
+                    throw f.corrupt("block \(b) entry is inconsistent (offset \(offset), \(n) rows)", at: entryStart)
+                }
+                expectedOffset += entry.byteLength
+                rowSum += UInt64(n)
+                entries.append(entry)
+            }
+            guard expectedOffset == homesOffset, homesOffset + Int64(homesLength) == footerOffset else {
+                throw f.corrupt("blocks end at \(expectedOffset) but the camera homes span \(homesOffset)+\(homesLength) before the footer at \(footerOffset)", at: 32)
+            }
+            guard rowSum == rowCount, rowCount <= UInt64(Int.max) else {
+                throw f.corrupt("blocks hold \(rowSum) rows, footer says \(rowCount)", at: 0)
+            }
+            total.rowCount = Int(rowCount)
+            return (Int(rowCount), blockCount, blockRowLimit, total, homesOffset, homesLength, homesCRC, entries)
+        }
+        rowCount = rows.0
+        blockRowLimit = rows.2
+        statistics = rows.3
+        blocks = rows.7
+
+        var homeBytes = [UInt8](repeating: 0, count: rows.5)
+        try Self.read(source, path, into: &homeBytes, at: rows.4)
+        guard homeBytes.withUnsafeBytes({ CRC32C.checksum($0) }) == rows.6 else {
+            throw corrupt(rows.4, "camera homes checksum mismatch")
+        }
+        let streams = StreamReader(compressor: Compressor())
+        homes = try homeBytes.withUnsafeBytesTyped { raw throws(SightlineError) in
+            var r = ByteReader(raw, fileOffset: rows.4, path: path)
+            return try CameraHomes.decode(&r, streams: streams)
+        }
+    }
+
+    deinit {
+        if case .file(let fs, let file) = source { try? fs.close(file) }
+    }
+
+    private static func readStatistics(_ f: inout ByteReader, rowCount: Int) throws(SightlineError) -> BlockStatistics {
+        BlockStatistics(rowCount: rowCount,
+                        minPlateKey: try f.read(UInt64.self), maxPlateKey: try f.read(UInt64.self),
+                        minTime: try f.read(Int64.self), maxTime: try f.read(Int64.self),
+                        bounds: GeoBox(minLatitudeE7: try f.read(Int32.self), minLongitudeE7: try f.read(Int32.self),
+                                       maxLatitudeE7: try f.read(Int32.self), maxLongitudeE7: try f.read(Int32.self)))
+    }
+
+    private static func read(_ source: Source, _ path: String, into bytes: inout [UInt8], at offset: Int64) throws(SightlineError) {
+        try bytes.withUnsafeMutableBytesTyped { (raw: UnsafeMutableRawBufferPointer) throws(SightlineError) in
+            try read(source, path, into: raw, at: offset)
+        }
+    }
+
+    private static func read(_ source: Source, _ path: String, into raw: UnsafeMutableRawBufferPointer, at offset: Int64) throws(SightlineError) {
+        switch source {
+        case .file(let fs, let file):
+            try fs.readExactly(file, into: raw, at: offset)
+        case .memory(let bytes):
+            guard offset >= 0, offset + Int64(raw.count) <= Int64(bytes.count) else {
+                throw .corruptFile(path: path, offset: offset, reason: "range past the end")
+            }
+            bytes.withUnsafeBytes { raw.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[Int(offset)..<(Int(offset) + raw.count)])) }
+        }
+    }
+
+    /// Reads `raw.count` bytes at `offset` (block chunks).
+    func read(into raw: UnsafeMutableRawBufferPointer, at offset: Int64) throws(SightlineError) {
+        try Self.read(source, path, into: raw, at: offset)
+    }
+}

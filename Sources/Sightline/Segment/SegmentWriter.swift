@@ -1,0 +1,233 @@
+/// Options for writing segments.
+public struct SegmentOptions: Sendable, Hashable {
+    /// Rows per block: the unit of decoding and of statistics-based skipping (256...65536).
+    /// 8,192 is the default; Docs/format.md gives the measurements behind it.
+    public var blockRows: Int
+    /// The compressor applied after each stream's encoding, when it saves space.
+    public var compression: Compression
+
+    /// Options with the defaults: 8,192-row blocks, zstd level 3.
+    public init(blockRows: Int = 8192, compression: Compression = .default) {
+        self.blockRows = blockRows
+        self.compression = compression
+    }
+
+    func validated() throws(SightlineError) -> SegmentOptions {
+        guard (256...65536).contains(blockRows) else {
+            throw .invalidArgument("blockRows must be 256...65536, got \(blockRows)")
+        }
+        return self
+    }
+}
+
+/// What was written: counts and the bytes each column took.
+public struct SegmentSummary: Sendable, Hashable {
+    public var rowCount: Int
+    public var blockCount: Int
+    /// Total file size in bytes.
+    public var fileBytes: Int
+    /// Bytes per column, summed over blocks, indexed by `ColumnID.rawValue`.
+    public var columnBytes: [Int]
+    /// Bytes of the camera-home section.
+    public var cameraHomeBytes: Int
+    /// Bytes of header, footer and trailer.
+    public var metadataBytes: Int
+    /// Number of camera homes (fixed-camera positions) in the segment.
+    public var cameraHomeCount: Int
+
+    /// File bytes per row.
+    public var bytesPerRow: Double { rowCount == 0 ? 0 : Double(fileBytes) / Double(rowCount) }
+}
+
+/// Encodes sightings into segment file format v1.
+///
+/// Rows are sorted by (plate key, plate, time, camera) and cut into blocks; each block's
+/// column chunks are encoded, checksummed and handed to `sink` as they are produced, so a
+/// large segment streams to disk. Duplicates are kept: deduplication is the store's job.
+public struct SegmentEncoder {
+    let options: SegmentOptions
+    let hasher: PlateHasher
+
+    /// An encoder with `options` under `hasher`'s key.
+    public init(hasher: PlateHasher, options: SegmentOptions = SegmentOptions()) throws(SightlineError) {
+        self.options = try options.validated()
+        self.hasher = hasher
+    }
+
+    /// Encodes `batch`, passing the file's bytes to `sink` in order.
+    public func encode(_ batch: SightingBatch,
+                       to sink: (UnsafeRawBufferPointer) throws(SightlineError) -> Void) throws(SightlineError) -> SegmentSummary {
+        try encode(SortedRows(batch, hasher: hasher), to: sink)
+    }
+
+    /// Encodes `batch` into memory.
+    public func encode(_ batch: SightingBatch) throws(SightlineError) -> [UInt8] {
+        var bytes: [UInt8] = []
+        _ = try encode(batch) { (chunk: UnsafeRawBufferPointer) throws(SightlineError) in bytes.append(contentsOf: chunk) }
+        return bytes
+    }
+
+    func encode(_ rows: SortedRows,
+                to sink: (UnsafeRawBufferPointer) throws(SightlineError) -> Void) throws(SightlineError) -> SegmentSummary {
+        let compressor = Compressor()
+        var encoder = BlockEncoder(compression: options.compression, compressor: compressor)
+        var out = ByteWriter(capacity: 1 << 20)
+        var written: Int64 = 0
+        func flush(_ out: inout ByteWriter) throws(SightlineError) {
+            try out.bytes.withUnsafeBytesTyped { (raw: UnsafeRawBufferPointer) throws(SightlineError) in try sink(raw) }
+            written += Int64(out.count)
+            out.removeAll()
+        }
+
+        // Header.
+        out.append(contentsOf: SegmentFormat.headerMagic)
+        out.append(littleEndian: SegmentFormat.version)
+        out.append(littleEndian: out.bytes.withUnsafeBytes { CRC32C.checksum($0) })
+
+        let homes = CameraHomes.build(cameras: rows.cameras, latitudes: rows.latitudes, longitudes: rows.longitudes)
+        let homeRefs = homes.references(cameras: rows.cameras, latitudes: rows.latitudes, longitudes: rows.longitudes)
+        var summary = SegmentSummary(rowCount: rows.count, blockCount: 0, fileBytes: 0,
+                                     columnBytes: Array(repeating: 0, count: SegmentFormat.columnCount),
+                                     cameraHomeBytes: 0, metadataBytes: 0, cameraHomeCount: homes.count)
+        var entries: [BlockEntry] = []
+        var column = ByteWriter(capacity: 1 << 16)
+        var scratch: [UInt64] = []
+        var start = 0
+        while start < rows.count {
+            let range = start..<min(rows.count, start + options.blockRows)
+            var entry = BlockEntry(offset: written + Int64(out.count),
+                                   statistics: Self.statistics(rows, range),
+                                   columnLengths: [], columnChecksums: [])
+            for id in ColumnID.allCases {
+                column.removeAll()
+                switch id {
+                case .plate: try encoder.encodePlate(rows, range, into: &column)
+                case .time: try encoder.encodeTime(rows, range, into: &column)
+                case .camera:
+                    scratch.removeAll(keepingCapacity: true)
+                    for i in range where homeRefs[i] == 0 { scratch.append(UInt64(rows.cameras[i])) }
+                    try encoder.encodeUnsigned(scratch, into: &column)
+                case .position: try encoder.encodePosition(rows, range, homeRefs: homeRefs, into: &column)
+                case .confidence:
+                    scratch.removeAll(keepingCapacity: true)
+                    for i in range { scratch.append(UInt64(rows.confidences[i])) }
+                    try encoder.encodeUnsigned(scratch, into: &column)
+                case .region:
+                    if range.contains(where: { rows.regions[$0] != 0 }) {
+                        scratch.removeAll(keepingCapacity: true)
+                        for i in range { scratch.append(UInt64(rows.regions[i])) }
+                        try encoder.encodeUnsigned(scratch, into: &column)
+                    }
+                case .image: try encoder.encodeImage(rows, range, into: &column)
+                }
+                entry.columnLengths.append(UInt32(column.count))
+                entry.columnChecksums.append(column.bytes.withUnsafeBytes { CRC32C.checksum($0) })
+                summary.columnBytes[id.rawValue] += column.count
+                out.append(contentsOf: column.bytes)
+            }
+            entries.append(entry)
+            if out.count >= 1 << 20 { try flush(&out) }
+            start = range.upperBound
+        }
+
+        // Camera homes section.
+        let homesOffset = written + Int64(out.count)
+        column.removeAll()
+        try homes.encode(&encoder.streams, into: &column)
+        let homesCRC = column.bytes.withUnsafeBytes { CRC32C.checksum($0) }
+        out.append(contentsOf: column.bytes)
+        summary.cameraHomeBytes = column.count
+
+        // Footer and trailer.
+        let footerOffset = written + Int64(out.count)
+        let footerStart = out.count
+        var total = BlockStatistics(rowCount: rows.count, minPlateKey: .max, maxPlateKey: .min,
+                                    minTime: .max, maxTime: .min, bounds: .empty)
+        for e in entries { total.formUnion(e.statistics) }
+        out.append(littleEndian: UInt64(rows.count))
+        out.append(littleEndian: UInt32(entries.count))
+        out.append(littleEndian: UInt32(options.blockRows))
+        Self.appendStatistics(total, to: &out)
+        out.append(littleEndian: UInt64(homesOffset))
+        out.append(littleEndian: UInt32(column.count))
+        out.append(littleEndian: homesCRC)
+        for e in entries {
+            out.append(littleEndian: UInt64(e.offset))
+            out.append(littleEndian: UInt32(e.statistics.rowCount))
+            Self.appendStatistics(e.statistics, to: &out)
+            for k in 0..<SegmentFormat.columnCount {
+                out.append(littleEndian: e.columnLengths[k])
+                out.append(littleEndian: e.columnChecksums[k])
+            }
+        }
+        let footerLength = out.count - footerStart
+        let footerCRC = out.bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[footerStart...])) }
+        out.append(littleEndian: UInt64(footerOffset))
+        out.append(littleEndian: UInt32(footerLength))
+        out.append(littleEndian: footerCRC)
+        out.append(littleEndian: SegmentFormat.trailerMagic)
+        try flush(&out)
+
+        summary.blockCount = entries.count
+        summary.fileBytes = Int(written)
+        summary.metadataBytes = summary.fileBytes - summary.columnBytes.reduce(0, +) - summary.cameraHomeBytes
+        return summary
+    }
+
+    static func statistics(_ rows: SortedRows, _ range: Range<Int>) -> BlockStatistics {
+        var s = BlockStatistics(rowCount: range.count, minPlateKey: rows.keys[range.lowerBound],
+                                maxPlateKey: rows.keys[range.upperBound - 1], minTime: .max, maxTime: .min, bounds: .empty)
+        for i in range {
+            s.minTime = min(s.minTime, rows.times[i])
+            s.maxTime = max(s.maxTime, rows.times[i])
+            s.bounds.include(latitudeE7: rows.latitudes[i], longitudeE7: rows.longitudes[i])
+        }
+        return s
+    }
+
+    /// minKey u64, maxKey u64, minTime i64, maxTime i64, minLat i32, minLon i32, maxLat i32, maxLon i32.
+    static func appendStatistics(_ s: BlockStatistics, to out: inout ByteWriter) {
+        out.append(littleEndian: s.minPlateKey)
+        out.append(littleEndian: s.maxPlateKey)
+        out.append(littleEndian: s.minTime)
+        out.append(littleEndian: s.maxTime)
+        out.append(littleEndian: s.bounds.minLatitudeE7)
+        out.append(littleEndian: s.bounds.minLongitudeE7)
+        out.append(littleEndian: s.bounds.maxLatitudeE7)
+        out.append(littleEndian: s.bounds.maxLongitudeE7)
+    }
+}
+
+extension BlockStatistics {
+    mutating func formUnion(_ other: BlockStatistics) {
+        minPlateKey = Swift.min(minPlateKey, other.minPlateKey)
+        maxPlateKey = Swift.max(maxPlateKey, other.maxPlateKey)
+        minTime = Swift.min(minTime, other.minTime)
+        maxTime = Swift.max(maxTime, other.maxTime)
+        bounds.formUnion(other.bounds)
+    }
+}
+
+/// Writes segment files durably through a `FileSystem`.
+public struct SegmentWriter {
+    let encoder: SegmentEncoder
+    let fileSystem: any FileSystem
+
+    /// A writer under `hasher`'s key.
+    public init(hasher: PlateHasher, options: SegmentOptions = SegmentOptions(),
+                fileSystem: any FileSystem = PosixFileSystem()) throws(SightlineError) {
+        encoder = try SegmentEncoder(hasher: hasher, options: options)
+        self.fileSystem = fileSystem
+    }
+
+    /// Writes `batch` as a new segment at `path`: temporary file, fsync, rename, fsync of the
+    /// directory. Either the whole segment is at `path` afterwards or nothing is.
+    @discardableResult
+    public func write(_ batch: SightingBatch, to path: String) throws(SightlineError) -> SegmentSummary {
+        var summary: SegmentSummary?
+        try fileSystem.writeAtomically(path) { (write: (UnsafeRawBufferPointer) throws(SightlineError) -> Void) throws(SightlineError) in
+            summary = try encoder.encode(batch, to: write)
+        }
+        return summary!
+    }
+}

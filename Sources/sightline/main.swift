@@ -1,0 +1,2 @@
+import Sightline
+print("placeholder")
