@@ -172,11 +172,12 @@ public final class BlockDecoder {
     private func decodePosition(_ reader: inout ByteReader, homes: CameraHomes, decodeCoordinates: Bool,
                                 _ what: String) throws(SightlineError) {
         let transforms = try reader.readByte("\(what) transforms")
-        let latTransform = Int(transforms & 3), lonTransform = Int(transforms >> 2 & 3)
-        guard latTransform <= 2 && lonTransform <= 2 && transforms >> 4 == 0 else {
+        let latTransform = Int(transforms & 3), lonTransform = Int(transforms >> 2 & 3), refTransform = Int(transforms >> 4)
+        guard latTransform <= 2 && lonTransform <= 2 && refTransform <= 1 else {
             throw reader.corrupt("\(what): unknown transforms \(transforms)")
         }
         try streams.readIntegers(&reader, expectedCount: rowCount, into: homeRefs, "\(what) home references")
+        CoordinateTransform.undelta(homeRefs.base, count: rowCount, times: refTransform)
         var explicit = 0
         let homeCount = UInt64(homes.count)
         for i in 0..<rowCount {
@@ -262,6 +263,15 @@ public final class BlockDecoder {
         switch mode {
         case 0:
             try streams.readIntegers(&reader, expectedCount: count, into: u0, what)
+        case 2:
+            let size = try streams.readIntegers(&reader, expectedCount: nil, into: u1, "\(what) dictionary")
+            guard size >= 1 && size <= 256 else { throw reader.corrupt("\(what): dictionary of \(size) values") }
+            try streams.readIntegers(&reader, expectedCount: count, into: u0, "\(what) indexes")
+            for i in 0..<count {
+                let k = u0.base[i]
+                guard k < UInt64(size) else { throw reader.corrupt("\(what): index \(k) of \(size)") }
+                u0.base[i] = u1.base[Int(k)]
+            }
         case 1:
             let runs = try streams.readIntegers(&reader, expectedCount: nil, into: u1, "\(what) run values")
             try streams.readIntegers(&reader, expectedCount: runs, into: u2, "\(what) run lengths")

@@ -6,6 +6,7 @@ struct BlockEncoder {
     private var b: [UInt64] = []
     private var c: [UInt64] = []
     private var textBytes: [UInt8] = []
+    private var sample: [UInt64] = []
 
     init(compression: Compression, compressor: Compressor) {
         streams = IntegerStreamWriter(compression: compression, compressor: compressor)
@@ -15,14 +16,26 @@ struct BlockEncoder {
         try values.withUnsafeBufferPointerTyped { v throws(SightlineError) in try streams.write(v, signed: signed, to: &out) }
     }
 
-    private func measure(_ values: [UInt64], signed: Bool) -> Int {
-        values.withUnsafeBufferPointer { IntegerStreamPlan.measure($0, signed: signed).payloadBytes }
+    /// Expected stored bytes of `values` as a stream, for choosing between a column's modes.
+    /// Long streams are estimated from every 4th value (scaled up): choosing a mode needs
+    /// the shape of the distribution, not its last byte; the stream finally written is
+    /// measured in full.
+    private mutating func measure(_ values: [UInt64], signed: Bool) -> Int {
+        let compressed = streams.compression != .none
+        guard values.count > 2048 else {
+            return values.withUnsafeBufferPointer { IntegerStreamPlan.measure($0, signed: signed, compressed: compressed).estimatedBytes }
+        }
+        sample.removeAll(keepingCapacity: true)
+        var i = 0
+        while i < values.count { sample.append(values[i]); i &+= 4 }
+        let estimate = sample.withUnsafeBufferPointer { IntegerStreamPlan.measure($0, signed: signed, compressed: compressed).estimatedBytes }
+        return estimate * values.count / sample.count
     }
 
     // MARK: plate
 
     /// Runs of equal (key, plate): run lengths, keys (first, then deltas), text lengths, text.
-    mutating func encodePlate(_ rows: SortedRows, _ range: Range<Int>, into out: inout ByteWriter) throws(SightlineError) {
+    mutating func encodePlate(_ rows: SortedBatch, _ range: Range<Int>, into out: inout ByteWriter) throws(SightlineError) {
         a.removeAll(keepingCapacity: true)  // run lengths
         b.removeAll(keepingCapacity: true)  // key deltas
         c.removeAll(keepingCapacity: true)  // text lengths
@@ -50,7 +63,7 @@ struct BlockEncoder {
 
     /// Mode 0: runs of non-decreasing time (run lengths, run starts, in-run deltas);
     /// mode 1: one stream of signed row-to-row deltas. Whichever measures smaller.
-    mutating func encodeTime(_ rows: SortedRows, _ range: Range<Int>, into out: inout ByteWriter) throws(SightlineError) {
+    mutating func encodeTime(_ rows: SortedBatch, _ range: Range<Int>, into out: inout ByteWriter) throws(SightlineError) {
         a.removeAll(keepingCapacity: true)  // run lengths
         b.removeAll(keepingCapacity: true)  // run starts
         c.removeAll(keepingCapacity: true)  // in-run deltas
@@ -87,8 +100,11 @@ struct BlockEncoder {
 
     // MARK: small unsigned columns (camera, confidence, region)
 
-    /// Mode 0: one stream; mode 1: run values and run lengths. Whichever measures smaller.
+    /// Mode 0: one stream; mode 1: run values and run lengths; mode 2: a dictionary of the
+    /// distinct values (at most 256) and an index per value. Whichever measures smaller.
     mutating func encodeUnsigned(_ values: [UInt64], into out: inout ByteWriter) throws(SightlineError) {
+        let plain = measure(values, signed: false)
+        var best = (mode: UInt8(0), size: plain)
         a.removeAll(keepingCapacity: true)
         b.removeAll(keepingCapacity: true)
         var i = 0
@@ -99,45 +115,63 @@ struct BlockEncoder {
             b.append(UInt64(j - i))
             i = j
         }
-        if a.count * 2 < values.count && measure(a, signed: false) + measure(b, signed: false) < measure(values, signed: false) {
-            out.append(1)
+        if a.count * 2 < values.count {
+            let size = measure(a, signed: false) + measure(b, signed: false)
+            if size < best.size { best = (1, size) }
+        }
+        // A dictionary pays when values are few but far apart (region codes, sparse ids).
+        var dictionary: [UInt64] = []
+        if plain > values.count / 4, let d = SmallDictionary(values) {
+            c.removeAll(keepingCapacity: true)
+            for v in values { c.append(UInt64(d.index(of: v))) }
+            dictionary = d.values
+            let size = measure(dictionary, signed: false) + measure(c, signed: false)
+            if size < best.size { best = (2, size) }
+        }
+        out.append(best.mode)
+        switch best.mode {
+        case 1:
             try write(a, signed: false, to: &out)
             try write(b, signed: false, to: &out)
-        } else {
-            out.append(0)
+        case 2:
+            try write(dictionary, signed: false, to: &out)
+            try write(c, signed: false, to: &out)
+        default:
             try write(values, signed: false, to: &out)
         }
     }
 
     // MARK: position
 
-    /// Home references, then latitude and longitude of the rows not at home, each with the
-    /// transform (raw, delta, delta of delta) that measures smallest.
-    mutating func encodePosition(_ rows: SortedRows, _ range: Range<Int>, homeRefs: [UInt32],
+    /// Home references (raw, or as deltas: consecutive reads of a trip are neighbouring
+    /// cameras, and homes are numbered along a Hilbert curve), then latitude and longitude of
+    /// the rows not at home, each with the transform (raw, delta, delta of delta) that
+    /// measures smallest.
+    mutating func encodePosition(_ rows: SortedBatch, _ range: Range<Int>, homeRefs: [UInt32],
                                  into out: inout ByteWriter) throws(SightlineError) {
-        var refs: [UInt64] = []
+        var lat: [Int64] = [], lon: [Int64] = [], refs: [Int64] = []
         refs.reserveCapacity(range.count)
-        var lat: [Int64] = [], lon: [Int64] = []
         for i in range {
-            refs.append(UInt64(homeRefs[i]))
+            refs.append(Int64(homeRefs[i]))
             if homeRefs[i] == 0 {
                 lat.append(Int64(rows.latitudes[i]))
                 lon.append(Int64(rows.longitudes[i]))
             }
         }
+        let (refTransform, refValues) = bestCoordinateTransform(refs, maximumTransform: 1)
         let (latTransform, latValues) = bestCoordinateTransform(lat)
         let (lonTransform, lonValues) = bestCoordinateTransform(lon)
-        out.append(latTransform | lonTransform << 2)
-        try write(refs, signed: false, to: &out)
+        out.append(latTransform | lonTransform << 2 | refTransform << 4)
+        try write(refValues, signed: true, to: &out)
         try write(latValues, signed: true, to: &out)
         try write(lonValues, signed: true, to: &out)
     }
 
-    private func bestCoordinateTransform(_ values: [Int64]) -> (UInt8, [UInt64]) {
+    private mutating func bestCoordinateTransform(_ values: [Int64], maximumTransform: UInt8 = 2) -> (UInt8, [UInt64]) {
         var best: (UInt8, [UInt64]) = (0, values.map { UInt64(bitPattern: $0) })
         var bestSize = measure(best.1, signed: true)
         var current = values
-        for transform in 1...2 as ClosedRange<UInt8> {
+        for transform in 1...maximumTransform {
             current = CoordinateTransform.delta(current)
             let candidate = current.map { UInt64(bitPattern: $0) }
             let size = measure(candidate, signed: true)
@@ -149,7 +183,7 @@ struct BlockEncoder {
     // MARK: image
 
     /// Empty when no row has an image; else lengths (0 = absent) and the concatenated bytes.
-    mutating func encodeImage(_ rows: SortedRows, _ range: Range<Int>, into out: inout ByteWriter) throws(SightlineError) {
+    mutating func encodeImage(_ rows: SortedBatch, _ range: Range<Int>, into out: inout ByteWriter) throws(SightlineError) {
         guard !rows.images.isEmpty, range.contains(where: { rows.images[$0] != nil }) else { return }
         a.removeAll(keepingCapacity: true)
         textBytes.removeAll(keepingCapacity: true)
@@ -190,4 +224,44 @@ enum CoordinateTransform {
             }
         }
     }
+}
+
+/// The distinct values of a column when there are at most 256 of them, sorted, with an
+/// index lookup through a small open-addressing table (no hashing of Swift `Dictionary`).
+struct SmallDictionary {
+    private(set) var values: [UInt64] = []
+    private var slots = [Int32](repeating: -1, count: 1024)
+    private var keys = [UInt64](repeating: 0, count: 1024)
+
+    init?(_ column: [UInt64]) {
+        for v in column where slot(of: v) < 0 {
+            guard values.count < 256 else { return nil }
+            insert(v, index: values.count)
+            values.append(v)
+        }
+        // Renumber in sorted order so the dictionary stream is monotone.
+        values.sort()
+        slots = [Int32](repeating: -1, count: 1024)
+        for (k, v) in values.enumerated() { insert(v, index: k) }
+    }
+
+    @inline(__always)
+    private func probe(_ v: UInt64) -> Int {
+        var h = Int(truncatingIfNeeded: (v &* 0x9E37_79B9_7F4A_7C15) >> 54)  // 10 bits: 1024 slots
+        while slots[h] >= 0 && keys[h] != v { h = (h + 1) & 1023 }
+        return h
+    }
+
+    @inline(__always)
+    private func slot(of v: UInt64) -> Int32 { slots[probe(v)] }
+
+    private mutating func insert(_ v: UInt64, index: Int) {
+        let h = probe(v)
+        keys[h] = v
+        slots[h] = Int32(index)
+    }
+
+    /// Index of `v`, which must be in the dictionary.
+    @inline(__always)
+    func index(of v: UInt64) -> Int { Int(slots[probe(v)]) }
 }

@@ -57,7 +57,7 @@ public struct SegmentEncoder {
     /// Encodes `batch`, passing the file's bytes to `sink` in order.
     public func encode(_ batch: SightingBatch,
                        to sink: (UnsafeRawBufferPointer) throws(SightlineError) -> Void) throws(SightlineError) -> SegmentSummary {
-        try encode(SortedRows(batch, hasher: hasher), to: sink)
+        try encode(SortedBatch(batch, hasher: hasher), to: sink)
     }
 
     /// Encodes `batch` into memory.
@@ -67,8 +67,9 @@ public struct SegmentEncoder {
         return bytes
     }
 
-    func encode(_ rows: SortedRows,
-                to sink: (UnsafeRawBufferPointer) throws(SightlineError) -> Void) throws(SightlineError) -> SegmentSummary {
+    /// Encodes rows already sorted (the store sorts its buffer once, then encodes).
+    public func encode(_ rows: SortedBatch,
+                       to sink: (UnsafeRawBufferPointer) throws(SightlineError) -> Void) throws(SightlineError) -> SegmentSummary {
         let compressor = Compressor()
         var encoder = BlockEncoder(compression: options.compression, compressor: compressor)
         var out = ByteWriter(capacity: 1 << 20)
@@ -174,7 +175,7 @@ public struct SegmentEncoder {
         return summary
     }
 
-    static func statistics(_ rows: SortedRows, _ range: Range<Int>) -> BlockStatistics {
+    static func statistics(_ rows: SortedBatch, _ range: Range<Int>) -> BlockStatistics {
         var s = BlockStatistics(rowCount: range.count, minPlateKey: rows.keys[range.lowerBound],
                                 maxPlateKey: rows.keys[range.upperBound - 1], minTime: .max, maxTime: .min, bounds: .empty)
         for i in range {

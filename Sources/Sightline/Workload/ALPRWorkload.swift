@@ -148,7 +148,8 @@ public struct ALPRWorkload: Sendable {
                 // a trip yields ~2.5 reads, a parked read one).
                 let reader = Int(g.next() % UInt64(c.mobileReaders))
                 let lat = homeLat + g.normal(deviation: 0.0004), lon = homeLon + g.normal(deviation: 0.0004)
-                append(plate, time, Int32((lat * coordinateScale).rounded()), Int32((lon * coordinateScale).rounded()),
+                // GPS units report 6 decimals (~11 cm), as the dense-track generator does.
+                append(plate, time, Int32((lat * 1_000_000).rounded()) * 10, Int32((lon * 1_000_000).rounded()) * 10,
                        Self.mobileID(reader), region, &batch, &g)
                 continue
             }

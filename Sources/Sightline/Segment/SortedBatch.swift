@@ -1,7 +1,7 @@
-/// A segment's rows in key order: (plate key, plate, time, camera). The plate breaks ties
-/// between different plates that share a key (a 64-bit collision), so each plate's rows stay
-/// contiguous and a history can match the plate exactly.
-struct SortedRows {
+/// A batch in segment order: (plate key, plate, time, camera), with each row's plate key.
+/// The plate breaks ties between different plates that share a key (a 64-bit collision), so
+/// each plate's rows stay contiguous and a history can match the plate exactly.
+public struct SortedBatch: Sendable {
     var keys: [UInt64] = []
     var plates: [Plate] = []
     var times: [Int64] = []
@@ -13,9 +13,11 @@ struct SortedRows {
     /// Empty when no row has an image.
     var images: [String?] = []
 
-    var count: Int { times.count }
+    /// Number of rows.
+    public var count: Int { times.count }
 
-    init(_ batch: SightingBatch, hasher: PlateHasher) {
+    /// Hashes every plate of `batch` under `hasher` and sorts the rows.
+    public init(_ batch: SightingBatch, hasher: PlateHasher) {
         struct SortEntry {
             var key: UInt64
             var plateLow: UInt64

@@ -1,0 +1,41 @@
+import ArgumentParser
+import Sightline
+
+/// Prints a segment's structure and checks every checksum.
+struct InspectCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inspect",
+        abstract: "Show a segment file's blocks and statistics, and verify every checksum."
+    )
+
+    @Argument(help: "Segment file.") var file: String
+    @Flag(help: "List every block.") var blocks = false
+
+    func run() throws {
+        do {
+            let reader = try SegmentReader(path: file)
+            print("\(file): segment v1, \(reader.rowCount) rows in \(reader.blockCount) blocks (≤ \(reader.blockRowLimit) rows each), \(reader.fileSize) bytes")
+            if reader.rowCount > 0 {
+                let s = reader.statistics
+                print("  time \(s.minTime) ... \(s.maxTime) ms; plate keys \(hex(s.minPlateKey)) ... \(hex(s.maxPlateKey))")
+                print("  bounds lat \(s.bounds.minLatitudeE7) ... \(s.bounds.maxLatitudeE7), lon \(s.bounds.minLongitudeE7) ... \(s.bounds.maxLongitudeE7) (1e-7 degree)")
+            }
+            let decoder = BlockDecoder()
+            for b in 0..<reader.blockCount {
+                try decoder.decode(reader, block: b, columns: .all)
+                if blocks {
+                    let s = reader.blockStatistics(b)
+                    print("  block \(b): \(s.rowCount) rows, time \(s.minTime)...\(s.maxTime), keys \(hex(s.minPlateKey))...\(hex(s.maxPlateKey))")
+                }
+            }
+            print("  verified: every block decodes and every checksum matches")
+        } catch {
+            throw CommandFailure(error)
+        }
+    }
+
+    private func hex(_ v: UInt64) -> String {
+        let s = String(v, radix: 16)
+        return String(repeating: "0", count: 16 - s.count) + s
+    }
+}

@@ -1,2 +1,0 @@
-import Sightline
-print("placeholder")
