@@ -16,43 +16,116 @@ public struct SortedBatch: Sendable {
     /// Number of rows.
     public var count: Int { times.count }
 
-    /// Hashes every plate of `batch` under `hasher` and sorts the rows.
+    /// Hashes every plate of `batch` under `hasher` and sorts the rows: a radix sort on the
+    /// key, then a comparison sort inside each run of equal keys (one plate's rows, plus any
+    /// colliding plate) by plate, time, camera and input position.
     public init(_ batch: SightingBatch, hasher: PlateHasher) {
-        struct SortEntry {
-            var key: UInt64
-            var plateLow: UInt64
-            var plateHigh: UInt32
-            var camera: UInt32
-            var time: Int64
-            var index: Int
-        }
         let n = batch.count
-        var entries = [SortEntry]()
-        entries.reserveCapacity(n)
+        var sortedKeys = [UInt64](repeating: 0, count: n)
+        var order = [UInt32](repeating: 0, count: n)
         batch.plates.withUnsafeBufferPointer { plates in
-            for i in 0..<n {
-                let p = plates[i]
-                entries.append(SortEntry(key: hasher.key(p), plateLow: p.low,
-                                         plateHigh: UInt32(p.high) | UInt32(p.count) << 16,
-                                         camera: batch.cameras[i], time: batch.times[i], index: i))
+            sortedKeys.withUnsafeMutableBufferPointer { keys in
+                order.withUnsafeMutableBufferPointer { order in
+                    for i in 0..<n {
+                        keys[i] = hasher.key(plates[i])
+                        order[i] = UInt32(i)
+                    }
+                    RadixSort.sort(keys: keys, payload: order)
+                    batch.times.withUnsafeBufferPointer { times in
+                        batch.cameras.withUnsafeBufferPointer { cameras in
+                            var i = 0
+                            while i < n {
+                                var j = i + 1
+                                while j < n && keys[j] == keys[i] { j += 1 }
+                                if j - i > 1 {
+                                    // Rows of one plate (or of plates colliding on the key).
+                                    var run = UnsafeMutableBufferPointer(rebasing: order[i..<j])
+                                    run.sort { a, b in
+                                        let pa = plates[Int(a)], pb = plates[Int(b)]
+                                        if pa != pb { return pa < pb }
+                                        let ta = times[Int(a)], tb = times[Int(b)]
+                                        if ta != tb { return ta < tb }
+                                        let ca = cameras[Int(a)], cb = cameras[Int(b)]
+                                        if ca != cb { return ca < cb }
+                                        return a < b
+                                    }
+                                }
+                                i = j
+                            }
+                        }
+                    }
+                }
             }
         }
-        entries.sort { a, b in
-            if a.key != b.key { return a.key < b.key }
-            if a.plateLow != b.plateLow { return a.plateLow < b.plateLow }
-            if a.plateHigh != b.plateHigh { return a.plateHigh < b.plateHigh }
-            if a.time != b.time { return a.time < b.time }
-            if a.camera != b.camera { return a.camera < b.camera }
-            return a.index < b.index
+        keys = sortedKeys
+        plates = Self.gather(batch.plates, order)
+        times = Self.gather(batch.times, order)
+        latitudes = Self.gather(batch.latitudesE7, order)
+        longitudes = Self.gather(batch.longitudesE7, order)
+        cameras = Self.gather(batch.cameras, order)
+        confidences = Self.gather(batch.confidences, order)
+        regions = Self.gather(batch.regionCodes, order)
+        if !batch.images.isEmpty { images = order.map { batch.images[Int($0)] } }
+    }
+
+    private static func gather<T: BitwiseCopyable>(_ column: [T], _ order: [UInt32]) -> [T] {
+        [T](unsafeUninitializedCapacity: order.count) { out, initialized in
+            column.withUnsafeBufferPointer { c in
+                for (k, i) in order.enumerated() { out[k] = c[Int(i)] }
+            }
+            initialized = order.count
         }
-        keys = entries.map(\.key)
-        plates = entries.map { batch.plates[$0.index] }
-        times = entries.map(\.time)
-        latitudes = entries.map { batch.latitudesE7[$0.index] }
-        longitudes = entries.map { batch.longitudesE7[$0.index] }
-        cameras = entries.map(\.camera)
-        confidences = entries.map { batch.confidences[$0.index] }
-        regions = entries.map { batch.regionCodes[$0.index] }
-        if !batch.images.isEmpty { images = entries.map { batch.images[$0.index] } }
+    }
+}
+
+/// LSD radix sort of 64-bit keys carrying a 32-bit payload: six passes of 11 bits, all six
+/// histograms counted in one read of the keys. Stable, O(n), no comparisons.
+enum RadixSort {
+    static func sort(keys: UnsafeMutableBufferPointer<UInt64>, payload: UnsafeMutableBufferPointer<UInt32>) {
+        let n = keys.count
+        guard n > 1 else { return }
+        if n < 256 {
+            // Few rows: an insertion sort beats six passes over 2048 buckets.
+            for i in 1..<n {
+                let k = keys[i], p = payload[i]
+                var j = i
+                while j > 0 && keys[j - 1] > k { keys[j] = keys[j - 1]; payload[j] = payload[j - 1]; j -= 1 }
+                keys[j] = k; payload[j] = p
+            }
+            return
+        }
+        let passes = 6, radix = 2048
+        let counts = UnsafeMutablePointer<Int>.allocate(capacity: passes * radix)
+        defer { counts.deallocate() }
+        counts.initialize(repeating: 0, count: passes * radix)
+        for k in keys {
+            for p in 0..<passes { counts[p * radix + Int((k >> UInt64(11 * p)) & 2047)] &+= 1 }
+        }
+        let keyTemp = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: n)
+        let payloadTemp = UnsafeMutableBufferPointer<UInt32>.allocate(capacity: n)
+        defer { keyTemp.deallocate(); payloadTemp.deallocate() }
+        var srcK = keys, srcP = payload, dstK = keyTemp, dstP = payloadTemp
+        for p in 0..<passes {
+            let c = counts + p * radix
+            // A digit shared by every key moves nothing: skip the pass.
+            if c[Int((srcK[0] >> UInt64(11 * p)) & 2047)] == n { continue }
+            var sum = 0
+            for d in 0..<radix { let t = c[d]; c[d] = sum; sum &+= t }
+            let shift = UInt64(11 * p)
+            for i in 0..<n {
+                let k = srcK[i]
+                let d = Int((k >> shift) & 2047)
+                let at = c[d]
+                c[d] = at &+ 1
+                dstK[at] = k
+                dstP[at] = srcP[i]
+            }
+            swap(&srcK, &dstK)
+            swap(&srcP, &dstP)
+        }
+        if srcK.baseAddress != keys.baseAddress {
+            keys.baseAddress!.update(from: srcK.baseAddress!, count: n)
+            payload.baseAddress!.update(from: srcP.baseAddress!, count: n)
+        }
     }
 }
