@@ -170,7 +170,8 @@ struct IntegerStreamPlan {
             var zz = 0
             for v in values {
                 let s = Int64(bitPattern: v)
-                let q = s < 0 ? -Int64(bitPattern: divide(s.magnitude, by: zScale)) : Int64(bitPattern: divide(s.magnitude, by: zScale))
+                let m = Int64(bitPattern: divide(s.magnitude, by: zScale))
+                let q = s < 0 ? 0 &- m : m  // wraps for Int64.min, whose magnitude is 2^63
                 zz &+= varintLength(zigZagEncode(q))
             }
             if zz < best.estimatedBytes {
@@ -206,8 +207,9 @@ struct IntegerStreamWriter {
         self.compressor = compressor
     }
 
-    /// Appends the stream of `values` to `out`.
-    mutating func write(_ values: UnsafeBufferPointer<UInt64>, signed: Bool, to out: inout ByteWriter) throws(SightlineError) {
+    /// Appends the stream of `values` to `out`; returns the layout it chose.
+    @discardableResult
+    mutating func write(_ values: UnsafeBufferPointer<UInt64>, signed: Bool, to out: inout ByteWriter) throws(SightlineError) -> IntegerLayout {
         let plan = IntegerStreamPlan.measure(values, signed: signed, compressed: compression != .none)
         payload.removeAll()
         switch plan.layout {
@@ -225,7 +227,7 @@ struct IntegerStreamWriter {
             for v in values {
                 let s = Int64(bitPattern: v)
                 let m = Int64(bitPattern: IntegerStreamPlan.divide(s.magnitude, by: plan.scale))
-                payload.appendVarint(zigZagEncode(s < 0 ? -m : m))
+                payload.appendVarint(zigZagEncode(s < 0 ? 0 &- m : m))  // wraps for Int64.min
             }
         case .forLengthPrefixed:
             // Payload holds the bit lengths; the mantissas go raw after it (they are noise
@@ -267,6 +269,7 @@ struct IntegerStreamWriter {
             out.appendVarint(UInt64(mantissas.count))
             out.append(contentsOf: mantissas.bytes)
         }
+        return plan.layout
     }
 
     /// Appends `rawLength`, the (possibly compressed) payload, and sets the tag's compression bits.

@@ -70,7 +70,7 @@ public final class SegmentReader: Sendable {
         let (footerOffset, footerLength, footerCRC, trailerMagic) = try trailer.withUnsafeBytesTyped {
             (raw: UnsafeRawBufferPointer) throws(SightlineError) -> (Int64, Int, UInt32, UInt64) in
             var t = ByteReader(raw, fileOffset: trailerOffset, path: path)
-            return (Int64(try t.read(UInt64.self)), Int(try t.read(UInt32.self)), try t.read(UInt32.self), try t.read(UInt64.self))
+            return (Int64(bitPattern: try t.read(UInt64.self)), Int(try t.read(UInt32.self)), try t.read(UInt32.self), try t.read(UInt64.self))
         }
         guard trailerMagic == SegmentFormat.trailerMagic else {
             throw corrupt(trailerOffset + 16, "bad trailer magic (truncated or not a segment)")
@@ -91,7 +91,7 @@ public final class SegmentReader: Sendable {
             let blockCount = Int(try f.read(UInt32.self))
             let blockRowLimit = Int(try f.read(UInt32.self))
             var total = try Self.readStatistics(&f, rowCount: 0)
-            let homesOffset = Int64(try f.read(UInt64.self))
+            let homesOffset = Int64(bitPattern: try f.read(UInt64.self))
             let homesLength = Int(try f.read(UInt32.self))
             let homesCRC = try f.read(UInt32.self)
             guard f.remaining == blockCount * SegmentFormat.blockEntrySize else {
@@ -104,7 +104,7 @@ public final class SegmentReader: Sendable {
             var rowSum: UInt64 = 0
             for b in 0..<blockCount {
                 let entryStart = f.position
-                let offset = Int64(try f.read(UInt64.self))
+                let offset = Int64(bitPattern: try f.read(UInt64.self))
                 let n = Int(try f.read(UInt32.self))
                 let stats = try Self.readStatistics(&f, rowCount: n)
                 var lengths: [UInt32] = [], crcs: [UInt32] = []

@@ -1,0 +1,138 @@
+import Testing
+@testable import Sightline
+
+@Suite struct CRC32CTests {
+    /// RFC 3720 (iSCSI) B.4 test vectors, plus the common "123456789" check value.
+    @Test func knownVectors() {
+        #expect(CRC32C.checksum(Array("123456789".utf8)) == 0xE306_9283)
+        #expect(CRC32C.checksum([UInt8](repeating: 0, count: 32)) == 0x8A91_36AA)
+        #expect(CRC32C.checksum([UInt8](repeating: 0xFF, count: 32)) == 0x62A8_AB43)
+        #expect(CRC32C.checksum((0..<32).map { UInt8($0) }) == 0x46DD_794E)
+        #expect(CRC32C.checksum((0..<32).map { UInt8(31 - $0) }) == 0x113F_DB5C)
+        #expect(CRC32C.checksum([]) == 0)
+    }
+
+    @Test func extendEqualsWhole() {
+        var g = SplitMix64(seed: 9)
+        let bytes = (0..<1000).map { _ in UInt8(truncatingIfNeeded: g.next()) }
+        for cut in [0, 1, 7, 8, 9, 500, 999, 1000] {
+            let a = Array(bytes[..<cut]), b = Array(bytes[cut...])
+            let whole = CRC32C.checksum(bytes)
+            let joined = b.withUnsafeBytes { CRC32C.extend(CRC32C.checksum(a), $0) }
+            #expect(whole == joined)
+        }
+    }
+}
+
+@Suite struct BitPackingTests {
+    @Test func roundTripsEveryWidthAndCount() {
+        var g = SplitMix64(seed: 11)
+        for width in 0...64 {
+            for count in [0, 1, 2, 3, 7, 8, 9, 63, 64, 65, 200] {
+                let mask: UInt64 = width == 64 ? ~0 : (1 << UInt64(width)) - 1
+                let values = (0..<count).map { _ in g.next() & mask }
+                var packed = [UInt8](repeating: 0, count: BitPacking.byteCount(count: count, width: width))
+                values.withUnsafeBufferPointer { v in packed.withUnsafeMutableBytes { BitPacking.pack(v, width: width, into: $0) } }
+                var out = [UInt64](repeating: 0, count: count)
+                packed.withUnsafeBytes { p in
+                    out.withUnsafeMutableBufferPointer { o in
+                        if let base = o.baseAddress { BitPacking.unpack(p, width: width, count: count, base: 0, scale: 1, into: base) }
+                    }
+                }
+                let same = out == values
+                #expect(same, "width \(width) count \(count)")
+            }
+        }
+    }
+}
+
+@Suite struct IntegerStreamTests {
+    /// Distributions chosen so that every layout gets picked.
+    static func distributions(_ g: inout SplitMix64, count n: Int) -> [(String, [UInt64], Bool)] {
+        [
+            ("constant", Array(repeating: 42, count: n), false),
+            ("empty", [], false),
+            ("small", (0..<n).map { _ in g.next() % 100 }, false),
+            ("skewed small", (0..<n).map { _ in g.next() % 16 == 0 ? g.next() % 100 : 3 }, false),
+            ("mixed magnitudes", (0..<n).map { _ in g.next() % 3 == 0 ? g.next() % (1 << 40) : g.next() % 1000 }, false),
+            ("few large", (0..<n).map { i in i % 97 == 0 ? g.next() % (1 << 50) : g.next() % 100 }, false),
+            ("signed around zero", (0..<n).map { _ in UInt64(bitPattern: Int64(g.next() % 2001) - 1000) }, true),
+            ("signed mostly tiny", (0..<n).map { i in UInt64(bitPattern: i % 50 == 0 ? Int64(bitPattern: g.next()) >> 20 : Int64(g.next() % 5) - 2) }, true),
+            ("multiples of 1000", (0..<n).map { _ in (g.next() % 100_000) * 1000 + 7_000_000 }, false),
+            ("multiples of 10 signed", (0..<n).map { _ in UInt64(bitPattern: (Int64(g.next() % 20_001) - 10_000) * 10) }, true),
+            ("powers of two", (0..<n).map { _ in (g.next() % 1000) << 12 }, false),
+            ("full 64-bit", (0..<n).map { _ in g.next() }, false),
+            ("full signed", (0..<n).map { _ in g.next() }, true),
+            ("extremes", (0..<n).map { i in [UInt64.min, UInt64.max, UInt64(bitPattern: Int64.min), UInt64(bitPattern: Int64.max)][i % 4] }, true),
+            ("extremes unsigned", (0..<n).map { i in [UInt64.min, UInt64.max, 1, UInt64.max - 1][i % 4] }, false),
+        ]
+    }
+
+    @Test(arguments: [Compression.none, .lz4, .zstd(level: 3)], [1, 5, 300, 5000])
+    func roundTrips(compression: Compression, count: Int) throws {
+        var g = SplitMix64(seed: UInt64(count))
+        let compressor = Compressor()
+        var writer = IntegerStreamWriter(compression: compression, compressor: compressor)
+        let reader = StreamReader(compressor: compressor)
+        var layouts = Set<IntegerLayout>()
+        for (name, values, signed) in Self.distributions(&g, count: count) {
+            var out = ByteWriter()
+            let layout = try values.withUnsafeBufferPointer { v throws(SightlineError) in try writer.write(v, signed: signed, to: &out) }
+            layouts.insert(layout)
+            let decoded = ScratchBuffer<UInt64>()
+            try out.bytes.withUnsafeBytes { raw in
+                var r = ByteReader(raw, fileOffset: 0, path: "test")
+                try reader.readIntegers(&r, expectedCount: values.count, into: decoded, name)
+                #expect(r.isAtEnd, "\(name)")
+            }
+            let same = Array(decoded.buffer) == values
+            #expect(same, "\(name), \(compression), \(count) values, layout \(layout)")
+        }
+        if count >= 300 { #expect(layouts.count == 4, "layouts used: \(layouts)") }
+    }
+
+    @Test func byteStreamsRoundTrip() throws {
+        let compressor = Compressor()
+        for compression in [Compression.none, .lz4, .zstd(level: 3)] {
+            let writer = IntegerStreamWriter(compression: compression, compressor: compressor)
+            for bytes in [[], [1, 2, 3], Array(repeating: UInt8(7), count: 5000), (0..<3000).map { UInt8(truncatingIfNeeded: $0 &* 31) }] as [[UInt8]] {
+                var out = ByteWriter()
+                try writer.writeBytes(bytes, to: &out)
+                // The result points into the reader's scratch: keep the reader alive while reading it.
+                let streams = StreamReader(compressor: compressor)
+                let back = try out.bytes.withUnsafeBytes { raw in
+                    var r = ByteReader(raw, fileOffset: 0, path: "test")
+                    return Array(try streams.readBytes(&r, "bytes"))
+                }
+                let same = back == bytes
+                #expect(same, "\(bytes.count) bytes with \(compression)")
+            }
+        }
+    }
+
+    @Test func wrongCountIsCorruption() throws {
+        var writer = IntegerStreamWriter(compression: .none, compressor: Compressor())
+        var out = ByteWriter()
+        try [UInt64](repeating: 5, count: 10).withUnsafeBufferPointer { v throws(SightlineError) in try writer.write(v, signed: false, to: &out) }
+        try out.bytes.withUnsafeBytes { raw in
+            var r = ByteReader(raw, fileOffset: 100, path: "f")
+            #expect(throws: SightlineError.corruptFile(path: "f", offset: 100, reason: "x holds 10 values, expected 11")) {
+                try StreamReader(compressor: Compressor()).readIntegers(&r, expectedCount: 11, into: ScratchBuffer<UInt64>(), "x")
+            }
+        }
+    }
+
+    @Test func varintAndZigZag() {
+        for v: UInt64 in [0, 1, 127, 128, 16383, 16384, UInt64.max] {
+            var w = ByteWriter()
+            w.appendVarint(v)
+            #expect(w.count == varintLength(v))
+            w.bytes.withUnsafeBytes { raw in
+                var r = ByteReader(raw, fileOffset: 0, path: "t")
+                #expect((try? r.readVarint()) == v)
+            }
+        }
+        for v: Int64 in [0, -1, 1, Int64.min, Int64.max, -123456] { #expect(zigZagDecode(zigZagEncode(v)) == v) }
+        #expect(zigZagEncode(-1) == 1 && zigZagEncode(1) == 2)
+    }
+}
