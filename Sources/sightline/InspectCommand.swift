@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Sightline
 
 /// Prints a segment's structure and checks every checksum.
@@ -9,11 +10,20 @@ struct InspectCommand: ParsableCommand {
     )
 
     @Argument(help: "Segment file.") var file: String
+    @Option(help: "The plate key secret (32 hex digits); default: plate-key.secret beside the file.") var secret: String?
     @Flag(help: "List every block.") var blocks = false
 
     func run() throws {
         do {
-            let reader = try SegmentReader(path: file)
+            let secretHex: String
+            if let secret { secretHex = secret } else {
+                let dir = file.contains("/") ? String(file[..<file.lastIndex(of: "/")!]) : "."
+                guard let text = try? String(contentsOfFile: "\(dir)/plate-key.secret", encoding: .utf8) else {
+                    throw SightlineError.invalidArgument("no --secret given and no plate-key.secret beside \(file)")
+                }
+                secretHex = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            let reader = try SegmentReader(path: file, hasher: PlateHasher(secret: try PlateKeySecret(hex: secretHex)))
             print("\(file): segment v1, \(reader.rowCount) rows in \(reader.blockCount) blocks (≤ \(reader.blockRowLimit) rows each), \(reader.fileSize) bytes")
             if reader.rowCount > 0 {
                 let s = reader.statistics

@@ -54,7 +54,7 @@ struct MeasureCommand: ParsableCommand {
             bestEncode = min(bestEncode, encoding)
         }
 
-        let reader = try SegmentReader(bytes: bytes)
+        let reader = try SegmentReader(bytes: bytes, hasher: hasher)
         let decoder = BlockDecoder()
         func decodeAll(_ columns: ColumnSet) throws -> Duration {
             var best = Duration.seconds(1e9)

@@ -32,6 +32,13 @@ struct SampleCommand: ParsableCommand {
         }
         let secret = PlateKeySecret.random()
         let hasher = PlateHasher(secret: secret)
+        // The secret stays with the data (the store will keep it in its directory); without
+        // it the segments' plate keys cannot be recomputed.
+        try fs.writeAtomically("\(directory)/plate-key.secret") { (write: (UnsafeRawBufferPointer) throws(SightlineError) -> Void) throws(SightlineError) in
+            let text = Array((secret.hex + "\n").utf8)
+            let result: Result<Void, SightlineError> = text.withUnsafeBytes { raw in Result { () throws(SightlineError) in try write(raw) } }
+            try result.get()
+        }
 
         var t0 = clock.now
         let batch = ALPRWorkload().generate(rows: rows)
@@ -57,7 +64,7 @@ struct SampleCommand: ParsableCommand {
 
         // Open and verify every block of every segment.
         t0 = clock.now
-        let readers = try paths.map { path throws(SightlineError) in try SegmentReader(path: path) }
+        let readers = try paths.map { path throws(SightlineError) in try SegmentReader(path: path, hasher: hasher) }
         let decoder = BlockDecoder()
         var verified = 0
         for r in readers {

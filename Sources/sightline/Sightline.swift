@@ -13,7 +13,7 @@ struct SightlineCommand: ParsableCommand {
 /// Wraps library errors so ArgumentParser prints them plainly and exits non-zero.
 struct CommandFailure: Error, CustomStringConvertible {
     let description: String
-    init(_ error: any Error) { description = "error: \(error)" }
+    init(_ error: any Error) { description = "\(error)" }
 }
 
 func seconds(_ d: Duration) -> Double {

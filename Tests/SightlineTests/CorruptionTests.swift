@@ -11,7 +11,7 @@ import Testing
 
     /// Opens and fully decodes; returns the rows or the error.
     static func decodeAll(_ bytes: [UInt8]) -> Result<[Sighting], SightlineError> {
-        Result { () throws(SightlineError) in try SegmentReader(bytes: bytes, label: "seg").allSightings() }
+        Result { () throws(SightlineError) in try SegmentReader(bytes: bytes, hasher: testHasher, label: "seg").allSightings() }
     }
 
     @Test(arguments: [Compression.none, .zstd(level: 3)])
@@ -51,14 +51,14 @@ import Testing
             }
         }
         // And extra bytes after the trailer are not a segment either.
-        #expect(throws: SightlineError.self) { try SegmentReader(bytes: original + [0]).allSightings() }
+        #expect(throws: SightlineError.self) { try SegmentReader(bytes: original + [0], hasher: testHasher).allSightings() }
     }
 
     /// Garbage whose checksums have been forged still never crashes the decoder: every chunk
     /// of every block is overwritten with random bytes and its CRC recomputed.
     @Test func forgedChecksumsNeverCrash() throws {
         let (_, original) = try Self.smallSegment()
-        let reader = try SegmentReader(bytes: original)
+        let reader = try SegmentReader(bytes: original, hasher: testHasher)
         var g = SplitMix64(seed: 1)
         var outcomes = (errors: 0, rows: 0)
         for trial in 0..<3000 {
@@ -98,14 +98,21 @@ import Testing
         // Forging an unchanged chunk must leave a valid segment (validates the helper itself).
         let (batch, original) = try Self.smallSegment()
         var bytes = original
-        Self.forgeChecksums(&bytes, reader: try SegmentReader(bytes: original), block: 0, column: .time)
+        Self.forgeChecksums(&bytes, reader: try SegmentReader(bytes: original, hasher: testHasher), block: 0, column: .time)
         #expect(bytes == original)
-        #expect(sameRows(try SegmentReader(bytes: bytes).allSightings(), batch.sightings))
+        #expect(sameRows(try SegmentReader(bytes: bytes, hasher: testHasher).allSightings(), batch.sightings))
+    }
+
+    @Test func wrongSecretIsReportedAsSuch() throws {
+        let (_, bytes) = try Self.smallSegment()
+        #expect(throws: SightlineError.wrongPlateKeySecret(path: "<memory>")) {
+            try SegmentReader(bytes: bytes, hasher: PlateHasher(secret: PlateKeySecret(k0: 9, k1: 9)))
+        }
     }
 
     @Test func notASegment() {
         #expect(throws: SightlineError.corruptFile(path: "x", offset: 0, reason: "not a Sightline segment (bad magic)")) {
-            try SegmentReader(bytes: [UInt8](repeating: 0x41, count: 200), label: "x")
+            try SegmentReader(bytes: [UInt8](repeating: 0x41, count: 200), hasher: testHasher, label: "x")
         }
     }
 
@@ -114,6 +121,6 @@ import Testing
         bytes[8] = 2
         let crc = bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[0..<12])) }
         withUnsafeBytes(of: crc.littleEndian) { for i in 0..<4 { bytes[12 + i] = $0[i] } }
-        #expect(throws: SightlineError.unsupportedFormat(path: "<memory>", version: 2)) { try SegmentReader(bytes: bytes) }
+        #expect(throws: SightlineError.unsupportedFormat(path: "<memory>", version: 2)) { try SegmentReader(bytes: bytes, hasher: testHasher) }
     }
 }

@@ -39,6 +39,14 @@ import Testing
         }
     }
 
+    @Test func secretHexRoundTrips() throws {
+        let s = PlateKeySecret.random()
+        #expect(try PlateKeySecret(hex: s.hex) == s)
+        #expect(testSecret.hex == "000102030405060708090a0b0c0d0e0f")
+        #expect(throws: SightlineError.self) { try PlateKeySecret(hex: "zz") }
+        #expect(throws: SightlineError.self) { try PlateKeySecret(hex: String(repeating: "g", count: 32)) }
+    }
+
     @Test func differentSecretsGiveDifferentKeys() throws {
         let plate = try Plate("7ABC123")
         let other = PlateHasher(secret: PlateKeySecret(k0: 1, k1: 2))

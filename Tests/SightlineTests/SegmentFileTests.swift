@@ -8,7 +8,7 @@ import Glibc
         defer { removeTree(dir) }
         let batch = ALPRWorkload().generate(rows: 20_000)
         let summary = try SegmentWriter(hasher: testHasher).write(batch, to: "\(dir)/a.sls")
-        let reader = try SegmentReader(path: "\(dir)/a.sls")
+        let reader = try SegmentReader(path: "\(dir)/a.sls", hasher: testHasher)
         #expect(reader.fileSize == Int64(summary.fileBytes))
         #expect(sameRows(try reader.allSightings(), batch.sightings))
         #expect(try PosixFileSystem().contentsOfDirectory(dir) == ["a.sls"])
@@ -16,7 +16,7 @@ import Glibc
 
     @Test func missingFileIsAnIOError() {
         #expect(throws: SightlineError.io(operation: "open", path: "/nonexistent/x.sls", errno: ENOENT)) {
-            try SegmentReader(path: "/nonexistent/x.sls")
+            try SegmentReader(path: "/nonexistent/x.sls", hasher: testHasher)
         }
     }
 
@@ -47,7 +47,7 @@ import Glibc
             #expect(!names.contains { $0.contains(".tmp-") }, "operation \(n) (\(fs.operations[n])): temporary file left: \(names)")
             if names.contains("\(n).sls") {
                 // Present: must be whole. (A failed directory fsync comes after the rename.)
-                let rows = try SegmentReader(path: path).allSightings()
+                let rows = try SegmentReader(path: path, hasher: testHasher).allSightings()
                 #expect(sameRows(rows, batch.sightings), "operation \(n): visible segment is wrong")
                 #expect(thrown == nil || fs.operations[n] == "fsync directory", "operation \(n): \(String(describing: thrown))")
             } else {

@@ -55,7 +55,7 @@ func batchWithHomes(_ g: inout SplitMix64, rows: Int) -> SightingBatch {
                 : randomBatch(&g, rows: rows, plates: 1 + Int(g.next() % UInt64(rows + 1)), images: trial % 2 == 0, regions: trial % 4 != 1)
             let blockRows = [256, 300, 8192][trial % 3]
             let bytes = try SegmentEncoder(hasher: testHasher, options: SegmentOptions(blockRows: blockRows, compression: compression)).encode(batch)
-            let reader = try SegmentReader(bytes: bytes)
+            let reader = try SegmentReader(bytes: bytes, hasher: testHasher)
             let decoded = try reader.allSightings()
             #expect(reader.rowCount == batch.count)
             #expect(sameRows(decoded, batch.sightings), "trial \(trial): \(rows) rows, block \(blockRows), \(compression)")
@@ -78,7 +78,7 @@ func batchWithHomes(_ g: inout SplitMix64, rows: Int) -> SightingBatch {
 
     @Test func emptySegment() throws {
         let bytes = try SegmentEncoder(hasher: testHasher).encode(SightingBatch())
-        let reader = try SegmentReader(bytes: bytes)
+        let reader = try SegmentReader(bytes: bytes, hasher: testHasher)
         #expect(reader.rowCount == 0 && reader.blockCount == 0)
         #expect(try reader.allSightings().isEmpty)
     }
@@ -99,7 +99,7 @@ func batchWithHomes(_ g: inout SplitMix64, rows: Int) -> SightingBatch {
     @Test func decodingASubsetOfColumnsMatchesFullDecoding() throws {
         var g = SplitMix64(seed: 5)
         let bytes = try SegmentEncoder(hasher: testHasher, options: SegmentOptions(blockRows: 512)).encode(batchWithHomes(&g, rows: 2000))
-        let reader = try SegmentReader(bytes: bytes)
+        let reader = try SegmentReader(bytes: bytes, hasher: testHasher)
         let full = BlockDecoder(), partial = BlockDecoder()
         for b in 0..<reader.blockCount {
             try full.decode(reader, block: b, columns: .all)

@@ -24,5 +24,5 @@ func sameRows(_ a: [Sighting], _ b: [Sighting]) -> Bool {
 
 func roundTrip(_ batch: SightingBatch, options: SegmentOptions = SegmentOptions()) throws -> [Sighting] {
     let bytes = try SegmentEncoder(hasher: testHasher, options: options).encode(batch)
-    return try SegmentReader(bytes: bytes).allSightings()
+    return try SegmentReader(bytes: bytes, hasher: testHasher).allSightings()
 }

@@ -33,6 +33,25 @@ public struct PlateKeySecret: Sendable, Hashable {
         return PlateKeySecret(k0: generator.next(), k1: generator.next())
     }
 
+    /// A secret from 32 hexadecimal digits (the 16 bytes in order).
+    public init(hex: String) throws(SightlineError) {
+        let digits = Array(hex.utf8)
+        guard digits.count == 32 else { throw .invalidArgument("a plate key secret is 32 hex digits, got \(digits.count) characters") }
+        var bytes: [UInt8] = []
+        for i in stride(from: 0, to: 32, by: 2) {
+            guard let b = UInt8(String(decoding: digits[i..<(i + 2)], as: UTF8.self), radix: 16) else {
+                throw .invalidArgument("a plate key secret is 32 hex digits: \"\(hex)\"")
+            }
+            bytes.append(b)
+        }
+        try self.init(bytes: bytes)
+    }
+
+    /// The secret as 32 hexadecimal digits.
+    public var hex: String {
+        bytes.map { b in (b < 16 ? "0" : "") + String(b, radix: 16) }.joined()
+    }
+
     /// The 16 bytes of the secret, little-endian halves.
     public var bytes: [UInt8] {
         (0..<16).map { i in UInt8(truncatingIfNeeded: (i < 8 ? k0 : k1) >> (8 * UInt64(i % 8))) }
@@ -62,6 +81,13 @@ public struct PlateHasher: Sendable {
             state.compress(plate.low | (count << 56))
         }
         return state.finalize()
+    }
+
+    /// A fingerprint of the secret stored in every segment footer: SipHash-2-4 of the ASCII
+    /// text "sightline plate key check" under the secret. A reader whose secret differs is
+    /// told so instead of finding nothing; the fingerprint reveals nothing of the secret.
+    public var secretFingerprint: UInt64 {
+        Array("sightline plate key check".utf8).withUnsafeBytes { hash($0) }
     }
 
     /// SipHash-2-4 of arbitrary bytes under the secret (the reference algorithm; used for

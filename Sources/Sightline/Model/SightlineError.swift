@@ -8,6 +8,8 @@ public enum SightlineError: Error, Sendable, Equatable, CustomStringConvertible 
     case corruptFile(path: String, offset: Int64, reason: String)
     /// A file written by a newer or unknown version of the format.
     case unsupportedFormat(path: String, version: Int)
+    /// A segment written under a different plate key secret than the reader's.
+    case wrongPlateKeySecret(path: String)
     /// A compression library reported an error.
     case compression(codec: String, reason: String)
     /// An operating-system call failed. `errno` is the raw error number.
@@ -25,6 +27,8 @@ public enum SightlineError: Error, Sendable, Equatable, CustomStringConvertible 
             return "\(path): corrupt at byte \(offset): \(reason)"
         case .unsupportedFormat(let path, let version):
             return "\(path): unsupported format version \(version)"
+        case .wrongPlateKeySecret(let path):
+            return "\(path): written under a different plate key secret"
         case .compression(let codec, let reason):
             return "\(codec): \(reason)"
         case .io(let operation, let path, let errno):

@@ -58,7 +58,7 @@ public final class BlockDecoder {
             var reader = ByteReader(chunk, fileOffset: spanStart + Int64(offset), path: segment.path)
             let what = "block \(index) \(id.name)"
             switch id {
-            case .plate: try decodePlate(&reader, what)
+            case .plate: try decodePlate(&reader, hasher: segment.hasher, statistics: entry.statistics, what)
             case .time: try decodeTime(&reader, what)
             case .position: try decodePosition(&reader, homes: segment.homes, decodeCoordinates: columns.contains(.position), what)
             case .camera: try decodeCamera(&reader, homes: segment.homes, what)
@@ -96,22 +96,21 @@ public final class BlockDecoder {
 
     // MARK: columns
 
-    private func decodePlate(_ reader: inout ByteReader, _ what: String) throws(SightlineError) {
+    private func decodePlate(_ reader: inout ByteReader, hasher: PlateHasher, statistics: BlockStatistics,
+                             _ what: String) throws(SightlineError) {
         let runs = try streams.readIntegers(&reader, expectedCount: nil, into: u0, "\(what) run lengths")
         guard runs >= 1 && runs <= rowCount else { throw reader.corrupt("\(what): \(runs) runs for \(rowCount) rows") }
-        try streams.readIntegers(&reader, expectedCount: runs, into: u1, "\(what) keys")
         try streams.readIntegers(&reader, expectedCount: runs, into: u2, "\(what) plate lengths")
         let text = try streams.readBytes(&reader, "\(what) plate text")
         runKeys.reserve(runs); runLengths.reserve(runs); runPlates.reserve(runs)
         runKeys.count = runs; runLengths.count = runs; runPlates.count = runs
-        var key: UInt64 = 0
+        var previousKey = statistics.minPlateKey
         var rows = 0
         var textOffset = 0
         for r in 0..<runs {
             let length = u0.base[r]
             guard length >= 1 && length <= UInt64(rowCount - rows) else { throw reader.corrupt("\(what): run \(r) length \(length)") }
             rows += Int(length)
-            key &+= u1.base[r]  // keys were stored as wrapping deltas
             let plateLength = Int(truncatingIfNeeded: u2.base[r])
             guard plateLength >= 1 && plateLength <= Plate.maximumLength && textOffset + plateLength <= text.count else {
                 throw reader.corrupt("\(what): run \(r) plate length \(u2.base[r])")
@@ -121,12 +120,22 @@ public final class BlockDecoder {
                 throw reader.corrupt("\(what): run \(r) plate has byte \(b)")
             }
             textOffset += plateLength
+            let plate = Plate(uncheckedNormalized: bytes)
+            let key = hasher.key(plate)
+            // Keys are recomputed, so check them against the order and range they were written in.
+            guard key >= previousKey && key <= statistics.maxPlateKey else {
+                throw reader.corrupt("\(what): run \(r) plate key out of order")
+            }
+            previousKey = key
             runKeys.base[r] = key
             runLengths.base[r] = UInt32(length)
-            runPlates.base[r] = Plate(uncheckedNormalized: bytes)
+            runPlates.base[r] = plate
         }
         guard rows == rowCount, textOffset == text.count else {
             throw reader.corrupt("\(what): runs cover \(rows) of \(rowCount) rows, \(textOffset) of \(text.count) text bytes")
+        }
+        guard runKeys.base[0] == statistics.minPlateKey && runKeys.base[runs - 1] == statistics.maxPlateKey else {
+            throw reader.corrupt("\(what): plate keys do not match the block's key range")
         }
     }
 

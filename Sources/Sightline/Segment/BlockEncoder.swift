@@ -34,27 +34,23 @@ struct BlockEncoder {
 
     // MARK: plate
 
-    /// Runs of equal (key, plate): run lengths, keys (first, then deltas), text lengths, text.
+    /// Runs of equal plates: run lengths, plate lengths, plate text. Keys are not stored:
+    /// they are SipHash of the text under the store's secret, recomputed on read.
     mutating func encodePlate(_ rows: SortedBatch, _ range: Range<Int>, into out: inout ByteWriter) throws(SightlineError) {
         a.removeAll(keepingCapacity: true)  // run lengths
-        b.removeAll(keepingCapacity: true)  // key deltas
         c.removeAll(keepingCapacity: true)  // text lengths
         textBytes.removeAll(keepingCapacity: true)
-        var previousKey: UInt64 = 0
         var i = range.lowerBound
         while i < range.upperBound {
             let key = rows.keys[i], plate = rows.plates[i]
             var j = i + 1
             while j < range.upperBound && rows.keys[j] == key && rows.plates[j] == plate { j += 1 }
             a.append(UInt64(j - i))
-            b.append(key &- previousKey)  // sorted keys: deltas are non-negative; wraps by design for the first
-            previousKey = key
             c.append(UInt64(plate.count))
             for k in 0..<Int(plate.count) { textBytes.append(plate[k]) }
             i = j
         }
         try write(a, signed: false, to: &out)
-        try write(b, signed: false, to: &out)
         try write(c, signed: false, to: &out)
         try streams.writeBytes(textBytes, to: &out)
     }

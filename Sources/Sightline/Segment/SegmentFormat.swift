@@ -13,7 +13,8 @@ enum SegmentFormat {
     /// Number of column chunks per block.
     static let columnCount = ColumnID.allCases.count
     /// Fixed bytes of a footer before the block table.
-    static let footerFixedSize = 8 + 4 + 4 + 8 + 8 + 8 + 8 + 16 + 8 + 4 + 4
+    /// rows(8) blocks(4) blockRowLimit(4) keys(16) times(16) bounds(16) homes(8+4+4) secretCheck(8)
+    static let footerFixedSize = 8 + 4 + 4 + 8 + 8 + 8 + 8 + 16 + 8 + 4 + 4 + 8
     /// Bytes of one block entry in the footer.
     static let blockEntrySize = 8 + 4 + 8 + 8 + 8 + 8 + 16 + 8 * columnCount
     /// Largest footer a reader accepts (guards allocation against a corrupt length).

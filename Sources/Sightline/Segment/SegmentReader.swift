@@ -14,6 +14,8 @@ public final class SegmentReader: Sendable {
     public let statistics: BlockStatistics
     /// File size in bytes.
     public let fileSize: Int64
+    /// The hasher the segment's plate keys are recomputed with.
+    public let hasher: PlateHasher
     let blocks: [BlockEntry]
     let homes: CameraHomes
     private let source: Source
@@ -29,11 +31,12 @@ public final class SegmentReader: Sendable {
     /// Statistics of block `index`.
     public func blockStatistics(_ index: Int) -> BlockStatistics { blocks[index].statistics }
 
-    /// Opens the segment at `path`.
-    public convenience init(path: String, fileSystem: any FileSystem = PosixFileSystem()) throws(SightlineError) {
+    /// Opens the segment at `path`, written under `hasher`'s secret.
+    /// - Throws: `wrongPlateKeySecret` when it was written under another secret.
+    public convenience init(path: String, hasher: PlateHasher, fileSystem: any FileSystem = PosixFileSystem()) throws(SightlineError) {
         let file = try fileSystem.open(path, mode: .read)
         do {
-            try self.init(source: .file(fileSystem, file), path: path, size: try fileSystem.size(file))
+            try self.init(source: .file(fileSystem, file), path: path, size: try fileSystem.size(file), hasher: hasher)
         } catch {
             try? fileSystem.close(file)
             throw error
@@ -41,12 +44,13 @@ public final class SegmentReader: Sendable {
     }
 
     /// Opens a segment held in memory (tests, benchmarks, network transfer).
-    public convenience init(bytes: [UInt8], label: String = "<memory>") throws(SightlineError) {
-        try self.init(source: .memory(bytes), path: label, size: Int64(bytes.count))
+    public convenience init(bytes: [UInt8], hasher: PlateHasher, label: String = "<memory>") throws(SightlineError) {
+        try self.init(source: .memory(bytes), path: label, size: Int64(bytes.count), hasher: hasher)
     }
 
-    private init(source: Source, path: String, size: Int64) throws(SightlineError) {
+    private init(source: Source, path: String, size: Int64, hasher: PlateHasher) throws(SightlineError) {
         self.source = source
+        self.hasher = hasher
         self.path = path
         self.fileSize = size
         func corrupt(_ offset: Int64, _ reason: String) -> SightlineError { .corruptFile(path: path, offset: offset, reason: reason) }
@@ -94,6 +98,7 @@ public final class SegmentReader: Sendable {
             let homesOffset = Int64(bitPattern: try f.read(UInt64.self))
             let homesLength = Int(try f.read(UInt32.self))
             let homesCRC = try f.read(UInt32.self)
+            guard try f.read(UInt64.self) == hasher.secretFingerprint else { throw .wrongPlateKeySecret(path: path) }
             guard f.remaining == blockCount * SegmentFormat.blockEntrySize else {
                 throw f.corrupt("footer has \(f.remaining) bytes for \(blockCount) block entries")
             }

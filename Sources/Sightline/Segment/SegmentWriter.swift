@@ -152,6 +152,7 @@ public struct SegmentEncoder {
         out.append(littleEndian: UInt64(homesOffset))
         out.append(littleEndian: UInt32(column.count))
         out.append(littleEndian: homesCRC)
+        out.append(littleEndian: hasher.secretFingerprint)
         for e in entries {
             out.append(littleEndian: UInt64(e.offset))
             out.append(littleEndian: UInt32(e.statistics.rowCount))
