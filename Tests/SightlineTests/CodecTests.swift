@@ -74,21 +74,35 @@ import Testing
         let compressor = Compressor()
         var writer = IntegerStreamWriter(compression: compression, compressor: compressor)
         let reader = StreamReader(compressor: compressor)
-        var layouts = Set<IntegerLayout>()
         for (name, values, signed) in Self.distributions(&g, count: count) {
-            var out = ByteWriter()
-            let layout = try values.withUnsafeBufferPointer { v throws(SightlineError) in try writer.write(v, signed: signed, to: &out) }
-            layouts.insert(layout)
-            let decoded = ScratchBuffer<UInt64>()
-            try out.bytes.withUnsafeBytes { raw in
-                var r = ByteReader(raw, fileOffset: 0, path: "test")
-                try reader.readIntegers(&r, expectedCount: values.count, into: decoded, name)
-                #expect(r.isAtEnd, "\(name)")
+            // The planner's choice, then every layout forced.
+            let forced: [IntegerLayout?] = [nil, .forBitPacked, .forVarint, .zigZagVarint, .forLengthPrefixed, .zigZagLengthPrefixed]
+            for layout in forced {
+                var out = ByteWriter()
+                try values.withUnsafeBufferPointer { v throws(SightlineError) in
+                    if let layout { try writer.write(v, signed: signed, forcing: layout, to: &out) } else { try writer.write(v, signed: signed, to: &out) }
+                }
+                let decoded = ScratchBuffer<UInt64>()
+                try out.bytes.withUnsafeBytes { raw in
+                    var r = ByteReader(raw, fileOffset: 0, path: "test")
+                    try reader.readIntegers(&r, expectedCount: values.count, into: decoded, name)
+                    #expect(r.isAtEnd, "\(name)")
+                }
+                let same = Array(decoded.buffer) == values
+                #expect(same, "\(name), \(compression), \(count) values, layout \(String(describing: layout))")
             }
-            let same = Array(decoded.buffer) == values
-            #expect(same, "\(name), \(compression), \(count) values, layout \(layout)")
         }
-        if count >= 300 { #expect(layouts.count == 4, "layouts used: \(layouts)") }
+    }
+
+    @Test func plannerPicksEachLayoutForItsShapeOfData() throws {
+        var g = SplitMix64(seed: 4)
+        var writer = IntegerStreamWriter(compression: .default, compressor: Compressor())
+        var layouts = Set<IntegerLayout>()
+        for (_, values, signed) in Self.distributions(&g, count: 5000) {
+            var out = ByteWriter()
+            layouts.insert(try values.withUnsafeBufferPointer { v throws(SightlineError) in try writer.write(v, signed: signed, to: &out) })
+        }
+        #expect(layouts.count >= 4, "layouts chosen: \(layouts)")
     }
 
     @Test func byteStreamsRoundTrip() throws {

@@ -16,6 +16,11 @@ enum IntegerLayout: UInt8 {
     /// plus the bits below the leading 1 (raw): Elias-gamma-like, for values whose magnitudes
     /// vary widely — minutes between two cameras of a trip, days between trips.
     case forLengthPrefixed = 3
+    /// zigzag(v / scale) length-prefixed: signed deltas clustered around zero.
+    case zigZagLengthPrefixed = 4
+
+    /// Whether the stream header carries a frame-of-reference base.
+    var hasBase: Bool { self == .forBitPacked || self == .forVarint || self == .forLengthPrefixed }
 }
 
 /// Estimated compressed size, in bytes, of `n` symbols with histogram `counts` under an
@@ -77,6 +82,44 @@ struct IntegerStreamPlan {
         }
     }
 
+    /// The exact plan for `layout` regardless of size (tests use it to exercise every layout).
+    static func forced(_ layout: IntegerLayout, _ values: UnsafeBufferPointer<UInt64>, signed: Bool) -> IntegerStreamPlan {
+        switch layout {
+        case .forBitPacked, .forVarint, .forLengthPrefixed:
+            var minU = UInt64.max, maxU = UInt64.min, minS = Int64.max, maxS = Int64.min
+            for v in values {
+                minU = Swift.min(minU, v); maxU = Swift.max(maxU, v)
+                minS = Swift.min(minS, Int64(bitPattern: v)); maxS = Swift.max(maxS, Int64(bitPattern: v))
+            }
+            if values.isEmpty { (minU, maxU, minS, maxS) = (0, 0, 0, 0) }
+            let base = signed ? UInt64(bitPattern: minS) : minU
+            let range = signed ? UInt64(bitPattern: maxS) &- base : maxU &- minU
+            let (d10, d100, d1000, dOr) = range > 0 ? divisibility(values, offset: base) : (false, false, false, 1)
+            let scale = range == 0 ? 1 : commonScale(divisibleBy10: d10, by100: d100, by1000: d1000, orOfValues: dOr)
+            let width = layout == .forBitPacked ? BitPacking.width(of: divide(range, by: scale)) : 0
+            return IntegerStreamPlan(layout: layout, base: base, scale: scale, width: width,
+                                     payloadBytes: BitPacking.byteCount(count: values.count, width: width))
+        case .zigZagVarint, .zigZagLengthPrefixed:
+            let (z10, z100, z1000, zOr) = divisibility(values, offset: 0, magnitudes: true)
+            return IntegerStreamPlan(layout: layout, base: 0, scale: commonScale(divisibleBy10: z10, by100: z100, by1000: z1000, orOfValues: zOr),
+                                     width: 0, payloadBytes: 0)
+        }
+    }
+
+    /// Calls `body` with (v − base) / scale for every value, the division hoisted out of the loop.
+    @inline(__always)
+    static func forEachOffset(_ values: UnsafeBufferPointer<UInt64>, base: UInt64, scale: UInt64, _ body: (UInt64) -> Void) {
+        switch scale {
+        case 1: for v in values { body(v &- base) }  // offsets wrap into 0...range by design
+        case 10: for v in values { body((v &- base) / 10) }
+        case 100: for v in values { body((v &- base) / 100) }
+        case 1000: for v in values { body((v &- base) / 1000) }
+        default:
+            let shift = UInt64(scale.trailingZeroBitCount)
+            for v in values { body((v &- base) >> shift) }
+        }
+    }
+
     /// Whether every value − offset (or its magnitude) divides by 10, 100, 1000, and the OR of
     /// them (for powers of two). Checks in chunks of 64 and stops early once the answer is 1.
     @inline(__always)
@@ -106,8 +149,24 @@ struct IntegerStreamPlan {
     /// after the layout (then byte-per-value and length-prefixed layouts are estimated by
     /// entropy rather than raw size).
     static func measure(_ values: UnsafeBufferPointer<UInt64>, signed: Bool, compressed: Bool) -> IntegerStreamPlan {
+        candidates(values, signed: signed, compressed: compressed).best
+    }
+
+    /// The best plan by estimate, and the runner-up (when there is one).
+    static func candidates(_ values: UnsafeBufferPointer<UInt64>, signed: Bool,
+                           compressed: Bool) -> (best: IntegerStreamPlan, runnerUp: IntegerStreamPlan?) {
+        var runnerUp: IntegerStreamPlan?
+        /// Makes `plan` the best if it is smaller, keeping the displaced one as runner-up.
+        func consider(_ plan: IntegerStreamPlan, _ best: inout IntegerStreamPlan) {
+            if plan.estimatedBytes < best.estimatedBytes {
+                runnerUp = best
+                best = plan
+            } else if runnerUp == nil || plan.estimatedBytes < runnerUp!.estimatedBytes {
+                runnerUp = plan
+            }
+        }
         let n = values.count
-        guard n > 0 else { return IntegerStreamPlan(layout: .forBitPacked, base: 0, scale: 1, width: 0, payloadBytes: 0) }
+        guard n > 0 else { return (IntegerStreamPlan(layout: .forBitPacked, base: 0, scale: 1, width: 0, payloadBytes: 0), nil) }
         // Pass 1: the range.
         var minU = UInt64.max, maxU = UInt64.min
         var minS = Int64.max, maxS = Int64.min
@@ -128,57 +187,112 @@ struct IntegerStreamPlan {
         let width = BitPacking.width(of: divide(range, by: scale))
         var best = IntegerStreamPlan(layout: .forBitPacked, base: base, scale: scale, width: width,
                                      payloadBytes: BitPacking.byteCount(count: n, width: width))
-        if width <= 1 { return best }
+        // Range, scale and width above come from every value (they must be exact); the other
+        // layouts' sizes are estimated from every 4th value of long streams. Only the choice
+        // of layout rests on the sample, and every layout is lossless.
+        let stride = n > 2048 ? 4 : 1
+        if width <= 1 { return (best, nil) }
         if width <= 7 {
             // One byte per value, entropy-coded, can beat bit-packing for skewed small values.
-            guard compressed && n >= 256 else { return best }
+            guard compressed && n >= 256 else { return (best, nil) }
             var counts = [Int](repeating: 0, count: 128)
+            var sampled = 0
             counts.withUnsafeMutableBufferPointer { c in
-                for v in values { c[Int(truncatingIfNeeded: divide(v &- base, by: scale))] &+= 1 }
+                var i = 0
+                while i < n {
+                    c[Int(truncatingIfNeeded: divide(values[i] &- base, by: scale))] &+= 1
+                    sampled &+= 1
+                    i &+= stride
+                }
             }
-            let estimate = counts.withUnsafeBufferPointer { entropyBytes($0, total: n) }
-            if estimate * 8 < best.payloadBytes * 7 {  // a clear win only: the estimate is an estimate
-                best = IntegerStreamPlan(layout: .forVarint, base: base, scale: scale, width: 0, payloadBytes: n)
-                best.estimatedBytes = estimate
-            }
-            return best
+            let estimate = counts.withUnsafeBufferPointer { entropyBytes($0, total: sampled) } * n / sampled
+            var bytes = IntegerStreamPlan(layout: .forVarint, base: base, scale: scale, width: 0, payloadBytes: n)
+            bytes.estimatedBytes = estimate
+            consider(bytes, &best)
+            return (best, runnerUp)
         }
         // Pass 3: the varint layouts' exact sizes and the length-prefixed layout's estimate.
         var forVarint = 0
         var mantissaBits = 0
         var lengthCounts = [Int](repeating: 0, count: 65)
+        var varintEstimate = VarintEstimate()
+        var sampled = 0
         lengthCounts.withUnsafeMutableBufferPointer { c in
-            for v in values {
-                let u = divide(v &- base, by: scale)
+            var i = 0
+            while i < n {
+                let u = divide(values[i] &- base, by: scale)
+                sampled &+= 1
+                i &+= stride
                 forVarint &+= varintLength(u)
+                if compressed { varintEstimate.add(u) }
                 let l = BitPacking.width(of: u)
                 c[l] &+= 1
                 mantissaBits &+= l > 1 ? l - 1 : 0
             }
         }
-        if forVarint < best.payloadBytes {
-            best = IntegerStreamPlan(layout: .forVarint, base: base, scale: scale, width: 0, payloadBytes: forVarint)
-        }
-        let lengthsBytes = compressed ? lengthCounts.withUnsafeBufferPointer { entropyBytes($0, total: n) } : n
+        // Scale the sampled sums back up to the whole stream.
+        forVarint = forVarint * n / sampled
+        mantissaBits = mantissaBits * n / sampled
+        var varintPlan = IntegerStreamPlan(layout: .forVarint, base: base, scale: scale, width: 0, payloadBytes: forVarint)
+        varintPlan.estimatedBytes = compressed ? min(forVarint, varintEstimate.bytes(total: sampled) * n / sampled) : forVarint
+        consider(varintPlan, &best)
+        let lengthsBytes = compressed ? lengthCounts.withUnsafeBufferPointer { entropyBytes($0, total: sampled) } * n / sampled : n
         let prefixed = lengthsBytes + (mantissaBits + 7) / 8 + 4
-        if prefixed < best.estimatedBytes {
-            best = IntegerStreamPlan(layout: .forLengthPrefixed, base: base, scale: scale, width: 0, payloadBytes: prefixed)
-        }
+        consider(IntegerStreamPlan(layout: .forLengthPrefixed, base: base, scale: scale, width: 0, payloadBytes: prefixed), &best)
         if signed && minS < 0 && maxS > 0 {
             let (z10, z100, z1000, zOr) = Self.divisibility(values, offset: 0, magnitudes: true)
             let zScale = commonScale(divisibleBy10: z10, by100: z100, by1000: z1000, orOfValues: zOr)
             var zz = 0
-            for v in values {
-                let s = Int64(bitPattern: v)
-                let m = Int64(bitPattern: divide(s.magnitude, by: zScale))
-                let q = s < 0 ? 0 &- m : m  // wraps for Int64.min, whose magnitude is 2^63
-                zz &+= varintLength(zigZagEncode(q))
+            var zMantissaBits = 0
+            var zLengthCounts = [Int](repeating: 0, count: 65)
+            var zEstimate = VarintEstimate()
+            var zSampled = 0
+            zLengthCounts.withUnsafeMutableBufferPointer { c in
+                var i = 0
+                while i < n {
+                    let s = Int64(bitPattern: values[i])
+                    zSampled &+= 1
+                    i &+= stride
+                    let m = Int64(bitPattern: divide(s.magnitude, by: zScale))
+                    let z = zigZagEncode(s < 0 ? 0 &- m : m)  // wraps for Int64.min, whose magnitude is 2^63
+                    zz &+= varintLength(z)
+                    if compressed { zEstimate.add(z) }
+                    let l = BitPacking.width(of: z)
+                    c[l] &+= 1
+                    zMantissaBits &+= l > 1 ? l - 1 : 0
+                }
             }
-            if zz < best.estimatedBytes {
-                best = IntegerStreamPlan(layout: .zigZagVarint, base: 0, scale: zScale, width: 0, payloadBytes: zz)
-            }
+            zz = zz * n / zSampled
+            zMantissaBits = zMantissaBits * n / zSampled
+            var zzPlan = IntegerStreamPlan(layout: .zigZagVarint, base: 0, scale: zScale, width: 0, payloadBytes: zz)
+            zzPlan.estimatedBytes = compressed ? min(zz, zEstimate.bytes(total: zSampled) * n / zSampled) : zz
+            consider(zzPlan, &best)
+            let zLengthsBytes = compressed ? zLengthCounts.withUnsafeBufferPointer { entropyBytes($0, total: zSampled) } * n / zSampled : n
+            let zPrefixed = zLengthsBytes + (zMantissaBits + 7) / 8 + 4
+            consider(IntegerStreamPlan(layout: .zigZagLengthPrefixed, base: 0, scale: zScale, width: 0, payloadBytes: zPrefixed), &best)
         }
-        return best
+        return (best, runnerUp)
+    }
+}
+
+/// Estimates the compressed size of a varint stream: values below 128 are one byte each,
+/// entropy-coded by their histogram; larger values count in full, as if incompressible.
+struct VarintEstimate {
+    private var counts = [Int](repeating: 0, count: 129)
+    private var largeBytes = 0
+
+    @inline(__always)
+    mutating func add(_ u: UInt64) {
+        if u < 128 {
+            counts[Int(u)] &+= 1
+        } else {
+            counts[128] &+= 1
+            largeBytes &+= varintLength(u)
+        }
+    }
+
+    func bytes(total n: Int) -> Int {
+        counts.withUnsafeBufferPointer { entropyBytes($0, total: n) } + largeBytes
     }
 }
 
@@ -198,6 +312,8 @@ struct IntegerStreamWriter {
     private var transformed: [UInt64] = []
     /// Mantissa bits of the length-prefixed layout; reused.
     private var mantissas = ByteWriter(capacity: 1 << 16)
+    /// The runner-up's encoding on close calls; reused.
+    private var trial = ByteWriter(capacity: 1 << 16)
 
     /// Streams smaller than this are never compressed: the codec header would eat the gain.
     static let minimumCompressible = 64
@@ -207,36 +323,72 @@ struct IntegerStreamWriter {
         self.compressor = compressor
     }
 
-    /// Appends the stream of `values` to `out`; returns the layout it chose.
+    /// Appends the stream of `values` to `out`; returns the layout it chose. When compression
+    /// runs and the runner-up's estimate is within 10 % of the best's, both are encoded and the
+    /// smaller kept: estimates of entropy-coded sizes are a few percent off, actual bytes are not.
     @discardableResult
     mutating func write(_ values: UnsafeBufferPointer<UInt64>, signed: Bool, to out: inout ByteWriter) throws(SightlineError) -> IntegerLayout {
-        let plan = IntegerStreamPlan.measure(values, signed: signed, compressed: compression != .none)
+        let compressed = compression != .none
+        let (best, runnerUp) = IntegerStreamPlan.candidates(values, signed: signed, compressed: compressed)
+        let start = out.count
+        try emit(values, plan: best, to: &out)
+        guard compressed, let runnerUp, runnerUp.estimatedBytes * 10 <= best.estimatedBytes * 11, values.count >= 256 else {
+            return best.layout
+        }
+        var candidate = trial  // moved out of self while `emit` mutates self
+        trial = ByteWriter()
+        defer { trial = candidate }
+        candidate.removeAll()
+        try emit(values, plan: runnerUp, to: &candidate)
+        guard candidate.count < out.count - start else { return best.layout }
+        out.truncate(to: start)
+        out.append(contentsOf: candidate.bytes)
+        return runnerUp.layout
+    }
+
+    /// Appends the stream of `values` in `layout`, whatever its size (for tests).
+    mutating func write(_ values: UnsafeBufferPointer<UInt64>, signed: Bool, forcing layout: IntegerLayout,
+                        to out: inout ByteWriter) throws(SightlineError) {
+        try emit(values, plan: IntegerStreamPlan.forced(layout, values, signed: signed), to: &out)
+    }
+
+    /// Appends the stream of `values` laid out by `plan`.
+    private mutating func emit(_ values: UnsafeBufferPointer<UInt64>, plan: IntegerStreamPlan, to out: inout ByteWriter) throws(SightlineError) {
         payload.removeAll()
         switch plan.layout {
         case .forBitPacked:
             if plan.width > 0 {
                 transformed.removeAll(keepingCapacity: true)
-                for v in values { transformed.append(IntegerStreamPlan.divide(v &- plan.base, by: plan.scale)) }
+                let base = plan.base
+                IntegerStreamPlan.forEachOffset(values, base: base, scale: plan.scale) { transformed.append($0) }
                 transformed.withUnsafeBufferPointer { t in
                     payload.appendUninitialized(count: plan.payloadBytes) { BitPacking.pack(t, width: plan.width, into: $0) }
                 }
             }
         case .forVarint:
-            for v in values { payload.appendVarint(IntegerStreamPlan.divide(v &- plan.base, by: plan.scale)) }
+            IntegerStreamPlan.forEachOffset(values, base: plan.base, scale: plan.scale) { payload.appendVarint($0) }
         case .zigZagVarint:
             for v in values {
                 let s = Int64(bitPattern: v)
                 let m = Int64(bitPattern: IntegerStreamPlan.divide(s.magnitude, by: plan.scale))
                 payload.appendVarint(zigZagEncode(s < 0 ? 0 &- m : m))  // wraps for Int64.min
             }
-        case .forLengthPrefixed:
+        case .forLengthPrefixed, .zigZagLengthPrefixed:
             // Payload holds the bit lengths; the mantissas go raw after it (they are noise
             // to an entropy coder and would only dilute the lengths' statistics).
             mantissas.removeAll()
             var acc: UInt64 = 0
             var bits = 0
+            let zigZag = plan.layout == .zigZagLengthPrefixed
             for v in values {
-                let u = IntegerStreamPlan.divide(v &- plan.base, by: plan.scale)
+                let u: UInt64
+                if zigZag {
+                    let s = Int64(bitPattern: v)
+                    let m = Int64(bitPattern: IntegerStreamPlan.divide(s.magnitude, by: plan.scale))
+                    u = zigZagEncode(s < 0 ? 0 &- m : m)  // wraps for Int64.min
+                } else {
+                    u = IntegerStreamPlan.divide(v &- plan.base, by: plan.scale)
+                }
                 let l = BitPacking.width(of: u)
                 payload.append(UInt8(l))
                 guard l > 1 else { continue }
@@ -257,20 +409,21 @@ struct IntegerStreamWriter {
                 bits -= 8
             }
         }
-        assert(plan.layout == .forLengthPrefixed || payload.count == plan.payloadBytes)
+        let prefixed = plan.layout == .forLengthPrefixed || plan.layout == .zigZagLengthPrefixed
+        assert(plan.layout != .forBitPacked || payload.count == plan.payloadBytes)
         let tagOffset = out.count
         out.append(plan.layout.rawValue)
         out.appendVarint(UInt64(values.count))
-        if plan.layout != .zigZagVarint { out.appendVarint(plan.base) }
+        if plan.layout.hasBase { out.appendVarint(plan.base) }
         out.appendVarint(plan.scale)
         if plan.layout == .forBitPacked { out.append(UInt8(plan.width)) }
         try appendPayload(payload.bytes, tagOffset: tagOffset, to: &out)
-        if plan.layout == .forLengthPrefixed {
+        if prefixed {
             out.appendVarint(UInt64(mantissas.count))
             out.append(contentsOf: mantissas.bytes)
         }
-        return plan.layout
     }
+
 
     /// Appends `rawLength`, the (possibly compressed) payload, and sets the tag's compression bits.
     private func appendPayload(_ raw: [UInt8], tagOffset: Int, to out: inout ByteWriter) throws(SightlineError) {
@@ -292,7 +445,7 @@ struct IntegerStreamWriter {
                 out.appendVarint(UInt64(stored))
                 out.append(contentsOf: body)
                 body.removeAll()
-                out.bytes[tagOffset] |= compression.wireID << 2
+                out.bytes[tagOffset] |= compression.wireID << 3
                 return
             }
             out.truncate(to: lengthOffset)
@@ -338,31 +491,35 @@ struct StreamReader {
                       _ what: String) throws(SightlineError) -> Int {
         let start = reader.position
         let tag = try reader.readByte("\(what) tag")
-        guard let layout = IntegerLayout(rawValue: tag & 3), tag >> 4 == 0, (tag >> 2) & 3 != 3 else {
+        guard let layout = IntegerLayout(rawValue: tag & 7), tag >> 5 == 0, (tag >> 3) & 3 != 3 else {
             throw reader.corrupt("\(what): unknown stream tag \(tag)", at: start)
         }
         let count = try reader.readLength("\(what) count", limit: StreamReader.maximumCount)
         if let expectedCount, count != expectedCount {
             throw reader.corrupt("\(what) holds \(count) values, expected \(expectedCount)", at: start)
         }
-        let base = layout == .zigZagVarint ? 0 : try reader.readVarint("\(what) base")
+        let base = layout.hasBase ? try reader.readVarint("\(what) base") : 0
         let scale = try reader.readVarint("\(what) scale")
         var width = 0
         if layout == .forBitPacked {
             width = Int(try reader.readByte("\(what) width"))
             guard width <= 64 else { throw reader.corrupt("\(what) width \(width) exceeds 64") }
         }
-        let data = try payload(&reader, compressionID: (tag >> 2) & 3, what: what)
+        let data = try payload(&reader, compressionID: (tag >> 3) & 3, what: what)
         out.reserve(count)
         out.count = count
         let dst = out.base
         switch layout {
-        case .forLengthPrefixed:
+        case .forLengthPrefixed, .zigZagLengthPrefixed:
             guard data.count == count else { throw reader.corrupt("\(what): \(data.count) lengths for \(count) values", at: start) }
             let mantissaLength = try reader.readLength("\(what) mantissa length", limit: reader.remaining)
             let mantissas = try reader.readBytes(mantissaLength, "\(what) mantissas")
-            try Self.unpackLengthPrefixed(lengths: data, mantissas: mantissas, base: base, scale: scale, into: dst) { (message: String) in
+            try Self.unpackLengthPrefixed(lengths: data, mantissas: mantissas, base: base, scale: layout == .zigZagLengthPrefixed ? 1 : scale, into: dst) { (message: String) in
                 reader.corrupt("\(what): \(message)", at: start)
+            }
+            if layout == .zigZagLengthPrefixed {
+                let signedScale = Int64(bitPattern: scale)
+                for i in 0..<count { dst[i] = UInt64(bitPattern: zigZagDecode(dst[i]) &* signedScale) }  // wraps by design
             }
         case .forBitPacked:
             guard data.count == BitPacking.byteCount(count: count, width: width) else {
@@ -392,50 +549,66 @@ struct StreamReader {
         return count
     }
 
-    /// Inverse of the length-prefixed layout. Every read is bounds-checked against the
-    /// mantissa bytes; the fast path loads 8 bytes while at least 16 remain.
+    /// Inverse of the length-prefixed layout. A first pass checks every length (≤ 64) and
+    /// that the mantissa bits add up to exactly the mantissa bytes; after that the main loop
+    /// needs no per-value bounds checks: it loads 8 bytes (plus one for wide values) while 16
+    /// remain, and assembles the last values byte by byte.
     @inline(__always)
     static func unpackLengthPrefixed(lengths: UnsafeRawBufferPointer, mantissas: UnsafeRawBufferPointer, base: UInt64,
                                      scale: UInt64, into dst: UnsafeMutablePointer<UInt64>,
                                      corrupt: (String) -> SightlineError) throws(SightlineError) {
-        let totalBits = mantissas.count &* 8
+        let count = lengths.count
+        var totalBits = 0
+        var maximum: UInt8 = 0
+        for i in 0..<count {
+            let l = lengths[i]
+            maximum = Swift.max(maximum, l)
+            totalBits &+= l > 1 ? Int(l) &- 1 : 0
+        }
+        guard maximum <= 64 else { throw corrupt("bit length \(maximum) exceeds 64") }
+        guard (totalBits + 7) / 8 == mantissas.count else {
+            throw corrupt("\(totalBits) mantissa bits in \(mantissas.count) bytes")
+        }
         let fastLimit = mantissas.count >= 16 ? (mantissas.count - 16) * 8 : -1
         var bitPos = 0
-        for i in 0..<lengths.count {
+        var i = 0
+        while i < count && bitPos <= fastLimit {
             let l = Int(lengths[i])
-            var u = UInt64(l)  // lengths 0 and 1 are the values 0 and 1
-            if l > 1 {
-                guard l <= 64 else { throw corrupt("bit length \(l) at value \(i)") }
-                let m = l &- 1
-                guard bitPos &+ m <= totalBits else { throw corrupt("mantissas end early at value \(i)") }
-                let byte = bitPos >> 3, shift = UInt64(bitPos & 7)
-                var word: UInt64
-                if bitPos <= fastLimit {
-                    word = mantissas.loadUnaligned(fromByteOffset: byte, as: UInt64.self).littleEndian >> shift
-                    if shift > 0 { word |= UInt64(mantissas[byte &+ 8]) << (64 &- shift) }
-                } else {
-                    var low: UInt64 = 0
-                    var k = 0
-                    while k < 8 && byte &+ k < mantissas.count {
-                        low |= UInt64(mantissas[byte &+ k]) << UInt64(8 &* k)
-                        k &+= 1
-                    }
-                    word = low >> shift
-                    if shift > 0 && byte &+ 8 < mantissas.count { word |= UInt64(mantissas[byte &+ 8]) << (64 &- shift) }
-                }
-                u = (1 << UInt64(m)) | (word & ((1 << UInt64(m)) &- 1))
-                bitPos &+= m
-            }
-            dst[i] = base &+ u &* scale  // codec arithmetic wraps by design
+            let m = l > 1 ? l &- 1 : 0
+            let byte = bitPos >> 3, shift = UInt64(bitPos & 7)
+            var word = mantissas.loadUnaligned(fromByteOffset: byte, as: UInt64.self).littleEndian >> shift
+            if shift &+ UInt64(m) > 64 { word |= UInt64(mantissas[byte &+ 8]) << (64 &- shift) }
+            let mask: UInt64 = (1 << UInt64(m)) &- 1
+            let lead: UInt64 = l > 0 ? 1 << UInt64(m) : 0  // lengths 0 and 1 are the values 0 and 1
+            dst[i] = base &+ (lead | (word & mask)) &* scale  // codec arithmetic wraps by design
+            bitPos &+= m
+            i &+= 1
         }
-        guard (bitPos + 7) / 8 == mantissas.count else { throw corrupt("\(mantissas.count * 8 - bitPos) mantissa bits unused") }
+        while i < count {
+            let l = Int(lengths[i])
+            let m = l > 1 ? l - 1 : 0
+            let byte = bitPos >> 3, shift = UInt64(bitPos & 7)
+            var low: UInt64 = 0
+            var k = 0
+            while k < 8 && byte + k < mantissas.count {
+                low |= UInt64(mantissas[byte + k]) << UInt64(8 * k)
+                k += 1
+            }
+            var word = low >> shift
+            if shift > 0 && byte + 8 < mantissas.count { word |= UInt64(mantissas[byte + 8]) << (64 - shift) }
+            let mask: UInt64 = (1 << UInt64(m)) &- 1
+            let lead: UInt64 = l > 0 ? 1 << UInt64(m) : 0
+            dst[i] = base &+ (lead | (word & mask)) &* scale
+            bitPos += m
+            i += 1
+        }
     }
 
     /// Decodes a byte stream. The result is valid until this reader decodes again.
     func readBytes(_ reader: inout ByteReader, _ what: String) throws(SightlineError) -> UnsafeRawBufferPointer {
         let start = reader.position
         let tag = try reader.readByte("\(what) tag")
-        guard tag & ~0b1100 == 0, tag >> 2 != 3 else { throw reader.corrupt("\(what): unknown stream tag \(tag)", at: start) }
-        return try payload(&reader, compressionID: tag >> 2, what: what)
+        guard tag & ~0b11000 == 0, tag >> 3 != 3 else { throw reader.corrupt("\(what): unknown stream tag \(tag)", at: start) }
+        return try payload(&reader, compressionID: tag >> 3, what: what)
     }
 }

@@ -115,9 +115,12 @@ struct BlockEncoder {
             let size = measure(a, signed: false) + measure(b, signed: false)
             if size < best.size { best = (1, size) }
         }
-        // A dictionary pays when values are few but far apart (region codes, sparse ids).
+        // A dictionary pays when values are few but far apart (region codes, sparse ids);
+        // for dense ranges (confidence) the stream's own layouts already do as well.
         var dictionary: [UInt64] = []
-        if plain > values.count / 4, let d = SmallDictionary(values) {
+        var low = UInt64.max, high = UInt64.min
+        for v in values { low = min(low, v); high = max(high, v) }
+        if plain > values.count / 4, !values.isEmpty, BitPacking.width(of: high &- low) >= 9, let d = SmallDictionary(values) {
             c.removeAll(keepingCapacity: true)
             for v in values { c.append(UInt64(d.index(of: v))) }
             dictionary = d.values
@@ -164,12 +167,11 @@ struct BlockEncoder {
     }
 
     private mutating func bestCoordinateTransform(_ values: [Int64], maximumTransform: UInt8 = 2) -> (UInt8, [UInt64]) {
-        var best: (UInt8, [UInt64]) = (0, values.map { UInt64(bitPattern: $0) })
-        var bestSize = measure(best.1, signed: true)
-        var current = values
+        var candidate = values.map { UInt64(bitPattern: $0) }
+        var best: (UInt8, [UInt64]) = (0, candidate)
+        var bestSize = measure(candidate, signed: true)
         for transform in 1...maximumTransform {
-            current = CoordinateTransform.delta(current)
-            let candidate = current.map { UInt64(bitPattern: $0) }
+            CoordinateTransform.deltaInPlace(&candidate)
             let size = measure(candidate, signed: true)
             if size < bestSize { best = (transform, candidate); bestSize = size }
         }
@@ -198,6 +200,16 @@ struct BlockEncoder {
 
 /// Delta transforms of coordinates; wrapping arithmetic by design, inverted exactly.
 enum CoordinateTransform {
+    /// Replaces each value by its difference from the previous one (the first from 0).
+    static func deltaInPlace(_ values: inout [UInt64]) {
+        var previous: UInt64 = 0
+        for i in values.indices {
+            let v = values[i]
+            values[i] = v &- previous
+            previous = v
+        }
+    }
+
     static func delta(_ values: [Int64]) -> [Int64] {
         var out = [Int64]()
         out.reserveCapacity(values.count)

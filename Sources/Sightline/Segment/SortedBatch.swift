@@ -38,9 +38,9 @@ public struct SortedBatch: Sendable {
                                 var j = i + 1
                                 while j < n && keys[j] == keys[i] { j += 1 }
                                 if j - i > 1 {
-                                    // Rows of one plate (or of plates colliding on the key).
-                                    var run = UnsafeMutableBufferPointer(rebasing: order[i..<j])
-                                    run.sort { a, b in
+                                    // Rows of one plate (or of plates colliding on the key). Input
+                                    // usually arrives in time order, so check before sorting.
+                                    let inOrder = { (a: UInt32, b: UInt32) -> Bool in
                                         let pa = plates[Int(a)], pb = plates[Int(b)]
                                         if pa != pb { return pa < pb }
                                         let ta = times[Int(a)], tb = times[Int(b)]
@@ -48,6 +48,12 @@ public struct SortedBatch: Sendable {
                                         let ca = cameras[Int(a)], cb = cameras[Int(b)]
                                         if ca != cb { return ca < cb }
                                         return a < b
+                                    }
+                                    var sorted = true
+                                    for k in (i + 1)..<j where !inOrder(order[k - 1], order[k]) { sorted = false; break }
+                                    if !sorted {
+                                        var run = UnsafeMutableBufferPointer(rebasing: order[i..<j])
+                                        run.sort(by: inOrder)
                                     }
                                 }
                                 i = j
