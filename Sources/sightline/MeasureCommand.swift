@@ -17,6 +17,7 @@ struct MeasureCommand: ParsableCommand {
     @Option(help: "Rows per block.") var blockRows: Int = 8192
     @Option(help: "none, lz4, zstd or zstd:LEVEL.") var compression: String = "zstd"
     @Option(help: "Timed repetitions; the best is reported.") var repetitions: Int = 3
+    @Option(help: "Timed repetitions of decoding (default: --repetitions).") var decodeRepetitions: Int?
     @Option(help: "Write the figures as JSON to this path.") var json: String?
 
     func run() throws {
@@ -59,7 +60,7 @@ struct MeasureCommand: ParsableCommand {
         func decodeAll(_ columns: ColumnSet) throws -> Duration {
             var best = Duration.seconds(1e9)
             var checksum: Int64 = 0
-            for _ in 0..<max(1, repetitions) {
+            for _ in 0..<max(1, decodeRepetitions ?? repetitions) {
                 let t0 = clock.now
                 for b in 0..<reader.blockCount {
                     try decoder.decode(reader, block: b, columns: columns)

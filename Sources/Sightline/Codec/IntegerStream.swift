@@ -514,13 +514,10 @@ struct StreamReader {
             guard data.count == count else { throw reader.corrupt("\(what): \(data.count) lengths for \(count) values", at: start) }
             let mantissaLength = try reader.readLength("\(what) mantissa length", limit: reader.remaining)
             let mantissas = try reader.readBytes(mantissaLength, "\(what) mantissas")
-            try Self.unpackLengthPrefixed(lengths: data, mantissas: mantissas, base: base, scale: layout == .zigZagLengthPrefixed ? 1 : scale, into: dst) { (message: String) in
-                reader.corrupt("\(what): \(message)", at: start)
-            }
-            if layout == .zigZagLengthPrefixed {
-                let signedScale = Int64(bitPattern: scale)
-                for i in 0..<count { dst[i] = UInt64(bitPattern: zigZagDecode(dst[i]) &* signedScale) }  // wraps by design
-            }
+            let ok = layout == .zigZagLengthPrefixed
+                ? Self.unpackLengthPrefixed(ZigZagMode.self, lengths: data, mantissas: mantissas, base: 0, scale: scale, into: dst)
+                : Self.unpackLengthPrefixed(OffsetMode.self, lengths: data, mantissas: mantissas, base: base, scale: scale, into: dst)
+            guard ok else { throw reader.corrupt("\(what): bit lengths do not match the \(mantissaLength) mantissa bytes", at: start) }
         case .forBitPacked:
             guard data.count == BitPacking.byteCount(count: count, width: width) else {
                 throw reader.corrupt("\(what): \(data.count) packed bytes for \(count) values of \(width) bits", at: start)
@@ -549,43 +546,38 @@ struct StreamReader {
         return count
     }
 
-    /// Inverse of the length-prefixed layout. A first pass checks every length (≤ 64) and
-    /// that the mantissa bits add up to exactly the mantissa bytes; after that the main loop
-    /// needs no per-value bounds checks: it loads 8 bytes (plus one for wide values) while 16
-    /// remain, and assembles the last values byte by byte.
+    /// Inverse of the length-prefixed layouts, specialized per `Mode` so the zig-zag choice
+    /// folds away. Memory safety does not depend on the data: the fast loop loads 8 bytes
+    /// (plus one for wide values) only while 16 remain, the tail loop checks every byte.
+    /// Validity is checked once at the end: every length ≤ 64 and the mantissa bits filling
+    /// exactly the mantissa bytes.
     @inline(__always)
-    static func unpackLengthPrefixed(lengths: UnsafeRawBufferPointer, mantissas: UnsafeRawBufferPointer, base: UInt64,
-                                     scale: UInt64, into dst: UnsafeMutablePointer<UInt64>,
-                                     corrupt: (String) -> SightlineError) throws(SightlineError) {
+    static func unpackLengthPrefixed<Mode: LengthPrefixedMode>(_: Mode.Type, lengths: UnsafeRawBufferPointer,
+                                                               mantissas: UnsafeRawBufferPointer, base: UInt64, scale: UInt64,
+                                                               into dst: UnsafeMutablePointer<UInt64>) -> Bool {
         let count = lengths.count
-        var totalBits = 0
-        var maximum: UInt8 = 0
-        for i in 0..<count {
-            let l = lengths[i]
-            maximum = Swift.max(maximum, l)
-            totalBits &+= l > 1 ? Int(l) &- 1 : 0
-        }
-        guard maximum <= 64 else { throw corrupt("bit length \(maximum) exceeds 64") }
-        guard (totalBits + 7) / 8 == mantissas.count else {
-            throw corrupt("\(totalBits) mantissa bits in \(mantissas.count) bytes")
-        }
         let fastLimit = mantissas.count >= 16 ? (mantissas.count - 16) * 8 : -1
+        var largest: UInt8 = 0
         var bitPos = 0
         var i = 0
         while i < count && bitPos <= fastLimit {
-            let l = Int(lengths[i])
+            let l8 = lengths[i]
+            largest = Swift.max(largest, l8)
+            let l = Int(l8)
             let m = l > 1 ? l &- 1 : 0
             let byte = bitPos >> 3, shift = UInt64(bitPos & 7)
             var word = mantissas.loadUnaligned(fromByteOffset: byte, as: UInt64.self).littleEndian >> shift
             if shift &+ UInt64(m) > 64 { word |= UInt64(mantissas[byte &+ 8]) << (64 &- shift) }
-            let mask: UInt64 = (1 << UInt64(m)) &- 1
+            let mask: UInt64 = (1 << UInt64(m)) &- 1  // smart shift: all ones for m ≥ 64 (rejected below)
             let lead: UInt64 = l > 0 ? 1 << UInt64(m) : 0  // lengths 0 and 1 are the values 0 and 1
-            dst[i] = base &+ (lead | (word & mask)) &* scale  // codec arithmetic wraps by design
+            dst[i] = Mode.value(lead | (word & mask), base: base, scale: scale)
             bitPos &+= m
             i &+= 1
         }
         while i < count {
-            let l = Int(lengths[i])
+            let l8 = lengths[i]
+            largest = Swift.max(largest, l8)
+            let l = Int(l8)
             let m = l > 1 ? l - 1 : 0
             let byte = bitPos >> 3, shift = UInt64(bitPos & 7)
             var low: UInt64 = 0
@@ -598,10 +590,11 @@ struct StreamReader {
             if shift > 0 && byte + 8 < mantissas.count { word |= UInt64(mantissas[byte + 8]) << (64 - shift) }
             let mask: UInt64 = (1 << UInt64(m)) &- 1
             let lead: UInt64 = l > 0 ? 1 << UInt64(m) : 0
-            dst[i] = base &+ (lead | (word & mask)) &* scale
+            dst[i] = Mode.value(lead | (word & mask), base: base, scale: scale)
             bitPos += m
             i += 1
         }
+        return largest <= 64 && (bitPos + 7) / 8 == mantissas.count
     }
 
     /// Decodes a byte stream. The result is valid until this reader decodes again.
@@ -610,5 +603,24 @@ struct StreamReader {
         let tag = try reader.readByte("\(what) tag")
         guard tag & ~0b11000 == 0, tag >> 3 != 3 else { throw reader.corrupt("\(what): unknown stream tag \(tag)", at: start) }
         return try payload(&reader, compressionID: tag >> 3, what: what)
+    }
+}
+
+/// How a length-prefixed value turns back into the stored value.
+protocol LengthPrefixedMode {
+    static func value(_ u: UInt64, base: UInt64, scale: UInt64) -> UInt64
+}
+
+/// Frame of reference: base + u·scale (wrapping by design).
+enum OffsetMode: LengthPrefixedMode {
+    @inline(__always)
+    static func value(_ u: UInt64, base: UInt64, scale: UInt64) -> UInt64 { base &+ u &* scale }
+}
+
+/// Zig-zag: zigzag⁻¹(u)·scale (wrapping by design).
+enum ZigZagMode: LengthPrefixedMode {
+    @inline(__always)
+    static func value(_ u: UInt64, base: UInt64, scale: UInt64) -> UInt64 {
+        UInt64(bitPattern: zigZagDecode(u) &* Int64(bitPattern: scale))
     }
 }

@@ -187,45 +187,63 @@ public final class BlockDecoder {
         }
         try streams.readIntegers(&reader, expectedCount: rowCount, into: homeRefs, "\(what) home references")
         CoordinateTransform.undelta(homeRefs.base, count: rowCount, times: refTransform)
-        var explicit = 0
         let homeCount = UInt64(homes.count)
-        for i in 0..<rowCount {
-            let ref = homeRefs.base[i]
-            guard ref <= homeCount else { throw reader.corrupt("\(what): home reference \(ref) of \(homeCount)") }
-            if ref == 0 { explicit += 1 }
-        }
         guard decodeCoordinates else {
-            // Skip the coordinate streams: the caller only needs the references (for cameras).
+            // The caller only needs the references (for cameras): check them, skip the coordinates.
+            var largest: UInt64 = 0
+            var explicit = 0
+            for i in 0..<rowCount {
+                let ref = homeRefs.base[i]
+                largest = max(largest, ref)
+                explicit &+= ref == 0 ? 1 : 0
+            }
+            guard largest <= homeCount else { throw reader.corrupt("\(what): home reference \(largest) of \(homeCount)") }
             try streams.readIntegers(&reader, expectedCount: explicit, into: u1, "\(what) latitudes")
             try streams.readIntegers(&reader, expectedCount: explicit, into: u1, "\(what) longitudes")
             return
         }
-        try streams.readIntegers(&reader, expectedCount: explicit, into: u1, "\(what) latitudes")
-        try streams.readIntegers(&reader, expectedCount: explicit, into: u2, "\(what) longitudes")
-        CoordinateTransform.undelta(u1.base, count: explicit, times: latTransform)
-        CoordinateTransform.undelta(u2.base, count: explicit, times: lonTransform)
+        let explicitLatitudes = try streams.readIntegers(&reader, expectedCount: nil, into: u1, "\(what) latitudes")
+        try streams.readIntegers(&reader, expectedCount: explicitLatitudes, into: u2, "\(what) longitudes")
+        CoordinateTransform.undelta(u1.base, count: explicitLatitudes, times: latTransform)
+        CoordinateTransform.undelta(u2.base, count: explicitLatitudes, times: lonTransform)
         latitudes.reserve(rowCount); longitudes.reserve(rowCount)
         latitudes.count = rowCount; longitudes.count = rowCount
+        // One pass: gather homes, take explicit coordinates in order. Reads are clamped so
+        // they stay in bounds whatever the data says; the checks after the loop reject
+        // any block whose references, explicit count or coordinates were out of range.
         let lat = latitudes.base, lon = longitudes.base
+        let lastExplicit = max(explicitLatitudes - 1, 0)
+        if explicitLatitudes == 0 { u1.reserve(1); u2.reserve(1); u1.base[0] = 0; u2.base[0] = 0 }
+        var largest: UInt64 = 0
         var e = 0
-        try homes.latitudes.withUnsafeBufferPointerTyped { (homeLat) throws(SightlineError) in
-            try homes.longitudes.withUnsafeBufferPointerTyped { (homeLon) throws(SightlineError) in
+        var minLat = Int64.max, maxLat = Int64.min, minLon = Int64.max, maxLon = Int64.min
+        homes.latitudes.withUnsafeBufferPointer { homeLat in
+            homes.longitudes.withUnsafeBufferPointer { homeLon in
+                let homeLast = max(homes.count - 1, 0)
+                let hasHomes = homes.count > 0
                 for i in 0..<rowCount {
-                    let ref = Int(truncatingIfNeeded: homeRefs.base[i])
-                    if ref != 0 {
-                        lat[i] = homeLat[ref &- 1]
-                        lon[i] = homeLon[ref &- 1]
+                    let ref = homeRefs.base[i]
+                    largest = max(largest, ref)
+                    if ref != 0 && hasHomes {
+                        let k = min(Int(truncatingIfNeeded: ref &- 1), homeLast)
+                        lat[i] = homeLat[k]
+                        lon[i] = homeLon[k]
                     } else {
-                        let la = Int64(bitPattern: u1.base[e]), lo = Int64(bitPattern: u2.base[e])
-                        guard la >= -900_000_000 && la <= 900_000_000 && lo >= -1_800_000_000 && lo <= 1_800_000_000 else {
-                            throw reader.corrupt("\(what): coordinate out of range at row \(i)")
-                        }
+                        let k = min(e, lastExplicit)
+                        let la = Int64(bitPattern: u1.base[k]), lo = Int64(bitPattern: u2.base[k])
+                        minLat = min(minLat, la); maxLat = max(maxLat, la)
+                        minLon = min(minLon, lo); maxLon = max(maxLon, lo)
                         lat[i] = Int32(truncatingIfNeeded: la)
                         lon[i] = Int32(truncatingIfNeeded: lo)
                         e &+= 1
                     }
                 }
             }
+        }
+        guard largest <= homeCount else { throw reader.corrupt("\(what): home reference \(largest) of \(homeCount)") }
+        guard e == explicitLatitudes else { throw reader.corrupt("\(what): \(e) rows without a home, \(explicitLatitudes) coordinates") }
+        guard e == 0 || (minLat >= -900_000_000 && maxLat <= 900_000_000 && minLon >= -1_800_000_000 && maxLon <= 1_800_000_000) else {
+            throw reader.corrupt("\(what): coordinate out of range")
         }
     }
 

@@ -101,26 +101,7 @@ public struct SegmentEncoder {
                                    columnLengths: [], columnChecksums: [])
             for id in ColumnID.allCases {
                 column.removeAll()
-                switch id {
-                case .plate: try encoder.encodePlate(rows, range, into: &column)
-                case .time: try encoder.encodeTime(rows, range, into: &column)
-                case .camera:
-                    scratch.removeAll(keepingCapacity: true)
-                    for i in range where homeRefs[i] == 0 { scratch.append(UInt64(rows.cameras[i])) }
-                    try encoder.encodeUnsigned(scratch, into: &column)
-                case .position: try encoder.encodePosition(rows, range, homeRefs: homeRefs, into: &column)
-                case .confidence:
-                    scratch.removeAll(keepingCapacity: true)
-                    for i in range { scratch.append(UInt64(rows.confidences[i])) }
-                    try encoder.encodeUnsigned(scratch, into: &column)
-                case .region:
-                    if range.contains(where: { rows.regions[$0] != 0 }) {
-                        scratch.removeAll(keepingCapacity: true)
-                        for i in range { scratch.append(UInt64(rows.regions[i])) }
-                        try encoder.encodeUnsigned(scratch, into: &column)
-                    }
-                case .image: try encoder.encodeImage(rows, range, into: &column)
-                }
+                try Self.encodeChunk(id, rows, range, homeRefs: homeRefs, encoder: &encoder, scratch: &scratch, into: &column)
                 entry.columnLengths.append(UInt32(column.count))
                 entry.columnChecksums.append(column.bytes.withUnsafeBytes { CRC32C.checksum($0) })
                 summary.columnBytes[id.rawValue] += column.count
@@ -174,6 +155,53 @@ public struct SegmentEncoder {
         summary.fileBytes = Int(written)
         summary.metadataBytes = summary.fileBytes - summary.columnBytes.reduce(0, +) - summary.cameraHomeBytes
         return summary
+    }
+
+    /// Encodes only column `id` of every block of `rows` and returns its bytes: the
+    /// per-column microbenchmarks' entry point. Not a stable API.
+    @_spi(Benchmarks)
+    public func encodeColumn(_ id: ColumnID, of rows: SortedBatch) throws(SightlineError) -> Int {
+        let compressor = Compressor()
+        var encoder = BlockEncoder(compression: options.compression, compressor: compressor)
+        let homes = CameraHomes.build(cameras: rows.cameras, latitudes: rows.latitudes, longitudes: rows.longitudes)
+        let homeRefs = homes.references(cameras: rows.cameras, latitudes: rows.latitudes, longitudes: rows.longitudes)
+        var column = ByteWriter(capacity: 1 << 16)
+        var scratch: [UInt64] = []
+        var total = 0
+        var start = 0
+        while start < rows.count {
+            let range = start..<min(rows.count, start + options.blockRows)
+            column.removeAll()
+            try Self.encodeChunk(id, rows, range, homeRefs: homeRefs, encoder: &encoder, scratch: &scratch, into: &column)
+            total += column.count
+            start = range.upperBound
+        }
+        return total
+    }
+
+    /// Encodes column `id` of the rows in `range` (one block's chunk).
+    static func encodeChunk(_ id: ColumnID, _ rows: SortedBatch, _ range: Range<Int>, homeRefs: [UInt32],
+                            encoder: inout BlockEncoder, scratch: inout [UInt64], into column: inout ByteWriter) throws(SightlineError) {
+        switch id {
+        case .plate: try encoder.encodePlate(rows, range, into: &column)
+        case .time: try encoder.encodeTime(rows, range, into: &column)
+        case .camera:
+            scratch.removeAll(keepingCapacity: true)
+            for i in range where homeRefs[i] == 0 { scratch.append(UInt64(rows.cameras[i])) }
+            try encoder.encodeUnsigned(scratch, into: &column)
+        case .position: try encoder.encodePosition(rows, range, homeRefs: homeRefs, into: &column)
+        case .confidence:
+            scratch.removeAll(keepingCapacity: true)
+            for i in range { scratch.append(UInt64(rows.confidences[i])) }
+            try encoder.encodeUnsigned(scratch, into: &column)
+        case .region:
+            if range.contains(where: { rows.regions[$0] != 0 }) {
+                scratch.removeAll(keepingCapacity: true)
+                for i in range { scratch.append(UInt64(rows.regions[i])) }
+                try encoder.encodeUnsigned(scratch, into: &column)
+            }
+        case .image: try encoder.encodeImage(rows, range, into: &column)
+        }
     }
 
     static func statistics(_ rows: SortedBatch, _ range: Range<Int>) -> BlockStatistics {

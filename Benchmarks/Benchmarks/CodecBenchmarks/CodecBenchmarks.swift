@@ -1,0 +1,76 @@
+// Microbenchmarks of the segment codec: SipHash plate keys, sorting, per-column encode and
+// decode, whole-segment encode and decode. Inputs are ALPR-like sightings from the built-in
+// generator (seed 1), 262,144 rows = 32 blocks of 8,192, so a run stays short; `sightline
+// measure` gives the same figures at millions of rows.
+import Benchmark
+@_spi(Benchmarks) import Sightline
+
+private let rows = 262_144
+private let hasher = PlateHasher(secret: PlateKeySecret(k0: 1, k1: 2))
+nonisolated(unsafe) private var batch = SightingBatch()
+nonisolated(unsafe) private var sorted: SortedBatch?
+nonisolated(unsafe) private var segment: SegmentReader?
+
+private func prepare() throws {
+    guard sorted == nil else { return }
+    batch = ALPRWorkload().generate(rows: rows)
+    sorted = SortedBatch(batch, hasher: hasher)
+    let bytes = try SegmentEncoder(hasher: hasher).encode(batch)
+    segment = try SegmentReader(bytes: bytes, hasher: hasher)
+}
+
+let benchmarks: @Sendable () -> Void = {
+    // One iteration = one pass over 262,144 rows: divide 262,144 by the wall clock for rows/s.
+    // Thresholds (Thresholds/) flag a p50 more than 15 % slower than the checked-in baseline.
+    let configuration = Benchmark.Configuration(
+        metrics: [.wallClock, .mallocCountTotal],
+        maxDuration: .seconds(2),
+        maxIterations: 100,
+        thresholds: [.wallClock: .init(relative: [.p50: 15.0]), .mallocCountTotal: .init(absolute: [.p50: 50])]
+    )
+    Benchmark.defaultConfiguration = configuration
+
+    Benchmark("SipHash plate key (per 1,000 keys)", configuration: .init(metrics: [.wallClock], scalingFactor: .kilo)) { benchmark in
+        let plate = try! Plate("7ABC123")
+        for _ in benchmark.scaledIterations { blackHole(hasher.key(plate)) }
+    }
+
+    Benchmark("Sort 262k rows by plate key") { benchmark in
+        try prepare()
+        benchmark.startMeasurement()
+        blackHole(SortedBatch(batch, hasher: hasher).count)
+    }
+
+    for column in ColumnID.allCases {
+        Benchmark("Encode column \(column.name), 262k rows") { benchmark in
+            try prepare()
+            let encoder = try SegmentEncoder(hasher: hasher)
+            benchmark.startMeasurement()
+            blackHole(try encoder.encodeColumn(column, of: sorted!))
+        }
+    }
+
+    let decodeSets: [(String, ColumnSet)] = [
+        ("plate", .plate), ("time", .time), ("camera", .camera), ("position", .position),
+        ("confidence", .confidence), ("region", .region), ("image", .image),
+        ("time+lat+lon", [.time, .position]), ("all", .all),
+    ]
+    for (name, columns) in decodeSets {
+        Benchmark("Decode \(name), 262k rows") { benchmark in
+            try prepare()
+            let decoder = BlockDecoder()
+            benchmark.startMeasurement()
+            for b in 0..<segment!.blockCount { try decoder.decode(segment!, block: b, columns: columns) }
+            blackHole(decoder.rowCount)
+        }
+    }
+
+    Benchmark("Encode segment, 262k sorted rows") { benchmark in
+        try prepare()
+        let encoder = try SegmentEncoder(hasher: hasher)
+        benchmark.startMeasurement()
+        var n = 0
+        _ = try encoder.encode(sorted!) { (chunk: UnsafeRawBufferPointer) throws(SightlineError) in n += chunk.count }
+        blackHole(n)
+    }
+}
