@@ -275,6 +275,20 @@ struct IntegerStreamPlan {
     }
 }
 
+/// Writes `value` as LEB128 at `p + at`; returns the offset after it.
+@inline(__always)
+func putVarint(_ value: UInt64, _ p: UnsafeMutablePointer<UInt8>, _ at: Int) -> Int {
+    var v = value
+    var i = at
+    while v >= 0x80 {
+        p[i] = UInt8(truncatingIfNeeded: v) | 0x80
+        v >>= 7
+        i &+= 1
+    }
+    p[i] = UInt8(truncatingIfNeeded: v)
+    return i &+ 1
+}
+
 /// Estimates the compressed size of a varint stream: values below 128 are one byte each,
 /// entropy-coded by their histogram; larger values count in full, as if incompressible.
 struct VarintEstimate {
@@ -346,6 +360,14 @@ struct IntegerStreamWriter {
         return runnerUp.layout
     }
 
+    /// zigzag(v / scale) of a signed value (wrapping for Int64.min, whose magnitude is 2^63).
+    @inline(__always)
+    static func zigZag(_ v: UInt64, scale: UInt64) -> UInt64 {
+        let s = Int64(bitPattern: v)
+        let m = Int64(bitPattern: IntegerStreamPlan.divide(s.magnitude, by: scale))
+        return zigZagEncode(s < 0 ? 0 &- m : m)
+    }
+
     /// Appends the stream of `values` in `layout`, whatever its size (for tests).
     mutating func write(_ values: UnsafeBufferPointer<UInt64>, signed: Bool, forcing layout: IntegerLayout,
                         to out: inout ByteWriter) throws(SightlineError) {
@@ -359,54 +381,72 @@ struct IntegerStreamWriter {
         case .forBitPacked:
             if plan.width > 0 {
                 transformed.removeAll(keepingCapacity: true)
-                let base = plan.base
-                IntegerStreamPlan.forEachOffset(values, base: base, scale: plan.scale) { transformed.append($0) }
+                transformed.append(contentsOf: repeatElement(0, count: values.count))
+                transformed.withUnsafeMutableBufferPointer { t in
+                    var i = 0
+                    IntegerStreamPlan.forEachOffset(values, base: plan.base, scale: plan.scale) { t[i] = $0; i &+= 1 }
+                }
                 transformed.withUnsafeBufferPointer { t in
                     payload.appendUninitialized(count: plan.payloadBytes) { BitPacking.pack(t, width: plan.width, into: $0) }
                 }
             }
         case .forVarint:
-            IntegerStreamPlan.forEachOffset(values, base: plan.base, scale: plan.scale) { payload.appendVarint($0) }
+            payload.append(maximum: values.count * 10) { p in
+                var at = 0
+                IntegerStreamPlan.forEachOffset(values, base: plan.base, scale: plan.scale) { at = putVarint($0, p, at) }
+                return at
+            }
         case .zigZagVarint:
-            for v in values {
-                let s = Int64(bitPattern: v)
-                let m = Int64(bitPattern: IntegerStreamPlan.divide(s.magnitude, by: plan.scale))
-                payload.appendVarint(zigZagEncode(s < 0 ? 0 &- m : m))  // wraps for Int64.min
+            let scale = plan.scale
+            payload.append(maximum: values.count * 10) { p in
+                var at = 0
+                for v in values { at = putVarint(Self.zigZag(v, scale: scale), p, at) }
+                return at
             }
         case .forLengthPrefixed, .zigZagLengthPrefixed:
             // Payload holds the bit lengths; the mantissas go raw after it (they are noise
             // to an entropy coder and would only dilute the lengths' statistics).
             mantissas.removeAll()
-            var acc: UInt64 = 0
-            var bits = 0
             let zigZag = plan.layout == .zigZagLengthPrefixed
-            for v in values {
-                let u: UInt64
-                if zigZag {
-                    let s = Int64(bitPattern: v)
-                    let m = Int64(bitPattern: IntegerStreamPlan.divide(s.magnitude, by: plan.scale))
-                    u = zigZagEncode(s < 0 ? 0 &- m : m)  // wraps for Int64.min
-                } else {
-                    u = IntegerStreamPlan.divide(v &- plan.base, by: plan.scale)
+            let n = values.count
+            payload.append(maximum: n) { lengths in
+                var written = 0
+                mantissas.append(maximum: n * 8 + 8) { out in
+                    var acc: UInt64 = 0
+                    var bits = 0
+                    var at = 0
+                    @inline(__always) func put(_ u: UInt64, _ i: Int) {
+                        let l = BitPacking.width(of: u)
+                        lengths[i] = UInt8(truncatingIfNeeded: l)
+                        guard l > 1 else { return }
+                        let m = l - 1
+                        let mantissa = u & ((1 << UInt64(m)) &- 1)  // m ≤ 63
+                        acc |= mantissa << UInt64(bits)
+                        if bits + m >= 64 {
+                            UnsafeMutableRawPointer(out + at).storeBytes(of: acc.littleEndian, as: UInt64.self)
+                            at += 8
+                            acc = bits == 0 ? 0 : mantissa >> UInt64(64 - bits)
+                            bits = bits + m - 64
+                        } else {
+                            bits += m
+                        }
+                    }
+                    if zigZag {
+                        for i in 0..<n { put(Self.zigZag(values[i], scale: plan.scale), i) }
+                    } else {
+                        var i = 0
+                        IntegerStreamPlan.forEachOffset(values, base: plan.base, scale: plan.scale) { put($0, i); i &+= 1 }
+                    }
+                    while bits > 0 {
+                        out[at] = UInt8(truncatingIfNeeded: acc)
+                        at += 1
+                        acc >>= 8
+                        bits -= 8
+                    }
+                    return at
                 }
-                let l = BitPacking.width(of: u)
-                payload.append(UInt8(l))
-                guard l > 1 else { continue }
-                let m = l - 1
-                let mantissa = u & ((1 << UInt64(m)) &- 1)  // m ≤ 63
-                acc |= mantissa << UInt64(bits)
-                if bits + m >= 64 {
-                    mantissas.append(littleEndian: acc)
-                    acc = bits == 0 ? 0 : mantissa >> UInt64(64 - bits)
-                    bits = bits + m - 64
-                } else {
-                    bits += m
-                }
-            }
-            while bits > 0 {
-                mantissas.append(UInt8(truncatingIfNeeded: acc))
-                acc >>= 8
-                bits -= 8
+                written = n
+                return written
             }
         }
         let prefixed = plan.layout == .forLengthPrefixed || plan.layout == .zigZagLengthPrefixed
