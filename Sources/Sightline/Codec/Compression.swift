@@ -10,8 +10,10 @@ public enum Compression: Sendable, Hashable, CustomStringConvertible {
     /// Zstandard at `level` (1...19; 3 is zstd's default).
     case zstd(level: Int32)
 
-    /// zstd level 3: the default.
-    public static let `default` = Compression.zstd(level: 3)
+    /// zstd level 1: the default. Sightline's streams are already entropy-shaped, so higher
+    /// levels' match finding buys nothing: on ALPR-like data level 1 is both smaller (5.66 vs
+    /// 5.72 B/sighting) and faster than level 3.
+    public static let `default` = Compression.zstd(level: 1)
 
     /// The id stored on disk: 0 none, 1 lz4, 2 zstd.
     var wireID: UInt8 {

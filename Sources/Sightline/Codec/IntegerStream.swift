@@ -511,16 +511,16 @@ struct StreamReader {
     static let maximumCount = 1 << 24
 
     /// Returns the payload of a stream whose header has been read up to the lengths.
-    private func payload(_ reader: inout ByteReader, compressionID: UInt8, what: String) throws(SightlineError) -> UnsafeRawBufferPointer {
-        let rawLength = try reader.readLength("\(what) length", limit: StreamReader.maximumCount * 10)
-        if compressionID == 0 { return try reader.readBytes(rawLength, "\(what) payload") }
+    private func payload(_ reader: inout ByteReader, compressionID: UInt8, what: @autoclosure () -> String) throws(SightlineError) -> UnsafeRawBufferPointer {
+        let rawLength = try reader.readLength("\(what()) length", limit: StreamReader.maximumCount * 10)
+        if compressionID == 0 { return try reader.readBytes(rawLength, "\(what()) payload") }
         let at = reader.position
-        let storedLength = try reader.readLength("\(what) stored length", limit: reader.remaining)
-        let stored = try reader.readBytes(storedLength, "\(what) payload")
+        let storedLength = try reader.readLength("\(what()) stored length", limit: reader.remaining)
+        let stored = try reader.readBytes(storedLength, "\(what()) payload")
         bytes.reserve(rawLength)
         let ok = compressor.decompress(stored, wireID: compressionID,
                                        into: UnsafeMutableRawBufferPointer(start: bytes.base, count: rawLength))
-        guard ok else { throw reader.corrupt("\(what) does not decompress to \(rawLength) bytes", at: at) }
+        guard ok else { throw reader.corrupt("\(what()) does not decompress to \(rawLength) bytes", at: at) }
         return UnsafeRawBufferPointer(start: bytes.base, count: rawLength)
     }
 
@@ -528,39 +528,39 @@ struct StreamReader {
     /// (nil: any count up to `maximumCount`). Returns the count.
     @discardableResult
     func readIntegers(_ reader: inout ByteReader, expectedCount: Int?, into out: ScratchBuffer<UInt64>,
-                      _ what: String) throws(SightlineError) -> Int {
+                      _ what: @autoclosure () -> String) throws(SightlineError) -> Int {
         let start = reader.position
-        let tag = try reader.readByte("\(what) tag")
+        let tag = try reader.readByte("\(what()) tag")
         guard let layout = IntegerLayout(rawValue: tag & 7), tag >> 5 == 0, (tag >> 3) & 3 != 3 else {
-            throw reader.corrupt("\(what): unknown stream tag \(tag)", at: start)
+            throw reader.corrupt("\(what()): unknown stream tag \(tag)", at: start)
         }
-        let count = try reader.readLength("\(what) count", limit: StreamReader.maximumCount)
+        let count = try reader.readLength("\(what()) count", limit: StreamReader.maximumCount)
         if let expectedCount, count != expectedCount {
-            throw reader.corrupt("\(what) holds \(count) values, expected \(expectedCount)", at: start)
+            throw reader.corrupt("\(what()) holds \(count) values, expected \(expectedCount)", at: start)
         }
-        let base = layout.hasBase ? try reader.readVarint("\(what) base") : 0
-        let scale = try reader.readVarint("\(what) scale")
+        let base = layout.hasBase ? try reader.readVarint("\(what()) base") : 0
+        let scale = try reader.readVarint("\(what()) scale")
         var width = 0
         if layout == .forBitPacked {
-            width = Int(try reader.readByte("\(what) width"))
-            guard width <= 64 else { throw reader.corrupt("\(what) width \(width) exceeds 64") }
+            width = Int(try reader.readByte("\(what()) width"))
+            guard width <= 64 else { throw reader.corrupt("\(what()) width \(width) exceeds 64") }
         }
-        let data = try payload(&reader, compressionID: (tag >> 3) & 3, what: what)
+        let data = try payload(&reader, compressionID: (tag >> 3) & 3, what: what())
         out.reserve(count)
         out.count = count
         let dst = out.base
         switch layout {
         case .forLengthPrefixed, .zigZagLengthPrefixed:
-            guard data.count == count else { throw reader.corrupt("\(what): \(data.count) lengths for \(count) values", at: start) }
-            let mantissaLength = try reader.readLength("\(what) mantissa length", limit: reader.remaining)
-            let mantissas = try reader.readBytes(mantissaLength, "\(what) mantissas")
+            guard data.count == count else { throw reader.corrupt("\(what()): \(data.count) lengths for \(count) values", at: start) }
+            let mantissaLength = try reader.readLength("\(what()) mantissa length", limit: reader.remaining)
+            let mantissas = try reader.readBytes(mantissaLength, "\(what()) mantissas")
             let ok = layout == .zigZagLengthPrefixed
                 ? Self.unpackLengthPrefixed(ZigZagMode.self, lengths: data, mantissas: mantissas, base: 0, scale: scale, into: dst)
                 : Self.unpackLengthPrefixed(OffsetMode.self, lengths: data, mantissas: mantissas, base: base, scale: scale, into: dst)
-            guard ok else { throw reader.corrupt("\(what): bit lengths do not match the \(mantissaLength) mantissa bytes", at: start) }
+            guard ok else { throw reader.corrupt("\(what()): bit lengths do not match the \(mantissaLength) mantissa bytes", at: start) }
         case .forBitPacked:
             guard data.count == BitPacking.byteCount(count: count, width: width) else {
-                throw reader.corrupt("\(what): \(data.count) packed bytes for \(count) values of \(width) bits", at: start)
+                throw reader.corrupt("\(what()): \(data.count) packed bytes for \(count) values of \(width) bits", at: start)
             }
             BitPacking.unpack(data, width: width, count: count, base: base, scale: scale, into: dst)
         case .forVarint, .zigZagVarint:
@@ -570,7 +570,7 @@ struct StreamReader {
                 var result: UInt64 = 0
                 var shift: UInt64 = 0
                 while true {
-                    guard pos < n, shift < 64 else { throw reader.corrupt("\(what): varint \(i) malformed", at: start) }
+                    guard pos < n, shift < 64 else { throw reader.corrupt("\(what()): varint \(i) malformed", at: start) }
                     let b = data[pos]
                     pos &+= 1
                     result |= UInt64(b & 0x7F) << shift
@@ -581,7 +581,7 @@ struct StreamReader {
                 dst[i] = layout == .forVarint ? base &+ result &* scale
                     : UInt64(bitPattern: zigZagDecode(result) &* Int64(bitPattern: scale))
             }
-            guard pos == n else { throw reader.corrupt("\(what): \(n - pos) bytes left after \(count) varints", at: start) }
+            guard pos == n else { throw reader.corrupt("\(what()): \(n - pos) bytes left after \(count) varints", at: start) }
         }
         return count
     }
@@ -638,11 +638,11 @@ struct StreamReader {
     }
 
     /// Decodes a byte stream. The result is valid until this reader decodes again.
-    func readBytes(_ reader: inout ByteReader, _ what: String) throws(SightlineError) -> UnsafeRawBufferPointer {
+    func readBytes(_ reader: inout ByteReader, _ what: @autoclosure () -> String) throws(SightlineError) -> UnsafeRawBufferPointer {
         let start = reader.position
-        let tag = try reader.readByte("\(what) tag")
-        guard tag & ~0b11000 == 0, tag >> 3 != 3 else { throw reader.corrupt("\(what): unknown stream tag \(tag)", at: start) }
-        return try payload(&reader, compressionID: tag >> 3, what: what)
+        let tag = try reader.readByte("\(what()) tag")
+        guard tag & ~0b11000 == 0, tag >> 3 != 3 else { throw reader.corrupt("\(what()): unknown stream tag \(tag)", at: start) }
+        return try payload(&reader, compressionID: tag >> 3, what: what())
     }
 }
 

