@@ -5,7 +5,9 @@
 /// hashing candidate plates.
 public struct PlateKeySecret: Sendable, Hashable {
     /// The two 64-bit halves of the key, as SipHash reads them (little-endian bytes 0–7, 8–15).
+    /// Key bytes 0–7, little-endian.
     public let k0: UInt64
+    /// Key bytes 8–15, little-endian.
     public let k1: UInt64
 
     /// A secret from its two halves.

@@ -3,11 +3,17 @@
 /// Every column has `count` entries. Values are validated on `append`; the columns are
 /// read-only from outside so a batch is always valid.
 public struct SightingBatch: Sendable, Equatable {
+    /// Normalized plates.
     public private(set) var plates: [Plate] = []
+    /// Times, epoch milliseconds UTC.
     public private(set) var times: [Int64] = []
+    /// Latitudes in 1e-7 degree.
     public private(set) var latitudesE7: [Int32] = []
+    /// Longitudes in 1e-7 degree.
     public private(set) var longitudesE7: [Int32] = []
+    /// Camera ids.
     public private(set) var cameras: [UInt32] = []
+    /// Confidences, 0–100.
     public private(set) var confidences: [UInt8] = []
     /// Region codes (`Region.code`), 0 where absent.
     public private(set) var regionCodes: [UInt32] = []

@@ -14,13 +14,19 @@ public final class BlockDecoder {
     public private(set) var rowCount = 0
     /// Plate runs of the block: one entry per run of equal plates, in row order.
     public let runKeys = ScratchBuffer<UInt64>()
+    /// Rows in each run.
     public let runLengths = ScratchBuffer<UInt32>()
+    /// The plate of each run.
     public let runPlates = ScratchBuffer<Plate>()
     /// Per-row columns (when decoded).
     public let times = ScratchBuffer<Int64>(capacity: 8192)
+    /// Camera ids.
     public let cameras = ScratchBuffer<UInt32>(capacity: 8192)
+    /// Latitudes, 1e-7 degree.
     public let latitudes = ScratchBuffer<Int32>(capacity: 8192)
+    /// Longitudes, 1e-7 degree.
     public let longitudes = ScratchBuffer<Int32>(capacity: 8192)
+    /// Confidences, 0–100.
     public let confidences = ScratchBuffer<UInt8>(capacity: 8192)
     /// Region codes, 0 where absent.
     public let regions = ScratchBuffer<UInt32>(capacity: 8192)

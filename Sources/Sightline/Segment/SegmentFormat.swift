@@ -41,17 +41,26 @@ public enum ColumnID: Int, CaseIterable, Sendable {
 
 /// A set of columns to decode.
 public struct ColumnSet: OptionSet, Sendable, Hashable {
+    /// One bit per `ColumnID`.
     public let rawValue: UInt8
+    /// A set from its bits.
     public init(rawValue: UInt8) { self.rawValue = rawValue }
 
+    /// Plate runs (and their recomputed keys).
     public static let plate = ColumnSet(rawValue: 1 << 0)
+    /// Times.
     public static let time = ColumnSet(rawValue: 1 << 1)
+    /// Camera ids (needs the position chunk's home references, which it reads too).
     public static let camera = ColumnSet(rawValue: 1 << 2)
     /// Latitude and longitude (needs the camera column, which it decodes too).
     public static let position = ColumnSet(rawValue: 1 << 3)
+    /// Confidences.
     public static let confidence = ColumnSet(rawValue: 1 << 4)
+    /// Region codes.
     public static let region = ColumnSet(rawValue: 1 << 5)
+    /// Image URIs.
     public static let image = ColumnSet(rawValue: 1 << 6)
+    /// Every column.
     public static let all: ColumnSet = [.plate, .time, .camera, .position, .confidence, .region, .image]
 
     func contains(_ id: ColumnID) -> Bool { contains(ColumnSet(rawValue: 1 << UInt8(id.rawValue))) }
@@ -59,9 +68,13 @@ public struct ColumnSet: OptionSet, Sendable, Hashable {
 
 /// A latitude/longitude box in 1e-7 degree, edges inclusive.
 public struct GeoBox: Sendable, Hashable {
+    /// Southern edge, 1e-7 degree.
     public var minLatitudeE7: Int32
+    /// Western edge (numeric minimum), 1e-7 degree.
     public var minLongitudeE7: Int32
+    /// Northern edge, 1e-7 degree.
     public var maxLatitudeE7: Int32
+    /// Eastern edge (numeric maximum), 1e-7 degree.
     public var maxLongitudeE7: Int32
 
     /// A box from its corners.
@@ -98,11 +111,13 @@ public struct GeoBox: Sendable, Hashable {
 public struct BlockStatistics: Sendable, Hashable {
     /// Rows in the block.
     public var rowCount: Int
-    /// Smallest and largest plate key.
+    /// Smallest plate key.
     public var minPlateKey: UInt64
+    /// Largest plate key.
     public var maxPlateKey: UInt64
-    /// Earliest and latest time, epoch milliseconds.
+    /// Earliest time, epoch milliseconds.
     public var minTime: Int64
+    /// Latest time, epoch milliseconds.
     public var maxTime: Int64
     /// Bounding box of the positions.
     public var bounds: GeoBox

@@ -22,7 +22,9 @@ public struct SegmentOptions: Sendable, Hashable {
 
 /// What was written: counts and the bytes each column took.
 public struct SegmentSummary: Sendable, Hashable {
+    /// Rows written.
     public var rowCount: Int
+    /// Blocks written.
     public var blockCount: Int
     /// Total file size in bytes.
     public var fileBytes: Int

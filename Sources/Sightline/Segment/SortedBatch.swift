@@ -51,7 +51,15 @@ public struct SortedBatch: Sendable {
                                     }
                                     var sorted = true
                                     for k in (i + 1)..<j where !inOrder(order[k - 1], order[k]) { sorted = false; break }
-                                    if !sorted {
+                                    if !sorted && j - i <= 64 {
+                                        // Short runs (most plates): insertion sort in place, no scratch.
+                                        for k in (i + 1)..<j {
+                                            let x = order[k]
+                                            var m = k
+                                            while m > i && inOrder(x, order[m - 1]) { order[m] = order[m - 1]; m -= 1 }
+                                            order[m] = x
+                                        }
+                                    } else if !sorted {
                                         var run = UnsafeMutableBufferPointer(rebasing: order[i..<j])
                                         run.sort(by: inOrder)
                                     }

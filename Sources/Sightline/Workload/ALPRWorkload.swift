@@ -20,19 +20,33 @@ import Darwin
 public struct ALPRWorkload: Sendable {
     /// Parameters of the model.
     public struct Configuration: Sendable, Hashable {
+        /// Seed of the generator: same seed, same rows.
         public var seed: UInt64 = 1
+        /// Days covered.
         public var days: Int = 30
-        public var startTime: Int64 = 1_717_200_000_000  // 2024-06-01T00:00:00Z
+        /// First day, epoch milliseconds (2024-06-01T00:00:00Z).
+        public var startTime: Int64 = 1_717_200_000_000
+        /// Fixed cameras on the arterial roads.
         public var fixedCameras: Int = 2000
+        /// Mobile readers (patrol, repossession cars).
         public var mobileReaders: Int = 200
+        /// Straight arterial roads across the city.
         public var arterialRoads: Int = 60
+        /// Side of the square city, km.
         public var citySizeKm: Double = 40
+        /// City centre latitude, degrees.
         public var centerLatitude: Double = 37.55
+        /// City centre longitude, degrees.
         public var centerLongitude: Double = -122.10
+        /// Zipf exponent of trips per plate.
         public var tripExponent: Double = 1.6
+        /// Most trips a plate makes.
         public var maximumTrips: Int = 240
+        /// Share of rows read by mobile readers.
         public var mobileShare: Double = 0.10
+        /// Share of reads with one OCR-confused character.
         public var misreadRate: Double = 0.02
+        /// Share of reads with the region read.
         public var regionShare: Double = 0.6
         /// Attach an image URI to every read (off by default: URIs dominate the size).
         public var images: Bool = false
@@ -43,6 +57,7 @@ public struct ALPRWorkload: Sendable {
 
     struct Road { var lat0, lon0, dLat, dLon: Double; var cameraIndexes: [Int] }
 
+    /// The parameters in use.
     public let configuration: Configuration
     private let roads: [Road]
     private let cameraLatitudes: [Int32]

@@ -11,15 +11,21 @@ import Darwin
 public struct DenseTrackWorkload: Sendable {
     /// Parameters of the model.
     public struct Configuration: Sendable, Hashable {
+        /// Seed of the generator.
         public var seed: UInt64 = 7
+        /// Vehicles; rows are split evenly between them.
         public var vehicles: Int = 500
+        /// Earliest day, epoch milliseconds.
         public var startTime: Int64 = 1_717_200_000_000
+        /// Centre latitude, degrees.
         public var centerLatitude: Double = 37.55
+        /// Centre longitude, degrees.
         public var centerLongitude: Double = -122.10
         /// The defaults.
         public init() {}
     }
 
+    /// The parameters in use.
     public let configuration: Configuration
 
     /// A workload with `configuration`.
