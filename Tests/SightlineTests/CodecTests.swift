@@ -127,8 +127,8 @@ import Testing
     @Test func wrongCountIsCorruption() throws {
         var writer = IntegerStreamWriter(compression: .none, compressor: Compressor())
         var out = ByteWriter()
-        try [UInt64](repeating: 5, count: 10).withUnsafeBufferPointer { v throws(SightlineError) in try writer.write(v, signed: false, to: &out) }
-        try out.bytes.withUnsafeBytes { raw in
+        try [UInt64](repeating: 5, count: 10).withUnsafeBufferPointerTyped { v throws(SightlineError) in try writer.write(v, signed: false, to: &out) }
+        out.bytes.withUnsafeBytes { raw in
             var r = ByteReader(raw, fileOffset: 100, path: "f")
             #expect(throws: SightlineError.corruptFile(path: "f", offset: 100, reason: "x holds 10 values, expected 11")) {
                 try StreamReader(compressor: Compressor()).readIntegers(&r, expectedCount: 11, into: ScratchBuffer<UInt64>(), "x")

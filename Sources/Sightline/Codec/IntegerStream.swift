@@ -212,64 +212,27 @@ struct IntegerStreamPlan {
             return (best, runnerUp)
         }
         // Pass 3: the varint layouts' exact sizes and the length-prefixed layout's estimate.
-        var forVarint = 0
-        var mantissaBits = 0
-        var lengthCounts = [Int](repeating: 0, count: 65)
-        var varintEstimate = VarintEstimate()
-        var sampled = 0
-        lengthCounts.withUnsafeMutableBufferPointer { c in
-            var i = 0
-            while i < n {
-                let u = divide(values[i] &- base, by: scale)
-                sampled &+= 1
-                i &+= stride
-                forVarint &+= varintLength(u)
-                if compressed { varintEstimate.add(u) }
-                let l = BitPacking.width(of: u)
-                c[l] &+= 1
-                mantissaBits &+= l > 1 ? l - 1 : 0
-            }
+        var offsets = LayoutEstimate(compressed: compressed)
+        var i = 0
+        while i < n {
+            offsets.add(divide(values[i] &- base, by: scale))
+            i &+= stride
         }
-        // Scale the sampled sums back up to the whole stream.
-        forVarint = forVarint * n / sampled
-        mantissaBits = mantissaBits * n / sampled
-        var varintPlan = IntegerStreamPlan(layout: .forVarint, base: base, scale: scale, width: 0, payloadBytes: forVarint)
-        varintPlan.estimatedBytes = compressed ? min(forVarint, varintEstimate.bytes(total: sampled) * n / sampled) : forVarint
-        consider(varintPlan, &best)
-        let lengthsBytes = compressed ? lengthCounts.withUnsafeBufferPointer { entropyBytes($0, total: sampled) } * n / sampled : n
-        let prefixed = lengthsBytes + (mantissaBits + 7) / 8 + 4
-        consider(IntegerStreamPlan(layout: .forLengthPrefixed, base: base, scale: scale, width: 0, payloadBytes: prefixed), &best)
+        let (forVarint, forPrefixed) = offsets.plans(count: n, varint: .forVarint, prefixed: .forLengthPrefixed, base: base, scale: scale)
+        consider(forVarint, &best)
+        consider(forPrefixed, &best)
         if signed && minS < 0 && maxS > 0 {
             let (z10, z100, z1000, zOr) = Self.divisibility(values, offset: 0, magnitudes: true)
             let zScale = commonScale(divisibleBy10: z10, by100: z100, by1000: z1000, orOfValues: zOr)
-            var zz = 0
-            var zMantissaBits = 0
-            var zLengthCounts = [Int](repeating: 0, count: 65)
-            var zEstimate = VarintEstimate()
-            var zSampled = 0
-            zLengthCounts.withUnsafeMutableBufferPointer { c in
-                var i = 0
-                while i < n {
-                    let s = Int64(bitPattern: values[i])
-                    zSampled &+= 1
-                    i &+= stride
-                    let m = Int64(bitPattern: divide(s.magnitude, by: zScale))
-                    let z = zigZagEncode(s < 0 ? 0 &- m : m)  // wraps for Int64.min, whose magnitude is 2^63
-                    zz &+= varintLength(z)
-                    if compressed { zEstimate.add(z) }
-                    let l = BitPacking.width(of: z)
-                    c[l] &+= 1
-                    zMantissaBits &+= l > 1 ? l - 1 : 0
-                }
+            var zigZags = LayoutEstimate(compressed: compressed)
+            var k = 0
+            while k < n {
+                zigZags.add(IntegerStreamWriter.zigZag(values[k], scale: zScale))
+                k &+= stride
             }
-            zz = zz * n / zSampled
-            zMantissaBits = zMantissaBits * n / zSampled
-            var zzPlan = IntegerStreamPlan(layout: .zigZagVarint, base: 0, scale: zScale, width: 0, payloadBytes: zz)
-            zzPlan.estimatedBytes = compressed ? min(zz, zEstimate.bytes(total: zSampled) * n / zSampled) : zz
-            consider(zzPlan, &best)
-            let zLengthsBytes = compressed ? zLengthCounts.withUnsafeBufferPointer { entropyBytes($0, total: zSampled) } * n / zSampled : n
-            let zPrefixed = zLengthsBytes + (zMantissaBits + 7) / 8 + 4
-            consider(IntegerStreamPlan(layout: .zigZagLengthPrefixed, base: 0, scale: zScale, width: 0, payloadBytes: zPrefixed), &best)
+            let (zVarint, zPrefixed) = zigZags.plans(count: n, varint: .zigZagVarint, prefixed: .zigZagLengthPrefixed, base: 0, scale: zScale)
+            consider(zVarint, &best)
+            consider(zPrefixed, &best)
         }
         return (best, runnerUp)
     }
@@ -287,6 +250,41 @@ func putVarint(_ value: UInt64, _ p: UnsafeMutablePointer<UInt8>, _ at: Int) -> 
     }
     p[i] = UInt8(truncatingIfNeeded: v)
     return i &+ 1
+}
+
+/// Accumulates, over (a sample of) a stream's transformed values, what the varint and
+/// length-prefixed layouts would cost; `plans` scales the sample up to the whole stream.
+struct LayoutEstimate {
+    let compressed: Bool
+    private var sampled = 0
+    private var varintBytes = 0
+    private var mantissaBits = 0
+    private var lengthCounts = [Int](repeating: 0, count: 65)
+    private var varints = VarintEstimate()
+
+    init(compressed: Bool) { self.compressed = compressed }
+
+    @inline(__always)
+    mutating func add(_ u: UInt64) {
+        sampled &+= 1
+        varintBytes &+= varintLength(u)
+        if compressed { varints.add(u) }
+        let l = BitPacking.width(of: u)
+        lengthCounts[l] &+= 1
+        mantissaBits &+= l > 1 ? l - 1 : 0
+    }
+
+    /// The varint-family and length-prefixed-family plans for a stream of `count` values.
+    func plans(count n: Int, varint: IntegerLayout, prefixed: IntegerLayout, base: UInt64,
+               scale: UInt64) -> (IntegerStreamPlan, IntegerStreamPlan) {
+        let raw = varintBytes * n / max(sampled, 1)
+        var v = IntegerStreamPlan(layout: varint, base: base, scale: scale, width: 0, payloadBytes: raw)
+        v.estimatedBytes = compressed ? min(raw, varints.bytes(total: sampled) * n / max(sampled, 1)) : raw
+        let lengths = compressed ? lengthCounts.withUnsafeBufferPointer { entropyBytes($0, total: sampled) } * n / max(sampled, 1) : n
+        let p = IntegerStreamPlan(layout: prefixed, base: base, scale: scale, width: 0,
+                                  payloadBytes: lengths + (mantissaBits * n / max(sampled, 1) + 7) / 8 + 4)
+        return (v, p)
+    }
 }
 
 /// Estimates the compressed size of a varint stream: values below 128 are one byte each,
