@@ -46,7 +46,7 @@ public struct SegmentSummary: Sendable, Hashable {
 /// Rows are sorted by (plate key, plate, time, camera) and cut into blocks; each block's
 /// column chunks are encoded, checksummed and handed to `sink` as they are produced, so a
 /// large segment streams to disk. Duplicates are kept: deduplication is the store's job.
-public struct SegmentEncoder {
+public struct SegmentEncoder: Sendable {
     let options: SegmentOptions
     let hasher: PlateHasher
 
@@ -254,7 +254,7 @@ extension BlockStatistics {
 }
 
 /// Writes segment files durably through a `FileSystem`.
-public struct SegmentWriter {
+public struct SegmentWriter: Sendable {
     let encoder: SegmentEncoder
     let fileSystem: any FileSystem
 
