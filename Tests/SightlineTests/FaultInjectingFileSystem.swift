@@ -63,6 +63,8 @@ final class FaultInjectingFileSystem: FileSystem, @unchecked Sendable {
     func syncDirectory(_ path: String) throws(SightlineError) { try check("fsync directory", path); try real.syncDirectory(path) }
     func createDirectory(_ path: String) throws(SightlineError) { try check("mkdir", path); try real.createDirectory(path) }
     func contentsOfDirectory(_ path: String) throws(SightlineError) -> [String] { try check("list", path); return try real.contentsOfDirectory(path) }
+    func truncate(_ file: FileHandle, to length: Int64) throws(SightlineError) { try check("truncate", file.path); try real.truncate(file, to: length) }
+    func lockExclusive(_ file: FileHandle) throws(SightlineError) { try check("lock", file.path); try real.lockExclusive(file) }
 }
 
 /// A fresh empty directory under /tmp, removed by the caller with `removeTree`.

@@ -18,6 +18,10 @@ public enum OpenMode: Sendable {
     case read
     /// Write only; creates the file and fails if it exists (for temporary files).
     case createExclusive
+    /// Write only, appending; creates the file if missing (logs).
+    case append
+    /// Read and write; creates the file if missing (lock files).
+    case readWriteCreate
 }
 
 /// The seam through which Sightline does all file I/O, so tests can inject a failure at any
@@ -38,6 +42,11 @@ public protocol FileSystem: Sendable {
     func syncDirectory(_ path: String) throws(SightlineError)
     func createDirectory(_ path: String) throws(SightlineError)
     func contentsOfDirectory(_ path: String) throws(SightlineError) -> [String]
+    /// Cuts the file to `length` bytes (recovery trims a torn log tail).
+    func truncate(_ file: FileHandle, to length: Int64) throws(SightlineError)
+    /// Takes an exclusive advisory lock (flock) without waiting; throws `storeLocked` when
+    /// another open file holds it. Released when the file is closed.
+    func lockExclusive(_ file: FileHandle) throws(SightlineError)
 }
 
 extension FileSystem {
@@ -108,6 +117,8 @@ public struct PosixFileSystem: FileSystem {
         let flags: Int32 = switch mode {
         case .read: O_RDONLY | O_CLOEXEC
         case .createExclusive: O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC
+        case .append: O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC
+        case .readWriteCreate: O_RDWR | O_CREAT | O_CLOEXEC
         }
         while true {
             let fd = Glibc.open(path, flags, 0o644)
@@ -164,6 +175,18 @@ public struct PosixFileSystem: FileSystem {
 
     public func createDirectory(_ path: String) throws(SightlineError) {
         if mkdir(path, 0o755) != 0 && errno != EEXIST { throw .io(operation: "mkdir", path: path, errno: errno) }
+    }
+
+    public func truncate(_ file: FileHandle, to length: Int64) throws(SightlineError) {
+        _ = try check(Int(ftruncate(file.descriptor, off_t(length))), "truncate", file.path)
+    }
+
+    public func lockExclusive(_ file: FileHandle) throws(SightlineError) {
+        while flock(file.descriptor, LOCK_EX | LOCK_NB) != 0 {
+            if errno == EINTR { continue }
+            if errno == EWOULDBLOCK { throw .storeLocked(path: file.path) }
+            throw .io(operation: "flock", path: file.path, errno: errno)
+        }
     }
 
     public func contentsOfDirectory(_ path: String) throws(SightlineError) -> [String] {

@@ -10,6 +10,8 @@ public enum SightlineError: Error, Sendable, Equatable, CustomStringConvertible 
     case unsupportedFormat(path: String, version: Int)
     /// A segment written under a different plate key secret than the reader's.
     case wrongPlateKeySecret(path: String)
+    /// Another process (or another open store in this one) holds the store's lock.
+    case storeLocked(path: String)
     /// A compression library reported an error.
     case compression(codec: String, reason: String)
     /// An operating-system call failed. `errno` is the raw error number.
@@ -29,6 +31,8 @@ public enum SightlineError: Error, Sendable, Equatable, CustomStringConvertible 
             return "\(path): unsupported format version \(version)"
         case .wrongPlateKeySecret(let path):
             return "\(path): written under a different plate key secret"
+        case .storeLocked(let path):
+            return "\(path): the store is open in another process (lock held)"
         case .compression(let codec, let reason):
             return "\(codec): \(reason)"
         case .io(let operation, let path, let errno):
