@@ -38,7 +38,9 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "SightlineTests", dependencies: ["Sightline"]),
+        // Child process for the crash tests (killed with SIGKILL mid-write); not a product.
+        .executableTarget(name: "sightline-crash-writer", dependencies: ["Sightline"]),
+        .testTarget(name: "SightlineTests", dependencies: ["Sightline", "sightline-crash-writer"]),
     ],
     swiftLanguageModes: [.v6]
 )

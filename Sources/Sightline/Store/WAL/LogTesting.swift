@@ -1,0 +1,45 @@
+/// Entry points for the crash tests' child process, which must run the real log code in a
+/// separate process so it can be killed. Not a stable API.
+@_spi(Testing)
+public enum LogTesting {
+    /// The batch appended as record `sequence`: deterministic, so a checker can regenerate it.
+    public static func batch(for sequence: UInt64) -> SightingBatch {
+        var c = ALPRWorkload.Configuration()
+        c.seed = sequence &+ 1
+        c.fixedCameras = 20
+        c.arterialRoads = 4
+        return ALPRWorkload(c).generate(rows: 1 + Int(sequence % 40))
+    }
+
+    /// Recovers the log at `path` (creating it when missing), then appends `batch(for:)` of
+    /// each next sequence forever, calling `acknowledged` after each append has returned.
+    public static func appendForever(path: String, acknowledged: (UInt64) -> Void) throws(SightlineError) -> Never {
+        let fs = PosixFileSystem()
+        let writer: LogWriter
+        // A log shorter than its header was torn while being created, before any append was
+        // acknowledged: start it again. Anything else must recover (or fail loudly).
+        let existing = try? fs.open(path, mode: .read)
+        let size = try existing.map { (f: FileHandle) throws(SightlineError) -> Int64 in
+            defer { try? fs.close(f) }
+            return try fs.size(f)
+        }
+        if let size, size >= Int64(LogFormat.headerSize) {
+            let contents = try LogReader.read(path, fileSystem: fs)
+            let next = (contents.records.last?.sequence).map { $0 + 1 } ?? 0
+            writer = try LogWriter.reopen(path, validLength: contents.validLength, nextSequence: next, durability: .everyBatch, fileSystem: fs)
+        } else {
+            if size != nil { try fs.remove(path) }
+            writer = try LogWriter.create(path, firstSequence: 0, durability: .everyBatch, fileSystem: fs)
+        }
+        while true {
+            let sequence = writer.nextSequence
+            try writer.append(batch(for: sequence))
+            acknowledged(sequence)
+        }
+    }
+
+    /// Every record of the log at `path`: (sequence, batch); throws if the header is bad.
+    public static func records(path: String) throws(SightlineError) -> [(UInt64, SightingBatch)] {
+        try LogReader.read(path, fileSystem: PosixFileSystem()).records.map { ($0.sequence, $0.batch) }
+    }
+}

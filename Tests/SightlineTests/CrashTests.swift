@@ -1,0 +1,75 @@
+import Testing
+import Glibc
+@_spi(Testing) @testable import Sightline
+
+/// Real crashes: a child process appends to a write-ahead log and is killed with SIGKILL at
+/// random moments; after every kill, every batch it acknowledged must be in the log, intact,
+/// exactly once, in sequence — and the next child must recover the log and go on.
+@Suite struct CrashTests {
+    /// The crash writer built next to the test bundle.
+    static var writerPath: String {
+        let bundle = CommandLine.arguments[0]
+        let dir = bundle.contains("/") ? String(bundle[..<bundle.lastIndex(of: "/")!]) : "."
+        return "\(dir)/sightline-crash-writer"
+    }
+
+    /// Runs the writer on `log` for about `milliseconds`, kills it, returns the sequences it
+    /// acknowledged (complete lines only).
+    static func runAndKill(log: String, milliseconds: Int) throws -> [UInt64] {
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { throw SightlineError.io(operation: "pipe", path: "", errno: errno) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
+        posix_spawn_file_actions_addclose(&actions, fds[0])
+        var pid: pid_t = 0
+        let argv: [UnsafeMutablePointer<CChar>?] = [strdup(writerPath), strdup(log), nil]
+        defer { for p in argv { free(p) } }
+        let spawned = posix_spawn(&pid, writerPath, &actions, nil, argv, environ)
+        close(fds[1])
+        guard spawned == 0 else { close(fds[0]); throw SightlineError.io(operation: "posix_spawn", path: writerPath, errno: spawned) }
+        usleep(UInt32(milliseconds * 1000))
+        kill(pid, SIGKILL)
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        var output: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fds[0], $0.baseAddress, $0.count) }
+            if n <= 0 { break }
+            output += buffer[0..<n]
+        }
+        close(fds[0])
+        let text = String(decoding: output, as: UTF8.self)
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).dropLast()  // the last piece is incomplete or empty
+        return lines.compactMap { line in line.hasPrefix("ACK ") ? UInt64(line.dropFirst(4)) : nil }
+    }
+
+    @Test func everyAcknowledgedBatchSurvivesSIGKILL() throws {
+        #expect(access(Self.writerPath, X_OK) == 0, "crash writer not built at \(Self.writerPath)")
+        let dir = temporaryDirectory("crash")
+        defer { removeTree(dir) }
+        let log = "\(dir)/crash.log"
+        var g = SplitMix64(seed: UInt64(getpid()))
+        var acknowledged = Set<UInt64>()
+        var kills = 0
+        for round in 0..<25 {
+            let acks = try Self.runAndKill(log: log, milliseconds: 2 + Int(g.next() % 60))
+            kills += 1
+            acknowledged.formUnion(acks)
+            let records = try LogTesting.records(path: log)
+            let sequences = records.map(\.0)
+            #expect(sequences == Array(0..<UInt64(records.count)), "round \(round): sequences not contiguous")
+            for s in acknowledged {
+                guard s < UInt64(records.count) else {
+                    Issue.record("round \(round): acknowledged sequence \(s) missing (log holds \(records.count))")
+                    continue
+                }
+                #expect(records[Int(s)].1 == LogTesting.batch(for: s), "round \(round): record \(s) differs")
+            }
+        }
+        #expect(kills == 25)
+        #expect(acknowledged.count > 25, "the writer acknowledged only \(acknowledged.count) batches in 25 runs")
+    }
+}
