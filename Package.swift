@@ -40,7 +40,7 @@ let package = Package(
         ),
         // Child process for the crash tests (killed with SIGKILL mid-write); not a product.
         .executableTarget(name: "sightline-crash-writer", dependencies: ["Sightline"]),
-        .testTarget(name: "SightlineTests", dependencies: ["Sightline", "sightline-crash-writer"]),
+        .testTarget(name: "SightlineTests", dependencies: ["Sightline", "sightline", "sightline-crash-writer"]),
     ],
     swiftLanguageModes: [.v6]
 )
