@@ -108,7 +108,7 @@ import Testing
     @Test func byteStreamsRoundTrip() throws {
         let compressor = Compressor()
         for compression in [Compression.none, .lz4, .zstd(level: 3)] {
-            let writer = IntegerStreamWriter(compression: compression, compressor: compressor)
+            var writer = IntegerStreamWriter(compression: compression, compressor: compressor)
             for bytes in [[], [1, 2, 3], Array(repeating: UInt8(7), count: 5000), (0..<3000).map { UInt8(truncatingIfNeeded: $0 &* 31) }] as [[UInt8]] {
                 var out = ByteWriter()
                 try writer.writeBytes(bytes, to: &out)

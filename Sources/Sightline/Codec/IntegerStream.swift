@@ -326,6 +326,8 @@ struct IntegerStreamWriter {
     private var mantissas = ByteWriter(capacity: 1 << 16)
     /// The runner-up's encoding on close calls; reused.
     private var trial = ByteWriter(capacity: 1 << 16)
+    /// Compressed payloads before they are kept or dropped; reused.
+    private var compressed = ByteWriter(capacity: 1 << 16)
 
     /// Streams smaller than this are never compressed: the codec header would eat the gain.
     static let minimumCompressible = 64
@@ -463,36 +465,28 @@ struct IntegerStreamWriter {
     }
 
 
-    /// Appends `rawLength`, the (possibly compressed) payload, and sets the tag's compression bits.
-    private func appendPayload(_ raw: [UInt8], tagOffset: Int, to out: inout ByteWriter) throws(SightlineError) {
-        try IntegerStreamWriter.appendPayload(raw, tagOffset: tagOffset, compression: compression, compressor: compressor, to: &out)
-    }
-
-    static func appendPayload(_ raw: [UInt8], tagOffset: Int, compression: Compression, compressor: Compressor,
-                              to out: inout ByteWriter) throws(SightlineError) {
+    /// Appends `rawLength`, the (possibly compressed) payload, and sets the tag's compression
+    /// bits. The compressed form is kept only when it saves at least 1/16 of the bytes.
+    private mutating func appendPayload(_ raw: [UInt8], tagOffset: Int, to out: inout ByteWriter) throws(SightlineError) {
         out.appendVarint(UInt64(raw.count))
-        if case .none = compression {} else if raw.count >= minimumCompressible {
-            let lengthOffset = out.count
-            out.appendVarint(0)  // placeholder, rewritten below
-            let bodyOffset = out.count
-            let stored = try raw.withUnsafeBytesTyped { r throws(SightlineError) in try compressor.compress(r, with: compression, into: &out) }
-            // Keep the compressed form only when it saves at least 1/16 of the bytes.
+        if compression != .none && raw.count >= Self.minimumCompressible {
+            compressed.removeAll()
+            let codec = compression, compressor = compressor
+            let stored = try raw.withUnsafeBytesTyped { (r: UnsafeRawBufferPointer) throws(SightlineError) in
+                try compressor.compress(r, with: codec, into: &compressed)
+            }
             if stored + varintLength(UInt64(stored)) + raw.count / 16 < raw.count {
-                var body = Array(out.bytes[bodyOffset...])
-                out.truncate(to: lengthOffset)
                 out.appendVarint(UInt64(stored))
-                out.append(contentsOf: body)
-                body.removeAll()
+                out.append(contentsOf: compressed.bytes)
                 out.bytes[tagOffset] |= compression.wireID << 3
                 return
             }
-            out.truncate(to: lengthOffset)
         }
         out.append(contentsOf: raw)
     }
 
     /// Appends a byte stream: `tag u8 | rawLength varint | [storedLength varint] | payload`.
-    func writeBytes(_ raw: [UInt8], to out: inout ByteWriter) throws(SightlineError) {
+    mutating func writeBytes(_ raw: [UInt8], to out: inout ByteWriter) throws(SightlineError) {
         let tagOffset = out.count
         out.append(0)
         try appendPayload(raw, tagOffset: tagOffset, to: &out)

@@ -40,7 +40,4 @@ public final class ScratchBuffer<Element: BitwiseCopyable> {
         assert(i >= 0 && i < count)
         return base[i]
     }
-
-    @inlinable
-    internal var mutableBuffer: UnsafeMutableBufferPointer<Element> { UnsafeMutableBufferPointer(start: base, count: count) }
 }

@@ -210,18 +210,7 @@ enum CoordinateTransform {
         }
     }
 
-    static func delta(_ values: [Int64]) -> [Int64] {
-        var out = [Int64]()
-        out.reserveCapacity(values.count)
-        var previous: Int64 = 0
-        for v in values {
-            out.append(v &- previous)
-            previous = v
-        }
-        return out
-    }
-
-    /// Inverts `delta` `times` times, in place.
+    /// Inverts `deltaInPlace` `times` times, in place (prefix sums).
     @inline(__always)
     static func undelta(_ values: UnsafeMutablePointer<UInt64>, count: Int, times: Int) {
         for _ in 0..<times {
