@@ -1,6 +1,9 @@
-// Child process of the crash tests: appends to a write-ahead log until killed, writing
-// "ACK <sequence>\n" to standard output after each append returns (that is, once it is
-// durable). Each line is one write(2), so a kill never leaves a line half-reported as whole.
+// Child process of the crash tests: writes until killed, writing "ACK <n>\n" to standard
+// output after each write returns (that is, once it is durable). Each line is one write(2),
+// so a kill never leaves a line half-reported as whole.
+//
+//   sightline-crash-writer log PATH          append to a write-ahead log
+//   sightline-crash-writer store DIR FIRST   append batches FIRST, FIRST+1, … to a store
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -11,12 +14,19 @@ func say(_ fd: Int32, _ text: String) {
     bytes.withUnsafeMutableBytes { _ = write(fd, $0.baseAddress, $0.count) }
 }
 
-guard CommandLine.arguments.count == 2 else {
-    say(2, "usage: sightline-crash-writer LOG-PATH\n")
-    exit(2)
-}
+let arguments = CommandLine.arguments
 do {
-    try LogTesting.appendForever(path: CommandLine.arguments[1]) { sequence in say(1, "ACK \(sequence)\n") }
+    switch (arguments.count, arguments.count > 1 ? arguments[1] : "") {
+    case (3, "log"):
+        try LogTesting.appendForever(path: arguments[2]) { sequence in say(1, "ACK \(sequence)\n") }
+    case (4, "store"):
+        guard let first = UInt64(arguments[3]) else { break }
+        try LogTesting.appendToStoreForever(directory: arguments[2], first: first) { n in say(1, "ACK \(n)\n") }
+    default:
+        break
+    }
+    say(2, "usage: sightline-crash-writer log PATH | store DIR FIRST\n")
+    exit(2)
 } catch {
     say(2, "sightline-crash-writer: \(error)\n")
     exit(1)

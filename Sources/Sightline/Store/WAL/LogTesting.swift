@@ -38,6 +38,26 @@ public enum LogTesting {
         }
     }
 
+    /// Opens the store at `directory` (fixed test secret, 400-row buffer so kills also land
+    /// in flushes), then appends `batch(for: n)` for n = first, first + 1, … forever,
+    /// calling `acknowledged(n)` after each append has returned.
+    public static func appendToStoreForever(directory: String, first: UInt64,
+                                            acknowledged: (UInt64) -> Void) throws(SightlineError) -> Never {
+        var options = StoreOptions()
+        options.bufferRows = 400
+        options.secret = testSecret
+        let store = try Store(directory: directory, options: options)
+        var n = first
+        while true {
+            try store.append(batch(for: n))
+            acknowledged(n)
+            n += 1
+        }
+    }
+
+    /// The secret the crash tests' stores use.
+    public static let testSecret = PlateKeySecret(k0: 0x5EC2E7, k1: 0xC2A54)
+
     /// Every record of the log at `path`: (sequence, batch); throws if the header is bad.
     public static func records(path: String) throws(SightlineError) -> [(UInt64, SightingBatch)] {
         try LogReader.read(path, fileSystem: PosixFileSystem()).records.map { ($0.sequence, $0.batch) }

@@ -1,0 +1,26 @@
+/// How a store is opened.
+public struct StoreOptions: Sendable {
+    /// Rows buffered in memory before they are flushed to a segment. The buffer is the
+    /// store's main use of memory: roughly 60 bytes a row.
+    public var bufferRows: Int = 2_000_000
+    /// When the write-ahead log is fsynced (see `Durability`).
+    public var durability: Durability = .everyBatch
+    /// How segments are written.
+    public var segment = SegmentOptions()
+    /// The plate key secret for a new store (default: a random one). For an existing store,
+    /// if given, it must be the store's own.
+    public var secret: PlateKeySecret?
+    /// Create the store when the directory holds none.
+    public var createIfMissing = true
+
+    /// The defaults.
+    public init() {}
+}
+
+/// What an append did.
+public struct AppendResult: Sendable, Hashable {
+    /// Rows stored (logged and buffered).
+    public var stored: Int
+    /// Rows skipped because an equal (plate, time, camera) row was already buffered.
+    public var duplicates: Int
+}

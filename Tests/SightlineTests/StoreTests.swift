@@ -1,0 +1,217 @@
+import Testing
+import Glibc
+@testable import Sightline
+
+func storeOptions(bufferRows: Int = 1_000_000, durability: Durability = .everyBatch) -> StoreOptions {
+    var o = StoreOptions()
+    o.bufferRows = bufferRows
+    o.durability = durability
+    o.secret = testSecret
+    o.segment = SegmentOptions(blockRows: 256)
+    return o
+}
+
+/// Rows as a multiset keyed by (plate, time, camera) — the store's identity of a sighting.
+func keys(_ rows: [Sighting]) -> [Store.RowKey: Int] {
+    Dictionary(rows.map { (Store.RowKey(plate: $0.plate, time: $0.time, camera: $0.camera), 1) }, uniquingKeysWith: +)
+}
+
+/// Distinct rows (no two equal in plate, time, camera), so "exactly once" is checkable.
+func distinctBatches(_ count: Int, rows: Int, seed: UInt64) -> [SightingBatch] {
+    var g = SplitMix64(seed: seed)
+    var seen = Set<Store.RowKey>()
+    return (0..<count).map { _ in
+        var b = SightingBatch()
+        for s in randomBatch(&g, rows: rows, plates: 40).sightings
+        where seen.insert(Store.RowKey(plate: s.plate, time: s.time, camera: s.camera)).inserted { b.append(s) }
+        return b
+    }
+}
+
+@Suite struct StoreTests {
+    @Test func appendsAreReadableAtOnceAndAfterReopen() throws {
+        let dir = temporaryDirectory("store")
+        defer { removeTree(dir) }
+        let batches = distinctBatches(5, rows: 300, seed: 1)
+        let all = batches.flatMap(\.sightings)
+        do {
+            let store = try Store(directory: dir, options: storeOptions())
+            for b in batches { #expect(try store.append(b).stored == b.count) }
+            #expect(sameRows(try store.snapshot().allSightings(), all))  // read-your-writes
+            try store.close()
+        }
+        // Unflushed rows come back from the log, and open flushes them into a segment.
+        let store = try Store(directory: dir, options: storeOptions())
+        #expect(sameRows(try store.snapshot().allSightings(), all))
+        #expect(store.segmentNames == ["000001.sls"])
+        let files = try PosixFileSystem().contentsOfDirectory(dir)
+        #expect(files.filter { $0.hasSuffix(".log") }.count == 1 && !files.contains { $0.contains(".tmp-") })
+    }
+
+    @Test func fullBuffersFlushToSegments() throws {
+        let dir = temporaryDirectory("store-flush")
+        defer { removeTree(dir) }
+        let batches = distinctBatches(10, rows: 250, seed: 2)
+        let all = batches.flatMap(\.sightings)
+        do {
+            let store = try Store(directory: dir, options: storeOptions(bufferRows: 600))
+            for b in batches { try store.append(b) }
+            #expect(store.segmentNames.count >= 3)
+            let snapshot = store.snapshot()
+            #expect(snapshot.rowCount == all.count)
+            #expect(sameRows(try snapshot.allSightings(), all))
+        }
+        let reopened = try Store(directory: dir, options: storeOptions(bufferRows: 600))
+        #expect(sameRows(try reopened.snapshot().allSightings(), all))
+    }
+
+    @Test func duplicatesInTheBufferAreSkippedAndTheFirstCopyWins() throws {
+        let dir = temporaryDirectory("store-dup")
+        defer { removeTree(dir) }
+        let store = try Store(directory: dir, options: storeOptions())
+        let plate = try Plate("DUP1")
+        let first = try Sighting(plate: plate, time: 1000, latitudeE7: 1, longitudeE7: 1, camera: 7, confidence: 90)
+        var second = first
+        second.confidence = 40  // same (plate, time, camera), different read
+        #expect(try store.append(SightingBatch([first, first])) == AppendResult(stored: 1, duplicates: 1))
+        #expect(try store.append(SightingBatch([second])) == AppendResult(stored: 0, duplicates: 1))
+        #expect(try store.snapshot().allSightings() == [first])
+    }
+
+    @Test func lateAndOutOfOrderRowsAreAccepted() throws {
+        let dir = temporaryDirectory("store-late")
+        defer { removeTree(dir) }
+        let store = try Store(directory: dir, options: storeOptions(bufferRows: 2))
+        let plate = try Plate("LATE1")
+        let times: [Int64] = [5_000_000, 1_000, 9_000_000, 2_000]  // a mobile reader uploading hours late
+        for (i, t) in times.enumerated() {
+            try store.append(SightingBatch([try Sighting(plate: plate, time: t, latitudeE7: 0, longitudeE7: 0, camera: UInt32(i), confidence: 80)]))
+        }
+        #expect(try store.snapshot().allSightings().map(\.time).sorted() == times.sorted())
+    }
+
+    @Test func oneProcessOwnsAStore() throws {
+        let dir = temporaryDirectory("store-lock")
+        defer { removeTree(dir) }
+        var store: Store? = try Store(directory: dir, options: storeOptions())
+        #expect(throws: SightlineError.storeLocked(path: "\(dir)/LOCK")) { try Store(directory: dir, options: storeOptions()) }
+        _ = store
+        store = nil
+        _ = try Store(directory: dir, options: storeOptions())
+    }
+
+    @Test func theSecretStaysWithTheStore() throws {
+        let dir = temporaryDirectory("store-secret")
+        defer { removeTree(dir) }
+        _ = try Store(directory: dir, options: storeOptions())
+        var other = storeOptions()
+        other.secret = PlateKeySecret(k0: 1, k1: 1)
+        #expect(throws: SightlineError.wrongPlateKeySecret(path: dir)) { try Store(directory: dir, options: other) }
+        other.secret = nil
+        #expect(try Store(directory: dir, options: other).hasher.secret == testSecret)
+    }
+
+    @Test func openRemovesWhatACrashLeftBehind() throws {
+        let dir = temporaryDirectory("store-leftovers")
+        defer { removeTree(dir) }
+        let rows = distinctBatches(1, rows: 100, seed: 3)[0]
+        do {
+            let store = try Store(directory: dir, options: storeOptions())
+            try store.append(rows)
+            try store.flush()
+        }
+        try writeFile("\(dir)/000009.sls", [1, 2, 3])  // a segment no manifest names
+        try writeFile("\(dir)/MANIFEST.tmp-1-2", [4, 5])  // an interrupted manifest write
+        let store = try Store(directory: dir, options: storeOptions())
+        let files = try PosixFileSystem().contentsOfDirectory(dir)
+        #expect(!files.contains("000009.sls") && !files.contains("MANIFEST.tmp-1-2"))
+        #expect(sameRows(try store.snapshot().allSightings(), rows.sightings))
+    }
+
+    @Test func snapshotsDoNotChangeUnderLaterWrites() throws {
+        let dir = temporaryDirectory("store-snap")
+        defer { removeTree(dir) }
+        let store = try Store(directory: dir, options: storeOptions(bufferRows: 500))
+        let batches = distinctBatches(6, rows: 200, seed: 4)
+        try store.append(batches[0])
+        let early = store.snapshot()
+        let earlyRows = try early.allSightings()
+        for b in batches.dropFirst() { try store.append(b) }  // flushes happen in between
+        #expect(try early.allSightings() == earlyRows)
+        #expect(store.snapshot().rowCount == batches.reduce(0) { $0 + $1.count })
+    }
+
+    @Test func concurrentReadersSeeWholeBatchesOnly() async throws {
+        let dir = temporaryDirectory("store-concurrent")
+        defer { removeTree(dir) }
+        let store = try Store(directory: dir, options: storeOptions(bufferRows: 700, durability: .none))
+        let batches = distinctBatches(30, rows: 100, seed: 5)
+        let sizes = batches.map(\.count)
+        // Every snapshot must hold a prefix of the batches: a sum of the first k sizes.
+        let prefixSums = Set(sizes.indices.map { sizes[...$0].reduce(0, +) } + [0])
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for b in batches { try store.append(b) }
+            }
+            for _ in 0..<3 {
+                group.addTask {
+                    for _ in 0..<200 {
+                        let snapshot = store.snapshot()
+                        #expect(prefixSums.contains(snapshot.rowCount), "a snapshot saw \(snapshot.rowCount) rows")
+                        if snapshot.rowCount % 3 == 0 { _ = try snapshot.allSightings() }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(sameRows(try store.snapshot().allSightings(), batches.flatMap(\.sightings)))
+    }
+
+    /// Fails each I/O operation of a workload (create, append, flush, append, close) in turn,
+    /// with each kind of fault; then reopens with a healthy disk. Every acknowledged row is
+    /// there exactly once, nothing else but rows of the batch in flight, and nothing crashes.
+    @Test(arguments: [FaultInjectingFileSystem.Fault.error(EIO), .error(ENOSPC), .shortWrite])
+    func faultAtEveryOperation(fault: FaultInjectingFileSystem.Fault) throws {
+        let batches = distinctBatches(4, rows: 150, seed: 6)
+        func workload(_ dir: String, _ fs: any FileSystem, acknowledged: inout [SightingBatch]) throws {
+            let store = try Store(directory: dir, options: storeOptions(bufferRows: 250), fileSystem: fs)
+            for b in batches {
+                try store.append(b)
+                acknowledged.append(b)
+            }
+            try store.flush()
+            try store.close()
+        }
+        let dry = FaultInjectingFileSystem()
+        let dryDir = temporaryDirectory("store-faults-dry")
+        var ignored: [SightingBatch] = []
+        try workload(dryDir, dry, acknowledged: &ignored)
+        removeTree(dryDir)
+        let operations = dry.operations.count
+        #expect(operations > 40)
+        var failures = 0
+        for n in 0..<operations {
+            let dir = temporaryDirectory("store-faults")
+            defer { removeTree(dir) }
+            let fs = FaultInjectingFileSystem(failAt: n, fault: fault)
+            var acknowledged: [SightingBatch] = []
+            do { try workload(dir, fs, acknowledged: &acknowledged) } catch { failures += 1 }
+            // Reopen on a healthy disk.
+            let reopened: Store
+            do {
+                reopened = try Store(directory: dir, options: storeOptions(bufferRows: 250))
+            } catch {
+                Issue.record("operation \(n) (\(fs.operations[n])): reopen failed: \(error)")
+                continue
+            }
+            let got = keys(try reopened.snapshot().allSightings())
+            let want = keys(acknowledged.flatMap(\.sightings))
+            let allowed = keys(batches.flatMap(\.sightings))
+            for (k, c) in want where got[k] != 1 { Issue.record("operation \(n) (\(fs.operations[n])): \(k.plate) at \(k.time) stored \(got[k] ?? 0)× (\(c) acknowledged)") }
+            for (k, c) in got where c != 1 || allowed[k] == nil { Issue.record("operation \(n): unexpected row \(k.plate) at \(k.time) ×\(c)") }
+        }
+        // Errors must surface (only closes of files being abandoned are not reported); short
+        // writes are retried and never fail the workload.
+        if case .shortWrite = fault { #expect(failures == 0) } else { #expect(failures * 10 >= operations * 9, "\(failures) of \(operations) faults surfaced") }
+    }
+}
