@@ -78,6 +78,26 @@ func distinctBatches(_ count: Int, rows: Int, seed: UInt64) -> [SightingBatch] {
         #expect(try store.snapshot().allSightings() == [first])
     }
 
+    @Test func reingestingFlushedRowsStoresNothingTwice() throws {
+        let dir = temporaryDirectory("store-reingest")
+        defer { removeTree(dir) }
+        let batches = distinctBatches(3, rows: 200, seed: 7)
+        let all = batches.flatMap(\.sightings)
+        do {
+            let store = try Store(directory: dir, options: storeOptions(bufferRows: 250))
+            for b in batches { try store.append(b) }
+            try store.flush()
+            for b in batches { try store.append(b) }  // the same file again
+            try store.flush()
+            #expect(store.duplicatesDroppedAtFlush == all.count)
+            #expect(sameRows(try store.snapshot().allSightings(), all))
+        }
+        let reopened = try Store(directory: dir, options: storeOptions(bufferRows: 250))
+        try reopened.append(SightingBatch(all))  // and once more after a restart
+        try reopened.flush()
+        #expect(sameRows(try reopened.snapshot().allSightings(), all))
+    }
+
     @Test func lateAndOutOfOrderRowsAreAccepted() throws {
         let dir = temporaryDirectory("store-late")
         defer { removeTree(dir) }

@@ -11,8 +11,11 @@
 /// segments. `open` repairs whatever a crash left: it deletes temporary files and segments
 /// the manifest does not name, and replays the log.
 ///
-/// Not yet here (the store issue is open): group commit, duplicate detection against rows
-/// already flushed to segments (only the buffer is checked), background flushing.
+/// Duplicates: rows equal in (plate, time, camera) to a buffered row are skipped at append;
+/// rows equal to one already in a segment are dropped at flush (the stored copy wins).
+///
+/// Not yet here (the store issue is open): group commit, background flushing, and
+/// membership filters to make the flush-time duplicate check cheap at billions of rows.
 public final class Store: Sendable {
     /// The store's directory.
     public let directory: String
@@ -40,6 +43,8 @@ public final class Store: Sendable {
         var log: LogWriter?
         /// Set when a failure left memory and disk possibly out of step: reopen to continue.
         var failure: SightlineError?
+        /// Rows dropped at flush because a segment already held them.
+        var duplicatesAtFlush = 0
     }
 
     /// Keeps the lock file open (and so the lock held) for the store's lifetime.
@@ -214,6 +219,23 @@ public final class Store: Sendable {
     /// refuses further writes until reopened: what is on disk is always recoverable, but
     /// memory may no longer match it.
     private func flushLocked(_ s: inout State, nextSequence: UInt64, oldLogs: [String]) throws(SightlineError) {
+        try dropRowsAlreadyStored(&s)
+        guard !s.buffer.isEmpty else {
+            // Everything was a re-ingest: nothing to write, but the log's records are settled.
+            var manifest = s.manifest
+            manifest.generation += 1
+            manifest.persistedSequence = nextSequence
+            do throws(SightlineError) {
+                try manifest.write(directory: directory, fileSystem: fileSystem)
+                s.manifest = manifest
+                s.bufferKeys.removeAll(keepingCapacity: true)
+            } catch {
+                s.failure = error
+                throw error
+            }
+            try startLog(&s, firstSequence: nextSequence, oldLogs: oldLogs)
+            return
+        }
         var manifest = s.manifest
         let name = Self.segmentName(manifest.nextSegmentNumber)
         let path = "\(directory)/\(name)"
@@ -236,6 +258,47 @@ public final class Store: Sendable {
             throw error
         }
         try startLog(&s, firstSequence: nextSequence, oldLogs: oldLogs)
+    }
+
+    /// Removes from the buffer rows equal in (plate, time, camera) to rows already in a
+    /// segment, so re-ingesting a file stores nothing twice (the stored copy wins). Only
+    /// segments whose time range overlaps the buffer's are read — new data costs nothing —
+    /// and of those only the plate, time and camera columns. (At billions of rows the index
+    /// issue's membership filters should replace this scan of overlapping segments.)
+    private func dropRowsAlreadyStored(_ s: inout State) throws(SightlineError) {
+        guard !s.buffer.isEmpty else { return }
+        let low = s.buffer.times.min()!, high = s.buffer.times.max()!
+        var stored = Set<RowKey>()
+        let decoder = BlockDecoder()
+        for segment in s.segments where segment.rowCount > 0 && segment.statistics.minTime <= high && segment.statistics.maxTime >= low {
+            for b in 0..<segment.blockCount {
+                let stats = segment.blockStatistics(b)
+                guard stats.minTime <= high && stats.maxTime >= low else { continue }
+                try decoder.decode(segment, block: b, columns: [.plate, .time, .camera])
+                var row = 0
+                for r in 0..<decoder.runPlates.count {
+                    let plate = decoder.runPlates[r]
+                    for _ in 0..<Int(decoder.runLengths[r]) {
+                        let key = RowKey(plate: plate, time: decoder.times[row], camera: decoder.cameras[row])
+                        if s.bufferKeys.contains(key) { stored.insert(key) }
+                        row += 1
+                    }
+                }
+            }
+        }
+        guard !stored.isEmpty else { return }
+        var kept = SightingBatch(capacity: s.buffer.count - stored.count)
+        for i in 0..<s.buffer.count
+        where !stored.contains(RowKey(plate: s.buffer.plates[i], time: s.buffer.times[i], camera: s.buffer.cameras[i])) {
+            kept.append(s.buffer[i])
+        }
+        s.duplicatesAtFlush += s.buffer.count - kept.count
+        s.buffer = kept
+    }
+
+    /// Rows dropped at flush because a segment already held them (re-ingested data).
+    public var duplicatesDroppedAtFlush: Int {
+        state.withLock { (s: inout State) -> Int in s.duplicatesAtFlush }
     }
 
     /// Creates the log for records from `firstSequence` on, then removes `oldLogs`.
