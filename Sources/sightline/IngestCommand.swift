@@ -1,0 +1,213 @@
+import ArgumentParser
+import Foundation
+import Sightline
+
+extension SightingParser.Format: ExpressibleByArgument {}
+
+/// Loads CSV or NDJSON sightings into a store (created when missing).
+struct IngestCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ingest",
+        abstract: "Load CSV or NDJSON sightings into a store (created when missing).",
+        discussion: """
+        CSV needs a header naming plate,time,lat,lon,camera,confidence (and optionally region,image) \
+        in any order; NDJSON has one object per line with the same keys. Times are epoch \
+        milliseconds or RFC 3339. Bad rows are reported as FILE:LINE: reason and skipped; \
+        --strict stores nothing from a file with a bad row.
+        """
+    )
+
+    @Argument(help: "The store directory.") var store: String
+    @Argument(help: "Input files; - or none for standard input.") var files: [String] = []
+    @Option(help: "csv or ndjson (default: by extension, .ndjson/.jsonl/.json, or the first byte).") var format: SightingParser.Format?
+    @Option(help: "Write every rejected row here, as FILE:LINE: reason<TAB>line.") var rejects: String?
+    @Flag(help: "Stop at the first bad row of a file and store nothing from it.") var strict = false
+    @Option(help: "Rows per append.") var batchRows = 100_000
+    @Option(help: "Rows buffered before a segment is written.") var bufferRows = 2_000_000
+    @Option(help: "every-batch, periodic or none (see Docs/format.md).") var durability = "every-batch"
+
+    func run() throws {
+        var options = StoreOptions()
+        options.bufferRows = bufferRows
+        switch durability {
+        case "every-batch": options.durability = .everyBatch
+        case "periodic": options.durability = .periodic(milliseconds: 200)
+        case "none": options.durability = Durability.none
+        default: throw ValidationError("--durability must be every-batch, periodic or none")
+        }
+        guard batchRows >= 1 else { throw ValidationError("--batch-rows must be at least 1") }
+        let target: Store
+        do { target = try Store(directory: store, options: options) } catch { throw CommandFailure(error) }
+
+        var rejectsOut: UnsafeMutablePointer<FILE>?
+        if let rejects {
+            guard let f = fopen(rejects, "w") else { throw CommandFailure(SightlineError.io(operation: "open", path: rejects, errno: errno)) }
+            rejectsOut = f
+        }
+        defer { if let rejectsOut { fclose(rejectsOut) } }
+
+        var totals = Totals()
+        let start = ContinuousClock.now
+        var progress = Progress(enabled: isatty(2) != 0)
+        var failed: String?
+        for name in files.isEmpty ? ["-"] : files {
+            do {
+                try ingest(name, into: target, totals: &totals, rejectsOut: rejectsOut, progress: &progress)
+            } catch let error as StrictFailure {
+                failed = error.description
+                break
+            } catch {
+                progress.finish()
+                throw CommandFailure(error)
+            }
+        }
+        do {
+            try target.flush()
+            try target.close()
+        } catch { throw CommandFailure(error) }
+        progress.finish()
+        let elapsed = seconds(ContinuousClock.now - start)
+        let duplicates = totals.duplicates + target.duplicatesDroppedAtFlush
+        print("stored \(totals.stored - target.duplicatesDroppedAtFlush) rows, skipped \(duplicates) duplicates, rejected \(totals.rejected) rows, "
+              + "in \(String(format: "%.2f", elapsed)) s (\(formatRate(totals.read, ContinuousClock.now - start)) read)")
+        if let failed { throw CommandFailure(StrictFailure(description: failed)) }
+    }
+
+    struct Totals {
+        var read = 0, stored = 0, duplicates = 0, rejected = 0, bytes = 0
+    }
+
+    struct StrictFailure: Error, CustomStringConvertible { let description: String }
+
+    private func ingest(_ name: String, into store: Store, totals: inout Totals,
+                       rejectsOut: UnsafeMutablePointer<FILE>?, progress: inout Progress) throws {
+        let fd: Int32 = name == "-" ? 0 : open(name, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw SightlineError.io(operation: "open", path: name, errno: errno) }
+        defer { if fd != 0 { close(fd) } }
+        var st = stat()
+        let size = fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG ? Int(st.st_size) : nil
+        let lower = name.lowercased()
+        var parser: SightingParser?
+        var headerRead = false
+        var batch = SightingBatch(capacity: min(batchRows, 1 << 20))
+        var held: [SightingBatch] = []  // --strict: nothing is stored until the file is clean
+        var shown = 0
+        var fileBytes = 0
+
+        func flushBatch() throws {
+            guard !batch.isEmpty else { return }
+            if strict {
+                held.append(batch)
+            } else {
+                let r = try store.append(batch)
+                totals.stored += r.stored
+                totals.duplicates += r.duplicates
+            }
+            batch.removeAll()
+        }
+
+        try LineReader.forEachLine(fd: fd, path: name) { line, number, consumed in
+            fileBytes = consumed
+            if line.allSatisfy({ $0 == " " || $0 == "\t" || $0 == "\r" }) { return }
+            if parser == nil {
+                let detected: SightingParser.Format = format
+                    ?? (lower.hasSuffix(".ndjson") || lower.hasSuffix(".jsonl") || lower.hasSuffix(".json") ? .ndjson
+                        : name == "-" && line.drop(while: { $0 == " " }).first == "{" ? .ndjson : .csv)
+                parser = SightingParser(source: name, format: detected)
+            }
+            if parser!.format == .csv && !headerRead {
+                try parser!.readHeader(line)
+                headerRead = true
+                return
+            }
+            totals.read += 1
+            switch parser!.parse(line, number: number) {
+            case .success(let s):
+                batch.append(s)
+                if batch.count >= batchRows { try flushBatch() }
+            case .failure(let rejected):
+                totals.rejected += 1
+                if strict { throw StrictFailure(description: "\(rejected) (--strict: nothing stored from \(name))") }
+                if shown < 5 {
+                    progress.clear()
+                    FileHandle.standardError.write(Data("rejected \(rejected)\n".utf8))
+                    shown += 1
+                }
+                if let rejectsOut { fputs("\(rejected)\t\(rejected.text)\n", rejectsOut) }
+            }
+            progress.update(rows: totals.read, bytes: totals.bytes + consumed, total: size.map { totals.bytes + $0 })
+        }
+        try flushBatch()
+        for b in held {
+            let r = try store.append(b)
+            totals.stored += r.stored
+            totals.duplicates += r.duplicates
+        }
+        totals.bytes += fileBytes
+    }
+}
+
+/// Reads a file descriptor in 1 MiB chunks and calls back once per line (without its
+/// newline), with its 1-based number and the bytes consumed so far.
+enum LineReader {
+    static func forEachLine(fd: Int32, path: String, _ body: (Substring, Int, Int) throws -> Void) throws {
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var pending: [UInt8] = []
+        var number = 0
+        var consumed = 0
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw SightlineError.io(operation: "read", path: path, errno: errno)
+            }
+            if n == 0 { break }
+            var start = 0
+            for i in 0..<n where buffer[i] == 0x0A {
+                pending.append(contentsOf: buffer[start..<i])
+                number += 1
+                consumed += pending.count + 1
+                try body(Substring(String(decoding: pending, as: UTF8.self)), number, consumed)
+                pending.removeAll(keepingCapacity: true)
+                start = i + 1
+            }
+            pending.append(contentsOf: buffer[start..<n])
+        }
+        if !pending.isEmpty {
+            number += 1
+            consumed += pending.count
+            try body(Substring(String(decoding: pending, as: UTF8.self)), number, consumed)
+        }
+    }
+}
+
+/// A one-line progress display on standard error, when it is a terminal.
+struct Progress {
+    let enabled: Bool
+    private let start = ContinuousClock.now
+    private var last = ContinuousClock.now
+    private var shown = false
+
+    init(enabled: Bool) { self.enabled = enabled }
+
+    mutating func update(rows: Int, bytes: Int, total: Int?) {
+        guard enabled, ContinuousClock.now - last > .milliseconds(200) else { return }
+        last = ContinuousClock.now
+        let elapsed = max(seconds(last - start), 1e-6)
+        var line = "\r\(rows) rows  \(String(format: "%.2f", Double(rows) / elapsed / 1e6)) M rows/s  \(formatBytes(bytes))"
+        if let total, total > 0, bytes > 0 {
+            let eta = elapsed * Double(total - bytes) / Double(bytes)
+            line += " of \(formatBytes(total))  ETA \(String(format: "%.0f", eta)) s"
+        }
+        FileHandle.standardError.write(Data((line + "   ").utf8))
+        shown = true
+    }
+
+    mutating func clear() {
+        if shown { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+    }
+
+    mutating func finish() {
+        if shown { FileHandle.standardError.write(Data("\n".utf8)); shown = false }
+    }
+}
