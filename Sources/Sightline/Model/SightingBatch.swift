@@ -90,6 +90,33 @@ public struct SightingBatch: Sendable, Equatable {
         if image != nil || !images.isEmpty { images.append(image) }
     }
 
+    /// Appends row `i` of `other` (already validated there) column by column.
+    @inlinable
+    internal mutating func appendRow(_ i: Int, of other: SightingBatch) {
+        appendUnchecked(plate: other.plates[i], time: other.times[i], latitudeE7: other.latitudesE7[i],
+                        longitudeE7: other.longitudesE7[i], camera: other.cameras[i], confidence: other.confidences[i],
+                        regionCode: other.regionCodes[i], image: other.images.isEmpty ? nil : other.images[i])
+    }
+
+    /// Appends every row of `other`.
+    public mutating func append(contentsOf other: SightingBatch) {
+        if isEmpty && images.isEmpty && times.capacity < other.count {
+            self = other
+            return
+        }
+        plates += other.plates
+        times += other.times
+        latitudesE7 += other.latitudesE7
+        longitudesE7 += other.longitudesE7
+        cameras += other.cameras
+        confidences += other.confidences
+        regionCodes += other.regionCodes
+        if !other.images.isEmpty || !images.isEmpty {
+            if images.isEmpty { images = Array(repeating: nil, count: count - other.count) }
+            images += other.images.isEmpty ? Array(repeating: nil, count: other.count) : other.images
+        }
+    }
+
     /// The sighting at `index`.
     public subscript(index: Int) -> Sighting {
         Sighting(unchecked: plates[index], time: times[index], latitudeE7: latitudesE7[index],

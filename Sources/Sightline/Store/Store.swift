@@ -39,7 +39,7 @@ public final class Store: Sendable {
         var manifest: Manifest
         var segments: [SegmentReader]
         var buffer = SightingBatch()
-        var bufferKeys = Set<RowKey>()
+        var bufferKeys = RowKeySet()
         var log: LogWriter?
         /// Set when a failure left memory and disk possibly out of step: reopen to continue.
         var failure: SightlineError?
@@ -147,13 +147,12 @@ public final class Store: Sendable {
         try state.withLock { (s: inout State) throws(SightlineError) -> AppendResult in
             if let failure = s.failure { throw failure }
             guard let log = s.log else { throw .invalidArgument("the store is closed") }
-            // Keep only rows not already buffered (nor earlier in this batch).
+            // Keep only rows not already buffered (nor earlier in this batch): one
+            // insert-if-absent per row. If the log append then fails the store is poisoned,
+            // so keys of rows that were not stored never matter.
             var fresh = SightingBatch(capacity: batch.count)
-            var seen = Set<RowKey>()
-            for i in 0..<batch.count {
-                let key = RowKey(plate: batch.plates[i], time: batch.times[i], camera: batch.cameras[i])
-                if s.bufferKeys.contains(key) || !seen.insert(key).inserted { continue }
-                fresh.append(batch[i])
+            for i in 0..<batch.count where s.bufferKeys.insert(plate: batch.plates[i], time: batch.times[i], camera: batch.cameras[i]) {
+                fresh.appendRow(i, of: batch)
             }
             let result = AppendResult(stored: fresh.count, duplicates: batch.count - fresh.count)
             guard !fresh.isEmpty else { return result }
@@ -163,7 +162,7 @@ public final class Store: Sendable {
                 s.failure = error  // the log may hold a partial record: reopen to recover
                 throw error
             }
-            _ = Self.bufferNewRows(fresh, into: &s)
+            s.buffer.append(contentsOf: fresh)
             if s.buffer.count >= options.bufferRows {
                 try flushLocked(&s, nextSequence: log.nextSequence, oldLogs: [Self.logName(log)])
             }
@@ -203,13 +202,11 @@ public final class Store: Sendable {
 
     // MARK: internals
 
-    /// Adds rows (already free of duplicates against the buffer) to the buffer.
+    /// Adds replayed rows to the buffer, skipping any already there.
     private static func bufferNewRows(_ batch: SightingBatch, into s: inout State) -> Int {
         var added = 0
-        for i in 0..<batch.count {
-            let key = RowKey(plate: batch.plates[i], time: batch.times[i], camera: batch.cameras[i])
-            guard s.bufferKeys.insert(key).inserted else { continue }
-            s.buffer.append(batch[i])
+        for i in 0..<batch.count where s.bufferKeys.insert(plate: batch.plates[i], time: batch.times[i], camera: batch.cameras[i]) {
+            s.buffer.appendRow(i, of: batch)
             added += 1
         }
         return added
@@ -228,7 +225,7 @@ public final class Store: Sendable {
             do throws(SightlineError) {
                 try manifest.write(directory: directory, fileSystem: fileSystem)
                 s.manifest = manifest
-                s.bufferKeys.removeAll(keepingCapacity: true)
+                s.bufferKeys.removeAll()
             } catch {
                 s.failure = error
                 throw error
@@ -252,7 +249,7 @@ public final class Store: Sendable {
             s.manifest = manifest
             s.segments.append(reader)
             s.buffer = SightingBatch()
-            s.bufferKeys.removeAll(keepingCapacity: true)
+            s.bufferKeys.removeAll()
         } catch {
             s.failure = error
             throw error
@@ -279,8 +276,9 @@ public final class Store: Sendable {
                 for r in 0..<decoder.runPlates.count {
                     let plate = decoder.runPlates[r]
                     for _ in 0..<Int(decoder.runLengths[r]) {
-                        let key = RowKey(plate: plate, time: decoder.times[row], camera: decoder.cameras[row])
-                        if s.bufferKeys.contains(key) { stored.insert(key) }
+                        if s.bufferKeys.contains(plate: plate, time: decoder.times[row], camera: decoder.cameras[row]) {
+                            stored.insert(RowKey(plate: plate, time: decoder.times[row], camera: decoder.cameras[row]))
+                        }
                         row += 1
                     }
                 }
