@@ -106,26 +106,34 @@ struct IngestCommand: ParsableCommand {
             batch.removeAll()
         }
 
-        try LineReader.forEachLine(fd: fd, path: name) { line, number, consumed in
+        var roles: [UInt8] = []
+        try LineReader.forEachLine(fd: fd, path: name) { bytes, number, consumed in
             fileBytes = consumed
-            if line.allSatisfy({ $0 == " " || $0 == "\t" || $0 == "\r" }) { return }
+            if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { return }
             if parser == nil {
+                let firstByte = bytes.first { $0 != 0x20 && $0 != 0x09 }
                 let detected: SightingParser.Format = format
                     ?? (lower.hasSuffix(".ndjson") || lower.hasSuffix(".jsonl") || lower.hasSuffix(".json") ? .ndjson
-                        : name == "-" && line.drop(while: { $0 == " " }).first == "{" ? .ndjson : .csv)
+                        : name == "-" && firstByte == UInt8(ascii: "{") ? .ndjson : .csv)
                 parser = SightingParser(source: name, format: detected)
             }
             if parser!.format == .csv && !headerRead {
-                try parser!.readHeader(line)
+                try parser!.readHeader(Substring(String(decoding: bytes, as: UTF8.self)))
+                roles = parser!.fastRoles
                 headerRead = true
                 return
             }
             totals.read += 1
-            switch parser!.parse(line, number: number) {
-            case .success(let s):
-                batch.append(s)
-                if batch.count >= batchRows { try flushBatch() }
-            case .failure(let rejected):
+            let rejection: RejectedRow?
+            if parser!.format == .csv {
+                rejection = parser!.parseCSVLine(bytes, number: number, roles: roles, into: &batch)
+            } else {
+                switch parser!.parse(Substring(String(decoding: bytes, as: UTF8.self)), number: number) {
+                case .success(let s): batch.append(s); rejection = nil
+                case .failure(let r): rejection = r
+                }
+            }
+            if let rejected = rejection {
                 totals.rejected += 1
                 if strict { throw StrictFailure(description: "\(rejected) (--strict: nothing stored from \(name))") }
                 if shown < 5 {
@@ -134,8 +142,12 @@ struct IngestCommand: ParsableCommand {
                     shown += 1
                 }
                 if let rejectsOut { fputs("\(rejected)\t\(rejected.text)\n", rejectsOut) }
+            } else if batch.count >= batchRows {
+                try flushBatch()
             }
-            progress.update(rows: totals.read, bytes: totals.bytes + consumed, total: size.map { totals.bytes + $0 })
+            if totals.read & 0x3FFF == 0 {
+                progress.update(rows: totals.read, bytes: totals.bytes + consumed, total: size.map { totals.bytes + $0 })
+            }
         }
         try flushBatch()
         for b in held {
@@ -148,11 +160,12 @@ struct IngestCommand: ParsableCommand {
 }
 
 /// Reads a file descriptor in 1 MiB chunks and calls back once per line (without its
-/// newline), with its 1-based number and the bytes consumed so far.
+/// newline, as bytes valid only during the call), with its 1-based number and the bytes
+/// consumed so far. No allocation per line.
 enum LineReader {
-    static func forEachLine(fd: Int32, path: String, _ body: (Substring, Int, Int) throws -> Void) throws {
+    static func forEachLine(fd: Int32, path: String, _ body: (UnsafeRawBufferPointer, Int, Int) throws -> Void) throws {
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
-        var pending: [UInt8] = []
+        var pending: [UInt8] = []  // a line split across two reads
         var number = 0
         var consumed = 0
         while true {
@@ -162,21 +175,32 @@ enum LineReader {
                 throw SightlineError.io(operation: "read", path: path, errno: errno)
             }
             if n == 0 { break }
-            var start = 0
-            for i in 0..<n where buffer[i] == 0x0A {
-                pending.append(contentsOf: buffer[start..<i])
-                number += 1
-                consumed += pending.count + 1
-                try body(Substring(String(decoding: pending, as: UTF8.self)), number, consumed)
-                pending.removeAll(keepingCapacity: true)
-                start = i + 1
+            try buffer.withUnsafeBytes { raw in
+                var start = 0
+                var i = 0
+                while i < n {
+                    guard let newline = memchr(raw.baseAddress! + i, 0x0A, n - i) else { break }
+                    let end = raw.baseAddress!.distance(to: UnsafeRawPointer(newline))
+                    number += 1
+                    if pending.isEmpty {
+                        consumed += end - start + 1
+                        try body(UnsafeRawBufferPointer(rebasing: raw[start..<end]), number, consumed)
+                    } else {
+                        pending.append(contentsOf: raw[start..<end])
+                        consumed += pending.count + 1
+                        try pending.withUnsafeBytes { try body($0, number, consumed) }
+                        pending.removeAll(keepingCapacity: true)
+                    }
+                    start = end + 1
+                    i = start
+                }
+                pending.append(contentsOf: raw[start..<n])
             }
-            pending.append(contentsOf: buffer[start..<n])
         }
         if !pending.isEmpty {
             number += 1
             consumed += pending.count
-            try body(Substring(String(decoding: pending, as: UTF8.self)), number, consumed)
+            try pending.withUnsafeBytes { try body($0, number, consumed) }
         }
     }
 }

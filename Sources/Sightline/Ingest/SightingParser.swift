@@ -30,7 +30,7 @@ public struct SightingParser: Sendable {
     /// The format.
     public let format: Format
     /// CSV: field index of each known column (from the header).
-    private var columns: [String: Int] = [:]
+    var columns: [String: Int] = [:]
 
     /// A parser for `format`. For CSV, call `readHeader` with the first line.
     public init(source: String, format: Format) {

@@ -3,7 +3,10 @@
 /// are truncated). Returns nil for anything else.
 enum Timestamp {
     static func parse(_ text: Substring.UTF8View) -> Int64? {
-        let b = Array(text)
+        Array(text).withUnsafeBytes { parse($0) }
+    }
+
+    static func parse(_ b: UnsafeRawBufferPointer) -> Int64? {
         guard !b.isEmpty else { return nil }
         if b.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D }), b.count <= 20 {
             return Int64(String(decoding: b, as: UTF8.self))
@@ -34,7 +37,7 @@ enum Timestamp {
                 i += 1
             }
             guard digits > 0 else { return nil }
-            for _ in digits..<3 where digits < 3 { millis *= 10 }
+            if digits < 3 { for _ in digits..<3 { millis *= 10 } }
         }
         guard i < b.count else { return nil }
         var offsetMinutes = 0
