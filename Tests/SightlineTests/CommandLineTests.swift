@@ -8,31 +8,7 @@ import Glibc
 
     /// Runs the CLI; returns (exit status, standard output + standard error).
     static func run(_ arguments: [String]) throws -> (Int32, String) {
-        var fds: [Int32] = [0, 0]
-        guard pipe(&fds) == 0 else { throw SightlineError.io(operation: "pipe", path: "", errno: errno) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, fds[1], 2)
-        posix_spawn_file_actions_addclose(&actions, fds[0])
-        var pid: pid_t = 0
-        let argv: [UnsafeMutablePointer<CChar>?] = ([binary] + arguments).map { strdup($0) } + [nil]
-        defer { for p in argv { free(p) } }
-        let spawned = posix_spawn(&pid, binary, &actions, nil, argv, environ)
-        close(fds[1])
-        guard spawned == 0 else { close(fds[0]); throw SightlineError.io(operation: "posix_spawn", path: binary, errno: spawned) }
-        var output: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { read(fds[0], $0.baseAddress, $0.count) }
-            if n <= 0 { break }
-            output += buffer[0..<n]
-        }
-        close(fds[0])
-        var status: Int32 = 0
-        waitpid(pid, &status, 0)
-        return ((status >> 8) & 0xFF, String(decoding: output, as: UTF8.self))
+        try ChildProcess(binary, arguments, captureStandardError: true).finish()
     }
 
     @Test func sampleWritesVerifiesAndLooksUpAPlate() throws {

@@ -20,32 +20,9 @@ import Glibc
     }
 
     static func runAndKill(arguments: [String], milliseconds: Int) throws -> [UInt64] {
-        var fds: [Int32] = [0, 0]
-        guard pipe(&fds) == 0 else { throw SightlineError.io(operation: "pipe", path: "", errno: errno) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
-        posix_spawn_file_actions_addclose(&actions, fds[0])
-        var pid: pid_t = 0
-        let argv: [UnsafeMutablePointer<CChar>?] = ([writerPath] + arguments).map { strdup($0) } + [nil]
-        defer { for p in argv { free(p) } }
-        let spawned = posix_spawn(&pid, writerPath, &actions, nil, argv, environ)
-        close(fds[1])
-        guard spawned == 0 else { close(fds[0]); throw SightlineError.io(operation: "posix_spawn", path: writerPath, errno: spawned) }
+        let child = try ChildProcess(writerPath, arguments)
         usleep(UInt32(milliseconds * 1000))
-        kill(pid, SIGKILL)
-        var status: Int32 = 0
-        waitpid(pid, &status, 0)
-        var output: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { read(fds[0], $0.baseAddress, $0.count) }
-            if n <= 0 { break }
-            output += buffer[0..<n]
-        }
-        close(fds[0])
-        let text = String(decoding: output, as: UTF8.self)
+        let text = child.kill9()
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false).dropLast()  // the last piece is incomplete or empty
         return lines.compactMap { line in line.hasPrefix("ACK ") ? UInt64(line.dropFirst(4)) : nil }
     }
