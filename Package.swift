@@ -23,7 +23,7 @@ let package = Package(
             providers: [.apt(["liblz4-dev"]), .brew(["lz4"])]
         ),
         // CRC32C with the SSE4.2 instruction where the CPU has it, chosen at run time,
-        // so no compiler flags are needed (and no unsafeFlags).
+        // so the package needs no compiler flags at all.
         .target(name: "CSightlineCRC"),
         .target(
             name: "Sightline",
