@@ -10,6 +10,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     ],
     targets: [
         .systemLibrary(
@@ -29,6 +30,7 @@ let package = Package(
             name: "Sightline",
             dependencies: [
                 "CZstd", "CLZ4", "CSightlineCRC",
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(

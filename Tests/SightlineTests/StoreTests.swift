@@ -1,5 +1,6 @@
 import Testing
 import Glibc
+import Logging
 @testable import Sightline
 
 func storeOptions(bufferRows: Int = 1_000_000, durability: Durability = .everyBatch) -> StoreOptions {
@@ -256,5 +257,47 @@ func distinctBatches(_ count: Int, rows: Int, seed: UInt64) -> [SightingBatch] {
             reference.removeAll()
             #expect(!set.contains(plate: plates[0], time: 0, camera: 0))
         }
+    }
+}
+
+/// Collects log messages for assertions.
+final class CapturedLog: @unchecked Sendable {
+    private let lock = Locked<[(Logger.Level, String)]>([])
+    var entries: [(Logger.Level, String)] { lock.withLock { $0 } }
+    func add(_ level: Logger.Level, _ message: String) { lock.withLock { $0.append((level, message)) } }
+
+    var logger: Logger {
+        Logger(label: "test") { _ in Handler(log: self) }
+    }
+
+    struct Handler: LogHandler {
+        let log: CapturedLog
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+        func log(event: LogEvent) { log.add(event.level, "\(event.message)") }
+    }
+}
+
+@Suite struct StoreLoggingTests {
+    @Test func repairsAfterACrashAreLogged() throws {
+        let dir = temporaryDirectory("store-log")
+        defer { removeTree(dir) }
+        do {
+            let store = try Store(directory: dir, options: storeOptions())
+            try store.append(distinctBatches(1, rows: 50, seed: 9)[0])
+        }  // not flushed: the rows are only in the log
+        try writeFile("\(dir)/000042.sls", [0])
+        let log = CapturedLog()
+        var options = storeOptions()
+        options.logger = log.logger
+        _ = try Store(directory: dir, options: options)
+        let notices = log.entries.filter { $0.0 == .notice }.map(\.1)
+        #expect(notices.contains { $0.contains("recovered rows") }, "\(log.entries)")
+        #expect(notices.contains { $0.contains("leftover") }, "\(log.entries)")
+        #expect(log.entries.contains { $0.0 == .debug && $0.1 == "flushed" })
     }
 }

@@ -1,3 +1,5 @@
+import Logging
+
 /// A directory of segments, a write-ahead log and a manifest: the durable home of sightings.
 ///
 /// One process owns a store (the `LOCK` file). Appends are logged (and fsynced per the
@@ -97,6 +99,7 @@ public final class Store: Sendable {
         let live = Set(manifest.segments.map(\.name))
         for name in try fileSystem.contentsOfDirectory(directory)
         where name.contains(".tmp-") || (name.hasSuffix(".sls") && !live.contains(name)) {
+            options.logger.notice("removing a leftover of an interrupted write", metadata: ["store": "\(directory)", "file": "\(name)"])
             try fileSystem.remove("\(directory)/\(name)")
         }
         var segments: [SegmentReader] = []
@@ -130,7 +133,10 @@ public final class Store: Sendable {
             }
             // Start clean: flush what was replayed (this starts a new log and deletes the
             // old ones), or just start a new log.
+            options.logger.debug("opened", metadata: ["store": "\(directory)", "segments": "\(s.segments.count)",
+                                                      "rows": "\(s.segments.reduce(0) { $0 + $1.rowCount })"])
             if !s.buffer.isEmpty {
+                options.logger.notice("recovered rows from the write-ahead log", metadata: ["store": "\(directory)", "rows": "\(s.buffer.count)"])
                 try flushLocked(&s, nextSequence: nextSequence, oldLogs: logs.map(\.1))
             } else {
                 try startLog(&s, firstSequence: nextSequence, oldLogs: logs.map(\.1))
@@ -160,6 +166,7 @@ public final class Store: Sendable {
                 try log.append(fresh)
             } catch {
                 s.failure = error  // the log may hold a partial record: reopen to recover
+                options.logger.error("log append failed; reopen the store to recover", metadata: ["store": "\(directory)", "error": "\(error)"])
                 throw error
             }
             s.buffer.append(contentsOf: fresh)
@@ -250,8 +257,11 @@ public final class Store: Sendable {
             s.segments.append(reader)
             s.buffer = SightingBatch()
             s.bufferKeys.removeAll()
+            options.logger.debug("flushed", metadata: ["store": "\(directory)", "segment": "\(name)",
+                                                       "rows": "\(summary.rowCount)", "bytes": "\(summary.fileBytes)"])
         } catch {
             s.failure = error
+            options.logger.error("flush failed; reopen the store to recover", metadata: ["store": "\(directory)", "error": "\(error)"])
             throw error
         }
         try startLog(&s, firstSequence: nextSequence, oldLogs: oldLogs)

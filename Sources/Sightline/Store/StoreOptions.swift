@@ -1,5 +1,11 @@
+import Logging
+
 /// How a store is opened.
 public struct StoreOptions: Sendable {
+    /// Where the store logs (the embedding service picks the backend with
+    /// `LoggingSystem.bootstrap`). Routine events are `debug`, repairs after a crash
+    /// `notice`, failures `error`; the library never prints.
+    public var logger = Logger(label: "sightline.store")
     /// Rows buffered in memory before they are flushed to a segment. The buffer is the
     /// store's main use of memory: roughly 60 bytes a row.
     public var bufferRows: Int = 2_000_000
