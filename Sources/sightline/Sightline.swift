@@ -6,7 +6,7 @@ struct SightlineCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sightline",
         abstract: "A storage engine for vehicle sightings (licence-plate reads).",
-        subcommands: [IngestCommand.self, SampleCommand.self, MeasureCommand.self, InspectCommand.self]
+        subcommands: [IngestCommand.self, IngestBenchCommand.self, SampleCommand.self, MeasureCommand.self, InspectCommand.self]
     )
 }
 
