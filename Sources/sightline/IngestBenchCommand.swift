@@ -33,9 +33,13 @@ struct IngestBenchCommand: ParsableCommand {
             var done = 0, batchNumber: UInt64 = 0
             var progress = Progress(enabled: isatty(2) != 0)
             while done < rows {
+                // A live feed: one city throughout, each batch a day of reads starting an
+                // hour after the previous batch's (so late rows overlap recent segments only).
                 var c = ALPRWorkload.Configuration()
                 c.seed = batchNumber &+ 1
-                c.startTime += Int64(batchNumber) * 3_600_000  // each batch an hour later, as a live feed
+                c.citySeed = 1
+                c.days = 1
+                c.startTime += Int64(batchNumber) * 3_600_000
                 let batch = ALPRWorkload(c).generate(rows: min(batchRows, rows - done))
                 let t0 = clock.now
                 try target.append(batch)

@@ -22,6 +22,9 @@ public struct ALPRWorkload: Sendable {
     public struct Configuration: Sendable, Hashable {
         /// Seed of the generator: same seed, same rows.
         public var seed: UInt64 = 1
+        /// Seed of the city (roads and cameras) alone, so a live feed can vary `seed` batch
+        /// by batch while its cameras stay put. `nil`: derived from `seed`.
+        public var citySeed: UInt64?
         /// Days covered.
         public var days: Int = 30
         /// First day, epoch milliseconds (2024-06-01T00:00:00Z).
@@ -68,7 +71,7 @@ public struct ALPRWorkload: Sendable {
     /// A workload with `configuration`.
     public init(_ configuration: Configuration = Configuration()) {
         self.configuration = configuration
-        var g = SplitMix64(seed: configuration.seed ^ 0xC0FFEE)
+        var g = SplitMix64(seed: (configuration.citySeed ?? configuration.seed) ^ 0xC0FFEE)
         let halfLat = configuration.citySizeKm / 2 / 111.32
         let halfLon = halfLat / cos(configuration.centerLatitude * .pi / 180)
         var roads: [Road] = []
