@@ -156,9 +156,20 @@ public final class Store: Sendable {
             // Keep only rows not already buffered (nor earlier in this batch): one
             // insert-if-absent per row. If the log append then fails the store is poisoned,
             // so keys of rows that were not stored never matter.
-            var fresh = SightingBatch(capacity: batch.count)
-            for i in 0..<batch.count where s.bufferKeys.insert(plate: batch.plates[i], time: batch.times[i], camera: batch.cameras[i]) {
-                fresh.appendRow(i, of: batch)
+            // Copy rows only from the first duplicate on: most batches have none and are
+            // taken whole.
+            var fresh = batch
+            var firstDuplicate: Int?
+            for i in 0..<batch.count where !s.bufferKeys.insert(plate: batch.plates[i], time: batch.times[i], camera: batch.cameras[i]) {
+                firstDuplicate = i
+                break
+            }
+            if let d = firstDuplicate {
+                fresh = SightingBatch(capacity: batch.count)
+                for i in 0..<d { fresh.appendRow(i, of: batch) }
+                for i in (d + 1)..<batch.count where s.bufferKeys.insert(plate: batch.plates[i], time: batch.times[i], camera: batch.cameras[i]) {
+                    fresh.appendRow(i, of: batch)
+                }
             }
             let result = AppendResult(stored: fresh.count, duplicates: batch.count - fresh.count)
             guard !fresh.isEmpty else { return result }
@@ -255,7 +266,7 @@ public final class Store: Sendable {
             // Durable from here on: the rows are in the segment the manifest names.
             s.manifest = manifest
             s.segments.append(reader)
-            s.buffer = SightingBatch()
+            s.buffer.removeAll()  // keeps its capacity (unless a snapshot still shares it)
             s.bufferKeys.removeAll()
             options.logger.debug("flushed", metadata: ["store": "\(directory)", "segment": "\(name)",
                                                        "rows": "\(summary.rowCount)", "bytes": "\(summary.fileBytes)"])
