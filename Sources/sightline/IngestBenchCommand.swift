@@ -13,18 +13,10 @@ struct IngestBenchCommand: ParsableCommand {
     @Argument(help: "Store directory (created; should be new).") var store: String
     @Option(help: "Sightings to append.") var rows = 10_000_000
     @Option(help: "Rows per append.") var batchRows = 100_000
-    @Option(help: "Rows buffered before a segment is written.") var bufferRows = 2_000_000
-    @Option(help: "every-batch, periodic or none.") var durability = "every-batch"
+    @OptionGroup var storeArguments: StoreArguments
 
     func run() throws {
-        var options = StoreOptions()
-        options.bufferRows = bufferRows
-        switch durability {
-        case "every-batch": options.durability = .everyBatch
-        case "periodic": options.durability = .periodic(milliseconds: 200)
-        case "none": options.durability = Durability.none
-        default: throw ValidationError("--durability must be every-batch, periodic or none")
-        }
+        let options = try storeArguments.storeOptions()
         do {
             let target = try Store(directory: store, options: options)
             let clock = ContinuousClock()

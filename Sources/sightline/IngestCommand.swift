@@ -23,18 +23,10 @@ struct IngestCommand: ParsableCommand {
     @Option(help: "Write every rejected row here, as FILE:LINE: reason<TAB>line.") var rejects: String?
     @Flag(help: "Stop at the first bad row of a file and store nothing from it.") var strict = false
     @Option(help: "Rows per append.") var batchRows = 100_000
-    @Option(help: "Rows buffered before a segment is written.") var bufferRows = 2_000_000
-    @Option(help: "every-batch, periodic or none (see Docs/format.md).") var durability = "every-batch"
+    @OptionGroup var storeArguments: StoreArguments
 
     func run() throws {
-        var options = StoreOptions()
-        options.bufferRows = bufferRows
-        switch durability {
-        case "every-batch": options.durability = .everyBatch
-        case "periodic": options.durability = .periodic(milliseconds: 200)
-        case "none": options.durability = Durability.none
-        default: throw ValidationError("--durability must be every-batch, periodic or none")
-        }
+        let options = try storeArguments.storeOptions()
         guard batchRows >= 1 else { throw ValidationError("--batch-rows must be at least 1") }
         let target: Store
         do { target = try Store(directory: store, options: options) } catch { throw CommandFailure(error) }

@@ -112,7 +112,7 @@ public final class Store: Sendable {
         let logs = try Self.logFiles(in: directory, fileSystem: fileSystem)
         var nextSequence = manifest.persistedSequence
         try state.withLock { (s: inout State) throws(SightlineError) in
-            for (firstSequence, name) in logs {
+            for (_, name) in logs {
                 let path = "\(directory)/\(name)"
                 let contents: LogReader.Contents
                 do throws(SightlineError) {
@@ -126,10 +126,9 @@ public final class Store: Sendable {
                     guard record.sequence == nextSequence else {
                         throw .corruptFile(path: path, offset: 0, reason: "log sequence jumps from \(nextSequence) to \(record.sequence)")
                     }
-                    _ = Self.bufferNewRows(record.batch, into: &s)
+                    Self.bufferNewRows(record.batch, into: &s)
                     nextSequence = record.sequence + 1
                 }
-                _ = firstSequence
             }
             // Start clean: flush what was replayed (this starts a new log and deletes the
             // old ones), or just start a new log.
@@ -221,13 +220,10 @@ public final class Store: Sendable {
     // MARK: internals
 
     /// Adds replayed rows to the buffer, skipping any already there.
-    private static func bufferNewRows(_ batch: SightingBatch, into s: inout State) -> Int {
-        var added = 0
+    private static func bufferNewRows(_ batch: SightingBatch, into s: inout State) {
         for i in 0..<batch.count where s.bufferKeys.insert(plate: batch.plates[i], time: batch.times[i], camera: batch.cameras[i]) {
             s.buffer.appendRow(i, of: batch)
-            added += 1
         }
-        return added
     }
 
     /// Segment, then manifest, then a new log, then the old logs go. On failure the store
