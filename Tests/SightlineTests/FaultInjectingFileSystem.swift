@@ -19,7 +19,11 @@ final class FaultInjectingFileSystem: FileSystem, @unchecked Sendable {
     private let real = PosixFileSystem()
     private let state = Mutex<(count: Int, failAt: Int?, fault: Fault, log: [String])>((0, nil, .error(EIO), []))
 
-    init(failAt: Int? = nil, fault: Fault = .error(EIO)) {
+    /// Microseconds each fsync of a file takes on top of the real one (a slow disk).
+    private let syncDelay: UInt32
+
+    init(failAt: Int? = nil, fault: Fault = .error(EIO), syncDelay: UInt32 = 0) {
+        self.syncDelay = syncDelay
         state.withLock { $0.failAt = failAt; $0.fault = fault }
     }
 
@@ -52,7 +56,11 @@ final class FaultInjectingFileSystem: FileSystem, @unchecked Sendable {
         }
     }
     func size(_ file: FileHandle) throws(SightlineError) -> Int64 { try check("size", file.path); return try real.size(file) }
-    func sync(_ file: FileHandle) throws(SightlineError) { try check("fsync", file.path); try real.sync(file) }
+    func sync(_ file: FileHandle) throws(SightlineError) {
+        try check("fsync", file.path)
+        if syncDelay > 0 { usleep(syncDelay) }
+        try real.sync(file)
+    }
     func close(_ file: FileHandle) throws(SightlineError) {
         // A failed close still releases the descriptor, as on Linux.
         if case .error(let e) = tick("close") { try? real.close(file); throw .io(operation: "close", path: file.path, errno: e) }

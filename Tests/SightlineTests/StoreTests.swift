@@ -57,6 +57,8 @@ func distinctBatches(_ count: Int, rows: Int, seed: UInt64) -> [SightingBatch] {
         do {
             let store = try Store(directory: dir, options: storeOptions(bufferRows: 600))
             for b in batches { try store.append(b) }
+            #expect(store.snapshot().rowCount == all.count)  // wherever the rows are now
+            try store.flush()  // waits for the background flushes; one flush alone makes one segment
             #expect(store.segmentNames.count >= 3)
             let snapshot = store.snapshot()
             #expect(snapshot.rowCount == all.count)
@@ -97,6 +99,49 @@ func distinctBatches(_ count: Int, rows: Int, seed: UInt64) -> [SightingBatch] {
         try reopened.append(SightingBatch(all))  // and once more after a restart
         try reopened.flush()
         #expect(sameRows(try reopened.snapshot().allSightings(), all))
+    }
+
+    /// Evicted row filters are rebuilt from their segments: duplicates are still found.
+    @Test func reingestingFindsDuplicatesWithoutCachedFilters() throws {
+        let dir = temporaryDirectory("store-reingest-evicted")
+        defer { removeTree(dir) }
+        let batches = distinctBatches(4, rows: 200, seed: 8)
+        let all = batches.flatMap(\.sightings)
+        var options = storeOptions(bufferRows: 150)
+        options.duplicateFilterBytes = 1  // room for one filter: every other one is rebuilt
+        let store = try Store(directory: dir, options: options)
+        for b in batches { try store.append(b) }
+        try store.flush()
+        #expect(store.segmentNames.count >= 2)
+        for b in batches.reversed() { try store.append(b) }
+        try store.flush()
+        #expect(store.duplicatesDroppedAtFlush == all.count)
+        #expect(sameRows(try store.snapshot().allSightings(), all))
+    }
+
+    /// Concurrent appenders on a slow disk share fsyncs (group commit), and every
+    /// acknowledged row is stored exactly once.
+    @Test func concurrentAppendersShareLogSyncs() throws {
+        let dir = temporaryDirectory("store-group-commit")
+        defer { removeTree(dir) }
+        let batches = distinctBatches(160, rows: 5, seed: 9)
+        do {
+            let fs = FaultInjectingFileSystem(syncDelay: 2_000)
+            let store = try Store(directory: dir, options: storeOptions(bufferRows: 10_000), fileSystem: fs)
+            let syncsBefore = fs.operations.filter { $0 == "fsync" }.count
+            // Real threads (the test runner's pool has one per core): 8 appenders at once.
+            let errors = runOnThreads(8) { t in
+                for i in stride(from: t, to: batches.count, by: 8) { try store.append(batches[i]) }
+            }
+            #expect(errors.isEmpty, "\(errors)")
+            let syncs = fs.operations.filter { $0 == "fsync" }.count - syncsBefore
+            #expect(syncs < batches.count / 2, "\(syncs) fsyncs for \(batches.count) appends")
+            #expect(syncs >= 1)
+            try store.close()
+        }
+        let reopened = try Store(directory: dir, options: storeOptions())
+        let got = keys(try reopened.snapshot().allSightings())
+        #expect(got == keys(batches.flatMap(\.sightings)))
     }
 
     @Test func lateAndOutOfOrderRowsAreAccepted() throws {
@@ -234,6 +279,27 @@ func distinctBatches(_ count: Int, rows: Int, seed: UInt64) -> [SightingBatch] {
         // Errors must surface (only closes of files being abandoned are not reported); short
         // writes are retried and never fail the workload.
         if case .shortWrite = fault { #expect(failures == 0) } else { #expect(failures * 10 >= operations * 9, "\(failures) of \(operations) faults surfaced") }
+    }
+}
+
+@Suite struct SplitBlockBloomFilterTests {
+    @Test func hasNoFalseNegativesAndAboutOnePercentFalsePositives() {
+        var g = SplitMix64(seed: 12)
+        var filter = SplitBlockBloomFilter(expectedKeys: 100_000)
+        let inserted = (0..<100_000).map { _ in g.next() }
+        for h in inserted { filter.insert(hash: h) }
+        #expect(inserted.allSatisfy { filter.mayContain(hash: $0) })
+        let probes = 200_000
+        let falsePositives = (0..<probes).filter { _ in filter.mayContain(hash: g.next()) }.count
+        let rate = Double(falsePositives) / Double(probes)
+        #expect(rate > 0.002 && rate < 0.02, "false-positive rate \(rate)")  // theory: ~0.9 % at 10 bits a key
+        #expect(filter.byteCount == (100_000 * 10 + 255) / 256 * 32)
+    }
+
+    @Test func anEmptyFilterHoldsNothing() {
+        let filter = SplitBlockBloomFilter(expectedKeys: 0)
+        var g = SplitMix64(seed: 13)
+        #expect((0..<1000).allSatisfy { _ in !filter.mayContain(hash: g.next()) })
     }
 }
 

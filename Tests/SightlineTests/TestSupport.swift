@@ -1,3 +1,5 @@
+import Synchronization
+import Foundation
 import Testing
 @testable import Sightline
 
@@ -25,4 +27,20 @@ func sameRows(_ a: [Sighting], _ b: [Sighting]) -> Bool {
 func roundTrip(_ batch: SightingBatch, options: SegmentOptions = SegmentOptions()) throws -> [Sighting] {
     let bytes = try SegmentEncoder(hasher: testHasher, options: options).encode(batch)
     return try SegmentReader(bytes: bytes, hasher: testHasher).allSightings()
+}
+
+/// Runs `body(i)` for i in 0..<count, each on its own thread, and waits for all; returns the
+/// errors thrown.
+func runOnThreads(_ count: Int, _ body: @escaping @Sendable (Int) throws -> Void) -> [String] {
+    let errors = Mutex<[String]>([])
+    let group = DispatchGroup()
+    for i in 0..<count {
+        group.enter()
+        Thread.detachNewThread {
+            do { try body(i) } catch { errors.withLock { $0.append("\(error)") } }
+            group.leave()
+        }
+    }
+    group.wait()
+    return errors.withLock { $0 }
 }

@@ -1,12 +1,17 @@
 /// The set of (plate, time, camera) keys of the buffered rows: open addressing with linear
-/// probing over flat arrays, one hash (a multiply–xor mix, not SipHash: the keys are ours)
-/// and one probe sequence per insert. Keys are compared in full, so a hash collision can
-/// never make a new row look like a duplicate.
+/// probing over one flat array of 24-byte slots (a probe is one cache miss, not one per
+/// field), one hash (a multiply–xor mix, not SipHash: the keys are ours) and one probe
+/// sequence per insert. Keys are compared in full, so a hash collision can never make a
+/// new row look like a duplicate.
 struct RowKeySet {
-    private var plateLow: [UInt64]
-    private var plateRest: [UInt32]  // high bytes and count; 0 marks an empty slot (count ≥ 1 otherwise)
-    private var times: [Int64]
-    private var cameras: [UInt32]
+    private struct Slot {
+        var plateLow: UInt64
+        var time: Int64
+        var plateRest: UInt32  // high bytes and count; 0 marks an empty slot (count ≥ 1 otherwise)
+        var camera: UInt32
+    }
+
+    private var slots: [Slot]
     private(set) var count = 0
     private var mask: Int
 
@@ -14,10 +19,13 @@ struct RowKeySet {
         var size = 1024
         while size < capacity * 2 { size <<= 1 }
         mask = size - 1
-        plateLow = .init(repeating: 0, count: size)
-        plateRest = .init(repeating: 0, count: size)
-        times = .init(repeating: 0, count: size)
-        cameras = .init(repeating: 0, count: size)
+        slots = .init(repeating: Slot(plateLow: 0, time: 0, plateRest: 0, camera: 0), count: size)
+    }
+
+    /// The hash of a row key: the same mix the set uses, exposed for row filters.
+    @inline(__always)
+    static func hash(plate: Plate, time: Int64, camera: UInt32) -> UInt64 {
+        hash(plate.low, UInt32(plate.high) | UInt32(plate.count) << 16, time, camera)
     }
 
     @inline(__always)
@@ -35,42 +43,50 @@ struct RowKeySet {
     mutating func insert(plate: Plate, time: Int64, camera: UInt32) -> Bool {
         if (count + 1) * 2 > mask + 1 { grow() }
         let rest = UInt32(plate.high) | UInt32(plate.count) << 16
-        var i = Int(truncatingIfNeeded: Self.hash(plate.low, rest, time, camera)) & mask
-        while plateRest[i] != 0 {
-            if plateRest[i] == rest && plateLow[i] == plate.low && times[i] == time && cameras[i] == camera { return false }
-            i = (i &+ 1) & mask
+        let mask = self.mask
+        let inserted = slots.withUnsafeMutableBufferPointer { slots -> Bool in
+            var i = Int(truncatingIfNeeded: Self.hash(plate.low, rest, time, camera)) & mask
+            while slots[i].plateRest != 0 {
+                let s = slots[i]
+                if s.plateRest == rest && s.plateLow == plate.low && s.time == time && s.camera == camera { return false }
+                i = (i &+ 1) & mask
+            }
+            slots[i] = Slot(plateLow: plate.low, time: time, plateRest: rest, camera: camera)
+            return true
         }
-        plateLow[i] = plate.low
-        plateRest[i] = rest
-        times[i] = time
-        cameras[i] = camera
-        count += 1
-        return true
-    }
-
-    mutating func removeAll() {
-        if count == 0 { return }
-        for i in plateRest.indices { plateRest[i] = 0 }
-        count = 0
-    }
-
-    private mutating func grow() {
-        let old = (plateLow, plateRest, times, cameras)
-        self = RowKeySet(capacity: (mask + 1))  // doubles: capacity × 2 slots
-        for i in old.1.indices where old.1[i] != 0 {
-            _ = insert(plate: Plate(uncheckedLow: old.0[i], high: UInt16(truncatingIfNeeded: old.1[i]), count: UInt8(truncatingIfNeeded: old.1[i] >> 16)),
-                       time: old.2[i], camera: old.3[i])
-        }
+        if inserted { count += 1 }
+        return inserted
     }
 
     /// Whether the key is present (no insertion).
     func contains(plate: Plate, time: Int64, camera: UInt32) -> Bool {
         let rest = UInt32(plate.high) | UInt32(plate.count) << 16
-        var i = Int(truncatingIfNeeded: Self.hash(plate.low, rest, time, camera)) & mask
-        while plateRest[i] != 0 {
-            if plateRest[i] == rest && plateLow[i] == plate.low && times[i] == time && cameras[i] == camera { return true }
-            i = (i &+ 1) & mask
+        return slots.withUnsafeBufferPointer { slots -> Bool in
+            var i = Int(truncatingIfNeeded: Self.hash(plate.low, rest, time, camera)) & mask
+            while slots[i].plateRest != 0 {
+                let s = slots[i]
+                if s.plateRest == rest && s.plateLow == plate.low && s.time == time && s.camera == camera { return true }
+                i = (i &+ 1) & mask
+            }
+            return false
         }
-        return false
+    }
+
+    /// Empties the set, keeping its size.
+    mutating func removeAll() {
+        if count == 0 { return }
+        slots.withUnsafeMutableBufferPointer { slots in
+            for i in slots.indices { slots[i].plateRest = 0 }
+        }
+        count = 0
+    }
+
+    private mutating func grow() {
+        let old = slots
+        self = RowKeySet(capacity: mask + 1)  // doubles: capacity × 2 slots
+        for s in old where s.plateRest != 0 {
+            _ = insert(plate: Plate(uncheckedLow: s.plateLow, high: UInt16(truncatingIfNeeded: s.plateRest), count: UInt8(truncatingIfNeeded: s.plateRest >> 16)),
+                       time: s.time, camera: s.camera)
+        }
     }
 }

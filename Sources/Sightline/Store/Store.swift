@@ -1,23 +1,25 @@
+import Dispatch
 import Logging
 
 /// A directory of segments, a write-ahead log and a manifest: the durable home of sightings.
 ///
 /// One process owns a store (the `LOCK` file). Appends are logged (and fsynced per the
-/// durability mode) before they are acknowledged, buffered in memory, and flushed to an
-/// immutable segment when the buffer is full. `snapshot()` gives a consistent view — the
-/// live segments plus the buffered rows at that moment — that later writes do not change.
+/// durability mode; concurrent appenders share writes and fsyncs — group commit) before they
+/// are acknowledged, and buffered in memory. A full buffer is frozen and flushed to an
+/// immutable segment on a background queue while appends continue into a fresh buffer; an
+/// append that fills the second buffer while the first is still being written waits for it
+/// (backpressure), so memory stays at about two buffers. `snapshot()` gives a consistent
+/// view — the live segments plus the frozen and buffered rows at that moment — that later
+/// writes do not change.
 ///
 /// Crash safety rests on three orderings (Docs/architecture.md, "The store"): a log record
 /// is durable before its rows are acknowledged; a segment is durable before the manifest
 /// names it; a log is deleted only after a durable manifest says its records are in
 /// segments. `open` repairs whatever a crash left: it deletes temporary files and segments
-/// the manifest does not name, and replays the log.
+/// the manifest does not name, and replays the logs.
 ///
-/// Duplicates: rows equal in (plate, time, camera) to a buffered row are skipped at append;
-/// rows equal to one already in a segment are dropped at flush (the stored copy wins).
-///
-/// Not yet here (the store issue is open): group commit, background flushing, and
-/// membership filters to make the flush-time duplicate check cheap at billions of rows.
+/// Duplicates: rows equal in (plate, time, camera) to a buffered row are skipped at append; rows equal to one already in a segment are dropped at flush (the stored copy
+/// wins), found through per-segment Bloom filters of row keys held in memory.
 public final class Store: Sendable {
     /// The store's directory.
     public let directory: String
@@ -26,7 +28,10 @@ public final class Store: Sendable {
     let options: StoreOptions
     let fileSystem: any FileSystem
     private let lock: Locked<StoreLockBox>
-    private let state: Locked<State>
+    let state: Locked<State>
+    /// Runs flushes one at a time, off the appending threads. Only work on this queue (and
+    /// `init`, before the store is shared) changes the manifest.
+    let flushQueue = DispatchQueue(label: "sightline.store.flush")
 
     static let secretFileName = "plate-key.secret"
 
@@ -40,13 +45,25 @@ public final class Store: Sendable {
     struct State {
         var manifest: Manifest
         var segments: [SegmentReader]
+        /// Rows appended since the last freeze, and their keys.
         var buffer = SightingBatch()
-        var bufferKeys = RowKeySet()
+        var bufferKeys: RowKeySet
+        /// Rows handed to the background flush: still visible to snapshots until their
+        /// segment is live. (Appends do not check them: a row equal to a frozen one is
+        /// dropped when its own buffer is flushed, against the frozen rows' segment.)
+        var frozen: SightingBatch?
+        /// The previous frozen batch's storage, emptied, for the next buffer: reusing it
+        /// spares the page faults of fresh memory.
+        var spare: SightingBatch?
         var log: LogWriter?
         /// Set when a failure left memory and disk possibly out of step: reopen to continue.
         var failure: SightlineError?
         /// Rows dropped at flush because a segment already held them.
         var duplicatesAtFlush = 0
+        /// Row-key filters of segments, for the flush-time duplicate check.
+        var rowFilters: RowFilterCache
+
+        var flushing: Bool { frozen != nil }
     }
 
     /// Keeps the lock file open (and so the lock held) for the store's lifetime.
@@ -106,7 +123,7 @@ public final class Store: Sendable {
         for s in manifest.segments {
             segments.append(try SegmentReader(path: "\(directory)/\(s.name)", hasher: hasher, fileSystem: fileSystem))
         }
-        state = Locked(State(manifest: manifest, segments: segments))
+        state = Locked(State(manifest: manifest, segments: segments, bufferKeys: RowKeySet(capacity: options.bufferRows), rowFilters: RowFilterCache(budget: options.duplicateFilterBytes)))
 
         // Replay the logs: records at or past `persistedSequence` are not in any segment yet.
         let logs = try Self.logFiles(in: directory, fileSystem: fileSystem)
@@ -130,85 +147,108 @@ public final class Store: Sendable {
                     nextSequence = record.sequence + 1
                 }
             }
-            // Start clean: flush what was replayed (this starts a new log and deletes the
-            // old ones), or just start a new log.
             options.logger.debug("opened", metadata: ["store": "\(directory)", "segments": "\(s.segments.count)",
                                                       "rows": "\(s.segments.reduce(0) { $0 + $1.rowCount })"])
             if !s.buffer.isEmpty {
                 options.logger.notice("recovered rows from the write-ahead log", metadata: ["store": "\(directory)", "rows": "\(s.buffer.count)"])
-                try flushLocked(&s, nextSequence: nextSequence, oldLogs: logs.map(\.1))
-            } else {
-                try startLog(&s, firstSequence: nextSequence, oldLogs: logs.map(\.1))
             }
+        }
+        // Start clean: flush what was replayed here, on this thread (the store is not shared
+        // yet), then start a new log and delete the old ones.
+        let replayed = state.withLock { (s: inout State) -> SightingBatch in
+            defer { s.buffer = SightingBatch(); s.bufferKeys.removeAll() }
+            return s.buffer
+        }
+        if !replayed.isEmpty || manifest.persistedSequence != nextSequence {
+            try writeSegmentAndManifest(replayed, persistedSequence: nextSequence)
+        }
+        try state.withLock { (s: inout State) throws(SightlineError) in
+            try startLog(&s, firstSequence: nextSequence, oldLogs: logs.map(\.1))
         }
     }
 
     /// Appends sightings. Rows equal in (plate, time, camera) to a buffered row, or to an
-    /// earlier row of the same batch, are skipped (the first copy wins). When this returns,
+    /// earlier row of the same batch, are skipped (the first copy wins); rows equal to a
+    /// row already flushed (or being flushed) are dropped at flush (the stored copy wins). When this returns,
     /// the stored rows are in the log (durable per `options.durability`) and visible to the
-    /// next `snapshot()`.
+    /// next `snapshot()`. Safe to call from many threads: their log writes are grouped.
     @discardableResult
     public func append(_ batch: SightingBatch) throws(SightlineError) -> AppendResult {
-        try state.withLock { (s: inout State) throws(SightlineError) -> AppendResult in
+        let bufferRows = options.bufferRows
+        // Backpressure: a full buffer waits while the previous one is still being flushed.
+        let (log, sequence, result) = try state.withLock(waitingUntil: { s in
+            s.buffer.count < bufferRows || !s.flushing || s.failure != nil || s.log == nil
+        }) { (s: inout State) throws(SightlineError) -> (LogWriter?, UInt64, AppendResult) in
             if let failure = s.failure { throw failure }
             guard let log = s.log else { throw .invalidArgument("the store is closed") }
-            // Keep only rows not already buffered (nor earlier in this batch): one
-            // insert-if-absent per row. If the log append then fails the store is poisoned,
-            // so keys of rows that were not stored never matter.
-            // Copy rows only from the first duplicate on: most batches have none and are
-            // taken whole.
-            var fresh = batch
-            var firstDuplicate: Int?
-            for i in 0..<batch.count where !s.bufferKeys.insert(plate: batch.plates[i], time: batch.times[i], camera: batch.cameras[i]) {
-                firstDuplicate = i
-                break
-            }
-            if let d = firstDuplicate {
-                fresh = SightingBatch(capacity: batch.count)
-                for i in 0..<d { fresh.appendRow(i, of: batch) }
-                for i in (d + 1)..<batch.count where s.bufferKeys.insert(plate: batch.plates[i], time: batch.times[i], camera: batch.cameras[i]) {
-                    fresh.appendRow(i, of: batch)
-                }
-            }
+            let fresh = Self.newRows(of: batch, in: &s)
             let result = AppendResult(stored: fresh.count, duplicates: batch.count - fresh.count)
-            guard !fresh.isEmpty else { return result }
+            guard !fresh.isEmpty else { return (nil, 0, result) }
+            let sequence: UInt64
             do throws(SightlineError) {
-                try log.append(fresh)
+                sequence = try log.enqueue(fresh)
             } catch {
-                s.failure = error  // the log may hold a partial record: reopen to recover
-                options.logger.error("log append failed; reopen the store to recover", metadata: ["store": "\(directory)", "error": "\(error)"])
-                throw error
+                throw poison(&s, error, "log append failed")
             }
             s.buffer.append(contentsOf: fresh)
-            if s.buffer.count >= options.bufferRows {
-                try flushLocked(&s, nextSequence: log.nextSequence, oldLogs: [Self.logName(log)])
+            if s.buffer.count >= bufferRows && !s.flushing { try freeze(&s) }
+            return (log, sequence, result)
+        }
+        // Outside the store's lock: other appenders enqueue while this one writes and syncs.
+        if let log {
+            do throws(SightlineError) {
+                try log.commit(through: sequence)
+            } catch {
+                throw state.withLock { (s: inout State) -> SightlineError in poison(&s, error, "log write failed") }
             }
-            return result
         }
+        return result
     }
 
-    /// Writes the buffered rows to a new segment now.
+    /// Rows of `batch` not already buffered nor earlier in the batch; their keys
+    /// are added to the buffer's. If the log append then fails the store is poisoned, so
+    /// keys of rows that were not stored never matter. Copies rows only from the first
+    /// duplicate on: most batches have none and are taken whole.
+    private static func newRows(of batch: SightingBatch, in s: inout State) -> SightingBatch {
+        func isNew(_ i: Int, _ s: inout State) -> Bool {
+            s.bufferKeys.insert(plate: batch.plates[i], time: batch.times[i], camera: batch.cameras[i])
+        }
+        var firstDuplicate: Int?
+        for i in 0..<batch.count where !isNew(i, &s) {
+            firstDuplicate = i
+            break
+        }
+        guard let d = firstDuplicate else { return batch }
+        var fresh = SightingBatch(capacity: batch.count)
+        for i in 0..<d { fresh.appendRow(i, of: batch) }
+        for i in (d + 1)..<batch.count where isNew(i, &s) { fresh.appendRow(i, of: batch) }
+        return fresh
+    }
+
+    /// Writes the buffered rows to a new segment now, and waits until it is live.
     public func flush() throws(SightlineError) {
-        try state.withLock { (s: inout State) throws(SightlineError) in
+        try state.withLock(waitingUntil: { !$0.flushing || $0.failure != nil }) { (s: inout State) throws(SightlineError) in
             if let failure = s.failure { throw failure }
-            guard let log = s.log, !s.buffer.isEmpty else { return }
-            try flushLocked(&s, nextSequence: log.nextSequence, oldLogs: [Self.logName(log)])
+            if s.log != nil && !s.buffer.isEmpty { try freeze(&s) }
         }
+        try waitForFlush()
     }
 
-    /// fsyncs the log and closes it. Buffered rows stay in the log and are flushed on the
-    /// next open. Further appends throw.
+    /// Waits for the flush in flight (if any) and closes the log, fsynced. Buffered rows stay
+    /// in the log and are flushed on the next open. Further appends throw. Throws the failure
+    /// that poisoned the store, if one did.
     public func close() throws(SightlineError) {
-        try state.withLock { (s: inout State) throws(SightlineError) in
-            if let log = s.log, s.failure == nil { try log.sync() }
-            s.log = nil
+        try state.withLock(waitingUntil: { !$0.flushing || $0.failure != nil }) { (s: inout State) throws(SightlineError) in
+            defer { s.log = nil }
+            if let failure = s.failure { throw failure }
+            if let log = s.log { try log.sync() }
         }
     }
 
     /// A consistent view of the store now: later appends and flushes do not change it.
     public func snapshot() -> StoreSnapshot {
         state.withLock { (s: inout State) -> StoreSnapshot in
-            StoreSnapshot(segments: s.segments, buffer: s.buffer)
+            StoreSnapshot(segments: s.segments, memory: (s.frozen.map { [$0] } ?? []) + [s.buffer])
         }
     }
 
@@ -226,113 +266,19 @@ public final class Store: Sendable {
         }
     }
 
-    /// Segment, then manifest, then a new log, then the old logs go. On failure the store
-    /// refuses further writes until reopened: what is on disk is always recoverable, but
-    /// memory may no longer match it.
-    private func flushLocked(_ s: inout State, nextSequence: UInt64, oldLogs: [String]) throws(SightlineError) {
-        try dropRowsAlreadyStored(&s)
-        guard !s.buffer.isEmpty else {
-            // Everything was a re-ingest: nothing to write, but the log's records are settled.
-            var manifest = s.manifest
-            manifest.generation += 1
-            manifest.persistedSequence = nextSequence
-            do throws(SightlineError) {
-                try manifest.write(directory: directory, fileSystem: fileSystem)
-                s.manifest = manifest
-                s.bufferKeys.removeAll()
-            } catch {
-                s.failure = error
-                throw error
-            }
-            try startLog(&s, firstSequence: nextSequence, oldLogs: oldLogs)
-            return
-        }
-        var manifest = s.manifest
-        let name = Self.segmentName(manifest.nextSegmentNumber)
-        let path = "\(directory)/\(name)"
-        do throws(SightlineError) {
-            let summary = try SegmentWriter(hasher: hasher, options: options.segment, fileSystem: fileSystem).write(s.buffer, to: path)
-            let reader = try SegmentReader(path: path, hasher: hasher, fileSystem: fileSystem)
-            manifest.generation += 1
-            manifest.nextSegmentNumber += 1
-            manifest.persistedSequence = nextSequence
-            manifest.segments.append(Manifest.Segment(name: name, rowCount: summary.rowCount, fileBytes: summary.fileBytes,
-                                                      minTime: reader.statistics.minTime, maxTime: reader.statistics.maxTime))
-            try manifest.write(directory: directory, fileSystem: fileSystem)
-            // Durable from here on: the rows are in the segment the manifest names.
-            s.manifest = manifest
-            s.segments.append(reader)
-            s.buffer.removeAll()  // keeps its capacity (unless a snapshot still shares it)
-            s.bufferKeys.removeAll()
-            options.logger.debug("flushed", metadata: ["store": "\(directory)", "segment": "\(name)",
-                                                       "rows": "\(summary.rowCount)", "bytes": "\(summary.fileBytes)"])
-        } catch {
+    /// Records a failure that may leave memory and disk out of step; returns it to throw.
+    func poison(_ s: inout State, _ error: SightlineError, _ what: String) -> SightlineError {
+        if s.failure == nil {
             s.failure = error
-            options.logger.error("flush failed; reopen the store to recover", metadata: ["store": "\(directory)", "error": "\(error)"])
-            throw error
+            options.logger.error("\(what); reopen the store to recover", metadata: ["store": "\(directory)", "error": "\(error)"])
         }
-        try startLog(&s, firstSequence: nextSequence, oldLogs: oldLogs)
-    }
-
-    /// Removes from the buffer rows equal in (plate, time, camera) to rows already in a
-    /// segment, so re-ingesting a file stores nothing twice (the stored copy wins). Only
-    /// segments whose time range overlaps the buffer's are read — new data costs nothing —
-    /// and of those only the plate, time and camera columns. (At billions of rows the index
-    /// issue's membership filters should replace this scan of overlapping segments.)
-    private func dropRowsAlreadyStored(_ s: inout State) throws(SightlineError) {
-        guard !s.buffer.isEmpty else { return }
-        let low = s.buffer.times.min()!, high = s.buffer.times.max()!
-        var stored = Set<RowKey>()
-        let decoder = BlockDecoder()
-        for segment in s.segments where segment.rowCount > 0 && segment.statistics.minTime <= high && segment.statistics.maxTime >= low {
-            for b in 0..<segment.blockCount {
-                let stats = segment.blockStatistics(b)
-                guard stats.minTime <= high && stats.maxTime >= low else { continue }
-                try decoder.decode(segment, block: b, columns: [.plate, .time, .camera])
-                var row = 0
-                for r in 0..<decoder.runPlates.count {
-                    let plate = decoder.runPlates[r]
-                    for _ in 0..<Int(decoder.runLengths[r]) {
-                        if s.bufferKeys.contains(plate: plate, time: decoder.times[row], camera: decoder.cameras[row]) {
-                            stored.insert(RowKey(plate: plate, time: decoder.times[row], camera: decoder.cameras[row]))
-                        }
-                        row += 1
-                    }
-                }
-            }
-        }
-        guard !stored.isEmpty else { return }
-        var kept = SightingBatch(capacity: s.buffer.count - stored.count)
-        for i in 0..<s.buffer.count
-        where !stored.contains(RowKey(plate: s.buffer.plates[i], time: s.buffer.times[i], camera: s.buffer.cameras[i])) {
-            kept.append(s.buffer[i])
-        }
-        s.duplicatesAtFlush += s.buffer.count - kept.count
-        s.buffer = kept
+        state.broadcast()
+        return error
     }
 
     /// Rows dropped at flush because a segment already held them (re-ingested data).
     public var duplicatesDroppedAtFlush: Int {
         state.withLock { (s: inout State) -> Int in s.duplicatesAtFlush }
-    }
-
-    /// Creates the log for records from `firstSequence` on, then removes `oldLogs`.
-    private func startLog(_ s: inout State, firstSequence: UInt64, oldLogs: [String]) throws(SightlineError) {
-        do throws(SightlineError) {
-            s.log = nil  // closes the old writer
-            let name = Self.logName(firstSequence)
-            // A log of this name already exists only when it holds no record at or past
-            // `firstSequence` (an empty current log at reopen): nothing to keep.
-            if oldLogs.contains(name) { try fileSystem.remove("\(directory)/\(name)") }
-            let fresh = try LogWriter.create("\(directory)/\(name)", firstSequence: firstSequence,
-                                             durability: options.durability, fileSystem: fileSystem)
-            for old in oldLogs where old != name { try fileSystem.remove("\(directory)/\(old)") }
-            if !oldLogs.isEmpty { try fileSystem.syncDirectory(directory) }
-            s.log = fresh
-        } catch {
-            s.failure = error
-            throw error
-        }
     }
 
     static func segmentName(_ number: UInt64) -> String { pad(number, 6) + ".sls" }
@@ -374,19 +320,21 @@ public final class Store: Sendable {
     }
 }
 
-/// A consistent view of a store: its segments and buffered rows at one moment.
+/// A consistent view of a store: its segments and in-memory rows at one moment.
 public struct StoreSnapshot: Sendable {
     let segments: [SegmentReader]
-    let buffer: SightingBatch
+    /// Rows not yet in a segment: the batch being flushed (if any), then the buffer.
+    let memory: [SightingBatch]
 
     /// Rows in the view.
-    public var rowCount: Int { segments.reduce(buffer.count) { $0 + $1.rowCount } }
+    public var rowCount: Int { segments.reduce(memory.reduce(0) { $0 + $1.count }) { $0 + $1.rowCount } }
 
-    /// Every row: each segment's in file order, then the buffered ones. Allocates; for tests,
-    /// tools and small stores — the query planner reads selectively.
+    /// Every row: each segment's in file order, then the in-memory ones. Allocates; for
+    /// tests, tools and small stores — the query planner reads selectively.
     public func allSightings() throws(SightlineError) -> [Sighting] {
         var rows: [Sighting] = []
         for segment in segments { rows += try segment.allSightings() }
-        return rows + buffer.sightings
+        for batch in memory { rows += batch.sightings }
+        return rows
     }
 }

@@ -7,8 +7,13 @@ public struct StoreOptions: Sendable {
     /// `notice`, failures `error`; the library never prints.
     public var logger = Logger(label: "sightline.store")
     /// Rows buffered in memory before they are flushed to a segment. The buffer is the
-    /// store's main use of memory: roughly 60 bytes a row.
+    /// store's main use of memory: roughly 60 bytes a row, twice (one buffer
+    /// is flushed in the background while the next fills).
     public var bufferRows: Int = 2_000_000
+    /// Memory for the per-segment row-key filters that find re-ingested rows at flush
+    /// (about 1.25 bytes per stored row; the filters of the oldest data are dropped first
+    /// and rebuilt from their segment if needed). The default covers ~200 M recent rows.
+    public var duplicateFilterBytes: Int = 256 << 20
     /// When the write-ahead log is fsynced (see `Durability`).
     public var durability: Durability = .everyBatch
     /// How segments are written.

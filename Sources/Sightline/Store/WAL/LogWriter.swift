@@ -2,20 +2,38 @@
 import Glibc
 #endif
 
-/// Appends checksummed records to a write-ahead log file.
+/// Appends checksummed records to a write-ahead log file, with group commit.
 ///
-/// Not thread-safe: the store serializes appends (and batches them: group commit). After a
-/// failed write the writer refuses further appends — a partial record may be on disk, and
-/// only recovery (`LogReader` + truncate) may decide what the file holds.
-final class LogWriter {
+/// Appending is two steps so that concurrent appenders share writes and fsyncs: `enqueue`
+/// encodes a record into the pending bytes and gives it the next sequence number (cheap, in
+/// the caller's critical section, so sequence order is the caller's order); `commit(through:)`
+/// returns once that record is written and as durable as the mode promises. The first
+/// committer to get the commit lock writes every pending record with one `write` and one
+/// fsync; the ones queued behind it find their records already durable. After a failed
+/// write the writer refuses everything — a partial record may be on disk, and only recovery
+/// (`LogReader` + truncate) may decide what the file holds.
+final class LogWriter: Sendable {
     let path: String
     private let fileSystem: any FileSystem
     private let file: FileHandle
     private let durability: Durability
-    private var record = ByteWriter(capacity: 1 << 20)
-    private(set) var nextSequence: UInt64
-    private var lastSync: UInt64 = LogWriter.nowMilliseconds()
-    private var failed: SightlineError?
+
+    private struct Pending {
+        var bytes = ByteWriter(capacity: 1 << 20)
+        var nextSequence: UInt64
+        var failed: SightlineError?
+    }
+
+    private struct Committed {
+        /// Records below this sequence are written (and synced per the mode).
+        var through: UInt64
+        var lastSync: UInt64 = LogWriter.nowMilliseconds()
+        /// Spare buffer swapped with the pending one, so neither reallocates.
+        var spare = ByteWriter(capacity: 1 << 20)
+    }
+
+    private let pending: Locked<Pending>
+    private let committed: Locked<Committed>
 
     /// Creates a new log at `path` whose first record will have `firstSequence`. The header
     /// is fsynced and the directory entry made durable before this returns.
@@ -58,62 +76,100 @@ final class LogWriter {
     private init(path: String, file: FileHandle, nextSequence: UInt64, durability: Durability, fileSystem: any FileSystem) {
         self.path = path
         self.file = file
-        self.nextSequence = nextSequence
         self.durability = durability
         self.fileSystem = fileSystem
+        pending = Locked(Pending(nextSequence: nextSequence))
+        committed = Locked(Committed(through: nextSequence))
     }
+
+    /// The sequence the next enqueued record gets.
+    var nextSequence: UInt64 { pending.withLock { $0.nextSequence } }
 
     deinit { try? fileSystem.close(file) }
 
-    /// Appends one record holding `batch`; returns its sequence number once it is as durable
-    /// as the durability mode promises.
+    /// Appends one record holding `batch` and commits it: returns its sequence number once
+    /// it is as durable as the durability mode promises.
     @discardableResult
     func append(_ batch: SightingBatch) throws(SightlineError) -> UInt64 {
-        if let failed { throw failed }
-        record.removeAll()
-        record.append(littleEndian: UInt32(0))  // payload length, patched below
-        record.append(littleEndian: UInt32(0))  // crc, patched below
-        record.append(littleEndian: nextSequence)
-        BatchCodec.encode(batch, into: &record)
-        let payloadLength = record.count - LogFormat.recordHeaderSize
-        guard payloadLength <= LogFormat.maximumPayload else {
-            throw .invalidArgument("a batch of \(batch.count) rows encodes to \(payloadLength) bytes; the most a record holds is \(LogFormat.maximumPayload)")
-        }
-        record.patch(littleEndian: UInt32(payloadLength), at: 0)
-        let crc = record.bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[8...])) }
-        record.patch(littleEndian: crc, at: 4)
-        do {
-            try record.bytes.withUnsafeBytesTyped { (raw: UnsafeRawBufferPointer) throws(SightlineError) in try fileSystem.writeAll(file, raw) }
-            try syncIfDue()
-        } catch {
-            failed = error
-            throw error
-        }
-        defer { nextSequence += 1 }
-        return nextSequence
+        let sequence = try enqueue(batch)
+        try commit(through: sequence)
+        return sequence
     }
 
-    /// fsyncs now (flush, close, the periodic timer).
+    /// Encodes a record holding `batch` into the pending bytes; returns its sequence number.
+    /// Nothing is written yet: `commit(through:)` does that.
+    func enqueue(_ batch: SightingBatch) throws(SightlineError) -> UInt64 {
+        try pending.withLock { (p: inout Pending) throws(SightlineError) -> UInt64 in
+            if let failed = p.failed { throw failed }
+            let start = p.bytes.count
+            p.bytes.append(littleEndian: UInt32(0))  // payload length, patched below
+            p.bytes.append(littleEndian: UInt32(0))  // crc, patched below
+            p.bytes.append(littleEndian: p.nextSequence)
+            BatchCodec.encode(batch, into: &p.bytes)
+            let payloadLength = p.bytes.count - start - LogFormat.recordHeaderSize
+            guard payloadLength <= LogFormat.maximumPayload else {
+                p.bytes.bytes.removeSubrange(start...)
+                throw .invalidArgument("a batch of \(batch.count) rows encodes to \(payloadLength) bytes; the most a record holds is \(LogFormat.maximumPayload)")
+            }
+            p.bytes.patch(littleEndian: UInt32(payloadLength), at: start)
+            let crc = p.bytes.bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[(start + 8)...])) }
+            p.bytes.patch(littleEndian: crc, at: start + 4)
+            defer { p.nextSequence += 1 }
+            return p.nextSequence
+        }
+    }
+
+    /// Returns once the record `sequence` (and every earlier one) is written and synced as
+    /// the durability mode promises. Writes every pending record in one go (group commit).
+    func commit(through sequence: UInt64) throws(SightlineError) {
+        try committed.withLock { (c: inout Committed) throws(SightlineError) in
+            if c.through > sequence { return }
+            // Take everything pending now: later records ride along for free.
+            var taken = ByteWriter()
+            swap(&taken, &c.spare)
+            let end = try pending.withLock { (p: inout Pending) throws(SightlineError) -> UInt64 in
+                if let failed = p.failed { throw failed }
+                swap(&taken, &p.bytes)
+                return p.nextSequence
+            }
+            do throws(SightlineError) {
+                try taken.bytes.withUnsafeBytesTyped { (raw: UnsafeRawBufferPointer) throws(SightlineError) in try fileSystem.writeAll(file, raw) }
+                try syncIfDue(&c)
+            } catch {
+                pending.withLock { $0.failed = error }
+                throw error
+            }
+            taken.removeAll()
+            c.spare = taken
+            c.through = end
+        }
+    }
+
+    /// Writes what is pending and fsyncs now (before a flush, at close, the periodic timer).
     func sync() throws(SightlineError) {
-        if let failed { throw failed }
-        do {
-            try fileSystem.sync(file)
-            lastSync = Self.nowMilliseconds()
-        } catch {
-            failed = error
-            throw error
+        let last = nextSequence
+        if last > 0 { try commit(through: last - 1) }
+        try committed.withLock { (c: inout Committed) throws(SightlineError) in
+            if let failed = pending.withLock({ $0.failed }) { throw failed }
+            do throws(SightlineError) {
+                try fileSystem.sync(file)
+                c.lastSync = Self.nowMilliseconds()
+            } catch {
+                pending.withLock { $0.failed = error }
+                throw error
+            }
         }
     }
 
-    private func syncIfDue() throws(SightlineError) {
+    private func syncIfDue(_ c: inout Committed) throws(SightlineError) {
         switch durability {
         case .everyBatch:
             try fileSystem.sync(file)
         case .periodic(let interval):
             let now = Self.nowMilliseconds()
-            if now &- lastSync >= UInt64(max(0, interval)) {
+            if now &- c.lastSync >= UInt64(max(0, interval)) {
                 try fileSystem.sync(file)
-                lastSync = now
+                c.lastSync = now
             }
         case .none:
             break

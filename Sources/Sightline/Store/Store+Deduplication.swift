@@ -1,0 +1,116 @@
+/// Finding rows a segment already holds, so that re-ingesting data stores nothing twice.
+///
+/// Each segment has an in-memory split-block Bloom filter of its row keys (plate, time,
+/// camera), about 1.25 bytes a row, built when the segment is flushed (or, after a reopen,
+/// the first time a flush's time range overlaps it). A flush checks each frozen row against
+/// the filters of the segments whose time range covers it; only the ~1 % false positives and
+/// the true duplicates are verified exactly, by decoding the blocks whose key and time
+/// ranges hold them. New data (the common case) costs one filter probe per overlapping
+/// segment; a full re-ingest costs one decode of the overlapping blocks.
+extension Store {
+    /// `rows` without those a segment already holds, and how many were dropped.
+    func dropRowsAlreadyStored(_ rows: SightingBatch, segments: [SegmentReader]) throws(SightlineError) -> (SightingBatch, Int) {
+        guard !rows.isEmpty else { return (rows, 0) }
+        let low = rows.times.min()!, high = rows.times.max()!
+        let overlapping = segments.filter { $0.rowCount > 0 && $0.statistics.minTime <= high && $0.statistics.maxTime >= low }
+        guard !overlapping.isEmpty else { return (rows, 0) }
+        let hashes = rows.plates.indices.map { RowKeySet.hash(plate: rows.plates[$0], time: rows.times[$0], camera: rows.cameras[$0]) }
+        var stored = [Bool](repeating: false, count: rows.count)
+        var storedCount = 0
+        let decoder = BlockDecoder()
+        for segment in overlapping {
+            let filter = try rowFilter(of: segment, decoder: decoder)
+            let first = segment.statistics.minTime, last = segment.statistics.maxTime
+            // Candidates, grouped by the block(s) whose key and time ranges could hold them.
+            var candidates: [Int: [Int]] = [:]
+            for i in 0..<rows.count where !stored[i] && rows.times[i] >= first && rows.times[i] <= last
+                && filter.mayContain(hash: hashes[i]) {
+                let key = hasher.key(rows.plates[i])
+                var b = Self.firstBlock(in: segment, withMaxKeyAtLeast: key)
+                while b < segment.blockCount, segment.blockStatistics(b).minPlateKey <= key {
+                    let stats = segment.blockStatistics(b)
+                    if stats.minTime <= rows.times[i] && stats.maxTime >= rows.times[i] { candidates[b, default: []].append(i) }
+                    b += 1
+                }
+            }
+            for (block, indices) in candidates {
+                try decoder.decode(segment, block: block, columns: [.plate, .time, .camera])
+                var keys = RowKeySet(capacity: decoder.rowCount)
+                var row = 0
+                for r in 0..<decoder.runPlates.count {
+                    for _ in 0..<Int(decoder.runLengths[r]) {
+                        _ = keys.insert(plate: decoder.runPlates[r], time: decoder.times[row], camera: decoder.cameras[row])
+                        row += 1
+                    }
+                }
+                for i in indices where !stored[i] && keys.contains(plate: rows.plates[i], time: rows.times[i], camera: rows.cameras[i]) {
+                    stored[i] = true
+                    storedCount += 1
+                }
+            }
+        }
+        guard storedCount > 0 else { return (rows, 0) }
+        var kept = SightingBatch(capacity: rows.count - storedCount)
+        for i in 0..<rows.count where !stored[i] { kept.appendRow(i, of: rows) }
+        return (kept, storedCount)
+    }
+
+    /// The first block whose largest key is ≥ `key` (blocks are in key order).
+    private static func firstBlock(in segment: SegmentReader, withMaxKeyAtLeast key: UInt64) -> Int {
+        var low = 0, high = segment.blockCount
+        while low < high {
+            let mid = (low + high) / 2
+            if segment.blockStatistics(mid).maxPlateKey < key { low = mid + 1 } else { high = mid }
+        }
+        return low
+    }
+
+    /// The segment's row filter: cached, or built by decoding its key columns (and cached).
+    private func rowFilter(of segment: SegmentReader, decoder: BlockDecoder) throws(SightlineError) -> SplitBlockBloomFilter {
+        if let cached = state.withLock({ (s: inout State) in s.rowFilters.filter(for: segment) }) { return cached }
+        var filter = SplitBlockBloomFilter(expectedKeys: segment.rowCount)
+        for b in 0..<segment.blockCount {
+            try decoder.decode(segment, block: b, columns: [.plate, .time, .camera])
+            var row = 0
+            for r in 0..<decoder.runPlates.count {
+                let plate = decoder.runPlates[r]
+                for _ in 0..<Int(decoder.runLengths[r]) {
+                    filter.insert(hash: RowKeySet.hash(plate: plate, time: decoder.times[row], camera: decoder.cameras[row]))
+                    row += 1
+                }
+            }
+        }
+        state.withLock { (s: inout State) in s.rowFilters.insert(filter, for: segment) }
+        return filter
+    }
+
+    /// The row filter of rows about to become a segment.
+    static func rowFilter(of rows: SightingBatch) -> SplitBlockBloomFilter {
+        var filter = SplitBlockBloomFilter(expectedKeys: rows.count)
+        for i in 0..<rows.count { filter.insert(hash: RowKeySet.hash(plate: rows.plates[i], time: rows.times[i], camera: rows.cameras[i])) }
+        return filter
+    }
+}
+
+/// Row filters of segments within a memory budget. When over budget, the filters of the
+/// segments with the oldest data go first: new rows rarely overlap them, and an evicted
+/// filter is rebuilt from the segment if a flush needs it again.
+struct RowFilterCache {
+    private var filters: [String: (filter: SplitBlockBloomFilter, maxTime: Int64)] = [:]
+    private(set) var bytes = 0
+    let budget: Int
+
+    init(budget: Int) { self.budget = budget }
+
+    func filter(for segment: SegmentReader) -> SplitBlockBloomFilter? { filters[segment.path]?.filter }
+
+    mutating func insert(_ filter: SplitBlockBloomFilter, for segment: SegmentReader) {
+        if let old = filters.updateValue((filter, segment.statistics.maxTime), forKey: segment.path) { bytes -= old.filter.byteCount }
+        bytes += filter.byteCount
+        while bytes > budget && filters.count > 1,
+              let oldest = filters.filter({ $0.key != segment.path }).min(by: { $0.value.maxTime < $1.value.maxTime }) {
+            bytes -= oldest.value.filter.byteCount
+            filters[oldest.key] = nil
+        }
+    }
+}

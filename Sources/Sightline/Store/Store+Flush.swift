@@ -1,0 +1,104 @@
+/// Flushing: freezing the buffer, writing its segment on the flush queue, swapping the
+/// manifest, rotating logs.
+extension Store {
+    /// Hands the buffer to a background flush and starts a new log for what follows. The
+    /// old log is synced first, so the new log's records always follow a complete old log
+    /// (recovery replays them in sequence order). Called under the state lock, with no
+    /// flush in flight.
+    func freeze(_ s: inout State) throws(SightlineError) {
+        assert(!s.flushing && !s.buffer.isEmpty)
+        guard let old = s.log else { return }
+        let oldName = Self.logName(old)
+        do throws(SightlineError) {
+            try old.sync()
+            let next = old.nextSequence
+            s.log = try LogWriter.create("\(directory)/\(Self.logName(next))", firstSequence: next,
+                                         durability: options.durability, fileSystem: fileSystem)
+            s.frozen = s.buffer
+            s.buffer = s.spare ?? SightingBatch(capacity: min(options.bufferRows, 1 << 16))
+            s.spare = nil
+            s.bufferKeys.removeAll()
+            flushQueue.async { self.flushInBackground(persistedSequence: next, oldLog: oldName) }
+        } catch {
+            throw poison(&s, error, "starting a flush failed")
+        }
+    }
+
+    /// The flush queue's work: segment, manifest, then the frozen rows leave memory and the
+    /// old log goes. A failure poisons the store; the rows stay recoverable from the logs.
+    private func flushInBackground(persistedSequence: UInt64, oldLog: String) {
+        var rows = state.withLock { (s: inout State) in s.frozen ?? SightingBatch() }
+        do throws(SightlineError) {
+            try writeSegmentAndManifest(rows, persistedSequence: persistedSequence)
+            try fileSystem.remove("\(directory)/\(oldLog)")
+            try fileSystem.syncDirectory(directory)
+            state.withLock { (s: inout State) in
+                s.frozen = nil
+                rows.removeAll()  // in place unless a snapshot still holds the rows
+                s.spare = rows
+            }
+            state.broadcast()
+        } catch {
+            state.withLock { (s: inout State) in _ = poison(&s, error, "flush failed") }
+        }
+    }
+
+    /// Waits until no flush is in flight; throws the failure that poisoned the store.
+    func waitForFlush() throws(SightlineError) {
+        try state.withLock(waitingUntil: { !$0.flushing || $0.failure != nil }) { (s: inout State) throws(SightlineError) in
+            if let failure = s.failure { throw failure }
+        }
+    }
+
+    /// Drops rows already stored, writes the rest as a new segment (if any), and makes a
+    /// durable manifest name it with `persistedSequence`; then the segment is live. Runs
+    /// without the state lock, one at a time (the flush queue, or `init`).
+    func writeSegmentAndManifest(_ rows: SightingBatch, persistedSequence: UInt64) throws(SightlineError) {
+        let (segments, current) = state.withLock { (s: inout State) in (s.segments, s.manifest) }
+        let (kept, dropped) = try dropRowsAlreadyStored(rows, segments: segments)
+        var manifest = current
+        manifest.generation += 1
+        manifest.persistedSequence = persistedSequence
+        var added: (SegmentReader, SplitBlockBloomFilter)?
+        if !kept.isEmpty {
+            let name = Self.segmentName(manifest.nextSegmentNumber)
+            let path = "\(directory)/\(name)"
+            let summary = try SegmentWriter(hasher: hasher, options: options.segment, fileSystem: fileSystem).write(kept, to: path)
+            let reader = try SegmentReader(path: path, hasher: hasher, fileSystem: fileSystem)
+            manifest.nextSegmentNumber += 1
+            manifest.segments.append(Manifest.Segment(name: name, rowCount: summary.rowCount, fileBytes: summary.fileBytes,
+                                                      minTime: reader.statistics.minTime, maxTime: reader.statistics.maxTime))
+            added = (reader, Self.rowFilter(of: kept))
+            options.logger.debug("flushed", metadata: ["store": "\(directory)", "segment": "\(name)",
+                                                       "rows": "\(summary.rowCount)", "bytes": "\(summary.fileBytes)"])
+        }
+        try manifest.write(directory: directory, fileSystem: fileSystem)
+        // Durable from here on: the rows are in the segment the manifest names.
+        state.withLock { (s: inout State) in
+            s.manifest = manifest
+            s.duplicatesAtFlush += dropped
+            if let (reader, filter) = added {
+                s.segments.append(reader)
+                s.rowFilters.insert(filter, for: reader)
+            }
+        }
+    }
+
+    /// Creates the log for records from `firstSequence` on, then removes `oldLogs`.
+    func startLog(_ s: inout State, firstSequence: UInt64, oldLogs: [String]) throws(SightlineError) {
+        do throws(SightlineError) {
+            s.log = nil  // closes the old writer
+            let name = Self.logName(firstSequence)
+            // A log of this name already exists only when it holds no record at or past
+            // `firstSequence` (an empty current log at reopen): nothing to keep.
+            if oldLogs.contains(name) { try fileSystem.remove("\(directory)/\(name)") }
+            let fresh = try LogWriter.create("\(directory)/\(name)", firstSequence: firstSequence,
+                                             durability: options.durability, fileSystem: fileSystem)
+            for old in oldLogs where old != name { try fileSystem.remove("\(directory)/\(old)") }
+            if !oldLogs.isEmpty { try fileSystem.syncDirectory(directory) }
+            s.log = fresh
+        } catch {
+            throw poison(&s, error, "starting a log failed")
+        }
+    }
+}
