@@ -6,7 +6,8 @@ struct SightlineCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sightline",
         abstract: "A storage engine for vehicle sightings (licence-plate reads).",
-        subcommands: [IngestCommand.self, IngestBenchCommand.self, SampleCommand.self, MeasureCommand.self, InspectCommand.self]
+        subcommands: [IngestCommand.self, HistoryCommand.self, AreaCommand.self, HeatmapCommand.self, ExplainCommand.self,
+                      QueryBenchCommand.self, IngestBenchCommand.self, SampleCommand.self, MeasureCommand.self, InspectCommand.self]
     )
 }
 

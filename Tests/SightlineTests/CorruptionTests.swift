@@ -9,9 +9,13 @@ import Testing
         return (batch, bytes)
     }
 
-    /// Opens and fully decodes; returns the rows or the error.
+    /// Opens, verifies (both copies) and fully decodes; returns the rows or the error.
     static func decodeAll(_ bytes: [UInt8]) -> Result<[Sighting], SightlineError> {
-        Result { () throws(SightlineError) in try SegmentReader(bytes: bytes, hasher: testHasher, label: "seg").allSightings() }
+        Result { () throws(SightlineError) in
+            let reader = try SegmentReader(bytes: bytes, hasher: testHasher, label: "seg")
+            try reader.verify()
+            return try reader.allSightings()
+        }
     }
 
     @Test(arguments: [Compression.none, .zstd(level: 3)])
@@ -118,9 +122,9 @@ import Testing
 
     @Test func newerVersionIsReportedAsSuch() throws {
         var (_, bytes) = try Self.smallSegment()
-        bytes[8] = 2
+        bytes[8] = 3
         let crc = bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[0..<12])) }
         withUnsafeBytes(of: crc.littleEndian) { for i in 0..<4 { bytes[12 + i] = $0[i] } }
-        #expect(throws: SightlineError.unsupportedFormat(path: "<memory>", version: 2)) { try SegmentReader(bytes: bytes, hasher: testHasher) }
+        #expect(throws: SightlineError.unsupportedFormat(path: "<memory>", version: 3)) { try SegmentReader(bytes: bytes, hasher: testHasher) }
     }
 }

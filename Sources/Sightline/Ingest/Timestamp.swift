@@ -1,7 +1,10 @@
 /// Parses the times ingest accepts: integer epoch milliseconds, or RFC 3339
 /// (`2024-06-01T08:00:00Z`, `2024-06-01T08:00:00.123+02:00`; fractions beyond milliseconds
 /// are truncated). Returns nil for anything else.
-enum Timestamp {
+public enum Timestamp {
+    /// Epoch milliseconds from integer milliseconds or RFC 3339 text; nil if it is neither.
+    public static func milliseconds(_ text: String) -> Int64? { parse(text.utf8[...]) }
+
     static func parse(_ text: Substring.UTF8View) -> Int64? {
         Array(text).withUnsafeBytes { parse($0) }
     }
@@ -63,5 +66,30 @@ enum Timestamp {
         let doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1
         let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
         return era * 146_097 + doe - 719_468
+    }
+
+    /// The proleptic Gregorian date of a day count since 1970-01-01 (Hinnant's inverse).
+    static func civilFromDays(_ z0: Int) -> (year: Int, month: Int, day: Int) {
+        let z = z0 + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
+    }
+
+    /// RFC 3339 UTC with milliseconds: `2024-06-01T08:00:00.123Z`.
+    public static func rfc3339(_ milliseconds: Int64) -> String {
+        // Floor divisions written so that no intermediate overflows, even at Int64.min.
+        let ms = Int((milliseconds % 1000 + 1000) % 1000)
+        let seconds = milliseconds >= 0 ? milliseconds / 1000 : -((-(milliseconds + 1)) / 1000) - 1
+        let secondOfDay = Int((seconds % 86_400 + 86_400) % 86_400)
+        let days = Int(seconds >= 0 ? seconds / 86_400 : -((-(seconds + 1)) / 86_400) - 1)
+        let (y, m, d) = civilFromDays(days)
+        func pad(_ v: Int, _ w: Int) -> String { let t = String(v); return String(repeating: "0", count: max(0, w - t.count)) + t }
+        return "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))T\(pad(secondOfDay / 3600, 2)):\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2)).\(pad(ms, 3))Z"
     }
 }

@@ -38,8 +38,8 @@ public final class BlockDecoder {
 
     /// Decodes `columns` of block `index` of `segment`, verifying the checksum of every chunk read.
     public func decode(_ segment: SegmentReader, block index: Int, columns: ColumnSet) throws(SightlineError) {
-        guard index >= 0 && index < segment.blockCount else {
-            throw .invalidArgument("block \(index) out of range 0..<\(segment.blockCount)")
+        guard index >= 0 && index < segment.blocks.count else {
+            throw .invalidArgument("block \(index) out of range 0..<\(segment.blocks.count)")
         }
         let entry = segment.blocks[index]
         var wanted = columns
@@ -70,7 +70,10 @@ public final class BlockDecoder {
             // Built only if an error needs it: formatting it per chunk would allocate.
             let what = { "block \(index) \(id.name)" }
             switch id {
-            case .plate: try decodePlate(&reader, hasher: segment.hasher, statistics: entry.statistics, what())
+            case .plate:
+                // The spatial copy's plates are in no key order, and its readers need no
+                // keys: skip recomputing them (the chunk's checksum still guards it).
+                try decodePlate(&reader, hasher: index < segment.blockCount ? segment.hasher : nil, statistics: entry.statistics, what())
             case .time: try decodeTime(&reader, what())
             case .position: try decodePosition(&reader, homes: segment.homes, decodeCoordinates: columns.contains(.position), what())
             case .camera: try decodeCamera(&reader, homes: segment.homes, what())
@@ -102,7 +105,7 @@ public final class BlockDecoder {
 
     // MARK: columns
 
-    private func decodePlate(_ reader: inout ByteReader, hasher: PlateHasher, statistics: BlockStatistics,
+    private func decodePlate(_ reader: inout ByteReader, hasher: PlateHasher?, statistics: BlockStatistics,
                              _ what: @autoclosure () -> String) throws(SightlineError) {
         let runs = try streams.readIntegers(&reader, expectedCount: nil, into: u0, "\(what()) run lengths")
         guard runs >= 1 && runs <= rowCount else { throw reader.corrupt("\(what()): \(runs) runs for \(rowCount) rows") }
@@ -127,20 +130,24 @@ public final class BlockDecoder {
             }
             textOffset += plateLength
             let plate = Plate(uncheckedNormalized: bytes)
-            let key = hasher.key(plate)
-            // Keys are recomputed, so check them against the order and range they were written in.
-            guard key >= previousKey && key <= statistics.maxPlateKey else {
-                throw reader.corrupt("\(what()): run \(r) plate key out of order")
+            if let hasher {
+                let key = hasher.key(plate)
+                // Keys are recomputed, so check them against the order and range they were written in.
+                guard key >= previousKey && key <= statistics.maxPlateKey else {
+                    throw reader.corrupt("\(what()): run \(r) plate key out of order")
+                }
+                previousKey = key
+                runKeys.base[r] = key
+            } else {
+                runKeys.base[r] = 0
             }
-            previousKey = key
-            runKeys.base[r] = key
             runLengths.base[r] = UInt32(length)
             runPlates.base[r] = plate
         }
         guard rows == rowCount, textOffset == text.count else {
             throw reader.corrupt("\(what()): runs cover \(rows) of \(rowCount) rows, \(textOffset) of \(text.count) text bytes")
         }
-        guard runKeys.base[0] == statistics.minPlateKey && runKeys.base[runs - 1] == statistics.maxPlateKey else {
+        guard hasher == nil || (runKeys.base[0] == statistics.minPlateKey && runKeys.base[runs - 1] == statistics.maxPlateKey) else {
             throw reader.corrupt("\(what()): plate keys do not match the block's key range")
         }
     }
@@ -355,5 +362,42 @@ extension SegmentReader {
             result += decoder.sightings()
         }
         return result
+    }
+}
+
+extension SegmentReader {
+    /// Decodes every block of both copies (checking every chunk's checksum and every value)
+    /// and checks that the spatial copy holds exactly the plate-ordered rows: same count, same
+    /// order-independent sum of row hashes. Throws `corruptFile` naming the first problem.
+    public func verify() throws(SightlineError) {
+        let decoder = BlockDecoder()
+        func digest(_ blocks: Range<Int>) throws(SightlineError) -> (Int, UInt64) {
+            var rows = 0
+            var sum: UInt64 = 0
+            for b in blocks {
+                try decoder.decode(self, block: b, columns: .all)
+                var row = 0
+                for r in 0..<decoder.runPlates.count {
+                    let plate = decoder.runPlates[r]
+                    for _ in 0..<Int(decoder.runLengths[r]) {
+                        // Wrapping sum of per-row hashes: independent of row order.
+                        var h = RowKeySet.hash(plate: plate, time: decoder.times[row], camera: decoder.cameras[row])
+                        h ^= UInt64(UInt32(bitPattern: decoder.latitudes[row])) &* 0x9E37_79B9_7F4A_7C15
+                        h ^= UInt64(UInt32(bitPattern: decoder.longitudes[row])) << 32 | UInt64(decoder.confidences[row]) << 8
+                        h ^= UInt64(decoder.regions[row]) &* 0xC2B2_AE3D_27D4_EB4F
+                        sum &+= h &* 0xBF58_476D_1CE4_E5B9
+                        row += 1
+                    }
+                }
+                rows += decoder.rowCount
+            }
+            return (rows, sum)
+        }
+        let main = try digest(0..<blockCount)
+        let spatial = try digest(spatialBlocks)
+        guard main == spatial else {
+            throw .corruptFile(path: path, offset: blocks.isEmpty ? 0 : blocks[spatialBlocks.lowerBound].offset,
+                               reason: "the spatial copy does not hold the same rows as the plate-ordered blocks")
+        }
     }
 }

@@ -1,11 +1,11 @@
-/// Constants of segment file format v1. Docs/format.md draws every field.
+/// Constants of segment file format v2. Docs/format.md draws every field.
 enum SegmentFormat {
     /// First 8 bytes of a segment: 0x89 "SLSEG" CR LF — the high byte and CR LF catch
     /// 7-bit and text-mode transfers, as PNG's signature does.
     static let headerMagic: [UInt8] = [0x89, 0x53, 0x4C, 0x53, 0x45, 0x47, 0x0D, 0x0A]
     /// Last 8 bytes of a segment: "SLSEGEND".
     static let trailerMagic: UInt64 = 0x444E_4547_4553_4C53  // "SLSEGEND" little-endian
-    static let version: UInt32 = 1
+    static let version: UInt32 = 2
     /// magic(8) version(4) crc32c(4)
     static let headerSize = 16
     /// footerOffset(8) footerLength(4) footerCRC(4) magic(8)
@@ -14,9 +14,12 @@ enum SegmentFormat {
     static let columnCount = ColumnID.allCases.count
     /// Fixed bytes of a footer before the block table.
     /// rows(8) blocks(4) blockRowLimit(4) keys(16) times(16) bounds(16) homes(8+4+4) secretCheck(8)
-    static let footerFixedSize = 8 + 4 + 4 + 8 + 8 + 8 + 8 + 16 + 8 + 4 + 4 + 8
+    /// spatialBlocks(4) spatialBlockRowLimit(4) plateFilter(8+4+4)
+    static let footerFixedSize = 8 + 4 + 4 + 8 + 8 + 8 + 8 + 16 + 8 + 4 + 4 + 8 + 4 + 4 + 8 + 4 + 4
     /// Bytes of one block entry in the footer.
     static let blockEntrySize = 8 + 4 + 8 + 8 + 8 + 8 + 16 + 8 * columnCount
+    /// Bits per distinct plate key in the plate filter (~1 % false positives).
+    static let plateFilterBitsPerKey = 10
     /// Largest footer a reader accepts (guards allocation against a corrupt length).
     static let maximumFooterSize = 1 << 30
 }
@@ -138,4 +141,11 @@ struct BlockEntry: Hashable {
         for i in 0..<id.rawValue { o += Int64(columnLengths[i]) }
         return o
     }
+}
+
+/// The plate membership filter of a segment: which plate keys it may hold.
+enum PlateFilter {
+    /// The filter's hash of a plate key: the key itself (SipHash output is already uniform).
+    @inline(__always)
+    static func hash(_ key: UInt64) -> UInt64 { key }
 }

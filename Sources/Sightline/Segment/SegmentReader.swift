@@ -16,8 +16,17 @@ public final class SegmentReader: Sendable {
     public let fileSize: Int64
     /// The hasher the segment's plate keys are recomputed with.
     public let hasher: PlateHasher
+    /// Entries of the plate-ordered blocks, then of the spatial copy's blocks.
     let blocks: [BlockEntry]
+    /// Indices of the spatial copy's blocks in `blocks`.
+    let spatialBlocks: Range<Int>
+    /// Rows per spatial block the segment was written with.
+    let spatialBlockRowLimit: Int
     let homes: CameraHomes
+    /// Which plate keys the segment may hold.
+    let plateFilter: SplitBlockBloomFilter
+    /// The spatial copy's blocks as a tree of bounding boxes.
+    let spatialTree: SpatialTree
     private let source: Source
 
     enum Source: Sendable {
@@ -25,8 +34,11 @@ public final class SegmentReader: Sendable {
         case memory([UInt8])
     }
 
-    /// Number of blocks.
-    public var blockCount: Int { blocks.count }
+    /// Number of (plate-ordered) blocks.
+    public var blockCount: Int { spatialBlocks.lowerBound }
+
+    /// False when the segment certainly holds no row of the plate with this key.
+    public func mayContain(plateKey: UInt64) -> Bool { plateFilter.mayContain(hash: PlateFilter.hash(plateKey)) }
 
     /// Statistics of block `index`.
     public func blockStatistics(_ index: Int) -> BlockStatistics { blocks[index].statistics }
@@ -89,6 +101,7 @@ public final class SegmentReader: Sendable {
             throw corrupt(footerOffset, "footer checksum mismatch")
         }
 
+        var spatial = (count: 0, rowLimit: 0, filterOffset: Int64(0), filterLength: 0, filterCRC: UInt32(0))
         let rows = try footer.withUnsafeBytesTyped { raw throws(SightlineError) -> (Int, Int, Int, BlockStatistics, Int64, Int, UInt32, [BlockEntry]) in
             var f = ByteReader(raw, fileOffset: footerOffset, path: path)
             let rowCount = try f.read(UInt64.self)
@@ -99,15 +112,25 @@ public final class SegmentReader: Sendable {
             let homesLength = Int(try f.read(UInt32.self))
             let homesCRC = try f.read(UInt32.self)
             guard try f.read(UInt64.self) == hasher.secretFingerprint else { throw .wrongPlateKeySecret(path: path) }
-            guard f.remaining == blockCount * SegmentFormat.blockEntrySize else {
-                throw f.corrupt("footer has \(f.remaining) bytes for \(blockCount) block entries")
+            spatial.count = Int(try f.read(UInt32.self))
+            spatial.rowLimit = Int(try f.read(UInt32.self))
+            spatial.filterOffset = Int64(bitPattern: try f.read(UInt64.self))
+            spatial.filterLength = Int(try f.read(UInt32.self))
+            spatial.filterCRC = try f.read(UInt32.self)
+            guard blockCount <= SegmentFormat.maximumFooterSize / SegmentFormat.blockEntrySize,
+                  spatial.count <= SegmentFormat.maximumFooterSize / SegmentFormat.blockEntrySize,
+                  f.remaining == (blockCount + spatial.count) * SegmentFormat.blockEntrySize else {
+                throw f.corrupt("footer has \(f.remaining) bytes for \(blockCount) + \(spatial.count) block entries")
             }
             guard (256...65536).contains(blockRowLimit) else { throw f.corrupt("block row limit \(blockRowLimit) out of range", at: 12) }
+            guard (256...65536).contains(spatial.rowLimit) else { throw f.corrupt("spatial block row limit \(spatial.rowLimit) out of range", at: 92) }
+            guard spatial.filterLength >= 32, spatial.filterLength % 32 == 0 else { throw f.corrupt("plate filter length \(spatial.filterLength)", at: 104) }
             var entries: [BlockEntry] = []
             entries.reserveCapacity(blockCount)
             var expectedOffset = Int64(SegmentFormat.headerSize)
-            var rowSum: UInt64 = 0
-            for b in 0..<blockCount {
+            var rowSum: UInt64 = 0, spatialRowSum: UInt64 = 0
+            for b in 0..<(blockCount + spatial.count) {
+                let isSpatial = b >= blockCount
                 let entryStart = f.position
                 let offset = Int64(bitPattern: try f.read(UInt64.self))
                 let n = Int(try f.read(UInt32.self))
@@ -118,19 +141,20 @@ public final class SegmentReader: Sendable {
                     crcs.append(try f.read(UInt32.self))
                 }
                 let entry = BlockEntry(offset: offset, statistics: stats, columnLengths: lengths, columnChecksums: crcs)
-                guard offset == expectedOffset, n >= 1, n <= blockRowLimit,
+                guard offset == expectedOffset, n >= 1, n <= (isSpatial ? spatial.rowLimit : blockRowLimit),
                       stats.minPlateKey <= stats.maxPlateKey, stats.minTime <= stats.maxTime else {
                     throw f.corrupt("block \(b) entry is inconsistent (offset \(offset), \(n) rows)", at: entryStart)
                 }
                 expectedOffset += entry.byteLength
-                rowSum += UInt64(n)
+                if isSpatial { spatialRowSum += UInt64(n) } else { rowSum += UInt64(n) }
                 entries.append(entry)
             }
-            guard expectedOffset == homesOffset, homesOffset + Int64(homesLength) == footerOffset else {
-                throw f.corrupt("blocks end at \(expectedOffset) but the camera homes span \(homesOffset)+\(homesLength) before the footer at \(footerOffset)", at: 32)
+            guard expectedOffset == homesOffset, homesOffset + Int64(homesLength) == spatial.filterOffset,
+                  spatial.filterOffset + Int64(spatial.filterLength) == footerOffset else {
+                throw f.corrupt("blocks end at \(expectedOffset) but the camera homes span \(homesOffset)+\(homesLength) and the plate filter \(spatial.filterOffset)+\(spatial.filterLength) before the footer at \(footerOffset)", at: 32)
             }
-            guard rowSum == rowCount, rowCount <= UInt64(Int.max) else {
-                throw f.corrupt("blocks hold \(rowSum) rows, footer says \(rowCount)", at: 0)
+            guard rowSum == rowCount, spatialRowSum == rowCount, rowCount <= UInt64(Int.max) else {
+                throw f.corrupt("blocks hold \(rowSum) rows and spatial blocks \(spatialRowSum), footer says \(rowCount)", at: 0)
             }
             total.rowCount = Int(rowCount)
             return (Int(rowCount), blockCount, blockRowLimit, total, homesOffset, homesLength, homesCRC, entries)
@@ -139,6 +163,8 @@ public final class SegmentReader: Sendable {
         blockRowLimit = rows.2
         statistics = rows.3
         blocks = rows.7
+        spatialBlocks = rows.1..<(rows.1 + spatial.count)
+        spatialBlockRowLimit = spatial.rowLimit
 
         var homeBytes = [UInt8](repeating: 0, count: rows.5)
         try Self.read(source, path, into: &homeBytes, at: rows.4)
@@ -150,6 +176,16 @@ public final class SegmentReader: Sendable {
             var r = ByteReader(raw, fileOffset: rows.4, path: path)
             return try CameraHomes.decode(&r, streams: streams)
         }
+
+        var filterBytes = [UInt8](repeating: 0, count: spatial.filterLength)
+        try Self.read(source, path, into: &filterBytes, at: spatial.filterOffset)
+        guard filterBytes.withUnsafeBytes({ CRC32C.checksum($0) }) == spatial.filterCRC else {
+            throw corrupt(spatial.filterOffset, "plate filter checksum mismatch")
+        }
+        plateFilter = SplitBlockBloomFilter(uncheckedWords: filterBytes.withUnsafeBytes { raw in
+            (0..<(raw.count / 4)).map { UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self)) }
+        })
+        spatialTree = SpatialTree(blocks.map(\.statistics), range: spatialBlocks)
     }
 
     deinit {

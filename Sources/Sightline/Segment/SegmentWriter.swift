@@ -3,18 +3,25 @@ public struct SegmentOptions: Sendable, Hashable {
     /// Rows per block: the unit of decoding and of statistics-based skipping (256...65536).
     /// 8,192 is the default; Docs/format.md gives the measurements behind it.
     public var blockRows: Int
+    /// Rows per block of the spatial copy (256...65536): smaller blocks make area queries
+    /// read fewer rows beyond their region, at some cost in size.
+    public var spatialBlockRows: Int
     /// The compressor applied after each stream's encoding, when it saves space.
     public var compression: Compression
 
-    /// Options with the defaults: 8,192-row blocks, zstd level 1.
-    public init(blockRows: Int = 8192, compression: Compression = .default) {
+    /// Options with the defaults: 8,192-row blocks, 4,096-row spatial blocks, zstd level 1.
+    public init(blockRows: Int = 8192, spatialBlockRows: Int = 4096, compression: Compression = .default) {
         self.blockRows = blockRows
+        self.spatialBlockRows = spatialBlockRows
         self.compression = compression
     }
 
     func validated() throws(SightlineError) -> SegmentOptions {
         guard (256...65536).contains(blockRows) else {
             throw .invalidArgument("blockRows must be 256...65536, got \(blockRows)")
+        }
+        guard (256...65536).contains(spatialBlockRows) else {
+            throw .invalidArgument("spatialBlockRows must be 256...65536, got \(spatialBlockRows)")
         }
         return self
     }
@@ -30,6 +37,10 @@ public struct SegmentSummary: Sendable, Hashable {
     public var fileBytes: Int
     /// Bytes per column, summed over blocks, indexed by `ColumnID.rawValue`.
     public var columnBytes: [Int]
+    /// Bytes of the spatial copy (its blocks' column chunks).
+    public var spatialBytes: Int
+    /// Bytes of the plate membership filter.
+    public var plateFilterBytes: Int
     /// Bytes of the camera-home section.
     public var cameraHomeBytes: Int
     /// Bytes of header, footer and trailer.
@@ -41,11 +52,13 @@ public struct SegmentSummary: Sendable, Hashable {
     public var bytesPerRow: Double { rowCount == 0 ? 0 : Double(fileBytes) / Double(rowCount) }
 }
 
-/// Encodes sightings into segment file format v1.
+/// Encodes sightings into segment file format v2.
 ///
 /// Rows are sorted by (plate key, plate, time, camera) and cut into blocks; each block's
 /// column chunks are encoded, checksummed and handed to `sink` as they are produced, so a
-/// large segment streams to disk. Duplicates are kept: deduplication is the store's job.
+/// large segment streams to disk. Then the same rows again in space-time order (the spatial
+/// copy, `SpatialOrder`), the camera homes, and a Bloom filter of the plate keys.
+/// Duplicates are kept: deduplication is the store's job.
 public struct SegmentEncoder: Sendable {
     let options: SegmentOptions
     let hasher: PlateHasher
@@ -91,28 +104,44 @@ public struct SegmentEncoder: Sendable {
         let homeRefs = homes.references(cameras: rows.cameras, latitudes: rows.latitudes, longitudes: rows.longitudes)
         var summary = SegmentSummary(rowCount: rows.count, blockCount: 0, fileBytes: 0,
                                      columnBytes: Array(repeating: 0, count: SegmentFormat.columnCount),
+                                     spatialBytes: 0, plateFilterBytes: 0,
                                      cameraHomeBytes: 0, metadataBytes: 0, cameraHomeCount: homes.count)
-        var entries: [BlockEntry] = []
         var column = ByteWriter(capacity: 1 << 16)
         var scratch: [UInt64] = []
-        var start = 0
-        while start < rows.count {
-            let range = start..<min(rows.count, start + options.blockRows)
-            var entry = BlockEntry(offset: written + Int64(out.count),
-                                   statistics: Self.statistics(rows, range),
-                                   columnLengths: [], columnChecksums: [])
-            for id in ColumnID.allCases {
-                column.removeAll()
-                try Self.encodeChunk(id, rows, range, homeRefs: homeRefs, encoder: &encoder, scratch: &scratch, into: &column)
-                entry.columnLengths.append(UInt32(column.count))
-                entry.columnChecksums.append(column.bytes.withUnsafeBytes { CRC32C.checksum($0) })
-                summary.columnBytes[id.rawValue] += column.count
-                out.append(contentsOf: column.bytes)
+        /// Encodes `rows` as blocks of `blockRows`; returns their entries and bytes.
+        func encodeBlocks(_ rows: SortedBatch, homeRefs: [UInt32], blockRows: Int, keysSorted: Bool) throws(SightlineError) -> ([BlockEntry], [Int]) {
+            var entries: [BlockEntry] = []
+            var bytes = Array(repeating: 0, count: SegmentFormat.columnCount)
+            var start = 0
+            while start < rows.count {
+                let range = start..<min(rows.count, start + blockRows)
+                var entry = BlockEntry(offset: written + Int64(out.count),
+                                       statistics: Self.statistics(rows, range, keysSorted: keysSorted),
+                                       columnLengths: [], columnChecksums: [])
+                for id in ColumnID.allCases {
+                    column.removeAll()
+                    try Self.encodeChunk(id, rows, range, homeRefs: homeRefs, encoder: &encoder, scratch: &scratch, into: &column)
+                    entry.columnLengths.append(UInt32(column.count))
+                    entry.columnChecksums.append(column.bytes.withUnsafeBytes { CRC32C.checksum($0) })
+                    bytes[id.rawValue] += column.count
+                    out.append(contentsOf: column.bytes)
+                }
+                entries.append(entry)
+                if out.count >= 1 << 20 { try flush(&out) }
+                start = range.upperBound
             }
-            entries.append(entry)
-            if out.count >= 1 << 20 { try flush(&out) }
-            start = range.upperBound
+            return (entries, bytes)
         }
+        let (entries, mainBytes) = try encodeBlocks(rows, homeRefs: homeRefs, blockRows: options.blockRows, keysSorted: true)
+        summary.columnBytes = mainBytes
+
+        // The spatial copy: the same rows in space-time order.
+        let order = SpatialOrder.permutation(of: rows)
+        let spatialRows = SortedBatch(reordering: rows, by: order)
+        let spatialRefs = SortedBatch.gather(homeRefs, order)
+        let (spatialEntries, spatialBytes) = try encodeBlocks(spatialRows, homeRefs: spatialRefs,
+                                                              blockRows: options.spatialBlockRows, keysSorted: false)
+        summary.spatialBytes = spatialBytes.reduce(0, +)
 
         // Camera homes section.
         let homesOffset = written + Int64(out.count)
@@ -121,6 +150,19 @@ public struct SegmentEncoder: Sendable {
         let homesCRC = column.bytes.withUnsafeBytes { CRC32C.checksum($0) }
         out.append(contentsOf: column.bytes)
         summary.cameraHomeBytes = column.count
+        let homesLength = column.count
+
+        // Plate filter section: a Bloom filter of the distinct plate keys (sorted: runs).
+        let filterOffset = written + Int64(out.count)
+        var distinct = 0
+        for i in 0..<rows.count where i == 0 || rows.keys[i] != rows.keys[i - 1] { distinct += 1 }
+        var filter = SplitBlockBloomFilter(expectedKeys: distinct, bitsPerKey: SegmentFormat.plateFilterBitsPerKey)
+        for i in 0..<rows.count where i == 0 || rows.keys[i] != rows.keys[i - 1] { filter.insert(hash: PlateFilter.hash(rows.keys[i])) }
+        column.removeAll()
+        for w in filter.words { column.append(littleEndian: w) }
+        let filterCRC = column.bytes.withUnsafeBytes { CRC32C.checksum($0) }
+        out.append(contentsOf: column.bytes)
+        summary.plateFilterBytes = column.count
 
         // Footer and trailer.
         let footerOffset = written + Int64(out.count)
@@ -133,10 +175,15 @@ public struct SegmentEncoder: Sendable {
         out.append(littleEndian: UInt32(options.blockRows))
         Self.appendStatistics(total, to: &out)
         out.append(littleEndian: UInt64(homesOffset))
-        out.append(littleEndian: UInt32(column.count))
+        out.append(littleEndian: UInt32(homesLength))
         out.append(littleEndian: homesCRC)
         out.append(littleEndian: hasher.secretFingerprint)
-        for e in entries {
+        out.append(littleEndian: UInt32(spatialEntries.count))
+        out.append(littleEndian: UInt32(options.spatialBlockRows))
+        out.append(littleEndian: UInt64(filterOffset))
+        out.append(littleEndian: UInt32(summary.plateFilterBytes))
+        out.append(littleEndian: filterCRC)
+        for e in entries + spatialEntries {
             out.append(littleEndian: UInt64(e.offset))
             out.append(littleEndian: UInt32(e.statistics.rowCount))
             Self.appendStatistics(e.statistics, to: &out)
@@ -156,6 +203,7 @@ public struct SegmentEncoder: Sendable {
         summary.blockCount = entries.count
         summary.fileBytes = Int(written)
         summary.metadataBytes = summary.fileBytes - summary.columnBytes.reduce(0, +) - summary.cameraHomeBytes
+            - summary.spatialBytes - summary.plateFilterBytes
         return summary
     }
 
@@ -219,9 +267,17 @@ public struct SegmentEncoder: Sendable {
         }
     }
 
-    static func statistics(_ rows: SortedBatch, _ range: Range<Int>) -> BlockStatistics {
+    static func statistics(_ rows: SortedBatch, _ range: Range<Int>, keysSorted: Bool = true) -> BlockStatistics {
         var s = BlockStatistics(rowCount: range.count, minPlateKey: rows.keys[range.lowerBound],
                                 maxPlateKey: rows.keys[range.upperBound - 1], minTime: .max, maxTime: .min, bounds: .empty)
+        if !keysSorted {
+            s.minPlateKey = .max
+            s.maxPlateKey = .min
+            for i in range {
+                s.minPlateKey = min(s.minPlateKey, rows.keys[i])
+                s.maxPlateKey = max(s.maxPlateKey, rows.keys[i])
+            }
+        }
         for i in range {
             s.minTime = min(s.minTime, rows.times[i])
             s.maxTime = max(s.maxTime, rows.times[i])

@@ -82,7 +82,20 @@ public struct SortedBatch: Sendable {
         if !batch.images.isEmpty { images = order.map { batch.images[Int($0)] } }
     }
 
-    private static func gather<T: BitwiseCopyable>(_ column: [T], _ order: [UInt32]) -> [T] {
+    /// `other`'s rows in the order `order` gives (a permutation of its row numbers).
+    init(reordering other: SortedBatch, by order: [UInt32]) {
+        keys = Self.gather(other.keys, order)
+        plates = Self.gather(other.plates, order)
+        times = Self.gather(other.times, order)
+        latitudes = Self.gather(other.latitudes, order)
+        longitudes = Self.gather(other.longitudes, order)
+        cameras = Self.gather(other.cameras, order)
+        confidences = Self.gather(other.confidences, order)
+        regions = Self.gather(other.regions, order)
+        if !other.images.isEmpty { images = order.map { other.images[Int($0)] } }
+    }
+
+    static func gather<T: BitwiseCopyable>(_ column: [T], _ order: [UInt32]) -> [T] {
         [T](unsafeUninitializedCapacity: order.count) { out, initialized in
             column.withUnsafeBufferPointer { c in
                 for (k, i) in order.enumerated() { out[k] = c[Int(i)] }

@@ -15,6 +15,7 @@ extension Store {
             s.log = try LogWriter.create("\(directory)/\(Self.logName(next))", firstSequence: next,
                                          durability: options.durability, fileSystem: fileSystem)
             s.frozen = s.buffer
+            s.flushing = true
             s.buffer = s.spare ?? SightingBatch(capacity: min(options.bufferRows, 1 << 16))
             s.spare = nil
             s.bufferKeys.removeAll()
@@ -29,18 +30,20 @@ extension Store {
     private func flushInBackground(persistedSequence: UInt64, oldLog: String) {
         var rows = state.withLock { (s: inout State) in s.frozen ?? SightingBatch() }
         do throws(SightlineError) {
-            try writeSegmentAndManifest(rows, persistedSequence: persistedSequence)
-            try fileSystem.remove("\(directory)/\(oldLog)")
-            try fileSystem.syncDirectory(directory)
+            // The segment goes live and the frozen rows leave memory in one step, so no
+            // snapshot sees them twice or misses them.
+            try writeSegmentAndManifest(rows, persistedSequence: persistedSequence) { (s: inout State) in s.frozen = nil }
             state.withLock { (s: inout State) in
-                s.frozen = nil
                 rows.removeAll()  // in place unless a snapshot still holds the rows
                 s.spare = rows
             }
-            state.broadcast()
+            try fileSystem.remove("\(directory)/\(oldLog)")
+            try fileSystem.syncDirectory(directory)
         } catch {
             state.withLock { (s: inout State) in _ = poison(&s, error, "flush failed") }
         }
+        state.withLock { (s: inout State) in s.flushing = false }
+        state.broadcast()
     }
 
     /// Waits until no flush is in flight; throws the failure that poisoned the store.
@@ -53,7 +56,8 @@ extension Store {
     /// Drops rows already stored, writes the rest as a new segment (if any), and makes a
     /// durable manifest name it with `persistedSequence`; then the segment is live. Runs
     /// without the state lock, one at a time (the flush queue, or `init`).
-    func writeSegmentAndManifest(_ rows: SightingBatch, persistedSequence: UInt64) throws(SightlineError) {
+    func writeSegmentAndManifest(_ rows: SightingBatch, persistedSequence: UInt64,
+                                 andThen install: (inout State) -> Void = { _ in }) throws(SightlineError) {
         let (segments, current) = state.withLock { (s: inout State) in (s.segments, s.manifest) }
         let (kept, dropped) = try dropRowsAlreadyStored(rows, segments: segments)
         var manifest = current
@@ -81,6 +85,7 @@ extension Store {
                 s.segments.append(reader)
                 s.rowFilters.insert(filter, for: reader)
             }
+            install(&s)
         }
     }
 

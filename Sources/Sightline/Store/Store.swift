@@ -63,7 +63,9 @@ public final class Store: Sendable {
         /// Row-key filters of segments, for the flush-time duplicate check.
         var rowFilters: RowFilterCache
 
-        var flushing: Bool { frozen != nil }
+        /// A flush job is queued or running (set at freeze, cleared when it has finished,
+        /// old log removal included).
+        var flushing = false
     }
 
     /// Keeps the lock file open (and so the lock held) for the store's lifetime.

@@ -1,0 +1,119 @@
+/// A half-open time range, epoch milliseconds: `from` inclusive, `to` exclusive; either end
+/// may be open.
+public struct TimeRange: Sendable, Hashable {
+    /// Earliest time included; nil for no lower bound.
+    public var from: Int64?
+    /// First time excluded; nil for no upper bound.
+    public var to: Int64?
+
+    /// A range; throws when `from ≥ to`.
+    public init(from: Int64? = nil, to: Int64? = nil) throws(SightlineError) {
+        if let from, let to, from >= to { throw .invalidArgument("time range is empty: from \(from) is not before to \(to)") }
+        self.from = from
+        self.to = to
+    }
+
+    /// Every time.
+    public static let all = try! TimeRange()
+
+    var lower: Int64 { from ?? .min }
+    /// Exclusive upper bound; `Int64.max` stands for "none" (a row at Int64.max cannot exist:
+    /// `Sighting` validates times).
+    var upper: Int64 { to ?? .max }
+
+    @inline(__always) func contains(_ t: Int64) -> Bool { t >= lower && (to == nil || t < upper) }
+    @inline(__always) func overlaps(min: Int64, max: Int64) -> Bool { max >= lower && (to == nil || min < upper) }
+}
+
+/// Filters any query can add.
+public struct QueryFilters: Sendable, Hashable {
+    /// Only these cameras (nil: any).
+    public var cameras: Set<UInt32>?
+    /// Only this region (nil: any).
+    public var region: Region?
+    /// Only rows with at least this confidence.
+    public var minimumConfidence: UInt8
+    /// At most this many rows, after ordering (nil: all).
+    public var limit: Int?
+
+    /// Filters; the defaults keep everything.
+    public init(cameras: Set<UInt32>? = nil, region: Region? = nil, minimumConfidence: UInt8 = 0, limit: Int? = nil) {
+        self.cameras = cameras
+        self.region = region
+        self.minimumConfidence = minimumConfidence
+        self.limit = limit
+    }
+
+    @inline(__always)
+    func accepts(camera: UInt32, confidence: UInt8, regionCode: UInt32) -> Bool {
+        confidence >= minimumConfidence && (region == nil || region!.code == regionCode) && (cameras == nil || cameras!.contains(camera))
+    }
+
+    /// Columns the filters read besides time and position.
+    var columns: ColumnSet {
+        var c: ColumnSet = []
+        if cameras != nil { c.insert(.camera) }
+        if region != nil { c.insert(.region) }
+        if minimumConfidence > 0 { c.insert(.confidence) }
+        return c
+    }
+}
+
+/// What a query asks.
+public enum QueryKind: Sendable, Hashable {
+    /// Every sighting of one plate, in time order.
+    case history(Plate)
+    /// Every sighting inside an area.
+    case area(Area)
+}
+
+/// A query: what, when, and filters.
+public struct Query: Sendable, Hashable {
+    /// History or area.
+    public var kind: QueryKind
+    /// When.
+    public var time: TimeRange
+    /// Camera, region, confidence and limit filters.
+    public var filters: QueryFilters
+
+    /// A query; areas are validated.
+    public init(_ kind: QueryKind, time: TimeRange = .all, filters: QueryFilters = QueryFilters()) throws(SightlineError) {
+        if case .area(let area) = kind { _ = try area.validated() }
+        self.kind = kind
+        self.time = time
+        self.filters = filters
+    }
+
+    /// Whether a row satisfies the query (the brute-force definition every path must match).
+    @inline(__always)
+    func matches(plate: Plate, time t: Int64, latitudeE7: Int32, longitudeE7: Int32, camera: UInt32,
+                 confidence: UInt8, regionCode: UInt32) -> Bool {
+        guard time.contains(t), filters.accepts(camera: camera, confidence: confidence, regionCode: regionCode) else { return false }
+        switch kind {
+        case .history(let p): return p == plate
+        case .area(let a): return a.contains(latitudeE7: latitudeE7, longitudeE7: longitudeE7)
+        }
+    }
+
+    /// Result order: histories by time then camera; areas by time, plate, camera (then the
+    /// remaining fields, so the order is total).
+    static func ordered(_ a: Sighting, _ b: Sighting, history: Bool) -> Bool {
+        if a.time != b.time { return a.time < b.time }
+        if !history && a.plate != b.plate { return a.plate < b.plate }
+        if a.camera != b.camera { return a.camera < b.camera }
+        if a.plate != b.plate { return a.plate < b.plate }
+        if a.latitudeE7 != b.latitudeE7 { return a.latitudeE7 < b.latitudeE7 }
+        if a.longitudeE7 != b.longitudeE7 { return a.longitudeE7 < b.longitudeE7 }
+        return a.confidence < b.confidence
+    }
+}
+
+/// How a heat map groups sightings.
+public enum HeatmapGrouping: Sendable, Hashable {
+    /// Per geohash cell of this precision (1–12).
+    case geohash(precision: Int)
+    /// Per hour of day, UTC (keys "00" … "23").
+    case hourOfDay
+    /// Per day, UTC (keys "YYYY-MM-DD").
+    case day
+}

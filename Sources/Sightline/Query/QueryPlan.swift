@@ -1,0 +1,108 @@
+/// A way to read one segment for a query.
+public enum AccessPath: String, Sendable, Hashable, CaseIterable {
+    /// The plate filter says the plate may be there; read the blocks whose key range holds it.
+    case plateRun = "plate filter + key run"
+    /// Descend the spatial tree; read the spatial copy's blocks that meet the area and time.
+    case spatialTree = "spatial tree"
+    /// Read the plate-ordered blocks whose time range (and box) meet the query's.
+    case timeBlocks = "time-pruned blocks"
+    /// Read every plate-ordered block.
+    case fullScan = "full scan"
+}
+
+/// What one access path would read, from index statistics alone.
+public struct PathEstimate: Sendable, Hashable {
+    /// The path.
+    public var path: AccessPath
+    /// Blocks it reads.
+    public var blocks: [Int]
+    /// Rows in those blocks (what decoding touches).
+    public var rows: Int
+    /// Bytes of the chunks it reads.
+    public var bytes: Int
+    /// Estimated matching rows.
+    public var matches: Double
+    /// The planner's cost: bytes plus a fixed charge per block (decode setup, a read call).
+    public var cost: Int { bytes + blocks.count * PathEstimate.perBlockCost }
+
+    /// Bytes charged for each block read besides its chunks.
+    public static let perBlockCost = 4096
+}
+
+/// The plan for one segment: the chosen path and the ones it beat, or why it is skipped.
+public struct SegmentPlan: Sendable {
+    /// The segment's file name.
+    public var segment: String
+    /// Rows in the segment.
+    public var segmentRows: Int
+    /// The cheapest path; nil when the segment is skipped.
+    public var chosen: PathEstimate?
+    /// Every path considered, cheapest first.
+    public var alternatives: [PathEstimate]
+    /// Why no block is read (time range, plate filter, area), when skipped.
+    public var skipped: String?
+    let reader: SegmentReader
+}
+
+/// A query's plan over a snapshot.
+public struct QueryPlan: Sendable {
+    /// The query.
+    public var query: Query
+    /// One plan per segment of the snapshot.
+    public var segments: [SegmentPlan]
+    /// Rows not yet in a segment (checked one by one).
+    public var memoryRows: Int
+    /// Time spent planning.
+    public var planningTime: Duration
+    /// Columns the execution decodes.
+    public var columns: ColumnSet
+    let memory: [SightingBatch]
+    let plateKey: UInt64?
+    /// The heat map's grouping, when the plan runs for one.
+    var grouping: HeatmapGrouping?
+
+    /// Totals of the chosen paths.
+    public var estimatedRows: Int { segments.reduce(memoryRows) { $0 + ($1.chosen?.rows ?? 0) } }
+    /// Bytes the chosen paths read.
+    public var estimatedBytes: Int { segments.reduce(0) { $0 + ($1.chosen?.bytes ?? 0) } }
+    /// Blocks the chosen paths read.
+    public var estimatedBlocks: Int { segments.reduce(0) { $0 + ($1.chosen?.blocks.count ?? 0) } }
+}
+
+/// What running a query did.
+public struct QueryStatistics: Sendable, Hashable {
+    /// Segments whose blocks were read.
+    public var segmentsRead = 0
+    /// Blocks decoded.
+    public var blocksRead = 0
+    /// Bytes of chunks read.
+    public var bytesRead = 0
+    /// Rows decoded and examined (segments and memory).
+    public var rowsExamined = 0
+    /// Rows that matched (before the limit).
+    public var rowsMatched = 0
+    /// Time planning.
+    public var planning = Duration.zero
+    /// Time reading and filtering.
+    public var execution = Duration.zero
+    /// Time merging, ordering and limiting.
+    public var merge = Duration.zero
+
+    mutating func add(_ o: QueryStatistics) {
+        segmentsRead += o.segmentsRead
+        blocksRead += o.blocksRead
+        bytesRead += o.bytesRead
+        rowsExamined += o.rowsExamined
+        rowsMatched += o.rowsMatched
+    }
+}
+
+/// A query's answer.
+public struct QueryResult: Sendable {
+    /// Matching rows in the query's order, limited; empty for count-only queries.
+    public var rows: [Sighting]
+    /// Matching rows (before the limit).
+    public var count: Int
+    /// What it took.
+    public var statistics: QueryStatistics
+}

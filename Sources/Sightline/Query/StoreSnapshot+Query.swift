@@ -1,0 +1,82 @@
+/// Queries over a snapshot: plan with the indexes, then read only what the plan names.
+extension StoreSnapshot {
+    /// The plan `query` would run with: per segment, the chosen access path and the
+    /// alternatives with their estimated rows and bytes.
+    public func plan(_ query: Query, countOnly: Bool = false) -> QueryPlan {
+        QueryPlanner.plan(query, segments: segments, memory: memory, countOnly: countOnly)
+    }
+
+    /// The matching rows, ordered (histories by time then camera; areas by time, plate,
+    /// camera) and limited.
+    public func run(_ query: Query) throws(SightlineError) -> QueryResult {
+        let clock = ContinuousClock()
+        let plan = plan(query)
+        let started = clock.now
+        var (sink, stats) = try QueryExecutor.run(plan, into: RowSink.self)
+        let executed = clock.now
+        var history = false
+        if case .history = query.kind { history = true }
+        var rows = sink.rows
+        rows.sort { Query.ordered($0, $1, history: history) }
+        let count = rows.count
+        if let limit = query.filters.limit, rows.count > limit { rows.removeSubrange(max(0, limit)...) }
+        stats.planning = plan.planningTime
+        stats.execution = executed - started
+        stats.merge = clock.now - executed
+        return QueryResult(rows: rows, count: count, statistics: stats)
+    }
+
+    /// The number of matching rows (the limit does not apply); decodes fewer columns.
+    public func count(_ query: Query) throws(SightlineError) -> QueryResult {
+        let clock = ContinuousClock()
+        let plan = plan(query, countOnly: true)
+        let started = clock.now
+        var (sink, stats) = try QueryExecutor.run(plan, into: CountSink.self)
+        stats.planning = plan.planningTime
+        stats.execution = clock.now - started
+        return QueryResult(rows: [], count: sink.count, statistics: stats)
+    }
+
+    /// Matching rows counted per geohash cell, hour of day or day, in key order.
+    public func heatmap(_ query: Query, by grouping: HeatmapGrouping) throws(SightlineError) -> [(key: String, count: Int)] {
+        if case .geohash(let p) = grouping, !(1...12).contains(p) { throw .invalidArgument("geohash precision must be 1...12, got \(p)") }
+        var plan = plan(query, countOnly: true)
+        plan.grouping = grouping
+        plan.columns.formUnion([.time, .position])
+        let (sink, _) = try QueryExecutor.run(plan, into: HeatmapSink.self)
+        return sink.counts.map { (key: $0.key, count: $0.value) }.sorted { $0.key < $1.key }
+    }
+}
+
+/// Counts per heat-map key.
+struct HeatmapSink: MatchSink {
+    var counts: [String: Int] = [:]
+    let grouping: HeatmapGrouping
+    init(_ plan: QueryPlan) { grouping = plan.grouping ?? .hourOfDay }
+
+    func key(time: Int64, latitudeE7: Int32, longitudeE7: Int32) -> String {
+        switch grouping {
+        case .geohash(let p):
+            return (try? Geohash(latitudeE7: latitudeE7, longitudeE7: longitudeE7, precision: p))?.description ?? "?"
+        case .hourOfDay:
+            // Floor division: times before 1970 fall in the right hour too.
+            let hours = time >= 0 ? time / 3_600_000 : -((-(time + 1)) / 3_600_000) - 1
+            let hour = (hours % 24 + 24) % 24
+            return hour < 10 ? "0\(hour)" : "\(hour)"
+        case .day:
+            return String(Timestamp.rfc3339(time).prefix(10))
+        }
+    }
+    mutating func add(_ d: BlockDecoder, row: Int, plate: Plate) {
+        counts[key(time: d.times[row], latitudeE7: d.latitudes[row], longitudeE7: d.longitudes[row]), default: 0] += 1
+    }
+    mutating func add(_ batch: SightingBatch, row: Int) {
+        counts[key(time: batch.times[row], latitudeE7: batch.latitudesE7[row], longitudeE7: batch.longitudesE7[row]), default: 0] += 1
+    }
+    mutating func merge(_ other: consuming HeatmapSink) { counts.merge(other.counts, uniquingKeysWith: +) }
+}
+
+extension StoreSnapshot {
+    /// The snapshot's segments (for tools that sample or inspect them).
+    public var segmentReaders: [SegmentReader] { segments }
+}

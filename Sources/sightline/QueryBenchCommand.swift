@@ -1,0 +1,92 @@
+import ArgumentParser
+import Foundation
+import Sightline
+
+/// Latency of the query mix on an existing store, warm cache: histories, areas of 1 km² over
+/// 24 h and 30 days, small areas over an hour, counts, and the planning overhead alone.
+struct QueryBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "query-bench",
+        abstract: "Measure query latency (p50/p95/p99/max) on a store, warm cache.")
+
+    @Argument(help: "Store directory.") var store: String
+    @Option(help: "Queries per type.") var queries = 200
+    @Option(help: "Seed for choosing plates and places.") var seed: UInt64 = 1
+    @Option(help: "Write the results as JSON here.") var json: String?
+
+    struct Row: Codable { var type: String; var queries: Int; var meanRows: Double; var p50Ms: Double; var p95Ms: Double; var p99Ms: Double; var maxMs: Double }
+
+    func run() throws {
+        let snapshot = try openStore(store).snapshot()
+        let segments = snapshot.segmentReaders.filter { $0.rowCount > 0 }
+        guard !segments.isEmpty else { throw ValidationError("the store has no segments") }
+        // Sample real rows: random blocks of random segments.
+        var state = seed &* 0x9E37_79B9_7F4A_7C15 | 1
+        func next() -> UInt64 { state ^= state << 13; state ^= state >> 7; state ^= state << 17; return state }
+        let decoder = BlockDecoder()
+        var samples: [Sighting] = []
+        while samples.count < queries {
+            let segment = segments[Int(next() % UInt64(segments.count))]
+            try decoder.decode(segment, block: Int(next() % UInt64(segment.blockCount)), columns: .all)
+            let rows = decoder.sightings()
+            samples.append(rows[Int(next() % UInt64(rows.count))])
+        }
+        func square(_ s: Sighting, metres: Double) -> Area {
+            let lat = Double(s.latitudeE7) / 1e7, lon = Double(s.longitudeE7) / 1e7
+            let dLat = metres / 2 / 111_195.0, dLon = dLat / max(0.01, cos(lat * .pi / 180))
+            return .box(south: max(-90, lat - dLat), west: max(-180, lon - dLon), north: min(90, lat + dLat), east: min(180, lon + dLon))
+        }
+        let hour: Int64 = 3_600_000
+        let types: [(String, (Sighting) throws -> Query, Bool)] = [
+            ("history, all time", { try Query(.history($0.plate)) }, false),
+            ("area 1 km², 24 h", { try Query(.area(square($0, metres: 1000)), time: TimeRange(from: $0.time - 12 * hour, to: $0.time + 12 * hour)) }, false),
+            ("area 1 km², 30 days", { try Query(.area(square($0, metres: 1000)), time: TimeRange(from: $0.time - 15 * 24 * hour, to: $0.time + 15 * 24 * hour)) }, false),
+            ("area 0.01 km², 1 h", { try Query(.area(square($0, metres: 100)), time: TimeRange(from: $0.time - hour / 2, to: $0.time + hour / 2)) }, false),
+            ("count 1 km², 24 h", { try Query(.area(square($0, metres: 1000)), time: TimeRange(from: $0.time - 12 * hour, to: $0.time + 12 * hour)) }, true),
+        ]
+        let clock = ContinuousClock()
+        var report: [Row] = []
+        print("\(snapshot.rowCount) rows in \(segments.count) segments; \(queries) queries per type, warm cache")
+        print("type                      mean rows      p50 ms    p95 ms    p99 ms    max ms")
+        func line(_ r: Row) {
+            print(String(format: "%-25@ %9.1f %11.3f %9.3f %9.3f %9.3f", r.type as NSString, r.meanRows, r.p50Ms, r.p95Ms, r.p99Ms, r.maxMs))
+        }
+        func summarize(_ type: String, _ times: [Duration], rows: Int) -> Row {
+            let ms = times.map { seconds($0) * 1e3 }.sorted()
+            func p(_ q: Double) -> Double { ms[min(ms.count - 1, Int((Double(ms.count) * q).rounded(.up)) - 1)] }
+            return Row(type: type, queries: ms.count, meanRows: Double(rows) / Double(ms.count), p50Ms: p(0.5), p95Ms: p(0.95), p99Ms: p(0.99), maxMs: ms.last!)
+        }
+        for (name, make, countOnly) in types {
+            let qs = try samples.map(make)
+            for q in qs { _ = countOnly ? try snapshot.count(q) : try snapshot.run(q) }  // warm up
+            var times: [Duration] = []
+            var rows = 0
+            for q in qs {
+                let t0 = clock.now
+                let r = countOnly ? try snapshot.count(q) : try snapshot.run(q)
+                times.append(clock.now - t0)
+                rows += r.count
+            }
+            let row = summarize(name, times, rows: rows)
+            report.append(row)
+            line(row)
+        }
+        // Planning alone (what every query pays before reading).
+        var planTimes: [Duration] = []
+        for s in samples {
+            for q in [try Query(.history(s.plate)), try Query(.area(square(s, metres: 1000)))] {
+                let t0 = clock.now
+                _ = snapshot.plan(q)
+                planTimes.append(clock.now - t0)
+            }
+        }
+        let planning = summarize("planning only", planTimes, rows: 0)
+        report.append(planning)
+        line(planning)
+        if let json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try encoder.encode(report).write(to: URL(fileURLWithPath: json))
+        }
+    }
+}

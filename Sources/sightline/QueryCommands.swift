@@ -1,0 +1,243 @@
+import ArgumentParser
+import Foundation
+import Sightline
+
+/// Options every query takes: time range, filters, output.
+struct QueryOptions: ParsableArguments {
+    @Option(help: "From this time, inclusive (epoch ms or RFC 3339).") var from: String?
+    @Option(help: "To this time, exclusive (epoch ms or RFC 3339).") var to: String?
+    @Option(help: "Only this camera id (repeatable).") var camera: [UInt32] = []
+    @Option(help: "Only this region (1–3 letters).") var region: String?
+    @Option(help: "Only rows with at least this confidence (0–100).") var minConfidence: UInt8 = 0
+    @Option(help: "At most this many rows.") var limit: Int?
+    @Option(help: "Output: csv, ndjson or table.") var format: OutputFormat = .csv
+    @Flag(help: "Times as epoch milliseconds instead of RFC 3339.") var epochMs = false
+    @Flag(help: "Print the query's statistics (rows, blocks, bytes, time) to standard error.") var stats = false
+
+    enum OutputFormat: String, ExpressibleByArgument { case csv, ndjson, table }
+
+    func time() throws -> TimeRange {
+        func parse(_ text: String?, _ name: String) throws -> Int64? {
+            guard let text else { return nil }
+            guard let t = Timestamp.milliseconds(text) else { throw ValidationError("--\(name) \(text): not epoch milliseconds or RFC 3339") }
+            return t
+        }
+        return try TimeRange(from: parse(from, "from"), to: parse(to, "to"))
+    }
+
+    func filters() throws -> QueryFilters {
+        QueryFilters(cameras: camera.isEmpty ? nil : Set(camera), region: try region.map { try Region($0) },
+                     minimumConfidence: minConfidence, limit: limit)
+    }
+}
+
+/// The region options of area queries and heat maps.
+struct AreaOptions: ParsableArguments {
+    @Option(help: "Box: south,west,north,east in degrees (west > east crosses the antimeridian).") var bbox: String?
+    @Option(help: "Circle: lat,lon,metres.") var circle: String?
+    @Option(help: "Polygon: \"lat lon;lat lon;...\" (at least 3 vertices).") var polygon: String?
+
+    func area() throws -> Area {
+        func numbers(_ text: String, _ separator: Character, _ count: Int, _ what: String) throws -> [Double] {
+            let parts = text.split(separator: separator).map { Double($0.trimmingCharacters(in: .whitespaces)) }
+            guard parts.count == count, parts.allSatisfy({ $0 != nil }) else { throw ValidationError("--\(what) \(text): expected \(count) numbers") }
+            return parts.map { $0! }
+        }
+        let given = [bbox, circle, polygon].compactMap { $0 }
+        guard given.count == 1 else { throw ValidationError("give exactly one of --bbox, --circle, --polygon") }
+        let area: Area
+        if let bbox {
+            let v = try numbers(bbox, ",", 4, "bbox")
+            area = .box(south: v[0], west: v[1], north: v[2], east: v[3])
+        } else if let circle {
+            let v = try numbers(circle, ",", 3, "circle")
+            area = .circle(latitude: v[0], longitude: v[1], metres: v[2])
+        } else {
+            let vertices = try polygon!.split(separator: ";").map { pair -> Area.Vertex in
+                let v = try numbers(String(pair), " ", 2, "polygon")
+                return Area.Vertex(latitude: v[0], longitude: v[1])
+            }
+            area = .polygon(vertices)
+        }
+        return try area.validated()
+    }
+}
+
+/// Opens an existing store for a query (never creates one).
+func openStore(_ path: String) throws -> Store {
+    var options = StoreOptions()
+    options.createIfMissing = false
+    guard FileManager.default.fileExists(atPath: "\(path)/MANIFEST") else {
+        throw CommandFailure(SightlineError.invalidArgument("\(path) holds no store"))
+    }
+    do { return try Store(directory: path, options: options) } catch { throw CommandFailure(error) }
+}
+
+func printRows(_ rows: [Sighting], _ options: QueryOptions) {
+    var out = ""
+    func time(_ t: Int64) -> String { options.epochMs ? String(t) : Timestamp.rfc3339(t) }
+    func coordinate(_ e7: Int32) -> String {
+        let sign = e7 < 0 ? "-" : ""
+        let m = abs(Int64(e7))
+        let fraction = String(m % 10_000_000)
+        return "\(sign)\(m / 10_000_000).\(String(repeating: "0", count: 7 - fraction.count))\(fraction)"
+    }
+    func csvField(_ s: String) -> String {
+        s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+    }
+    func json(_ s: String) -> String {
+        var r = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": r += "\\\""
+            case "\\": r += "\\\\"
+            case _ where u.value < 0x20: r += String(format: "\\u%04x", u.value)
+            default: r.unicodeScalars.append(u)
+            }
+        }
+        return r + "\""
+    }
+    switch options.format {
+    case .csv:
+        out += "plate,time,lat,lon,camera,confidence,region,image\n"
+        for r in rows {
+            out += "\(r.plate),\(time(r.time)),\(coordinate(r.latitudeE7)),\(coordinate(r.longitudeE7)),\(r.camera),\(r.confidence),\(r.region.map { "\($0)" } ?? ""),\(csvField(r.image ?? ""))\n"
+        }
+    case .ndjson:
+        for r in rows {
+            let t = options.epochMs ? String(r.time) : json(Timestamp.rfc3339(r.time))
+            out += "{\"plate\":\(json(r.plate.description)),\"time\":\(t),\"lat\":\(coordinate(r.latitudeE7)),\"lon\":\(coordinate(r.longitudeE7)),\"camera\":\(r.camera),\"confidence\":\(r.confidence)"
+            if let region = r.region { out += ",\"region\":\(json(region.description))" }
+            if let image = r.image { out += ",\"image\":\(json(image))" }
+            out += "}\n"
+        }
+    case .table:
+        func pad(_ s: String, _ w: Int) -> String { s.count >= w ? s : s + String(repeating: " ", count: w - s.count) }
+        out += pad("PLATE", 11) + pad("TIME", 25) + pad("LAT", 13) + pad("LON", 14) + pad("CAMERA", 11) + pad("CONF", 5) + pad("REGION", 7) + "IMAGE\n"
+        for r in rows {
+            out += pad(r.plate.description, 11) + pad(time(r.time), 25) + pad(coordinate(r.latitudeE7), 13) + pad(coordinate(r.longitudeE7), 14)
+                + pad(String(r.camera), 11) + pad(String(r.confidence), 5) + pad(r.region?.description ?? "", 7) + (r.image ?? "") + "\n"
+        }
+    }
+    FileHandle.standardOutput.write(Data(out.utf8))
+}
+
+func printStatistics(_ s: QueryStatistics, rows: Int) {
+    let line = String(format: "%d rows; read %d blocks of %d segments, %@, %d rows examined; plan %.1f µs, execute %.3f ms, merge %.3f ms\n",
+                      rows, s.blocksRead, s.segmentsRead, formatBytes(s.bytesRead), s.rowsExamined,
+                      seconds(s.planning) * 1e6, seconds(s.execution) * 1e3, seconds(s.merge) * 1e3)
+    FileHandle.standardError.write(Data(line.utf8))
+}
+
+struct HistoryCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "history", abstract: "Every sighting of a plate, in time order.")
+    @Argument(help: "Store directory.") var store: String
+    @Argument(help: "The plate.") var plate: String
+    @OptionGroup var options: QueryOptions
+    @Flag(help: "Print only the number of sightings.") var count = false
+
+    func query() throws -> Query {
+        do { return try Query(.history(try Plate(plate)), time: try options.time(), filters: try options.filters()) } catch let e as SightlineError { throw ValidationError("\(e)") }
+    }
+
+    func run() throws {
+        let query = try query()
+        let snapshot = try openStore(store).snapshot()
+        do {
+            let result = count ? try snapshot.count(query) : try snapshot.run(query)
+            if count { print(result.count) } else { printRows(result.rows, options) }
+            if options.stats { printStatistics(result.statistics, rows: result.count) }
+        } catch { throw CommandFailure(error) }
+    }
+}
+
+struct AreaCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "area", abstract: "Every sighting inside a region, by time, plate, camera.")
+    @Argument(help: "Store directory.") var store: String
+    @OptionGroup var region: AreaOptions
+    @OptionGroup var options: QueryOptions
+    @Flag(help: "Print only the number of sightings.") var count = false
+
+    func query() throws -> Query {
+        do { return try Query(.area(try region.area()), time: try options.time(), filters: try options.filters()) } catch let e as SightlineError { throw ValidationError("\(e)") }
+    }
+
+    func run() throws {
+        let query = try query()
+        let snapshot = try openStore(store).snapshot()
+        do {
+            let result = count ? try snapshot.count(query) : try snapshot.run(query)
+            if count { print(result.count) } else { printRows(result.rows, options) }
+            if options.stats { printStatistics(result.statistics, rows: result.count) }
+        } catch { throw CommandFailure(error) }
+    }
+}
+
+struct HeatmapCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "heatmap", abstract: "Sightings in a region per geohash cell, hour of day or day.")
+    @Argument(help: "Store directory.") var store: String
+    @OptionGroup var region: AreaOptions
+    @OptionGroup var options: QueryOptions
+    @Option(help: "Geohash precision of the cells (1–12).") var precision: Int?
+    @Option(help: "Group by hour (of day, UTC) or day.") var by: Grouping?
+
+    enum Grouping: String, ExpressibleByArgument { case hour, day }
+
+    func run() throws {
+        guard (precision == nil) != (by == nil) else { throw ValidationError("give exactly one of --precision, --by") }
+        let grouping: HeatmapGrouping = precision.map { .geohash(precision: $0) } ?? (by == .hour ? .hourOfDay : .day)
+        let query: Query
+        do { query = try Query(.area(try region.area()), time: try options.time(), filters: try options.filters()) } catch let e as SightlineError { throw ValidationError("\(e)") }
+        let snapshot = try openStore(store).snapshot()
+        do {
+            print(precision != nil ? "geohash,count" : "\(by!.rawValue),count")
+            for (key, count) in try snapshot.heatmap(query, by: grouping) { print("\(key),\(count)") }
+        } catch { throw CommandFailure(error) }
+    }
+}
+
+struct ExplainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "explain",
+        abstract: "Show the plan of a history or area query: per segment, the chosen access path and the alternatives with their estimates.",
+        discussion: "Usage: sightline explain [--analyze] STORE history PLATE [options] | STORE area REGION-OPTION [options]")
+    @Flag(help: "Run the query and add actual rows, blocks, bytes and time per stage.") var analyze = false
+    @Argument(help: "Store directory.") var store: String
+    @Argument(help: "history or area.") var kind: String
+    @Argument(parsing: .captureForPassthrough, help: "The query's arguments.") var rest: [String] = []
+
+    func run() throws {
+        let query: Query
+        switch kind {
+        case "history": query = try HistoryCommand.parse([store] + rest).query()
+        case "area": query = try AreaCommand.parse([store] + rest).query()
+        default: throw ValidationError("explain takes history or area, not \(kind)")
+        }
+        let snapshot = try openStore(store).snapshot()
+        let plan = snapshot.plan(query)
+        print("query: \(query.kind)  time [\(query.time.from.map(String.init) ?? "-∞"), \(query.time.to.map(String.init) ?? "+∞"))")
+        var chosenCounts: [String: Int] = [:]
+        var skipCounts: [String: Int] = [:]
+        for s in plan.segments {
+            if let c = s.chosen { chosenCounts[c.path.rawValue, default: 0] += 1 } else { skipCounts[s.skipped ?? "?", default: 0] += 1 }
+        }
+        print("segments: \(plan.segments.count) — " + (chosenCounts.sorted { $0.key < $1.key }.map { "\($0.value) by \($0.key)" }
+              + skipCounts.sorted { $0.key < $1.key }.map { "\($0.value) skipped (\($0.key))" }).joined(separator: ", "))
+        for s in plan.segments where s.chosen != nil {
+            print("  \(s.segment) (\(s.segmentRows) rows):")
+            for (i, e) in s.alternatives.enumerated() {
+                print(String(format: "    %@ %-24@ %6d blocks %10d rows %@ ~%.0f matches", i == 0 ? "→" : " ", e.path.rawValue as NSString,
+                             e.blocks.count, e.rows, formatBytes(e.bytes).padding(toLength: 11, withPad: " ", startingAt: 0) as NSString, e.matches))
+            }
+        }
+        print("in memory: \(plan.memoryRows) rows, checked one by one")
+        print(String(format: "estimate: %d blocks, %d rows, %@ read; planning %.1f µs", plan.estimatedBlocks, plan.estimatedRows,
+                     formatBytes(plan.estimatedBytes), seconds(plan.planningTime) * 1e6))
+        if analyze {
+            let result = try snapshot.run(query)
+            let s = result.statistics
+            print(String(format: "actual: %d blocks, %d rows examined, %@ read, %d rows matched", s.blocksRead, s.rowsExamined, formatBytes(s.bytesRead), s.rowsMatched))
+            print(String(format: "time: plan %.1f µs, read+filter %.3f ms, merge+order %.3f ms", seconds(s.planning) * 1e6, seconds(s.execution) * 1e3, seconds(s.merge) * 1e3))
+        }
+    }
+}
