@@ -82,6 +82,11 @@ struct MeasureCommand: ParsableCommand {
             print(String(format: "  %-11@ %8.3f B/row", id.name as NSString, Double(summary.columnBytes[id.rawValue]) / Double(n)))
         }
         print(String(format: "  %-11@ %8.3f B/row", "homes" as NSString, Double(summary.cameraHomeBytes) / Double(n)))
+        print(String(format: "  %-11@ %8.3f B/row", "plate filter" as NSString, Double(summary.plateFilterBytes) / Double(n)))
+        print(String(format: "  spatial copy %8.3f B/row:", Double(summary.spatialBytes) / Double(n)))
+        for id in ColumnID.allCases {
+            print(String(format: "    %-11@ %8.3f B/row", id.name as NSString, Double(summary.spatialColumnBytes[id.rawValue]) / Double(n)))
+        }
         print(String(format: "  %-11@ %8.3f B/row", "metadata" as NSString, Double(summary.metadataBytes) / Double(n)))
         print("sort:    \(formatRate(n, bestSort))  (hash + sort by plate key, time, camera)")
         print("encode:  \(formatRate(n, bestEncode))  (sorted rows → segment bytes)")
@@ -93,6 +98,8 @@ struct MeasureCommand: ParsableCommand {
             let report: [String: Any] = [
                 "workload": workload.rawValue, "rows": n, "blockRows": blockRows, "compression": "\(options.compression)",
                 "fileBytes": summary.fileBytes, "bytesPerSighting": summary.bytesPerRow,
+                "spatialBytesPerRow": Double(summary.spatialBytes) / Double(n),
+                "plateFilterBytesPerRow": Double(summary.plateFilterBytes) / Double(n),
                 "columnBytesPerRow": Dictionary(uniqueKeysWithValues: ColumnID.allCases.map { ($0.name, Double(summary.columnBytes[$0.rawValue]) / Double(n)) }),
                 "sortRowsPerSecond": Double(n) / seconds(bestSort),
                 "encodeRowsPerSecond": Double(n) / seconds(bestEncode),

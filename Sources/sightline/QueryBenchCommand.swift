@@ -28,7 +28,7 @@ struct QueryBenchCommand: ParsableCommand {
         while samples.count < queries {
             let segment = segments[Int(next() % UInt64(segments.count))]
             try decoder.decode(segment, block: Int(next() % UInt64(segment.blockCount)), columns: .all)
-            let rows = decoder.sightings()
+            let rows = try decoder.sightings()
             samples.append(rows[Int(next() % UInt64(rows.count))])
         }
         func square(_ s: Sighting, metres: Double) -> Area {

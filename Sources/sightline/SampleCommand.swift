@@ -96,7 +96,7 @@ struct SampleCommand: ParsableCommand {
                 for run in 0..<decoder.runPlates.count {
                     let n = Int(decoder.runLengths[run])
                     if decoder.runKeys[run] == key && decoder.runPlates[run] == target {
-                        history += decoder.sightings()[row..<(row + n)]
+                        history += try decoder.sightings()[row..<(row + n)]
                     }
                     row += n
                 }

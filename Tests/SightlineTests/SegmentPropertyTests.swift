@@ -65,7 +65,7 @@ func batchWithHomes(_ g: inout SplitMix64, rows: Int) -> SightingBatch {
             for b in 0..<reader.blockCount {
                 try decoder.decode(reader, block: b, columns: .all)
                 let s = reader.blockStatistics(b)
-                for r in decoder.sightings() {
+                for r in try decoder.sightings() {
                     #expect(r.time >= s.minTime && r.time <= s.maxTime)
                     #expect(r.latitudeE7 >= s.bounds.minLatitudeE7 && r.latitudeE7 <= s.bounds.maxLatitudeE7)
                     #expect(r.longitudeE7 >= s.bounds.minLongitudeE7 && r.longitudeE7 <= s.bounds.maxLongitudeE7)

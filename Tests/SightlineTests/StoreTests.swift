@@ -126,7 +126,7 @@ func distinctBatches(_ count: Int, rows: Int, seed: UInt64) -> [SightingBatch] {
         defer { removeTree(dir) }
         let batches = distinctBatches(160, rows: 5, seed: 9)
         do {
-            let fs = FaultInjectingFileSystem(syncDelay: 2_000)
+            let fs = FaultInjectingFileSystem(syncDelay: 10_000)
             let store = try Store(directory: dir, options: storeOptions(bufferRows: 10_000), fileSystem: fs)
             let syncsBefore = fs.operations.filter { $0 == "fsync" }.count
             // Real threads (the test runner's pool has one per core): 8 appenders at once.

@@ -4,10 +4,28 @@ import Glibc
 import Dispatch
 
 /// Where matching rows go: collected, counted, or aggregated. One per worker, merged after.
+/// The decoded columns of a block as plain pointers: reading a class's buffers row by row
+/// would pay a dynamic exclusivity check per access.
+struct DecodedColumns {
+    let times: UnsafeMutablePointer<Int64>
+    let latitudes: UnsafeMutablePointer<Int32>
+    let longitudes: UnsafeMutablePointer<Int32>
+    let cameras: UnsafeMutablePointer<UInt32>
+    let confidences: UnsafeMutablePointer<UInt8>
+    let regions: UnsafeMutablePointer<UInt32>
+    let decoder: BlockDecoder
+
+    init(_ d: BlockDecoder) {
+        times = d.times.base; latitudes = d.latitudes.base; longitudes = d.longitudes.base
+        cameras = d.cameras.base; confidences = d.confidences.base; regions = d.regions.base
+        decoder = d
+    }
+}
+
 protocol MatchSink: Sendable {
     init(_ plan: QueryPlan)
-    /// Row `row` of the block `decoder` holds (its plate is `plate`).
-    mutating func add(_ decoder: BlockDecoder, row: Int, plate: Plate)
+    /// Row `row` of the decoded block `d` (its plate is `plate`).
+    mutating func add(_ d: DecodedColumns, row: Int, plate: Plate)
     /// Row `row` of an in-memory batch.
     mutating func add(_ batch: SightingBatch, row: Int)
     mutating func merge(_ other: consuming Self)
@@ -16,10 +34,11 @@ protocol MatchSink: Sendable {
 struct RowSink: MatchSink {
     var rows: [Sighting] = []
     init(_ plan: QueryPlan) {}
-    mutating func add(_ d: BlockDecoder, row: Int, plate: Plate) {
+    mutating func add(_ d: DecodedColumns, row: Int, plate: Plate) {
+        let images = d.decoder.images
         rows.append(Sighting(unchecked: plate, time: d.times[row], latitudeE7: d.latitudes[row], longitudeE7: d.longitudes[row],
                              camera: d.cameras[row], confidence: d.confidences[row], region: Region(code: d.regions[row]),
-                             image: d.images.isEmpty ? nil : d.images[row]))
+                             image: images.isEmpty ? nil : images[row]))
     }
     mutating func add(_ batch: SightingBatch, row: Int) { rows.append(batch[row]) }
     mutating func merge(_ other: consuming RowSink) { rows += other.rows }
@@ -28,7 +47,7 @@ struct RowSink: MatchSink {
 struct CountSink: MatchSink {
     var count = 0
     init(_ plan: QueryPlan) {}
-    mutating func add(_ d: BlockDecoder, row: Int, plate: Plate) { count += 1 }
+    mutating func add(_ d: DecodedColumns, row: Int, plate: Plate) { count += 1 }
     mutating func add(_ batch: SightingBatch, row: Int) { count += 1 }
     mutating func merge(_ other: consuming CountSink) { count += other.count }
 }
@@ -96,28 +115,46 @@ enum QueryExecutor {
             try decoder.decode(segment, block: b, columns: columns)
             stats.blocksRead += 1
             stats.bytesRead += segment.blocks[b].byteLength(of: columns)
-            stats.rowsExamined += decoder.rowCount
-            @inline(__always) func check(_ row: Int, _ plate: Plate) {
-                if query.matches(plate: plate, time: decoder.times[row], latitudeE7: decoder.latitudes[row],
-                                 longitudeE7: decoder.longitudes[row], camera: hasCamera ? decoder.cameras[row] : 0,
-                                 confidence: hasConfidence ? decoder.confidences[row] : 100,
-                                 regionCode: hasRegion ? decoder.regions[row] : 0) {
-                    sink.add(decoder, row: row, plate: plate)
-                    stats.rowsMatched += 1
-                }
+            let rowCount = decoder.rowCount
+            stats.rowsExamined += rowCount
+            let c = DecodedColumns(decoder)
+            var matched = 0
+            @inline(__always) func matches(_ row: Int, _ plate: Plate) -> Bool {
+                query.matches(plate: plate, time: c.times[row], latitudeE7: c.latitudes[row],
+                              longitudeE7: c.longitudes[row], camera: hasCamera ? c.cameras[row] : 0,
+                              confidence: hasConfidence ? c.confidences[row] : 100,
+                              regionCode: hasRegion ? c.regions[row] : 0)
             }
-            if hasPlate {
+            if hasPlate && decoder.platesPending {
+                // A spatial block (area query): test rows first, build plates only for matches.
+                let runLengths = decoder.runLengths.base
+                var run = 0, runEnd = Int(runLengths[0])
+                for row in 0..<rowCount where matches(row, placeholder) {
+                    while row >= runEnd { run += 1; runEnd += Int(runLengths[run]) }
+                    sink.add(c, row: row, plate: try decoder.plate(run: run))
+                    matched += 1
+                }
+            } else if hasPlate {
+                let runs = decoder.runPlates.count
+                let runPlates = decoder.runPlates.base, runLengths = decoder.runLengths.base
                 var row = 0
-                for r in 0..<decoder.runPlates.count {
-                    let plate = decoder.runPlates[r]
-                    let length = Int(decoder.runLengths[r])
+                for r in 0..<runs {
+                    let plate = runPlates[r]
+                    let length = Int(runLengths[r])
                     if let target, plate != target { row += length; continue }
-                    for k in row..<(row + length) { check(k, plate) }
+                    for k in row..<(row + length) where matches(k, plate) {
+                        sink.add(c, row: k, plate: plate)
+                        matched += 1
+                    }
                     row += length
                 }
             } else {
-                for row in 0..<decoder.rowCount { check(row, placeholder) }
+                for row in 0..<rowCount where matches(row, placeholder) {
+                    sink.add(c, row: row, plate: placeholder)
+                    matched += 1
+                }
             }
+            stats.rowsMatched += matched
         }
     }
 }

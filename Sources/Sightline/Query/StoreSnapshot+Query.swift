@@ -67,7 +67,7 @@ struct HeatmapSink: MatchSink {
             return String(Timestamp.rfc3339(time).prefix(10))
         }
     }
-    mutating func add(_ d: BlockDecoder, row: Int, plate: Plate) {
+    mutating func add(_ d: DecodedColumns, row: Int, plate: Plate) {
         counts[key(time: d.times[row], latitudeE7: d.latitudes[row], longitudeE7: d.longitudes[row]), default: 0] += 1
     }
     mutating func add(_ batch: SightingBatch, row: Int) {

@@ -16,8 +16,17 @@ public final class BlockDecoder {
     public let runKeys = ScratchBuffer<UInt64>()
     /// Rows in each run.
     public let runLengths = ScratchBuffer<UInt32>()
-    /// The plate of each run.
+    /// The plate of each run. For the spatial copy's blocks, filled only by
+    /// `materializePlates()`; use `plate(run:)` to get single plates.
     public let runPlates = ScratchBuffer<Plate>()
+    /// Spatial blocks: each run's plate text (offset into `plateText`, length), kept so a
+    /// query builds `Plate`s only for the rows it returns.
+    private let runTextOffsets = ScratchBuffer<UInt32>()
+    private let runTextLengths = ScratchBuffer<UInt8>()
+    private let plateText = ScratchBuffer<UInt8>(capacity: 1 << 15)
+    /// True when `runPlates` is not filled yet (a spatial block).
+    public private(set) var platesPending = false
+    private var plateChunk: (path: String, offset: Int64) = ("", 0)
     /// Per-row columns (when decoded).
     public let times = ScratchBuffer<Int64>(capacity: 8192)
     /// Camera ids.
@@ -113,16 +122,48 @@ public final class BlockDecoder {
         let text = try streams.readBytes(&reader, "\(what()) plate text")
         runKeys.reserve(runs); runLengths.reserve(runs); runPlates.reserve(runs)
         runKeys.count = runs; runLengths.count = runs; runPlates.count = runs
+        platesPending = false
+        if hasher == nil {
+            // The spatial copy: no keys to check; keep the text, build plates on demand.
+            plateChunk = (reader.path, reader.fileOffset)
+            runTextOffsets.reserve(runs); runTextLengths.reserve(runs); plateText.reserve(text.count)
+            if let src = text.baseAddress, !text.isEmpty { UnsafeMutableRawPointer(plateText.base).copyMemory(from: src, byteCount: text.count) }
+            let rowCount = self.rowCount
+            let lengths = u0.base, plateLengths = u2.base
+            let lengthsOut = runLengths.base, offsetsOut = runTextOffsets.base, textLengthsOut = runTextLengths.base
+            var rows = 0, textOffset = 0
+            for r in 0..<runs {
+                let length = lengths[r], plateLength = plateLengths[r]
+                guard length >= 1 && length <= UInt64(rowCount - rows), plateLength >= 1 && plateLength <= UInt64(Plate.maximumLength) else {
+                    throw reader.corrupt("\(what()): run \(r) length \(length), plate length \(plateLength)")
+                }
+                rows += Int(length)
+                lengthsOut[r] = UInt32(length)
+                offsetsOut[r] = UInt32(textOffset)
+                textLengthsOut[r] = UInt8(plateLength)
+                textOffset += Int(plateLength)
+            }
+            guard rows == rowCount, textOffset == text.count else {
+                throw reader.corrupt("\(what()): runs cover \(rows) of \(rowCount) rows, \(textOffset) of \(text.count) text bytes")
+            }
+            platesPending = true
+            return
+        }
         var previousKey = statistics.minPlateKey
         var rows = 0
         var textOffset = 0
+        // Buffers and counts in locals: class properties read in the loop would each pay a
+        // dynamic exclusivity check.
+        let rowCount = self.rowCount
+        let lengths = u0.base, plateLengths = u2.base
+        let keysOut = runKeys.base, lengthsOut = runLengths.base, platesOut = runPlates.base
         for r in 0..<runs {
-            let length = u0.base[r]
+            let length = lengths[r]
             guard length >= 1 && length <= UInt64(rowCount - rows) else { throw reader.corrupt("\(what()): run \(r) length \(length)") }
             rows += Int(length)
-            let plateLength = Int(truncatingIfNeeded: u2.base[r])
+            let plateLength = Int(truncatingIfNeeded: plateLengths[r])
             guard plateLength >= 1 && plateLength <= Plate.maximumLength && textOffset + plateLength <= text.count else {
-                throw reader.corrupt("\(what()): run \(r) plate length \(u2.base[r])")
+                throw reader.corrupt("\(what()): run \(r) plate length \(plateLengths[r])")
             }
             let bytes = UnsafeRawBufferPointer(rebasing: text[textOffset..<(textOffset + plateLength)])
             for b in bytes where !((b >= 0x41 && b <= 0x5A) || (b >= 0x30 && b <= 0x39)) {
@@ -137,12 +178,12 @@ public final class BlockDecoder {
                     throw reader.corrupt("\(what()): run \(r) plate key out of order")
                 }
                 previousKey = key
-                runKeys.base[r] = key
+                keysOut[r] = key
             } else {
-                runKeys.base[r] = 0
+                keysOut[r] = 0
             }
-            runLengths.base[r] = UInt32(length)
-            runPlates.base[r] = plate
+            lengthsOut[r] = UInt32(length)
+            platesOut[r] = plate
         }
         guard rows == rowCount, textOffset == text.count else {
             throw reader.corrupt("\(what()): runs cover \(rows) of \(rowCount) rows, \(textOffset) of \(text.count) text bytes")
@@ -150,6 +191,24 @@ public final class BlockDecoder {
         guard hasher == nil || (runKeys.base[0] == statistics.minPlateKey && runKeys.base[runs - 1] == statistics.maxPlateKey) else {
             throw reader.corrupt("\(what()): plate keys do not match the block's key range")
         }
+    }
+
+    /// The plate of run `r` of the last decoded block (validated here for spatial blocks).
+    @inline(__always)
+    func plate(run r: Int) throws(SightlineError) -> Plate {
+        guard platesPending else { return runPlates.base[r] }
+        let bytes = UnsafeRawBufferPointer(start: plateText.base + Int(runTextOffsets.base[r]), count: Int(runTextLengths.base[r]))
+        for b in bytes where !((b >= 0x41 && b <= 0x5A) || (b >= 0x30 && b <= 0x39)) {
+            throw .corruptFile(path: plateChunk.path, offset: plateChunk.offset, reason: "run \(r) plate has byte \(b)")
+        }
+        return Plate(uncheckedNormalized: bytes)
+    }
+
+    /// Fills `runPlates` for a spatial block (validating every plate).
+    public func materializePlates() throws(SightlineError) {
+        guard platesPending else { return }
+        for r in 0..<runPlates.count { runPlates.base[r] = try plate(run: r) }
+        platesPending = false
     }
 
     private func decodeTime(_ reader: inout ByteReader, _ what: @autoclosure () -> String) throws(SightlineError) {
@@ -334,7 +393,8 @@ public final class BlockDecoder {
 
     /// The decoded block as sightings (all columns must have been decoded). Allocates;
     /// for tests, tools and small results, not hot loops.
-    public func sightings() -> [Sighting] {
+    public func sightings() throws(SightlineError) -> [Sighting] {
+        try materializePlates()
         var result: [Sighting] = []
         result.reserveCapacity(rowCount)
         var row = 0
@@ -359,7 +419,7 @@ extension SegmentReader {
         result.reserveCapacity(rowCount)
         for b in 0..<blockCount {
             try decoder.decode(self, block: b, columns: .all)
-            result += decoder.sightings()
+            result += try decoder.sightings()
         }
         return result
     }
@@ -376,6 +436,7 @@ extension SegmentReader {
             var sum: UInt64 = 0
             for b in blocks {
                 try decoder.decode(self, block: b, columns: .all)
+                try decoder.materializePlates()
                 var row = 0
                 for r in 0..<decoder.runPlates.count {
                     let plate = decoder.runPlates[r]

@@ -37,8 +37,10 @@ public struct SegmentSummary: Sendable, Hashable {
     public var fileBytes: Int
     /// Bytes per column, summed over blocks, indexed by `ColumnID.rawValue`.
     public var columnBytes: [Int]
+    /// Bytes per column of the spatial copy, indexed by `ColumnID.rawValue`.
+    public var spatialColumnBytes: [Int]
     /// Bytes of the spatial copy (its blocks' column chunks).
-    public var spatialBytes: Int
+    public var spatialBytes: Int { spatialColumnBytes.reduce(0, +) }
     /// Bytes of the plate membership filter.
     public var plateFilterBytes: Int
     /// Bytes of the camera-home section.
@@ -104,7 +106,7 @@ public struct SegmentEncoder: Sendable {
         let homeRefs = homes.references(cameras: rows.cameras, latitudes: rows.latitudes, longitudes: rows.longitudes)
         var summary = SegmentSummary(rowCount: rows.count, blockCount: 0, fileBytes: 0,
                                      columnBytes: Array(repeating: 0, count: SegmentFormat.columnCount),
-                                     spatialBytes: 0, plateFilterBytes: 0,
+                                     spatialColumnBytes: Array(repeating: 0, count: SegmentFormat.columnCount), plateFilterBytes: 0,
                                      cameraHomeBytes: 0, metadataBytes: 0, cameraHomeCount: homes.count)
         var column = ByteWriter(capacity: 1 << 16)
         var scratch: [UInt64] = []
@@ -141,7 +143,7 @@ public struct SegmentEncoder: Sendable {
         let spatialRefs = SortedBatch.gather(homeRefs, order)
         let (spatialEntries, spatialBytes) = try encodeBlocks(spatialRows, homeRefs: spatialRefs,
                                                               blockRows: options.spatialBlockRows, keysSorted: false)
-        summary.spatialBytes = spatialBytes.reduce(0, +)
+        summary.spatialColumnBytes = spatialBytes
 
         // Camera homes section.
         let homesOffset = written + Int64(out.count)
