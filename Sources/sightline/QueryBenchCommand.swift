@@ -13,6 +13,7 @@ struct QueryBenchCommand: ParsableCommand {
     @Option(help: "Queries per type.") var queries = 200
     @Option(help: "Seed for choosing plates and places.") var seed: UInt64 = 1
     @Option(help: "Write the results as JSON here.") var json: String?
+    @Flag(help: "Describe each type's slowest query.") var verbose = false
 
     struct Row: Codable { var type: String; var queries: Int; var meanRows: Double; var p50Ms: Double; var p95Ms: Double; var p99Ms: Double; var maxMs: Double }
 
@@ -61,11 +62,18 @@ struct QueryBenchCommand: ParsableCommand {
             for q in qs { _ = countOnly ? try snapshot.count(q) : try snapshot.run(q) }  // warm up
             var times: [Duration] = []
             var rows = 0
+            var slowest: (Duration, QueryStatistics, Query)?
             for q in qs {
                 let t0 = clock.now
                 let r = countOnly ? try snapshot.count(q) : try snapshot.run(q)
-                times.append(clock.now - t0)
+                let t = clock.now - t0
+                times.append(t)
                 rows += r.count
+                if t > (slowest?.0 ?? .zero) { slowest = (t, r.statistics, q) }
+            }
+            if verbose, let (t, s, q) = slowest {
+                print(String(format: "  slowest: %.3f ms, %d blocks, %d rows examined, %d matched; execute %.3f ms", seconds(t) * 1e3,
+                             s.blocksRead, s.rowsExamined, s.rowsMatched, seconds(s.execution) * 1e3) + " — \(q.kind) \(q.time)")
             }
             let row = summarize(name, times, rows: rows)
             report.append(row)

@@ -227,7 +227,7 @@ struct ExplainCommand: ParsableCommand {
             print("  \(s.segment) (\(s.segmentRows) rows):")
             for (i, e) in s.alternatives.enumerated() {
                 print(String(format: "    %@ %-24@ %6d blocks %10d rows %@ ~%.0f matches", i == 0 ? "→" : " ", e.path.rawValue as NSString,
-                             e.blocks.count, e.rows, formatBytes(e.bytes).padding(toLength: 11, withPad: " ", startingAt: 0) as NSString, e.matches))
+                             e.blockCount, e.rows, formatBytes(e.bytes).padding(toLength: 11, withPad: " ", startingAt: 0) as NSString, e.matches))
             }
         }
         print("in memory: \(plan.memoryRows) rows, checked one by one")

@@ -27,11 +27,36 @@ enum SpatialOrder {
         return x
     }
 
-    /// The permutation of `rows` into space-time order: (cell, whole seconds since the
-    /// earliest row), by the same radix sort as the plate order.
-    static func permutation(of rows: SortedBatch) -> [UInt32] {
+    /// Low bits of the cell a block may not cross: blocks are cut where the cell's top
+    /// 26 bits change, so no block spans more than a ~4.9 km × 2.4 km cell — a block that
+    /// followed the Z-curve across a jump would get a box covering much of a city and be
+    /// read by every small area query inside it.
+    static let blockCellShift = 4
+    /// Blocks are cut at such a cell only once they hold this many rows: sparse data (one
+    /// row per cell, across a continent) would otherwise make one-row blocks, each with its
+    /// own chunk headers and footer entry; a 256-row block that spans a jump costs a query
+    /// little to read.
+    static let minimumCutRows = 256
+
+    /// The row ranges of spatial blocks: at most `limit` rows, never across a cell of
+    /// `blockCellShift` (rows in space-time order, `cells` from `permutation`).
+    static func blockRanges(cells: [UInt64], limit: Int) -> [Range<Int>] {
+        var ranges: [Range<Int>] = []
+        var start = 0
+        for i in 0..<cells.count where i > start && (i - start == limit || i - start >= minimumCutRows && cells[i] >> blockCellShift != cells[i - 1] >> blockCellShift) {
+            ranges.append(start..<i)
+            start = i
+        }
+        if start < cells.count { ranges.append(start..<cells.count) }
+        return ranges
+    }
+
+    /// The permutation of `rows` into space-time order — (cell, whole seconds since the
+    /// earliest row), by the same radix sort as the plate order — and each row's cell in
+    /// that order.
+    static func permutation(of rows: SortedBatch) -> (order: [UInt32], cells: [UInt64]) {
         let n = rows.count
-        guard n > 0 else { return [] }
+        guard n > 0 else { return ([], []) }
         let earliest = rows.times.min()!
         var keys = [UInt64](repeating: 0, count: n)
         var order = [UInt32](repeating: 0, count: n)
@@ -43,8 +68,9 @@ enum SpatialOrder {
                     order[i] = UInt32(i)
                 }
                 RadixSort.sort(keys: keys, payload: order)
+                for i in 0..<n { keys[i] >>= 34 }
             }
         }
-        return order
+        return (order, keys)
     }
 }

@@ -14,8 +14,10 @@ public enum AccessPath: String, Sendable, Hashable, CaseIterable {
 public struct PathEstimate: Sendable, Hashable {
     /// The path.
     public var path: AccessPath
-    /// Blocks it reads.
+    /// Blocks it reads (listed for the chosen path; alternatives carry only the count).
     public var blocks: [Int]
+    /// How many blocks it reads.
+    public var blockCount: Int
     /// Rows in those blocks (what decoding touches).
     public var rows: Int
     /// Bytes of the chunks it reads.
@@ -23,7 +25,7 @@ public struct PathEstimate: Sendable, Hashable {
     /// Estimated matching rows.
     public var matches: Double
     /// The planner's cost: bytes plus a fixed charge per block (decode setup, a read call).
-    public var cost: Int { bytes + blocks.count * PathEstimate.perBlockCost }
+    public var cost: Int { bytes + blockCount * PathEstimate.perBlockCost }
 
     /// Bytes charged for each block read besides its chunks.
     public static let perBlockCost = 4096
@@ -66,7 +68,7 @@ public struct QueryPlan: Sendable {
     /// Bytes the chosen paths read.
     public var estimatedBytes: Int { segments.reduce(0) { $0 + ($1.chosen?.bytes ?? 0) } }
     /// Blocks the chosen paths read.
-    public var estimatedBlocks: Int { segments.reduce(0) { $0 + ($1.chosen?.blocks.count ?? 0) } }
+    public var estimatedBlocks: Int { segments.reduce(0) { $0 + ($1.chosen?.blockCount ?? 0) } }
 }
 
 /// What running a query did.

@@ -24,8 +24,7 @@ enum QueryPlanner {
     }
 
     private static func plan(_ query: Query, _ segment: SegmentReader, columns: ColumnSet, plateKey: UInt64?, boxes: [GeoBox]) -> SegmentPlan {
-        let name = String(segment.path.split(separator: "/").last ?? "")
-        var result = SegmentPlan(segment: name, segmentRows: segment.rowCount, chosen: nil, alternatives: [], skipped: nil, reader: segment)
+        var result = SegmentPlan(segment: segment.fileName, segmentRows: segment.rowCount, chosen: nil, alternatives: [], skipped: nil, reader: segment)
         let stats = segment.statistics
         guard segment.rowCount > 0 else { result.skipped = "empty"; return result }
         guard query.time.overlaps(min: stats.minTime, max: stats.maxTime) else { result.skipped = "time range"; return result }
@@ -39,17 +38,16 @@ enum QueryPlanner {
                 rows += entry.statistics.rowCount
                 bytes += entry.byteLength(of: columns)
             }
-            return PathEstimate(path: path, blocks: blocks, rows: rows, bytes: bytes, matches: matches)
+            return PathEstimate(path: path, blocks: blocks, blockCount: blocks.count, rows: rows, bytes: bytes, matches: matches)
         }
-        let all = Array(0..<segment.blockCount)
-        var timeBlocks: [Int] = []
-        for b in all {
-            let s = segment.blocks[b].statistics
-            if query.time.overlaps(min: s.minTime, max: s.maxTime) && (boxes.isEmpty || boxes.contains(where: { $0.intersects(s.bounds) })) {
-                timeBlocks.append(b)
-            }
-        }
+        // The scans are costed from segment totals (O(1)); their block lists are built only
+        // if one of them is chosen. Plate-ordered blocks each span nearly the segment's
+        // whole time range and area, so a scan pruned by block statistics reads about the
+        // share of blocks the time overlap suggests.
+        let (first, last) = columns.span
+        let scanBytes = segment.mainColumnBytes[first...last].reduce(0, +)
         let timeFraction = Self.overlapFraction(query.time, stats.minTime, stats.maxTime)
+        let scanMatches: Double
         var estimates: [PathEstimate] = []
         switch query.kind {
         case .history:
@@ -64,9 +62,8 @@ enum QueryPlanner {
             // A plate's expected rows: the segment's rows over its distinct plates (from the
             // filter's size, which is sized by them).
             let distinct = max(1.0, Double(segment.plateFilter.byteCount * 8 / SegmentFormat.plateFilterBitsPerKey))
-            let perPlate = Double(segment.rowCount) / distinct * timeFraction
-            estimates.append(estimate(.plateRun, runBlocks, matches: perPlate))
-            estimates.append(estimate(.timeBlocks, timeBlocks, matches: perPlate))
+            scanMatches = Double(segment.rowCount) / distinct * timeFraction
+            estimates.append(estimate(.plateRun, runBlocks, matches: scanMatches))
         case .area:
             var visited = 0
             let spatialBlocks = segment.spatialTree.blocks(intersecting: boxes, from: query.time.lower, to: query.time.upper, nodesVisited: &visited)
@@ -75,17 +72,53 @@ enum QueryPlanner {
                 let s = segment.blocks[b].statistics
                 matches += Double(s.rowCount) * Self.boxFraction(s.bounds, boxes) * Self.overlapFraction(query.time, s.minTime, s.maxTime)
             }
+            scanMatches = matches
             estimates.append(estimate(.spatialTree, spatialBlocks, matches: matches))
-            estimates.append(estimate(.timeBlocks, timeBlocks, matches: matches))
         }
-        estimates.append(estimate(.fullScan, all, matches: estimates[0].matches))
-        // Cheapest first; on a tie the more selective index path (enumerated first) wins.
-        let order = estimates.indices.sorted { (estimates[$0].cost, $0) < (estimates[$1].cost, $1) }
-        result.alternatives = order.map { estimates[$0] }
-        if result.alternatives[0].blocks.isEmpty {
+        // Block-pruned scan: exact counts (no list) when the query cuts the segment's time
+        // range; when it covers it, every block's time range overlaps: the totals.
+        var pruned = (blocks: segment.blockCount, rows: segment.rowCount, bytes: scanBytes)
+        if timeFraction < 1 || !boxes.isEmpty && !boxes.contains(where: { $0.contains(stats.bounds) }) {
+            pruned = (0, 0, 0)
+            for b in 0..<segment.blockCount {
+                let entry = segment.blocks[b]
+                let s = entry.statistics
+                guard query.time.overlaps(min: s.minTime, max: s.maxTime), boxes.isEmpty || boxes.contains(where: { $0.intersects(s.bounds) }) else { continue }
+                pruned.blocks += 1
+                pruned.rows += s.rowCount
+                for c in first...last { pruned.bytes += Int(entry.columnLengths[c]) }
+            }
+        }
+        estimates.append(PathEstimate(path: .timeBlocks, blocks: [], blockCount: pruned.blocks, rows: pruned.rows, bytes: pruned.bytes, matches: scanMatches))
+        estimates.append(PathEstimate(path: .fullScan, blocks: [], blockCount: segment.blockCount, rows: segment.rowCount,
+                                      bytes: scanBytes, matches: scanMatches))
+        // Cheapest first; on a tie the more selective path (enumerated first) wins.
+        // (A stable insertion sort of three: no closure allocation on the planning path.)
+        for i in 1..<estimates.count {
+            var j = i
+            while j > 0 && estimates[j].cost < estimates[j - 1].cost { estimates.swapAt(j, j - 1); j -= 1 }
+        }
+        result.alternatives = estimates
+        var chosen = result.alternatives[0]
+        switch chosen.path {
+        case .fullScan:
+            chosen = estimate(.fullScan, Array(0..<segment.blockCount), matches: scanMatches)
+        case .timeBlocks:
+            var list: [Int] = []
+            for b in 0..<segment.blockCount {
+                let s = segment.blocks[b].statistics
+                if query.time.overlaps(min: s.minTime, max: s.maxTime) && (boxes.isEmpty || boxes.contains(where: { $0.intersects(s.bounds) })) {
+                    list.append(b)
+                }
+            }
+            chosen = estimate(.timeBlocks, list, matches: scanMatches)
+        default: break
+        }
+        result.alternatives[0] = chosen
+        if chosen.blocks.isEmpty {
             result.skipped = "no block meets the query"
         } else {
-            result.chosen = result.alternatives[0]
+            result.chosen = chosen
         }
         return result
     }
@@ -120,13 +153,23 @@ enum QueryPlanner {
     }
 }
 
+extension ColumnSet {
+    /// The first and last column the decoder reads for this set (it reads the span between;
+    /// cameras need the position chunk).
+    var span: (Int, Int) {
+        var bits = rawValue
+        if bits & ColumnSet.camera.rawValue != 0 { bits |= ColumnSet.position.rawValue }
+        guard bits != 0 else { return (0, -1) }
+        return (bits.trailingZeroBitCount, 7 - bits.leadingZeroBitCount)
+    }
+}
+
 extension BlockEntry {
     /// Bytes of the chunks decoding `columns` reads (a contiguous span, as the decoder reads).
     func byteLength(of columns: ColumnSet) -> Int {
-        var wanted = columns
-        if wanted.contains(.camera) { wanted.insert(.position) }
-        guard let first = ColumnID.allCases.first(where: { wanted.contains($0) }),
-              let last = ColumnID.allCases.last(where: { wanted.contains($0) }) else { return 0 }
-        return Int(offset(of: last) - offset(of: first)) + Int(columnLengths[last.rawValue])
+        let (first, last) = columns.span
+        var n = 0
+        if first <= last { for c in first...last { n += Int(columnLengths[c]) } }
+        return n
     }
 }

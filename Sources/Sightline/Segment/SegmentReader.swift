@@ -6,6 +6,8 @@
 public final class SegmentReader: Sendable {
     /// The file's path (or a label, for an in-memory segment).
     public let path: String
+    /// The last component of `path`.
+    public let fileName: String
     /// Total rows.
     public let rowCount: Int
     /// Target rows per block the segment was written with.
@@ -27,6 +29,8 @@ public final class SegmentReader: Sendable {
     let plateFilter: SplitBlockBloomFilter
     /// The spatial copy's blocks as a tree of bounding boxes.
     let spatialTree: SpatialTree
+    /// Bytes per column over the plate-ordered blocks (full-scan estimates in O(1)).
+    let mainColumnBytes: [Int]
     private let source: Source
 
     enum Source: Sendable {
@@ -64,6 +68,7 @@ public final class SegmentReader: Sendable {
         self.source = source
         self.hasher = hasher
         self.path = path
+        self.fileName = String(path.split(separator: "/").last ?? "")
         self.fileSize = size
         func corrupt(_ offset: Int64, _ reason: String) -> SightlineError { .corruptFile(path: path, offset: offset, reason: reason) }
 
@@ -186,6 +191,9 @@ public final class SegmentReader: Sendable {
             (0..<(raw.count / 4)).map { UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self)) }
         })
         spatialTree = SpatialTree(blocks.map(\.statistics), range: spatialBlocks)
+        var columnBytes = [Int](repeating: 0, count: SegmentFormat.columnCount)
+        for b in 0..<rows.1 { for c in 0..<SegmentFormat.columnCount { columnBytes[c] += Int(blocks[b].columnLengths[c]) } }
+        mainColumnBytes = columnBytes
     }
 
     deinit {

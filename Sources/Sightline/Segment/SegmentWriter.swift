@@ -111,12 +111,10 @@ public struct SegmentEncoder: Sendable {
         var column = ByteWriter(capacity: 1 << 16)
         var scratch: [UInt64] = []
         /// Encodes `rows` as blocks of `blockRows`; returns their entries and bytes.
-        func encodeBlocks(_ rows: SortedBatch, homeRefs: [UInt32], blockRows: Int, keysSorted: Bool) throws(SightlineError) -> ([BlockEntry], [Int]) {
+        func encodeBlocks(_ rows: SortedBatch, homeRefs: [UInt32], ranges: [Range<Int>], keysSorted: Bool) throws(SightlineError) -> ([BlockEntry], [Int]) {
             var entries: [BlockEntry] = []
             var bytes = Array(repeating: 0, count: SegmentFormat.columnCount)
-            var start = 0
-            while start < rows.count {
-                let range = start..<min(rows.count, start + blockRows)
+            for range in ranges {
                 var entry = BlockEntry(offset: written + Int64(out.count),
                                        statistics: Self.statistics(rows, range, keysSorted: keysSorted),
                                        columnLengths: [], columnChecksums: [])
@@ -130,19 +128,20 @@ public struct SegmentEncoder: Sendable {
                 }
                 entries.append(entry)
                 if out.count >= 1 << 20 { try flush(&out) }
-                start = range.upperBound
             }
             return (entries, bytes)
         }
-        let (entries, mainBytes) = try encodeBlocks(rows, homeRefs: homeRefs, blockRows: options.blockRows, keysSorted: true)
+        let mainRanges = stride(from: 0, to: rows.count, by: options.blockRows).map { $0..<min(rows.count, $0 + options.blockRows) }
+        let (entries, mainBytes) = try encodeBlocks(rows, homeRefs: homeRefs, ranges: mainRanges, keysSorted: true)
         summary.columnBytes = mainBytes
 
         // The spatial copy: the same rows in space-time order.
-        let order = SpatialOrder.permutation(of: rows)
+        let (order, cells) = SpatialOrder.permutation(of: rows)
         let spatialRows = SortedBatch(reordering: rows, by: order)
         let spatialRefs = SortedBatch.gather(homeRefs, order)
         let (spatialEntries, spatialBytes) = try encodeBlocks(spatialRows, homeRefs: spatialRefs,
-                                                              blockRows: options.spatialBlockRows, keysSorted: false)
+                                                              ranges: SpatialOrder.blockRanges(cells: cells, limit: options.spatialBlockRows),
+                                                              keysSorted: false)
         summary.spatialColumnBytes = spatialBytes
 
         // Camera homes section.
