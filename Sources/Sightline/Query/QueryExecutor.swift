@@ -29,11 +29,25 @@ protocol MatchSink: Sendable {
     /// Row `row` of an in-memory batch.
     mutating func add(_ batch: SightingBatch, row: Int)
     mutating func merge(_ other: consuming Self)
+    /// Called once a worker is done (sinks that order their rows do it here, in parallel).
+    mutating func finish()
+}
+
+extension MatchSink {
+    mutating func finish() {}
 }
 
 struct RowSink: MatchSink {
+    /// Ordered by `Query.ordered` once finished.
     var rows: [Sighting] = []
-    init(_ plan: QueryPlan) {}
+    let history: Bool
+    init(_ plan: QueryPlan) {
+        if case .history = plan.query.kind { history = true } else { history = false }
+    }
+    mutating func finish() {
+        let history = self.history
+        rows.sort { Query.ordered($0, $1, history: history) }
+    }
     mutating func add(_ d: DecodedColumns, row: Int, plate: Plate) {
         let images = d.decoder.images
         rows.append(Sighting(unchecked: plate, time: d.times[row], latitudeE7: d.latitudes[row], longitudeE7: d.longitudes[row],
@@ -41,7 +55,20 @@ struct RowSink: MatchSink {
                              image: images.isEmpty ? nil : images[row]))
     }
     mutating func add(_ batch: SightingBatch, row: Int) { rows.append(batch[row]) }
-    mutating func merge(_ other: consuming RowSink) { rows += other.rows }
+    /// Merges two finished (ordered) sinks.
+    mutating func merge(_ other: consuming RowSink) {
+        if other.rows.isEmpty { return }
+        if rows.isEmpty { rows = other.rows; return }
+        var merged: [Sighting] = []
+        merged.reserveCapacity(rows.count + other.rows.count)
+        var i = 0, j = 0
+        while i < rows.count && j < other.rows.count {
+            if Query.ordered(other.rows[j], rows[i], history: history) { merged.append(other.rows[j]); j += 1 } else { merged.append(rows[i]); i += 1 }
+        }
+        merged += rows[i...]
+        merged += other.rows[j...]
+        rows = merged
+    }
 }
 
 struct CountSink: MatchSink {
@@ -72,6 +99,7 @@ enum QueryExecutor {
             } catch {
                 failure.withLock { $0 = $0 ?? error }
             }
+            sink.finish()
             results.withLock { $0.append((sink, stats)) }
         }
         if workers <= 1 {
@@ -87,15 +115,18 @@ enum QueryExecutor {
             stats.add(st)
         }
         // Rows not yet in a segment: checked one by one.
+        var memorySink = Sink(plan)
         for batch in plan.memory {
             stats.rowsExamined += batch.count
             for r in 0..<batch.count where query.matches(plate: batch.plates[r], time: batch.times[r], latitudeE7: batch.latitudesE7[r],
                                                        longitudeE7: batch.longitudesE7[r], camera: batch.cameras[r],
                                                        confidence: batch.confidences[r], regionCode: batch.regionCodes[r]) {
-                sink.add(batch, row: r)
+                memorySink.add(batch, row: r)
                 stats.rowsMatched += 1
             }
         }
+        memorySink.finish()
+        sink.merge(memorySink)
         return (sink, stats)
     }
 

@@ -76,9 +76,11 @@ enum QueryPlanner {
             estimates.append(estimate(.spatialTree, spatialBlocks, matches: matches))
         }
         // Block-pruned scan: exact counts (no list) when the query cuts the segment's time
-        // range; when it covers it, every block's time range overlaps: the totals.
+        // range; when it covers it, every block's time range overlaps, and plate-ordered
+        // blocks each cover nearly the segment's whole area: the totals (an upper bound; if
+        // this path wins, its block list and estimate are made exact below).
         var pruned = (blocks: segment.blockCount, rows: segment.rowCount, bytes: scanBytes)
-        if timeFraction < 1 || !boxes.isEmpty && !boxes.contains(where: { $0.contains(stats.bounds) }) {
+        if timeFraction < 1 {
             pruned = (0, 0, 0)
             for b in 0..<segment.blockCount {
                 let entry = segment.blocks[b]

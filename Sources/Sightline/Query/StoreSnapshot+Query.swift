@@ -14,10 +14,7 @@ extension StoreSnapshot {
         let started = clock.now
         var (sink, stats) = try QueryExecutor.run(plan, into: RowSink.self)
         let executed = clock.now
-        var history = false
-        if case .history = query.kind { history = true }
-        var rows = sink.rows
-        rows.sort { Query.ordered($0, $1, history: history) }
+        var rows = sink.rows  // ordered: each worker sorted its rows, the merge kept the order
         let count = rows.count
         if let limit = query.filters.limit, rows.count > limit { rows.removeSubrange(max(0, limit)...) }
         stats.planning = plan.planningTime
