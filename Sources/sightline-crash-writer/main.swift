@@ -4,6 +4,8 @@
 //
 //   sightline-crash-writer log PATH          append to a write-ahead log
 //   sightline-crash-writer store DIR FIRST   append batches FIRST, FIRST+1, … to a store
+//   sightline-crash-writer compact DIR ROWS  compact the store (day partitions), print DONE
+//   sightline-crash-writer purge DIR PLATE   purge a plate from the store, print DONE
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -22,10 +24,19 @@ do {
     case (4, "store"):
         guard let first = UInt64(arguments[3]) else { break }
         try LogTesting.appendToStoreForever(directory: arguments[2], first: first) { n in say(1, "ACK \(n)\n") }
+    case (4, "compact"):
+        guard let target = Int(arguments[3]) else { break }
+        try LogTesting.compactStore(directory: arguments[2], targetRows: target)
+        say(1, "DONE\n")
+        exit(0)
+    case (4, "purge"):
+        try LogTesting.purgeStore(directory: arguments[2], plate: arguments[3])
+        say(1, "DONE\n")
+        exit(0)
     default:
         break
     }
-    say(2, "usage: sightline-crash-writer log PATH | store DIR FIRST\n")
+    say(2, "usage: sightline-crash-writer log PATH | store DIR FIRST | compact DIR ROWS | purge DIR PLATE\n")
     exit(2)
 } catch {
     say(2, "sightline-crash-writer: \(error)\n")

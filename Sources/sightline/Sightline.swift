@@ -7,7 +7,8 @@ struct SightlineCommand: ParsableCommand {
         commandName: "sightline",
         abstract: "A storage engine for vehicle sightings (licence-plate reads).",
         subcommands: [IngestCommand.self, HistoryCommand.self, AreaCommand.self, HeatmapCommand.self, ExplainCommand.self,
-                      QueryBenchCommand.self, IngestBenchCommand.self, SampleCommand.self, MeasureCommand.self, InspectCommand.self]
+                      QueryBenchCommand.self, CompactCommand.self, PurgeCommand.self, StatsCommand.self, VerifyCommand.self,
+                      IngestBenchCommand.self, SampleCommand.self, MeasureCommand.self, InspectCommand.self]
     )
 }
 

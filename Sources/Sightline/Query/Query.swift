@@ -16,13 +16,19 @@ public struct TimeRange: Sendable, Hashable {
     /// Every time.
     public static let all = try! TimeRange()
 
+    /// A range without the `from < to` check (an empty range when from ≥ to).
+    init(uncheckedFrom from: Int64?, to: Int64?) {
+        self.from = from
+        self.to = to
+    }
+
     var lower: Int64 { from ?? .min }
     /// Exclusive upper bound; `Int64.max` stands for "none" (a row at Int64.max cannot exist:
     /// `Sighting` validates times).
     var upper: Int64 { to ?? .max }
 
-    @inline(__always) func contains(_ t: Int64) -> Bool { t >= lower && (to == nil || t < upper) }
-    @inline(__always) func overlaps(min: Int64, max: Int64) -> Bool { max >= lower && (to == nil || min < upper) }
+    @inline(__always) func contains(_ t: Int64) -> Bool { t >= lower && (to == nil || t < upper) && (from == nil || to == nil || lower < upper) }
+    @inline(__always) func overlaps(min: Int64, max: Int64) -> Bool { max >= lower && (to == nil || min < upper) && (from == nil || to == nil || lower < upper) }
 }
 
 /// Filters any query can add.

@@ -3,7 +3,12 @@ extension StoreSnapshot {
     /// The plan `query` would run with: per segment, the chosen access path and the
     /// alternatives with their estimated rows and bytes.
     public func plan(_ query: Query, countOnly: Bool = false) -> QueryPlan {
-        QueryPlanner.plan(query, segments: segments, memory: memory, countOnly: countOnly)
+        var query = query
+        if let cutoff = expiredBefore, query.time.lower < cutoff {
+            // Retention: expired rows are never returned, whatever is still on disk.
+            query.time = (try? TimeRange(from: cutoff, to: query.time.to)) ?? TimeRange(uncheckedFrom: cutoff, to: cutoff)
+        }
+        return QueryPlanner.plan(query, segments: segments, memory: memory, countOnly: countOnly)
     }
 
     /// The matching rows, ordered (histories by time then camera; areas by time, plate,

@@ -104,6 +104,10 @@ struct RowFilterCache {
 
     func filter(for segment: SegmentReader) -> SplitBlockBloomFilter? { filters[segment.path]?.filter }
 
+    mutating func remove(_ segment: SegmentReader) {
+        if let old = filters.removeValue(forKey: segment.path) { bytes -= old.filter.byteCount }
+    }
+
     mutating func insert(_ filter: SplitBlockBloomFilter, for segment: SegmentReader) {
         if let old = filters.updateValue((filter, segment.statistics.maxTime), forKey: segment.path) { bytes -= old.filter.byteCount }
         bytes += filter.byteCount

@@ -59,7 +59,13 @@ extension Store {
     func writeSegmentAndManifest(_ rows: SightingBatch, persistedSequence: UInt64,
                                  andThen install: (inout State) -> Void = { _ in }) throws(SightlineError) {
         let (segments, current) = state.withLock { (s: inout State) in (s.segments, s.manifest) }
-        let (kept, dropped) = try dropRowsAlreadyStored(rows, segments: segments)
+        var (kept, dropped) = try dropRowsAlreadyStored(rows, segments: segments)
+        if let cutoff = expiredBefore, kept.times.contains(where: { $0 < cutoff }) {
+            // Expired before it reached a segment: never written (retention).
+            var fresh = SightingBatch(capacity: kept.count)
+            for i in 0..<kept.count where kept.times[i] >= cutoff { fresh.appendRow(i, of: kept) }
+            kept = fresh
+        }
         var manifest = current
         manifest.generation += 1
         manifest.persistedSequence = persistedSequence

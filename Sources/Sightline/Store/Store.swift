@@ -63,6 +63,9 @@ public final class Store: Sendable {
         /// Row-key filters of segments, for the flush-time duplicate check.
         var rowFilters: RowFilterCache
 
+        /// Background maintenance is paused (`pauseMaintenance`).
+        var maintenancePaused = false
+        var maintenanceTimer: TimerBox?
         /// A flush job is queued or running (set at freeze, cleared when it has finished,
         /// old log removal included).
         var flushing = false
@@ -167,6 +170,7 @@ public final class Store: Sendable {
         try state.withLock { (s: inout State) throws(SightlineError) in
             try startLog(&s, firstSequence: nextSequence, oldLogs: logs.map(\.1))
         }
+        startMaintenance()
     }
 
     /// Appends sightings. Rows equal in (plate, time, camera) to a buffered row, or to an
@@ -241,7 +245,7 @@ public final class Store: Sendable {
     /// that poisoned the store, if one did.
     public func close() throws(SightlineError) {
         try state.withLock(waitingUntil: { !$0.flushing || $0.failure != nil }) { (s: inout State) throws(SightlineError) in
-            defer { s.log = nil }
+            defer { s.log = nil; s.maintenanceTimer = nil }
             if let failure = s.failure { throw failure }
             if let log = s.log { try log.sync() }
         }
@@ -250,7 +254,7 @@ public final class Store: Sendable {
     /// A consistent view of the store now: later appends and flushes do not change it.
     public func snapshot() -> StoreSnapshot {
         state.withLock { (s: inout State) -> StoreSnapshot in
-            StoreSnapshot(segments: s.segments, memory: (s.frozen.map { [$0] } ?? []) + [s.buffer])
+            StoreSnapshot(segments: s.segments, memory: (s.frozen.map { [$0] } ?? []) + [s.buffer], expiredBefore: expiredBefore)
         }
     }
 
@@ -327,6 +331,8 @@ public struct StoreSnapshot: Sendable {
     let segments: [SegmentReader]
     /// Rows not yet in a segment: the batch being flushed (if any), then the buffer.
     let memory: [SightingBatch]
+    /// Rows older than this are expired (retention): never returned.
+    var expiredBefore: Int64? = nil
 
     /// Rows in the view.
     public var rowCount: Int { segments.reduce(memory.reduce(0) { $0 + $1.count }) { $0 + $1.rowCount } }
@@ -337,6 +343,7 @@ public struct StoreSnapshot: Sendable {
         var rows: [Sighting] = []
         for segment in segments { rows += try segment.allSightings() }
         for batch in memory { rows += batch.sightings }
+        if let cutoff = expiredBefore { rows.removeAll { $0.time < cutoff } }
         return rows
     }
 }

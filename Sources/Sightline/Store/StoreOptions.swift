@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 
 /// How a store is opened.
@@ -23,6 +26,24 @@ public struct StoreOptions: Sendable {
     public var secret: PlateKeySecret?
     /// Create the store when the directory holds none.
     public var createIfMissing = true
+    /// How long sightings are kept, in milliseconds (nil: forever). Older rows stop being
+    /// returned at once and are physically deleted by the maintenance timer within
+    /// `maintenanceInterval` (plus the time the rewrite takes).
+    public var retentionMilliseconds: Int64?
+    /// Background compaction (nil: only on demand, `Store.compact`).
+    public var compaction: CompactionOptions?
+    /// How often the maintenance timer checks for expired rows and compaction work, in
+    /// seconds (the bound on how late an expired row is deleted).
+    public var maintenanceInterval: Double = 60
+    /// Wall-clock time in epoch milliseconds (tests substitute their own).
+    public var wallClock: @Sendable () -> Int64 = StoreOptions.systemTime
+
+    /// The system's real-time clock, epoch milliseconds.
+    @Sendable public static func systemTime() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+    }
 
     /// The defaults.
     public init() {}

@@ -55,6 +55,24 @@ public enum LogTesting {
         }
     }
 
+    /// Opens the store at `directory` and compacts it (day partitions, `targetRows`).
+    public static func compactStore(directory: String, targetRows: Int) throws(SightlineError) {
+        var options = StoreOptions()
+        options.secret = testSecret
+        options.createIfMissing = false
+        let store = try Store(directory: directory, options: options)
+        try store.compact(CompactionOptions(partitioning: .day, targetRows: targetRows))
+    }
+
+    /// Opens the store at `directory` and purges `plate`.
+    public static func purgeStore(directory: String, plate: String) throws(SightlineError) {
+        var options = StoreOptions()
+        options.secret = testSecret
+        options.createIfMissing = false
+        let store = try Store(directory: directory, options: options)
+        try store.purge(try Plate(plate))
+    }
+
     /// The secret the crash tests' stores use.
     public static let testSecret = PlateKeySecret(k0: 0x5EC2E7, k1: 0xC2A54)
 

@@ -1,0 +1,148 @@
+import Dispatch
+
+/// Compaction, retention and purge: the public face of the rewrite engine.
+extension Store {
+    /// Merges small segments and splits segments that span partitions, so that each output
+    /// segment holds one partition's rows (up to `targetRows`); with `deleteOlderThan`,
+    /// expired rows are deleted as it goes (and a deletion record written). Segments that
+    /// are already settled — within one partition and large, or alone in it — are left as
+    /// they are. Safe to call while appending and querying.
+    @discardableResult
+    public func compact(_ compaction: CompactionOptions = CompactionOptions()) throws(SightlineError) -> RewriteSummary {
+        guard compaction.targetRows >= 1 else { throw .invalidArgument("targetRows must be at least 1") }
+        return try onFlushQueue { () throws(SightlineError) -> RewriteSummary in
+            let p = compaction.partitioning
+            let segments = state.withLock { $0.segments }.filter { $0.rowCount > 0 }
+            let cutoff = compaction.deleteOlderThan
+            func spans(_ s: SegmentReader) -> Bool { p.partition(of: s.statistics.minTime) != p.partition(of: s.statistics.maxTime) }
+            func expired(_ s: SegmentReader) -> Bool { cutoff.map { s.statistics.minTime < $0 } ?? false }
+            var candidates = segments.filter { spans($0) || expired($0) || $0.rowCount < compaction.targetRows / 2 }
+            // A small segment alone in its partition has nothing to merge with.
+            var byPartition: [Int64: [SegmentReader]] = [:]
+            for s in candidates {
+                for q in p.partition(of: s.statistics.minTime)...p.partition(of: s.statistics.maxTime) where byPartition.count < 100_000 {
+                    byPartition[q, default: []].append(s)
+                }
+            }
+            candidates = candidates.filter { s in
+                spans(s) || expired(s) || (byPartition[p.partition(of: s.statistics.minTime)]?.count ?? 0) > 1
+            }
+            let inputNames = Set(candidates.map(\.fileName))
+            var groups: [RewriteGroup] = []
+            for q in byPartition.keys.sorted() {
+                let inputs = byPartition[q]!.filter { inputNames.contains($0.fileName) }
+                guard !inputs.isEmpty else { continue }
+                let range = p.range(of: q)
+                if let cutoff, range.to <= cutoff { continue }  // wholly expired: nothing to write
+                groups.append(RewriteGroup(inputs: inputs, time: range))
+            }
+            var summary = try rewrite(groups, removing: candidates, targetRows: compaction.targetRows,
+                                      maximumRowsPerSecond: compaction.maximumRowsPerSecond) { _, time in
+                cutoff.map { time >= $0 } ?? true
+            }
+            if summary.rowsDeleted > 0 {
+                summary.deletionID = try recordDeletion(kind: "retention", summary: summary, details: [("olderThan", String(cutoff ?? 0))])
+            }
+            options.logger.debug("compacted", metadata: ["store": "\(directory)", "removed": "\(summary.segmentsRemoved.count)",
+                                                         "written": "\(summary.segmentsWritten.count)", "rows": "\(summary.rowsWritten)"])
+            return summary
+        }
+    }
+
+    /// Physically removes every sighting of `plate` within `time` from every segment (an
+    /// erasure request, a misread, a court order). Buffered rows are flushed first, so the
+    /// write-ahead log holds none afterwards. Writes a deletion record naming neither the
+    /// plate nor its key; returns its id (`deletionID`) to keep with the request.
+    @discardableResult
+    public func purge(_ plate: Plate, time: TimeRange = .all) throws(SightlineError) -> RewriteSummary {
+        try flush()
+        return try onFlushQueue { () throws(SightlineError) -> RewriteSummary in
+            let key = hasher.key(plate)
+            let decoder = BlockDecoder()
+            var inputs: [SegmentReader] = []
+            for segment in state.withLock({ $0.segments }) where segment.rowCount > 0 && segment.mayContain(plateKey: key)
+                && time.overlaps(min: segment.statistics.minTime, max: segment.statistics.maxTime) {
+                // Confirm on the plate's run (the filter has false positives).
+                var b = QueryPlanner.firstBlock(segment, withMaxKeyAtLeast: key)
+                var found = false
+                while !found && b < segment.blockCount && segment.blockStatistics(b).minPlateKey <= key {
+                    try decoder.decode(segment, block: b, columns: [.plate, .time])
+                    var row = 0
+                    for r in 0..<decoder.runPlates.count {
+                        let length = Int(decoder.runLengths[r])
+                        if decoder.runPlates[r] == plate && (row..<(row + length)).contains(where: { time.contains(decoder.times[$0]) }) { found = true }
+                        row += length
+                    }
+                    b += 1
+                }
+                if found { inputs.append(segment) }
+            }
+            var summary = try rewrite(inputs.map { RewriteGroup(inputs: [$0], time: nil) }, removing: inputs,
+                                      targetRows: Int.max) { p, t in !(p == plate && time.contains(t)) }
+            if summary.rowsDeleted > 0 {
+                summary.deletionID = try recordDeletion(kind: "purge", summary: summary,
+                                                        details: [("from", time.from.map(String.init) ?? "null"), ("to", time.to.map(String.init) ?? "null")])
+            }
+            return summary
+        }
+    }
+
+    /// Deletes rows older than the retention period now (what the maintenance timer does):
+    /// flushes buffered rows that have expired, then rewrites the segments that hold any.
+    @discardableResult
+    public func enforceRetention() throws(SightlineError) -> RewriteSummary {
+        guard let retention = options.retentionMilliseconds else { return RewriteSummary() }
+        let cutoff = options.wallClock() - retention
+        let bufferExpired = state.withLock { s in s.buffer.times.contains { $0 < cutoff } }
+        if bufferExpired { try flush() }
+        return try onFlushQueue { () throws(SightlineError) -> RewriteSummary in
+            let inputs = state.withLock { $0.segments }.filter { $0.rowCount > 0 && $0.statistics.minTime < cutoff }
+            var summary = try rewrite(inputs.map { RewriteGroup(inputs: [$0], time: nil) }, removing: inputs,
+                                      targetRows: Int.max) { _, t in t >= cutoff }
+            if summary.rowsDeleted > 0 {
+                summary.deletionID = try recordDeletion(kind: "retention", summary: summary, details: [("olderThan", String(cutoff))])
+            }
+            return summary
+        }
+    }
+
+    /// The time before which rows are expired now (nil without retention).
+    var expiredBefore: Int64? { options.retentionMilliseconds.map { options.wallClock() - $0 } }
+
+    /// Stops background maintenance (compaction and retention) until `resumeMaintenance`.
+    public func pauseMaintenance() { state.withLock { $0.maintenancePaused = true } }
+    /// Lets background maintenance run again.
+    public func resumeMaintenance() { state.withLock { $0.maintenancePaused = false } }
+
+    /// Starts the maintenance timer if the options ask for retention or compaction.
+    func startMaintenance() {
+        guard options.retentionMilliseconds != nil || options.compaction != nil else { return }
+        let timer = DispatchSource.makeTimerSource(queue: DispatchQueue.global(qos: .utility))
+        let interval = max(0.01, options.maintenanceInterval)
+        timer.schedule(deadline: .now() + interval, repeating: interval)
+        timer.setEventHandler { [weak self] in self?.maintain() }
+        timer.resume()
+        state.withLock { $0.maintenanceTimer = TimerBox(timer) }
+    }
+
+    private func maintain() {
+        let (paused, open) = state.withLock { ($0.maintenancePaused, $0.log != nil && $0.failure == nil) }
+        guard !paused && open else { return }
+        do throws(SightlineError) {
+            try enforceRetention()
+            if var compaction = options.compaction {
+                compaction.deleteOlderThan = expiredBefore
+                try compact(compaction)
+            }
+        } catch {
+            options.logger.error("background maintenance failed", metadata: ["store": "\(directory)", "error": "\(error)"])
+        }
+    }
+}
+
+/// Owns the maintenance timer; cancels it when the store goes.
+final class TimerBox: @unchecked Sendable {
+    let timer: any DispatchSourceTimer
+    init(_ timer: any DispatchSourceTimer) { self.timer = timer }
+    deinit { timer.cancel() }
+}

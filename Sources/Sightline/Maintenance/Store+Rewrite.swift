@@ -1,0 +1,158 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Replacing live segments by rewritten ones: the engine under compaction, retention and
+/// purge. Runs on the flush queue (one manifest change at a time).
+///
+/// Crash safety: the new segments are written completely (each atomically: temporary file,
+/// fsync, rename, directory fsync), then one new manifest names them instead of the old
+/// ones (atomic), then the old files are removed. A crash before the manifest leaves the old
+/// set (the new files are unlisted and removed on open); after it, the new set (the old
+/// files are unlisted and removed on open). Snapshots hold their segments' open files, so
+/// queries running meanwhile keep reading the old files until they finish.
+extension Store {
+    /// One output group: rows of `inputs` whose time lies in `time` (all when nil) and that
+    /// `keep` accepts become new segments of at most `targetRows`.
+    struct RewriteGroup {
+        var inputs: [SegmentReader]
+        var time: (from: Int64, to: Int64)?
+    }
+
+    /// Rewrites `groups` (whose inputs together are `inputs`), keeping rows `keep` accepts.
+    func rewrite(_ groups: [RewriteGroup], removing inputs: [SegmentReader], targetRows: Int,
+                 maximumRowsPerSecond: Int? = nil,
+                 keep: (Plate, Int64) -> Bool) throws(SightlineError) -> RewriteSummary {
+        var summary = RewriteSummary()
+        guard !inputs.isEmpty else { return summary }
+        if let failure = state.withLock({ $0.failure }) { throw failure }
+        var manifest = state.withLock { $0.manifest }
+        let inputNames = Set(inputs.map(\.fileName))
+        summary.segmentsRemoved = inputs.map(\.fileName)
+        summary.bytesRead = inputs.reduce(0) { $0 + Int($1.fileSize) }
+        summary.rowsRead = inputs.reduce(0) { $0 + $1.rowCount }
+        var written: [(Manifest.Segment, SegmentReader, SplitBlockBloomFilter)] = []
+        let writer = try SegmentWriter(hasher: hasher, options: options.segment, fileSystem: fileSystem)
+        let decoder = BlockDecoder()
+        let clock = ContinuousClock()
+        let started = clock.now
+        var rowsDone = 0
+        do throws(SightlineError) {
+            for group in groups {
+                var rows = SightingBatch()
+                for input in group.inputs {
+                    for b in 0..<input.blockCount {
+                        let s = input.blockStatistics(b)
+                        if let t = group.time, s.maxTime < t.from || s.minTime >= t.to { continue }
+                        try decoder.decode(input, block: b, columns: .all)
+                        var row = 0
+                        for r in 0..<decoder.runPlates.count {
+                            let plate = decoder.runPlates[r]
+                            for _ in 0..<Int(decoder.runLengths[r]) {
+                                let time = decoder.times[row]
+                                if (group.time.map { time >= $0.from && time < $0.to } ?? true) && keep(plate, time) {
+                                    rows.appendUnchecked(plate: plate, time: time, latitudeE7: decoder.latitudes[row],
+                                                         longitudeE7: decoder.longitudes[row], camera: decoder.cameras[row],
+                                                         confidence: decoder.confidences[row], regionCode: decoder.regions[row],
+                                                         image: decoder.images.isEmpty ? nil : decoder.images[row])
+                                }
+                                row += 1
+                            }
+                        }
+                    }
+                }
+                var start = 0
+                while start < rows.count {
+                    let end = min(rows.count, start + targetRows)
+                    let chunk = start == 0 && end == rows.count ? rows : rows.slice(start..<end)
+                    let name = Self.segmentName(manifest.nextSegmentNumber)
+                    manifest.nextSegmentNumber += 1
+                    let path = "\(directory)/\(name)"
+                    let result = try writer.write(chunk, to: path)
+                    let reader = try SegmentReader(path: path, hasher: hasher, fileSystem: fileSystem)
+                    written.append((Manifest.Segment(name: name, rowCount: result.rowCount, fileBytes: result.fileBytes,
+                                                     minTime: reader.statistics.minTime, maxTime: reader.statistics.maxTime),
+                                    reader, Self.rowFilter(of: chunk)))
+                    summary.rowsWritten += chunk.count
+                    summary.bytesWritten += result.fileBytes
+                    start = end
+                }
+                rowsDone += group.inputs.reduce(0) { $0 + $1.rowCount }
+                if let limit = maximumRowsPerSecond, limit > 0 {
+                    // Throttle: sleep until the rows done fit the rate.
+                    let due = Double(rowsDone) / Double(limit) - seconds(clock.now - started)
+                    if due > 0 { usleep(UInt32(min(due, 60) * 1_000_000)) }
+                }
+            }
+        } catch {
+            // Nothing is live yet: remove what was written (open would, too).
+            for (segment, _, _) in written { try? fileSystem.remove("\(directory)/\(segment.name)") }
+            throw error
+        }
+        summary.segmentsWritten = written.map(\.0.name)
+        summary.rowsDeleted = summary.rowsRead - summary.rowsWritten
+        manifest.generation += 1
+        manifest.segments = manifest.segments.filter { !inputNames.contains($0.name) } + written.map(\.0)
+        do throws(SightlineError) {
+            try manifest.write(directory: directory, fileSystem: fileSystem)
+        } catch {
+            // The rename may or may not have happened: memory no longer knows the disk.
+            throw state.withLock { (s: inout State) -> SightlineError in poison(&s, error, "manifest write failed during a rewrite") }
+        }
+        state.withLock { (s: inout State) in
+            s.manifest = manifest
+            s.segments = s.segments.filter { !inputNames.contains($0.fileName) } + written.map(\.1)
+            for input in inputs { s.rowFilters.remove(input) }
+            for (_, reader, filter) in written { s.rowFilters.insert(filter, for: reader) }
+        }
+        // The new set is durable: the old files go (a failure here only leaves files that
+        // the next open removes).
+        for input in inputs {
+            do throws(SightlineError) { try fileSystem.remove(input.path) } catch {
+                options.logger.warning("could not remove a replaced segment; open will", metadata: ["file": "\(input.path)", "error": "\(error)"])
+            }
+        }
+        try? fileSystem.syncDirectory(directory)
+        return summary
+    }
+
+    /// Runs `body` on the flush queue (serialized with flushes and other rewrites).
+    func onFlushQueue<T>(_ body: () throws(SightlineError) -> T) throws(SightlineError) -> T {
+        let result: Result<T, SightlineError> = flushQueue.sync {
+            do throws(SightlineError) { return .success(try body()) } catch { return .failure(error) }
+        }
+        return try result.get()
+    }
+
+    /// Appends a deletion record (JSON) and returns its id.
+    func recordDeletion(kind: String, summary: RewriteSummary, details: [(String, String)]) throws(SightlineError) -> String {
+        let id = String(PlateKeySecret.random().hex.prefix(16))
+        func quote(_ s: String) -> String {
+            var r = "\""
+            for c in s { if c == "\"" || c == "\\" { r.append("\\") }; r.append(c) }
+            return r + "\""
+        }
+        var fields = [("id", quote(id)), ("kind", quote(kind)), ("at", String(options.wallClock())),
+                      ("rowsDeleted", String(summary.rowsDeleted)),
+                      ("segmentsRemoved", "[" + summary.segmentsRemoved.map(quote).joined(separator: ",") + "]"),
+                      ("segmentsWritten", "[" + summary.segmentsWritten.map(quote).joined(separator: ",") + "]")]
+        fields += details
+        let json = "{" + fields.map { "\(quote($0.0)):\($0.1)" }.joined(separator: ",") + "}"
+        try DeletionLog.append(json, directory: directory, fileSystem: fileSystem)
+        options.logger.notice("deleted rows", metadata: ["store": "\(directory)", "kind": "\(kind)", "rows": "\(summary.rowsDeleted)", "id": "\(id)"])
+        return id
+    }
+}
+
+extension SightingBatch {
+    /// Rows `range` as a new batch.
+    func slice(_ range: Range<Int>) -> SightingBatch {
+        var b = SightingBatch(capacity: range.count)
+        for i in range { b.appendRow(i, of: self) }
+        return b
+    }
+}
+
+func seconds(_ d: Duration) -> Double {
+    Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+}

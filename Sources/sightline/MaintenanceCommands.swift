@@ -1,0 +1,105 @@
+import ArgumentParser
+import Foundation
+import Sightline
+
+/// "90d", "12h", "30m", "45s" or milliseconds.
+func parseDuration(_ text: String) throws -> Int64 {
+    let units: [Character: Int64] = ["d": 86_400_000, "h": 3_600_000, "m": 60_000, "s": 1000]
+    if let unit = text.last, let scale = units[unit], let n = Int64(text.dropLast()), n >= 0 { return n * scale }
+    if let n = Int64(text), n >= 0 { return n }
+    throw ValidationError("\(text): expected a duration such as 90d, 12h, 30m, 45s")
+}
+
+func printSummary(_ s: RewriteSummary, _ elapsed: Duration) {
+    print("rewrote \(s.segmentsRemoved.count) segments (\(s.rowsRead) rows, \(formatBytes(s.bytesRead))) into \(s.segmentsWritten.count) (\(s.rowsWritten) rows, \(formatBytes(s.bytesWritten))); deleted \(s.rowsDeleted) rows in \(String(format: "%.2f", seconds(elapsed))) s (\(formatRate(s.rowsRead, elapsed)))")
+    if let id = s.deletionID { print("deletion record \(id)") }
+}
+
+struct CompactCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "compact",
+        abstract: "Merge small segments by time partition; with --retain, delete older rows.")
+    @Argument(help: "Store directory.") var store: String
+    @Option(help: "Keep this much history (90d, 12h, …); older rows are deleted.") var retain: String?
+    @Option(help: "Partition: day or week.") var partition: String = "day"
+    @Option(help: "Rows per output segment.") var targetRows = 8_000_000
+
+    func run() throws {
+        guard let partitioning = Partitioning(rawValue: partition) else { throw ValidationError("--partition is day or week") }
+        var options = CompactionOptions(partitioning: partitioning, targetRows: targetRows)
+        if let retain { options.deleteOlderThan = StoreOptions.systemTime() - (try parseDuration(retain)) }
+        let target = try openStore(store)
+        let clock = ContinuousClock()
+        let start = clock.now
+        do {
+            let summary = try target.compact(options)
+            printSummary(summary, clock.now - start)
+            try target.close()
+        } catch { throw CommandFailure(error) }
+    }
+}
+
+struct PurgeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "purge",
+        abstract: "Physically remove one plate's sightings (in a time range) from every segment.")
+    @Argument(help: "Store directory.") var store: String
+    @Argument(help: "The plate.") var plate: String
+    @Option(help: "From this time, inclusive (epoch ms or RFC 3339).") var from: String?
+    @Option(help: "To this time, exclusive.") var to: String?
+
+    func run() throws {
+        let plate: Plate
+        let time: TimeRange
+        do {
+            plate = try Plate(self.plate)
+            func t(_ s: String?) throws -> Int64? {
+                guard let s else { return nil }
+                guard let v = Timestamp.milliseconds(s) else { throw ValidationError("\(s): not epoch milliseconds or RFC 3339") }
+                return v
+            }
+            time = try TimeRange(from: try t(from), to: try t(to))
+        } catch let e as SightlineError { throw ValidationError("\(e)") }
+        let target = try openStore(store)
+        let clock = ContinuousClock()
+        let start = clock.now
+        do {
+            let summary = try target.purge(plate, time: time)
+            printSummary(summary, clock.now - start)
+            try target.close()
+        } catch { throw CommandFailure(error) }
+    }
+}
+
+struct StatsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "stats", abstract: "Segments, partitions, rows, bytes, time range, compaction debt, deletions.")
+    @Argument(help: "Store directory.") var store: String
+
+    func run() throws {
+        let target = try openStore(store)
+        do {
+            let s = try target.statistics()
+            print("segments:    \(s.segments) in \(s.partitions) day partitions")
+            print("rows:        \(s.segmentRows) in segments, \(s.memoryRows) in memory")
+            print(String(format: "bytes:       %@ (%.2f B/sighting; spatial copy %@)", formatBytes(s.bytes), s.bytesPerSighting, formatBytes(s.spatialBytes)))
+            for id in ColumnID.allCases where s.segmentRows > 0 {
+                print(String(format: "  %-11@ %7.3f B/sighting", id.name as NSString, Double(s.columnBytes[id.rawValue]) / Double(s.segmentRows)))
+            }
+            if let r = s.timeRange { print("time:        \(Timestamp.rfc3339(r.from)) … \(Timestamp.rfc3339(r.to))") }
+            print("compaction debt: \(s.compactionDebtSegments) segments, \(s.compactionDebtRows) rows")
+            if s.deletions.isEmpty { print("deletions:   none") }
+            for (kind, d) in s.deletions.sorted(by: { $0.key < $1.key }) { print("deletions:   \(d.records) \(kind) records, \(d.rows) rows") }
+            try target.close()
+        } catch { throw CommandFailure(error) }
+    }
+}
+
+struct VerifyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "verify", abstract: "Check every checksum, the manifest and the logs; exit 1 if the store is not sound.")
+    @Argument(help: "Store directory.") var store: String
+
+    func run() throws {
+        let (problems, notes) = Store.verify(directory: store)
+        for n in notes { print("note: \(n)") }
+        for p in problems { print("problem: \(p)") }
+        if problems.isEmpty { print("sound") } else { throw ExitCode(1) }
+    }
+}
