@@ -136,6 +136,7 @@ func distinctBatches(_ count: Int, rows: Int, seed: UInt64) -> [SightingBatch] {
             #expect(errors.isEmpty, "\(errors)")
             let syncs = fs.operations.filter { $0 == "fsync" }.count - syncsBefore
             #expect(syncs < batches.count / 2, "\(syncs) fsyncs for \(batches.count) appends")
+            print("group commit: \(syncs) fsyncs for \(batches.count) appends")
             #expect(syncs >= 1)
             try store.close()
         }

@@ -30,6 +30,10 @@ final class LogWriter: Sendable {
         var lastSync: UInt64 = LogWriter.nowMilliseconds()
         /// Spare buffer swapped with the pending one, so neither reallocates.
         var spare = ByteWriter(capacity: 1 << 20)
+        /// A committer is writing (outside the lock); the others wait for it.
+        var leaderActive = false
+        /// The failure that stopped the log.
+        var failed: SightlineError?
     }
 
     private let pending: Locked<Pending>
@@ -120,60 +124,67 @@ final class LogWriter: Sendable {
     }
 
     /// Returns once the record `sequence` (and every earlier one) is written and synced as
-    /// the durability mode promises. Writes every pending record in one go (group commit).
-    func commit(through sequence: UInt64) throws(SightlineError) {
-        try committed.withLock { (c: inout Committed) throws(SightlineError) in
-            if c.through > sequence { return }
-            // Take everything pending now: later records ride along for free.
+    /// the durability mode promises. Group commit: one committer at a time is the leader and
+    /// writes every pending record with one write and one fsync, outside the lock; the others
+    /// wait on a condition and are all woken at once when their records are durable (waiting
+    /// on the leader's mutex instead would wake them one by one, each becoming the leader of
+    /// a tiny batch).
+    func commit(through sequence: UInt64, forceSync: Bool = false) throws(SightlineError) {
+        let lead = try committed.withLock(waitingUntil: { c in
+            !c.leaderActive || c.failed != nil || (!forceSync && c.through > sequence)
+        }) { (c: inout Committed) throws(SightlineError) -> (ByteWriter, UInt64)? in
+            if let failed = c.failed { throw failed }
+            if !forceSync && c.through > sequence { return nil }
+            c.leaderActive = true
             var taken = ByteWriter()
             swap(&taken, &c.spare)
-            let end = try pending.withLock { (p: inout Pending) throws(SightlineError) -> UInt64 in
+            return (taken, c.lastSync)
+        }
+        guard var (taken, lastSync) = lead else { return }
+        var end: UInt64 = 0
+        var outcome: SightlineError?
+        do throws(SightlineError) {
+            // Take everything pending now: later records ride along for free.
+            end = try pending.withLock { (p: inout Pending) throws(SightlineError) -> UInt64 in
                 if let failed = p.failed { throw failed }
                 swap(&taken, &p.bytes)
                 return p.nextSequence
             }
-            do throws(SightlineError) {
+            if taken.count > 0 {
                 try taken.bytes.withUnsafeBytesTyped { (raw: UnsafeRawBufferPointer) throws(SightlineError) in try fileSystem.writeAll(file, raw) }
-                try syncIfDue(&c)
-            } catch {
-                pending.withLock { $0.failed = error }
-                throw error
             }
-            taken.removeAll()
-            c.spare = taken
-            c.through = end
-        }
-    }
-
-    /// Writes what is pending and fsyncs now (before a flush, at close, the periodic timer).
-    func sync() throws(SightlineError) {
-        let last = nextSequence
-        if last > 0 { try commit(through: last - 1) }
-        try committed.withLock { (c: inout Committed) throws(SightlineError) in
-            if let failed = pending.withLock({ $0.failed }) { throw failed }
-            do throws(SightlineError) {
-                try fileSystem.sync(file)
-                c.lastSync = Self.nowMilliseconds()
-            } catch {
-                pending.withLock { $0.failed = error }
-                throw error
-            }
-        }
-    }
-
-    private func syncIfDue(_ c: inout Committed) throws(SightlineError) {
-        switch durability {
-        case .everyBatch:
-            try fileSystem.sync(file)
-        case .periodic(let interval):
             let now = Self.nowMilliseconds()
-            if now &- c.lastSync >= UInt64(max(0, interval)) {
-                try fileSystem.sync(file)
-                c.lastSync = now
+            let due: Bool = switch durability {
+            case .everyBatch: taken.count > 0
+            case .periodic(let interval): now &- lastSync >= UInt64(max(0, interval))
+            case .none: false
             }
-        case .none:
-            break
+            if forceSync || due {
+                try fileSystem.sync(file)
+                lastSync = now
+            }
+        } catch {
+            outcome = error
+            pending.withLock { $0.failed = error }
         }
+        committed.withLock { (c: inout Committed) in
+            c.leaderActive = false
+            if let outcome {
+                c.failed = outcome
+            } else {
+                c.through = max(c.through, end)
+                c.lastSync = lastSync
+                taken.removeAll()
+                c.spare = taken
+            }
+        }
+        committed.broadcast()
+        if let outcome { throw outcome }
+    }
+
+    /// Writes what is pending and fsyncs now (before a flush, at close).
+    func sync() throws(SightlineError) {
+        try commit(through: nextSequence, forceSync: true)
     }
 
     static func nowMilliseconds() -> UInt64 {
