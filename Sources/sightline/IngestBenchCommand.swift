@@ -14,6 +14,7 @@ struct IngestBenchCommand: ParsableCommand {
     @Option(help: "Sightings to append.") var rows = 10_000_000
     @Option(help: "Rows per append.") var batchRows = 100_000
     @OptionGroup var storeArguments: StoreArguments
+    @Option(help: "Write the figures as JSON here.") var json: String?
 
     func run() throws {
         let options = try storeArguments.storeOptions()
@@ -27,12 +28,7 @@ struct IngestBenchCommand: ParsableCommand {
             while done < rows {
                 // A live feed: one city throughout, each batch a day of reads starting an
                 // hour after the previous batch's (so late rows overlap recent segments only).
-                var c = ALPRWorkload.Configuration()
-                c.seed = batchNumber &+ 1
-                c.citySeed = 1
-                c.days = 1
-                c.startTime += Int64(batchNumber) * 3_600_000
-                let batch = ALPRWorkload(c).generate(rows: min(batchRows, rows - done))
+                let batch = ALPRWorkload.liveFeedBatch(number: batchNumber, rows: min(batchRows, rows - done))
                 let t0 = clock.now
                 try target.append(batch)
                 appendTime += clock.now - t0
@@ -51,6 +47,13 @@ struct IngestBenchCommand: ParsableCommand {
             print("ingest (append + flush, generation excluded): \(formatRate(done, appendTime))")
             print("overall, with generation: \(formatRate(done, clock.now - start))")
             print("peak RSS: \(formatBytes(Int(usage.ru_maxrss) * 1024))")
+            if let json {
+                let report: [String: Any] = ["rows": done, "segments": target.segmentNames.count,
+                                             "appendRowsPerSecond": Double(done) / seconds(appendTime),
+                                             "overallRowsPerSecond": Double(done) / seconds(clock.now - start),
+                                             "peakRSSBytes": Int(usage.ru_maxrss) * 1024]
+                try JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys]).write(to: URL(fileURLWithPath: json))
+            }
         } catch {
             throw CommandFailure(error)
         }

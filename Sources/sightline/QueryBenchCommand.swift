@@ -14,11 +14,31 @@ struct QueryBenchCommand: ParsableCommand {
     @Option(help: "Seed for choosing plates and places.") var seed: UInt64 = 1
     @Option(help: "Write the results as JSON here.") var json: String?
     @Flag(help: "Describe each type's slowest query.") var verbose = false
+    @Option(help: "Run these queries instead (JSON: [{type, plate} | {type, south, west, north, east, from, to, count?}]), as Benchmarks/peers/peers.py writes them.") var queryFile: String?
+
+    struct QuerySpec: Codable {
+        var type: String
+        var plate: String?
+        var south: Double?, west: Double?, north: Double?, east: Double?
+        var from: Int64?, to: Int64?
+        var count: Bool?
+
+        func query() throws -> Query {
+            let time = try TimeRange(from: from, to: to)
+            if let plate { return try Query(.history(try Plate(plate)), time: time) }
+            guard let south, let west, let north, let east else { throw ValidationError("query \(type): no plate and no box") }
+            return try Query(.area(.box(south: south, west: west, north: north, east: east)), time: time)
+        }
+    }
 
     struct Row: Codable { var type: String; var queries: Int; var meanRows: Double; var p50Ms: Double; var p95Ms: Double; var p99Ms: Double; var maxMs: Double }
 
     func run() throws {
         let snapshot = try openStore(store).snapshot()
+        if let queryFile {
+            try runFile(queryFile, snapshot)
+            return
+        }
         let segments = snapshot.segmentReaders.filter { $0.rowCount > 0 }
         guard !segments.isEmpty else { throw ValidationError("the store has no segments") }
         // Sample real rows: random blocks of random segments.
@@ -43,6 +63,7 @@ struct QueryBenchCommand: ParsableCommand {
             ("area 1 km², 24 h", { try Query(.area(square($0, metres: 1000)), time: TimeRange(from: $0.time - 12 * hour, to: $0.time + 12 * hour)) }, false),
             ("area 1 km², 30 days", { try Query(.area(square($0, metres: 1000)), time: TimeRange(from: $0.time - 15 * 24 * hour, to: $0.time + 15 * 24 * hour)) }, false),
             ("area 0.01 km², 1 h", { try Query(.area(square($0, metres: 100)), time: TimeRange(from: $0.time - hour / 2, to: $0.time + hour / 2)) }, false),
+            ("area 25 km², 1 h", { try Query(.area(square($0, metres: 5000)), time: TimeRange(from: $0.time - hour / 2, to: $0.time + hour / 2)) }, false),
             ("count 1 km², 24 h", { try Query(.area(square($0, metres: 1000)), time: TimeRange(from: $0.time - 12 * hour, to: $0.time + 12 * hour)) }, true),
         ]
         let clock = ContinuousClock()
@@ -79,6 +100,21 @@ struct QueryBenchCommand: ParsableCommand {
             report.append(row)
             line(row)
         }
+        // Heat maps: 25 km² over 24 h, per geohash-6 cell (~1.2 × 0.6 km).
+        do {
+            let qs = try samples.map { try Query(.area(square($0, metres: 5000)), time: TimeRange(from: $0.time - 12 * hour, to: $0.time + 12 * hour)) }
+            for q in qs { _ = try snapshot.heatmap(q, by: .geohash(precision: 6)) }
+            var times: [Duration] = []
+            var cells = 0
+            for q in qs {
+                let t0 = clock.now
+                cells += try snapshot.heatmap(q, by: .geohash(precision: 6)).count
+                times.append(clock.now - t0)
+            }
+            let row = summarize("heat map 25 km², 24 h", times, rows: cells)
+            report.append(row)
+            line(row)
+        }
         // Planning alone (what every query pays before reading).
         for (name, make) in [("planning, history", { (s: Sighting) throws -> Query in try Query(.history(s.plate)) }),
                              ("planning, area 24 h", types[1].1), ("planning, area all time", { try Query(.area(square($0, metres: 1000))) })] {
@@ -92,6 +128,36 @@ struct QueryBenchCommand: ParsableCommand {
             let planning = summarize(name, planTimes, rows: 0)
             report.append(planning)
             line(planning)
+        }
+        if let json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try encoder.encode(report).write(to: URL(fileURLWithPath: json))
+        }
+    }
+
+    /// Times the queries of a file, warm, per type.
+    func runFile(_ path: String, _ snapshot: StoreSnapshot) throws {
+        let specs = try JSONDecoder().decode([QuerySpec].self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+        let queries = try specs.map { ($0.type, try $0.query(), $0.count ?? false) }
+        for (_, q, c) in queries { _ = c ? try snapshot.count(q) : try snapshot.run(q) }  // warm up
+        var times: [String: [Double]] = [:], rows: [String: Int] = [:]
+        var order: [String] = []
+        let clock = ContinuousClock()
+        for (type, q, c) in queries {
+            let t0 = clock.now
+            let r = c ? try snapshot.count(q) : try snapshot.run(q)
+            if times[type] == nil { order.append(type) }
+            times[type, default: []].append(seconds(clock.now - t0) * 1e3)
+            rows[type, default: 0] += r.count
+        }
+        var report: [Row] = []
+        for type in order {
+            let ms = times[type]!.sorted()
+            func p(_ q: Double) -> Double { ms[min(ms.count - 1, Int((Double(ms.count) * q).rounded(.up)) - 1)] }
+            let row = Row(type: type, queries: ms.count, meanRows: Double(rows[type]!) / Double(ms.count), p50Ms: p(0.5), p95Ms: p(0.95), p99Ms: p(0.99), maxMs: ms.last!)
+            report.append(row)
+            print(String(format: "%-25@ %9.1f %11.3f %9.3f %9.3f %9.3f", type as NSString, row.meanRows, row.p50Ms, row.p95Ms, row.p99Ms, row.maxMs))
         }
         if let json {
             let encoder = JSONEncoder()

@@ -6,7 +6,7 @@ struct SightlineCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sightline",
         abstract: "A storage engine for vehicle sightings (licence-plate reads).",
-        subcommands: [IngestCommand.self, HistoryCommand.self, AreaCommand.self, HeatmapCommand.self, ExplainCommand.self,
+        subcommands: [IngestCommand.self, GenerateCommand.self, BenchCommand.self, HistoryCommand.self, AreaCommand.self, HeatmapCommand.self, ExplainCommand.self,
                       QueryBenchCommand.self, CompactCommand.self, PurgeCommand.self, StatsCommand.self, VerifyCommand.self,
                       IngestBenchCommand.self, SampleCommand.self, MeasureCommand.self, InspectCommand.self]
     )

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import Glibc
 @testable import Sightline
@@ -107,5 +108,73 @@ import Glibc
     @Test func badArgumentsFailWithAMessage() throws {
         let (status, output) = try Self.run(["measure", "--compression", "gzip", "--rows", "10"])
         #expect(status != 0 && output.contains("unknown compression"), "\(output)")
+    }
+
+    /// The benchmark end to end at a small size, so it never rots: generate + ingest, bytes,
+    /// the query mix, the JSON report.
+    @Test func benchRunsEndToEndAtASmallSize() throws {
+        let dir = temporaryDirectory("cli-bench")
+        defer { removeTree(dir) }
+        let (status, output) = try Self.run(["bench", "\(dir)/store", "--rows", "200000", "--queries", "10", "--json", "\(dir)/bench.json"])
+        #expect(status == 0, "\(output)")
+        let report = try String(contentsOfFile: "\(dir)/bench.json", encoding: .utf8)
+        for key in ["bytesPerSighting", "appendRowsPerSecond", "peakRSSBytes", "history, all time", "area 1 km², 24 h", "heat map 25 km², 24 h", "p99Ms"] {
+            #expect(report.contains(key), "report lacks \(key)")
+        }
+        #expect(output.contains("bytes/sighting"), "\(output)")
+    }
+
+    @Test func queryCommandsAnswerAndExplain() throws {
+        let dir = temporaryDirectory("cli-query")
+        defer { removeTree(dir) }
+        let (generated, log) = try Self.run(["generate", "--rows", "20000", "--store", "\(dir)/s"])
+        #expect(generated == 0, "\(log)")
+        let (s1, csv) = try Self.run(["area", "\(dir)/s", "--bbox", "37.3,-122.5,37.8,-121.7", "--limit", "5"])
+        #expect(s1 == 0 && csv.hasPrefix("plate,time,lat,lon,camera,confidence,region,image\n"), "\(csv)")
+        let lines = csv.split(separator: "\n")
+        #expect(lines.count == 6, "\(csv)")
+        let plate = String(lines[1].split(separator: ",")[0])
+        let fields = lines[1].split(separator: ",", omittingEmptySubsequences: false)
+        #expect(fields[1].hasSuffix("Z") && fields[2].split(separator: ".")[1].count == 7, "\(lines[1])")
+        let (s2, history) = try Self.run(["history", "\(dir)/s", plate, "--format", "ndjson", "--epoch-ms"])
+        #expect(s2 == 0 && history.contains("\"plate\":\"\(plate)\""), "\(history)")
+        let (s3, count) = try Self.run(["area", "\(dir)/s", "--circle", "37.55,-122.1,3000", "--count"])
+        #expect(s3 == 0 && Int(count.trimmingCharacters(in: .whitespacesAndNewlines)) != nil, "\(count)")
+        let (s4, heat) = try Self.run(["heatmap", "\(dir)/s", "--bbox", "37.3,-122.5,37.8,-121.7", "--by", "hour"])
+        #expect(s4 == 0 && heat.hasPrefix("hour,count\n"), "\(heat)")
+        let (s5, plan) = try Self.run(["explain", "--analyze", "\(dir)/s", "history", plate])
+        #expect(s5 == 0 && plan.contains("plate filter + key run") && plan.contains("actual:"), "\(plan)")
+        for bad in [["area", "\(dir)/s", "--bbox", "10,0,5,1"], ["area", "\(dir)/s", "--circle", "0,0,0"],
+                    ["area", "\(dir)/s", "--polygon", "1 1;2 2"], ["history", "\(dir)/s", plate, "--from", "5", "--to", "5"],
+                    ["history", "\(dir)/nowhere", plate]] {
+            let (status, message) = try Self.run(bad)
+            #expect(status != 0 && !message.isEmpty, "\(bad): \(message)")
+        }
+    }
+
+    @Test func maintenanceCommandsCompactPurgeAndReport() throws {
+        let dir = temporaryDirectory("cli-maint")
+        defer { removeTree(dir) }
+        #expect(try Self.run(["generate", "--rows", "30000", "--batch-rows", "2000", "--store", "\(dir)/s"]).0 == 0)
+        let (s1, compacted) = try Self.run(["compact", "\(dir)/s", "--target-rows", "20000"])
+        #expect(s1 == 0 && compacted.contains("rewrote"), "\(compacted)")
+        let (_, csv) = try Self.run(["area", "\(dir)/s", "--bbox", "37.3,-122.5,37.8,-121.7", "--limit", "1"])
+        let plate = String(csv.split(separator: "\n")[1].split(separator: ",")[0])
+        let (s2, purged) = try Self.run(["purge", "\(dir)/s", plate])
+        #expect(s2 == 0 && purged.contains("deletion record"), "\(purged)")
+        let (_, after) = try Self.run(["history", "\(dir)/s", plate, "--count"])
+        #expect(after.trimmingCharacters(in: .whitespacesAndNewlines) == "0", "\(after)")
+        let (s3, stats) = try Self.run(["stats", "\(dir)/s"])
+        #expect(s3 == 0 && stats.contains("1 purge records"), "\(stats)")
+        let (s4, verdict) = try Self.run(["verify", "\(dir)/s"])
+        #expect(s4 == 0 && verdict.contains("sound"), "\(verdict)")
+        // A flipped byte in a segment: verify names it and fails.
+        let segment = try PosixFileSystem().contentsOfDirectory("\(dir)/s").first { $0.hasSuffix(".sls") }!
+        let path = "\(dir)/s/\(segment)"
+        var bytes = try readFile(path)
+        bytes[bytes.count / 2] ^= 0x40
+        try writeFile(path, bytes)
+        let (s5, broken) = try Self.run(["verify", "\(dir)/s"])
+        #expect(s5 == 1 && broken.contains(segment), "\(broken)")
     }
 }

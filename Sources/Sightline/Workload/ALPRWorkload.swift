@@ -60,6 +60,18 @@ public struct ALPRWorkload: Sendable {
 
     struct Road { var lat0, lon0, dLat, dLon: Double; var cameraIndexes: [Int] }
 
+    /// Batch `number` of a live feed from one city: a day of reads starting `number` hours
+    /// after the first batch's, so each batch overlaps the previous ones in time (reads
+    /// arrive up to a day late, as mobile readers upload). Deterministic for (seed, number).
+    public static func liveFeedBatch(number: UInt64, rows: Int, seed: UInt64 = 1) -> SightingBatch {
+        var c = Configuration()
+        c.seed = (seed &* 1_000_003) &+ number &+ 1
+        c.citySeed = seed
+        c.days = 1
+        c.startTime += Int64(number) * 3_600_000
+        return ALPRWorkload(c).generate(rows: rows)
+    }
+
     /// The parameters in use.
     public let configuration: Configuration
     private let roads: [Road]
