@@ -1,8 +1,12 @@
-// Microbenchmarks of the segment codec: SipHash plate keys, sorting, per-column encode and
-// decode, whole-segment encode and decode. Inputs are ALPR-like sightings from the built-in
+// Microbenchmarks of the segment codec — SipHash plate keys, sorting, per-column encode and
+// decode, whole-segment encode and decode — and of the plate filter, the planner and single
+// queries. Inputs are ALPR-like sightings from the built-in
 // generator (seed 1), 262,144 rows = 32 blocks of 8,192, so a run stays short; `sightline
 // measure` gives the same figures at millions of rows.
 import Benchmark
+#if canImport(Glibc)
+import Glibc
+#endif
 @_spi(Benchmarks) import Sightline
 
 private let rows = 262_144
@@ -11,6 +15,22 @@ nonisolated(unsafe) private var batch = SightingBatch()
 nonisolated(unsafe) private var sorted: SortedBatch?
 nonisolated(unsafe) private var segment: SegmentReader?
 nonisolated(unsafe) private var prepared: SegmentEncoder.PreparedRows?
+nonisolated(unsafe) private var store: Store?
+
+/// A store of the same rows (one segment), for planner, filter and query benchmarks.
+private func prepareStore() throws -> StoreSnapshot {
+    if store == nil {
+        try prepare()
+        let dir = "/tmp/sightline-benchmarks-\(getpid())"
+        var options = StoreOptions()
+        options.durability = .none
+        options.secret = PlateKeySecret(k0: 1, k1: 2)
+        store = try Store(directory: dir, options: options)
+        try store!.append(batch)
+        try store!.flush()
+    }
+    return store!.snapshot()
+}
 
 private func prepare() throws {
     guard sorted == nil else { return }
@@ -78,5 +98,46 @@ let benchmarks: @Sendable () -> Void = {
         var n = 0
         _ = try encoder.encode(sorted!) { (chunk: UnsafeRawBufferPointer) throws(SightlineError) in n += chunk.count }
         blackHole(n)
+    }
+
+    Benchmark("Plate filter probes, 1,000 plate keys") { benchmark in
+        try prepare()
+        let keys = batch.plates.prefix(1000).map { hasher.key($0) }
+        benchmark.startMeasurement()
+        var hits = 0
+        for k in keys where segment!.mayContain(plateKey: k) { hits += 1 }
+        blackHole(hits)
+    }
+
+    Benchmark("Plan a plate history") { benchmark in
+        let snapshot = try prepareStore()
+        let query = try Query(.history(batch.plates[batch.count / 2]))
+        benchmark.startMeasurement()
+        blackHole(snapshot.plan(query).estimatedBlocks)
+    }
+
+    Benchmark("Plan a 1 km² area over 24 h") { benchmark in
+        let snapshot = try prepareStore()
+        let s = batch[batch.count / 3]
+        let query = try Query(.area(.circle(latitude: Double(s.latitudeE7) / 1e7, longitude: Double(s.longitudeE7) / 1e7, metres: 560)),
+                              time: TimeRange(from: s.time - 43_200_000, to: s.time + 43_200_000))
+        benchmark.startMeasurement()
+        blackHole(snapshot.plan(query).estimatedBlocks)
+    }
+
+    Benchmark("Query a plate history, 262k rows") { benchmark in
+        let snapshot = try prepareStore()
+        let query = try Query(.history(batch.plates[batch.count / 2]))
+        benchmark.startMeasurement()
+        blackHole(try snapshot.run(query).count)
+    }
+
+    Benchmark("Query a 1 km² area over 24 h, 262k rows") { benchmark in
+        let snapshot = try prepareStore()
+        let s = batch[batch.count / 3]
+        let query = try Query(.area(.circle(latitude: Double(s.latitudeE7) / 1e7, longitude: Double(s.longitudeE7) / 1e7, metres: 560)),
+                              time: TimeRange(from: s.time - 43_200_000, to: s.time + 43_200_000))
+        benchmark.startMeasurement()
+        blackHole(try snapshot.run(query).count)
     }
 }
