@@ -122,6 +122,16 @@ func printRows(_ rows: [Sighting], _ options: QueryOptions) {
     FileHandle.standardOutput.write(Data(out.utf8))
 }
 
+/// Runs a history or area query on the store and prints its rows (or count) and statistics.
+func runQuery(_ query: Query, store: String, count: Bool, _ options: QueryOptions) throws {
+    let snapshot = try openStore(store).snapshot()
+    do {
+        let result = count ? try snapshot.count(query) : try snapshot.run(query)
+        if count { print(result.count) } else { printRows(result.rows, options) }
+        if options.stats { printStatistics(result.statistics, rows: result.count) }
+    } catch { throw CommandFailure(error) }
+}
+
 func printStatistics(_ s: QueryStatistics, rows: Int) {
     let line = String(format: "%d rows; read %d blocks of %d segments, %@, %d rows examined; plan %.1f µs, execute %.3f ms, merge %.3f ms\n",
                       rows, s.blocksRead, s.segmentsRead, formatBytes(s.bytesRead), s.rowsExamined,
@@ -140,15 +150,7 @@ struct HistoryCommand: ParsableCommand {
         do { return try Query(.history(try Plate(plate)), time: try options.time(), filters: try options.filters()) } catch let e as SightlineError { throw ValidationError("\(e)") }
     }
 
-    func run() throws {
-        let query = try query()
-        let snapshot = try openStore(store).snapshot()
-        do {
-            let result = count ? try snapshot.count(query) : try snapshot.run(query)
-            if count { print(result.count) } else { printRows(result.rows, options) }
-            if options.stats { printStatistics(result.statistics, rows: result.count) }
-        } catch { throw CommandFailure(error) }
-    }
+    func run() throws { try runQuery(try query(), store: store, count: count, options) }
 }
 
 struct AreaCommand: ParsableCommand {
@@ -162,15 +164,7 @@ struct AreaCommand: ParsableCommand {
         do { return try Query(.area(try region.area()), time: try options.time(), filters: try options.filters()) } catch let e as SightlineError { throw ValidationError("\(e)") }
     }
 
-    func run() throws {
-        let query = try query()
-        let snapshot = try openStore(store).snapshot()
-        do {
-            let result = count ? try snapshot.count(query) : try snapshot.run(query)
-            if count { print(result.count) } else { printRows(result.rows, options) }
-            if options.stats { printStatistics(result.statistics, rows: result.count) }
-        } catch { throw CommandFailure(error) }
-    }
+    func run() throws { try runQuery(try query(), store: store, count: count, options) }
 }
 
 struct HeatmapCommand: ParsableCommand {
