@@ -211,11 +211,11 @@ struct ExplainCommand: ParsableCommand {
         let plan = snapshot.plan(query)
         print("query: \(query.kind)  time [\(query.time.from.map(String.init) ?? "-∞"), \(query.time.to.map(String.init) ?? "+∞"))")
         var chosenCounts: [String: Int] = [:]
-        var skipCounts: [String: Int] = [:]
+        var skipCounts: [String: Int] = plan.skippedSegments
         for s in plan.segments {
             if let c = s.chosen { chosenCounts[c.path.rawValue, default: 0] += 1 } else { skipCounts[s.skipped ?? "?", default: 0] += 1 }
         }
-        print("segments: \(plan.segments.count) — " + (chosenCounts.sorted { $0.key < $1.key }.map { "\($0.value) by \($0.key)" }
+        print("segments: \(plan.segments.count + plan.skippedSegments.values.reduce(0, +)) — " + (chosenCounts.sorted { $0.key < $1.key }.map { "\($0.value) by \($0.key)" }
               + skipCounts.sorted { $0.key < $1.key }.map { "\($0.value) skipped (\($0.key))" }).joined(separator: ", "))
         for s in plan.segments where s.chosen != nil {
             print("  \(s.segment) (\(s.segmentRows) rows):")

@@ -143,7 +143,8 @@ enum QueryExecutor {
         let placeholder = Plate(uncheckedLow: 0, high: 0, count: 1)
         stats.segmentsRead += 1
         for b in chosen.blocks {
-            try decoder.decode(segment, block: b, columns: columns)
+            // Histories compare plate text: recomputing every run's key would cost a SipHash each.
+            try decoder.decode(segment, block: b, columns: columns, verifyKeys: target == nil)
             stats.blocksRead += 1
             stats.bytesRead += segment.blocks[b].byteLength(of: columns)
             let rowCount = decoder.rowCount
@@ -156,7 +157,21 @@ enum QueryExecutor {
                               confidence: hasConfidence ? c.confidences[row] : 100,
                               regionCode: hasRegion ? c.regions[row] : 0)
             }
-            if hasPlate && decoder.platesPending {
+            if hasPlate && decoder.platesPending, let target {
+                // A plate-ordered block decoded without keys: find the plate's run(s) by text.
+                let runLengths = decoder.runLengths.base
+                var row = 0
+                for r in 0..<decoder.runLengths.count {
+                    let length = Int(runLengths[r])
+                    if try decoder.plate(run: r) == target {
+                        for k in row..<(row + length) where matches(k, target) {
+                            sink.add(c, row: k, plate: target)
+                            matched += 1
+                        }
+                    }
+                    row += length
+                }
+            } else if hasPlate && decoder.platesPending {
                 // A spatial block (area query): test rows first, build plates only for matches.
                 let runLengths = decoder.runLengths.base
                 var run = 0, runEnd = Int(runLengths[0])

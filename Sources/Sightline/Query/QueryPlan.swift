@@ -50,8 +50,10 @@ public struct SegmentPlan: Sendable {
 public struct QueryPlan: Sendable {
     /// The query.
     public var query: Query
-    /// One plan per segment of the snapshot.
+    /// One plan per segment that may hold matching rows.
     public var segments: [SegmentPlan]
+    /// Segments ruled out by their statistics alone (time range, plate filter, area), by reason.
+    public var skippedSegments: [String: Int]
     /// Rows not yet in a segment (checked one by one).
     public var memoryRows: Int
     /// Time spent planning.

@@ -14,12 +14,23 @@ enum QueryPlanner {
         case .area(let area): boxes = area.coveringBoxes
         }
         var plans: [SegmentPlan] = []
-        plans.reserveCapacity(segments.count)
+        // Segments ruled out by their statistics alone are only counted: at hundreds of
+        // segments, building a plan object for each would be most of the planning time.
+        var skipped = (empty: 0, time: 0, plate: 0, area: 0)
         for segment in segments {
+            let stats = segment.statistics
+            if segment.rowCount == 0 { skipped.empty += 1; continue }
+            if !query.time.overlaps(min: stats.minTime, max: stats.maxTime) { skipped.time += 1; continue }
+            if let key = plateKey, !segment.mayContain(plateKey: key) { skipped.plate += 1; continue }
+            if !boxes.isEmpty && !boxes.contains(where: { $0.intersects(stats.bounds) }) { skipped.area += 1; continue }
             plans.append(plan(query, segment, columns: columns, plateKey: plateKey, boxes: boxes))
         }
+        var reasons: [String: Int] = [:]
+        for (reason, n) in [("empty", skipped.empty), ("time range", skipped.time), ("plate filter", skipped.plate), ("outside the area", skipped.area)] where n > 0 {
+            reasons[reason] = n
+        }
         let memoryRows = memory.reduce(0) { $0 + $1.count }
-        return QueryPlan(query: query, segments: plans, memoryRows: memoryRows, planningTime: clock.now - start,
+        return QueryPlan(query: query, segments: plans, skippedSegments: reasons, memoryRows: memoryRows, planningTime: clock.now - start,
                          columns: columns, memory: memory, plateKey: plateKey, grouping: nil)
     }
 

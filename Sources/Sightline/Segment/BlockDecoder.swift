@@ -46,7 +46,10 @@ public final class BlockDecoder {
     public init() {}
 
     /// Decodes `columns` of block `index` of `segment`, verifying the checksum of every chunk read.
-    public func decode(_ segment: SegmentReader, block index: Int, columns: ColumnSet) throws(SightlineError) {
+    /// With `verifyKeys` false, plate keys are not recomputed (nor checked) and plates are
+    /// built on demand (`plate(run:)`), as for spatial blocks: what a history query wants,
+    /// which compares plate text and needs no key.
+    public func decode(_ segment: SegmentReader, block index: Int, columns: ColumnSet, verifyKeys: Bool = true) throws(SightlineError) {
         guard index >= 0 && index < segment.blocks.count else {
             throw .invalidArgument("block \(index) out of range 0..<\(segment.blocks.count)")
         }
@@ -82,7 +85,7 @@ public final class BlockDecoder {
             case .plate:
                 // The spatial copy's plates are in no key order, and its readers need no
                 // keys: skip recomputing them (the chunk's checksum still guards it).
-                try decodePlate(&reader, hasher: index < segment.blockCount ? segment.hasher : nil, statistics: entry.statistics, what())
+                try decodePlate(&reader, hasher: verifyKeys && index < segment.blockCount ? segment.hasher : nil, statistics: entry.statistics, what())
             case .time: try decodeTime(&reader, what())
             case .position: try decodePosition(&reader, homes: segment.homes, decodeCoordinates: columns.contains(.position), what())
             case .camera: try decodeCamera(&reader, homes: segment.homes, what())
