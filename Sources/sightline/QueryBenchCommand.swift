@@ -74,9 +74,7 @@ struct QueryBenchCommand: ParsableCommand {
             print(String(format: "%-25@ %9.1f %11.3f %9.3f %9.3f %9.3f", r.type as NSString, r.meanRows, r.p50Ms, r.p95Ms, r.p99Ms, r.maxMs))
         }
         func summarize(_ type: String, _ times: [Duration], rows: Int) -> Row {
-            let ms = times.map { seconds($0) * 1e3 }.sorted()
-            func p(_ q: Double) -> Double { ms[min(ms.count - 1, Int((Double(ms.count) * q).rounded(.up)) - 1)] }
-            return Row(type: type, queries: ms.count, meanRows: Double(rows) / Double(ms.count), p50Ms: p(0.5), p95Ms: p(0.95), p99Ms: p(0.99), maxMs: ms.last!)
+            Self.summarize(type, times.map { seconds($0) * 1e3 }, rows: rows)
         }
         for (name, make, countOnly) in types {
             let qs = try samples.map(make)
@@ -136,6 +134,13 @@ struct QueryBenchCommand: ParsableCommand {
         }
     }
 
+    /// Percentiles (nearest rank) of latencies in milliseconds.
+    static func summarize(_ type: String, _ milliseconds: [Double], rows: Int) -> Row {
+        let ms = milliseconds.sorted()
+        func p(_ q: Double) -> Double { ms[min(ms.count - 1, Int((Double(ms.count) * q).rounded(.up)) - 1)] }
+        return Row(type: type, queries: ms.count, meanRows: Double(rows) / Double(ms.count), p50Ms: p(0.5), p95Ms: p(0.95), p99Ms: p(0.99), maxMs: ms.last!)
+    }
+
     /// Times the queries of a file, warm, per type.
     func runFile(_ path: String, _ snapshot: StoreSnapshot) throws {
         let specs = try JSONDecoder().decode([QuerySpec].self, from: Data(contentsOf: URL(fileURLWithPath: path)))
@@ -153,9 +158,7 @@ struct QueryBenchCommand: ParsableCommand {
         }
         var report: [Row] = []
         for type in order {
-            let ms = times[type]!.sorted()
-            func p(_ q: Double) -> Double { ms[min(ms.count - 1, Int((Double(ms.count) * q).rounded(.up)) - 1)] }
-            let row = Row(type: type, queries: ms.count, meanRows: Double(rows[type]!) / Double(ms.count), p50Ms: p(0.5), p95Ms: p(0.95), p99Ms: p(0.99), maxMs: ms.last!)
+            let row = Self.summarize(type, times[type]!, rows: rows[type]!)
             report.append(row)
             print(String(format: "%-25@ %9.1f %11.3f %9.3f %9.3f %9.3f", type as NSString, row.meanRows, row.p50Ms, row.p95Ms, row.p99Ms, row.maxMs))
         }

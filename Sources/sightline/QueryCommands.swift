@@ -122,6 +122,15 @@ func printRows(_ rows: [Sighting], _ options: QueryOptions) {
     FileHandle.standardOutput.write(Data(out.utf8))
 }
 
+/// The area query the options describe; invalid ones are usage errors.
+func areaQuery(_ region: AreaOptions, _ options: QueryOptions) throws -> Query {
+    do {
+        return try Query(.area(try region.area()), time: try options.time(), filters: try options.filters())
+    } catch let e as SightlineError {
+        throw ValidationError("\(e)")
+    }
+}
+
 /// Runs a history or area query on the store and prints its rows (or count) and statistics.
 func runQuery(_ query: Query, store: String, count: Bool, _ options: QueryOptions) throws {
     let snapshot = try openStore(store).snapshot()
@@ -160,9 +169,7 @@ struct AreaCommand: ParsableCommand {
     @OptionGroup var options: QueryOptions
     @Flag(help: "Print only the number of sightings.") var count = false
 
-    func query() throws -> Query {
-        do { return try Query(.area(try region.area()), time: try options.time(), filters: try options.filters()) } catch let e as SightlineError { throw ValidationError("\(e)") }
-    }
+    func query() throws -> Query { try areaQuery(region, options) }
 
     func run() throws { try runQuery(try query(), store: store, count: count, options) }
 }
@@ -180,8 +187,7 @@ struct HeatmapCommand: ParsableCommand {
     func run() throws {
         guard (precision == nil) != (by == nil) else { throw ValidationError("give exactly one of --precision, --by") }
         let grouping: HeatmapGrouping = precision.map { .geohash(precision: $0) } ?? (by == .hour ? .hourOfDay : .day)
-        let query: Query
-        do { query = try Query(.area(try region.area()), time: try options.time(), filters: try options.filters()) } catch let e as SightlineError { throw ValidationError("\(e)") }
+        let query = try areaQuery(region, options)
         let snapshot = try openStore(store).snapshot()
         do {
             print(precision != nil ? "geohash,count" : "\(by!.rawValue),count")

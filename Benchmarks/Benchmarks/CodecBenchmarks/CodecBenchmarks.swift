@@ -17,6 +17,13 @@ nonisolated(unsafe) private var segment: SegmentReader?
 nonisolated(unsafe) private var prepared: SegmentEncoder.PreparedRows?
 nonisolated(unsafe) private var store: Store?
 
+/// About 1 km² (a 560 m circle) over 24 h around one of the rows.
+private func areaQuery() throws -> Query {
+    let s = batch[batch.count / 3]
+    return try Query(.area(.circle(latitude: Double(s.latitudeE7) / 1e7, longitude: Double(s.longitudeE7) / 1e7, metres: 560)),
+                     time: TimeRange(from: s.time - 43_200_000, to: s.time + 43_200_000))
+}
+
 /// A store of the same rows (one segment), for planner, filter and query benchmarks.
 private func prepareStore() throws -> StoreSnapshot {
     if store == nil {
@@ -118,9 +125,7 @@ let benchmarks: @Sendable () -> Void = {
 
     Benchmark("Plan a 1 km² area over 24 h") { benchmark in
         let snapshot = try prepareStore()
-        let s = batch[batch.count / 3]
-        let query = try Query(.area(.circle(latitude: Double(s.latitudeE7) / 1e7, longitude: Double(s.longitudeE7) / 1e7, metres: 560)),
-                              time: TimeRange(from: s.time - 43_200_000, to: s.time + 43_200_000))
+        let query = try areaQuery()
         benchmark.startMeasurement()
         blackHole(snapshot.plan(query).estimatedBlocks)
     }
@@ -134,9 +139,7 @@ let benchmarks: @Sendable () -> Void = {
 
     Benchmark("Query a 1 km² area over 24 h, 262k rows") { benchmark in
         let snapshot = try prepareStore()
-        let s = batch[batch.count / 3]
-        let query = try Query(.area(.circle(latitude: Double(s.latitudeE7) / 1e7, longitude: Double(s.longitudeE7) / 1e7, metres: 560)),
-                              time: TimeRange(from: s.time - 43_200_000, to: s.time + 43_200_000))
+        let query = try areaQuery()
         benchmark.startMeasurement()
         blackHole(try snapshot.run(query).count)
     }

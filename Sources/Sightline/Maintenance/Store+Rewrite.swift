@@ -45,16 +45,20 @@ extension Store {
                         let s = input.blockStatistics(b)
                         if let t = group.time, s.maxTime < t.from || s.minTime >= t.to { continue }
                         try decoder.decode(input, block: b, columns: .all)
+                        let c = DecodedColumns(decoder)  // plain pointers: no exclusivity check per row
+                        let runs = decoder.runPlates.count
+                        let runPlates = decoder.runPlates.base, runLengths = decoder.runLengths.base
+                        let from = group.time?.from ?? .min, to = group.time?.to ?? .max, bounded = group.time != nil
                         var row = 0
-                        for r in 0..<decoder.runPlates.count {
-                            let plate = decoder.runPlates[r]
-                            for _ in 0..<Int(decoder.runLengths[r]) {
-                                let time = decoder.times[row]
-                                if (group.time.map { time >= $0.from && time < $0.to } ?? true) && keep(plate, time) {
-                                    rows.appendUnchecked(plate: plate, time: time, latitudeE7: decoder.latitudes[row],
-                                                         longitudeE7: decoder.longitudes[row], camera: decoder.cameras[row],
-                                                         confidence: decoder.confidences[row], regionCode: decoder.regions[row],
-                                                         image: decoder.images.isEmpty ? nil : decoder.images[row])
+                        for r in 0..<runs {
+                            let plate = runPlates[r]
+                            for _ in 0..<Int(runLengths[r]) {
+                                let time = c.times[row]
+                                if (!bounded || time >= from && time < to) && keep(plate, time) {
+                                    rows.appendUnchecked(plate: plate, time: time, latitudeE7: c.latitudes[row],
+                                                         longitudeE7: c.longitudes[row], camera: c.cameras[row],
+                                                         confidence: c.confidences[row], regionCode: c.regions[row],
+                                                         image: c.images.isEmpty ? nil : c.images[row])
                                 }
                                 row += 1
                             }

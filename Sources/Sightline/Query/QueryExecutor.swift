@@ -13,12 +13,13 @@ struct DecodedColumns {
     let cameras: UnsafeMutablePointer<UInt32>
     let confidences: UnsafeMutablePointer<UInt8>
     let regions: UnsafeMutablePointer<UInt32>
-    let decoder: BlockDecoder
+    /// Image URIs per row; empty when the block has none.
+    let images: [String?]
 
     init(_ d: BlockDecoder) {
         times = d.times.base; latitudes = d.latitudes.base; longitudes = d.longitudes.base
         cameras = d.cameras.base; confidences = d.confidences.base; regions = d.regions.base
-        decoder = d
+        images = d.images
     }
 }
 
@@ -49,10 +50,9 @@ struct RowSink: MatchSink {
         rows.sort { Query.ordered($0, $1, history: history) }
     }
     mutating func add(_ d: DecodedColumns, row: Int, plate: Plate) {
-        let images = d.decoder.images
         rows.append(Sighting(unchecked: plate, time: d.times[row], latitudeE7: d.latitudes[row], longitudeE7: d.longitudes[row],
                              camera: d.cameras[row], confidence: d.confidences[row], region: Region(code: d.regions[row]),
-                             image: images.isEmpty ? nil : images[row]))
+                             image: d.images.isEmpty ? nil : d.images[row]))
     }
     mutating func add(_ batch: SightingBatch, row: Int) { rows.append(batch[row]) }
     /// Merges two finished (ordered) sinks.

@@ -37,11 +37,7 @@ enum QueryPlanner {
     private static func plan(_ query: Query, _ segment: SegmentReader, columns: ColumnSet, plateKey: UInt64?, boxes: [GeoBox]) -> SegmentPlan {
         var result = SegmentPlan(segment: segment.fileName, segmentRows: segment.rowCount, chosen: nil, alternatives: [], skipped: nil, reader: segment)
         let stats = segment.statistics
-        guard segment.rowCount > 0 else { result.skipped = "empty"; return result }
-        guard query.time.overlaps(min: stats.minTime, max: stats.maxTime) else { result.skipped = "time range"; return result }
-        if let key = plateKey, !segment.mayContain(plateKey: key) { result.skipped = "plate filter"; return result }
-        if !boxes.isEmpty && !boxes.contains(where: { $0.intersects(stats.bounds) }) { result.skipped = "outside the area"; return result }
-
+        // (Segments ruled out by their statistics never get here: `plan(_:segments:…)` counts them.)
         func estimate(_ path: AccessPath, _ blocks: [Int], matches: Double) -> PathEstimate {
             var rows = 0, bytes = 0
             for b in blocks {
