@@ -1,16 +1,25 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
+// The stack, one way (Docs/architecture.md draws it):
+//   CZstd, CLZ4, CSightlineCRC (C)  →  Sightline (the engine)  →  SightlineWorkload (synthetic data)
+//   →  SightlineTestSupport (crash-test child entry points)  →  sightline (CLI), tests.
+// Separate targets make the outer edges enforceable: the engine cannot reach the generators
+// or the test support, and nothing test-only ships in the `Sightline` product.
 let package = Package(
     name: "Sightline",
     platforms: [.macOS(.v13)],
     products: [
         .library(name: "Sightline", targets: ["Sightline"]),
+        // Reproducible ALPR-like and dense-track sightings, for tests and benchmarks of
+        // services that embed Sightline.
+        .library(name: "SightlineWorkload", targets: ["SightlineWorkload"]),
         .executable(name: "sightline", targets: ["sightline"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         .systemLibrary(
@@ -33,16 +42,20 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .target(name: "SightlineWorkload", dependencies: ["Sightline"]),
+        // Entry points of the crash tests' child process; not a product.
+        .target(name: "SightlineTestSupport", dependencies: ["Sightline", "SightlineWorkload"]),
         .executableTarget(
             name: "sightline",
             dependencies: [
-                "Sightline",
+                "Sightline", "SightlineWorkload",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         // Child process for the crash tests (killed with SIGKILL mid-write); not a product.
-        .executableTarget(name: "sightline-crash-writer", dependencies: ["Sightline"]),
-        .testTarget(name: "SightlineTests", dependencies: ["Sightline", "sightline", "sightline-crash-writer"]),
+        .executableTarget(name: "sightline-crash-writer", dependencies: ["SightlineTestSupport"]),
+        .testTarget(name: "SightlineTests", dependencies: ["Sightline", "SightlineWorkload", "SightlineTestSupport",
+                                                          "sightline", "sightline-crash-writer"]),
     ],
     swiftLanguageModes: [.v6]
 )

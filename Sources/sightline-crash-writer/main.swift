@@ -9,7 +9,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-@_spi(Testing) import Sightline
+import SightlineTestSupport
 
 func say(_ fd: Int32, _ text: String) {
     var bytes = Array(text.utf8)
@@ -20,17 +20,17 @@ let arguments = CommandLine.arguments
 do {
     switch (arguments.count, arguments.count > 1 ? arguments[1] : "") {
     case (3, "log"):
-        try LogTesting.appendForever(path: arguments[2]) { sequence in say(1, "ACK \(sequence)\n") }
+        try CrashWriterEntryPoints.appendForever(path: arguments[2]) { sequence in say(1, "ACK \(sequence)\n") }
     case (4, "store"):
         guard let first = UInt64(arguments[3]) else { break }
-        try LogTesting.appendToStoreForever(directory: arguments[2], first: first) { n in say(1, "ACK \(n)\n") }
+        try CrashWriterEntryPoints.appendToStoreForever(directory: arguments[2], first: first) { n in say(1, "ACK \(n)\n") }
     case (4, "compact"):
         guard let target = Int(arguments[3]) else { break }
-        try LogTesting.compactStore(directory: arguments[2], targetRows: target)
+        try CrashWriterEntryPoints.compactStore(directory: arguments[2], targetRows: target)
         say(1, "DONE\n")
         exit(0)
     case (4, "purge"):
-        try LogTesting.purgeStore(directory: arguments[2], plate: arguments[3])
+        try CrashWriterEntryPoints.purgeStore(directory: arguments[2], plate: arguments[3])
         say(1, "DONE\n")
         exit(0)
     default:

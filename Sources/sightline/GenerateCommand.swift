@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Sightline
+import SightlineWorkload
 
 /// Writes generated sightings as CSV or NDJSON (or appends them to a store), streaming.
 struct GenerateCommand: ParsableCommand {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Sightline
+import SightlineWorkload
 
 /// Measures ingest through the library: generated ALPR-like batches appended to a store,
 /// generation excluded from the append time; reports peak RSS (bounded-memory check).

@@ -28,6 +28,10 @@ struct IngestCommand: ParsableCommand {
     func run() throws {
         let options = try storeArguments.storeOptions()
         guard batchRows >= 1 else { throw ValidationError("--batch-rows must be at least 1") }
+        // Inputs first: a missing or unreadable file must not leave a new, empty store behind.
+        for name in files where name != "-" {
+            guard access(name, R_OK) == 0 else { throw CommandFailure(SightlineError.io(operation: "open", path: name, errno: errno)) }
+        }
         let target: Store
         do { target = try Store(directory: store, options: options) } catch { throw CommandFailure(error) }
 

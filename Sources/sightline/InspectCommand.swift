@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import Sightline
+@_spi(Benchmarks) import Sightline
 
 /// Prints a segment's structure and checks every checksum.
 struct InspectCommand: ParsableCommand {

@@ -81,9 +81,9 @@ struct StatsCommand: ParsableCommand {
             print("rows:        \(s.segmentRows) in segments, \(s.memoryRows) in memory")
             print(String(format: "bytes:       %@ (%.2f B/sighting; spatial copy %@)", formatBytes(s.bytes), s.bytesPerSighting, formatBytes(s.spatialBytes)))
             for id in ColumnID.allCases where s.segmentRows > 0 {
-                print(String(format: "  %-11@ %7.3f B/sighting", id.name as NSString, Double(s.columnBytes[id.rawValue]) / Double(s.segmentRows)))
+                print(String(format: "  %-11@ %7.3f B/sighting", id.name as NSString, Double(s.columnBytes[id] ?? 0) / Double(s.segmentRows)))
             }
-            if let r = s.timeRange { print("time:        \(Timestamp.rfc3339(r.from)) … \(Timestamp.rfc3339(r.to))") }
+            if let r = s.timeRange { print("time:        \(Timestamp.rfc3339(r.lowerBound)) … \(Timestamp.rfc3339(r.upperBound))") }
             print("compaction debt: \(s.compactionDebtSegments) segments, \(s.compactionDebtRows) rows")
             if s.deletions.isEmpty { print("deletions:   none") }
             for (kind, d) in s.deletions.sorted(by: { $0.key < $1.key }) { print("deletions:   \(d.records) \(kind) records, \(d.rows) rows") }
@@ -97,9 +97,9 @@ struct VerifyCommand: ParsableCommand {
     @Argument(help: "Store directory.") var store: String
 
     func run() throws {
-        let (problems, notes) = Store.verify(directory: store)
-        for n in notes { print("note: \(n)") }
-        for p in problems { print("problem: \(p)") }
-        if problems.isEmpty { print("sound") } else { throw ExitCode(1) }
+        let report = Store.verify(directory: store)
+        for n in report.notes { print("note: \(n)") }
+        for p in report.problems { print("problem: \(p)") }
+        if report.isSound { print("sound") } else { throw ExitCode(1) }
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
-import Sightline
+@_spi(Benchmarks) import Sightline
+import SightlineWorkload
 
 /// Measures the segment codec on generated data: bytes per sighting (per column), sort,
 /// encode and decode rates on one core. Build with `-c release` for figures worth quoting.
@@ -30,7 +31,7 @@ struct MeasureCommand: ParsableCommand {
 
     func measure() throws {
         let clock = ContinuousClock()
-        let options = SegmentOptions(blockRows: blockRows, compression: try Compression(parsing: compression))
+        let options = SegmentOptions(blockRows: blockRows, compression: try SegmentCompression(parsing: compression))
         let hasher = PlateHasher(secret: PlateKeySecret(k0: 1, k1: 2))
         var start = clock.now
         let batch: SightingBatch = switch workload {

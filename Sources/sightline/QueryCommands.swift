@@ -191,7 +191,7 @@ struct HeatmapCommand: ParsableCommand {
         let snapshot = try openStore(store).snapshot()
         do {
             print(precision != nil ? "geohash,count" : "\(by!.rawValue),count")
-            for (key, count) in try snapshot.heatmap(query, by: grouping) { print("\(key),\(count)") }
+            for cell in try snapshot.heatmap(query, by: grouping) { print("\(cell.key),\(cell.count)") }
         } catch { throw CommandFailure(error) }
     }
 }
@@ -217,9 +217,9 @@ struct ExplainCommand: ParsableCommand {
         let plan = snapshot.plan(query)
         print("query: \(query.kind)  time [\(query.time.from.map(String.init) ?? "-∞"), \(query.time.to.map(String.init) ?? "+∞"))")
         var chosenCounts: [String: Int] = [:]
-        var skipCounts: [String: Int] = plan.skippedSegments
+        var skipCounts: [String: Int] = Dictionary(uniqueKeysWithValues: plan.skippedSegments.map { ($0.key.rawValue, $0.value) })
         for s in plan.segments {
-            if let c = s.chosen { chosenCounts[c.path.rawValue, default: 0] += 1 } else { skipCounts[s.skipped ?? "?", default: 0] += 1 }
+            if let c = s.chosen { chosenCounts[c.path.rawValue, default: 0] += 1 } else { skipCounts[s.skipped?.rawValue ?? "?", default: 0] += 1 }
         }
         print("segments: \(plan.segments.count + plan.skippedSegments.values.reduce(0, +)) — " + (chosenCounts.sorted { $0.key < $1.key }.map { "\($0.value) by \($0.key)" }
               + skipCounts.sorted { $0.key < $1.key }.map { "\($0.value) skipped (\($0.key))" }).joined(separator: ", "))

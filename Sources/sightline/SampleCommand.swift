@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
-import Sightline
+@_spi(Benchmarks) import Sightline
+import SightlineWorkload
 
 /// The main job on a built-in sample: generate ALPR-like sightings, write them as segments,
 /// verify them, and answer a plate history from the segments, with timings.

@@ -6,10 +6,38 @@ struct SightlineCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sightline",
         abstract: "A storage engine for vehicle sightings (licence-plate reads).",
-        subcommands: [IngestCommand.self, GenerateCommand.self, BenchCommand.self, HistoryCommand.self, AreaCommand.self, HeatmapCommand.self, ExplainCommand.self,
-                      QueryBenchCommand.self, CompactCommand.self, PurgeCommand.self, StatsCommand.self, VerifyCommand.self,
-                      IngestBenchCommand.self, SampleCommand.self, MeasureCommand.self, InspectCommand.self]
+        groupedSubcommands: [
+            CommandGroup(name: "Loading", subcommands: [IngestCommand.self]),
+            CommandGroup(name: "Queries", subcommands: [HistoryCommand.self, AreaCommand.self, HeatmapCommand.self, ExplainCommand.self]),
+            CommandGroup(name: "Administration", subcommands: [CompactCommand.self, PurgeCommand.self, StatsCommand.self, VerifyCommand.self]),
+            CommandGroup(name: "Development and benchmarks", subcommands: [
+                GenerateCommand.self, BenchCommand.self, QueryBenchCommand.self, IngestBenchCommand.self,
+                MeasureCommand.self, SampleCommand.self, InspectCommand.self,
+            ]),
+        ]
     )
+
+    /// Parses and runs like ArgumentParser's own `main`, except that an error thrown while a
+    /// subcommand runs is reported with that subcommand's usage, not the root's.
+    static func main() {
+        var command: any ParsableCommand
+        do {
+            command = try parseAsRoot()
+        } catch {
+            exit(withError: error)
+        }
+        do {
+            try command.run()
+        } catch let error where error is ExitCode || error is CleanExit {
+            exit(withError: error)
+        } catch {
+            let failing = type(of: command)
+            let text = "Error: \(message(for: error))\nUsage: \(usageString(for: failing))\n"
+                + "  See 'sightline \(failing._commandName) --help' for more.\n"
+            FileHandle.standardError.write(Data(text.utf8))
+            exit(withError: ExitCode(exitCode(for: error).rawValue))
+        }
+    }
 }
 
 /// Wraps library errors so ArgumentParser prints them plainly and exits non-zero.

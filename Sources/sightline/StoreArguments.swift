@@ -12,7 +12,7 @@ struct StoreArguments: ParsableArguments {
         options.bufferRows = bufferRows
         switch durability {
         case "every-batch": options.durability = .everyBatch
-        case "periodic": options.durability = .periodic(milliseconds: 200)
+        case "periodic": options.durability = .periodic(.milliseconds(200))
         case "none": options.durability = Durability.none
         default: throw ValidationError("--durability must be every-batch, periodic or none")
         }

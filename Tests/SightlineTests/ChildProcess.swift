@@ -1,5 +1,5 @@
 import Glibc
-@testable import Sightline
+@_spi(Benchmarks) @testable import Sightline
 
 /// A child process whose standard output (and, if asked, standard error) the test reads.
 struct ChildProcess {

@@ -1,5 +1,6 @@
 import Testing
-@testable import Sightline
+@_spi(Benchmarks) @testable import Sightline
+@testable import SightlineWorkload
 
 @Suite struct CRC32CTests {
     /// RFC 3720 (iSCSI) B.4 test vectors, plus the common "123456789" check value.
@@ -68,8 +69,8 @@ import Testing
         ]
     }
 
-    @Test(arguments: [Compression.none, .lz4, .zstd(level: 3)], [1, 5, 300, 5000])
-    func roundTrips(compression: Compression, count: Int) throws {
+    @Test(arguments: [SegmentCompression.none, .lz4, .zstd(level: 3)], [1, 5, 300, 5000])
+    func roundTrips(compression: SegmentCompression, count: Int) throws {
         var g = SplitMix64(seed: UInt64(count))
         let compressor = Compressor()
         var writer = IntegerStreamWriter(compression: compression, compressor: compressor)
@@ -107,7 +108,7 @@ import Testing
 
     @Test func byteStreamsRoundTrip() throws {
         let compressor = Compressor()
-        for compression in [Compression.none, .lz4, .zstd(level: 3)] {
+        for compression in [SegmentCompression.none, .lz4, .zstd(level: 3)] {
             var writer = IntegerStreamWriter(compression: compression, compressor: compressor)
             for bytes in [[], [1, 2, 3], Array(repeating: UInt8(7), count: 5000), (0..<3000).map { UInt8(truncatingIfNeeded: $0 &* 31) }] as [[UInt8]] {
                 var out = ByteWriter()

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 import Glibc
-@testable import Sightline
+@_spi(Benchmarks) @testable import Sightline
 
 /// The CLI end to end, as a user runs it: exit status and what it prints.
 @Suite struct CommandLineTests {

@@ -1,8 +1,9 @@
 import Testing
-@testable import Sightline
+@_spi(Benchmarks) @testable import Sightline
+@testable import SightlineWorkload
 
 @Suite struct CorruptionTests {
-    static func smallSegment(compression: Compression = .default) throws -> (SightingBatch, [UInt8]) {
+    static func smallSegment(compression: SegmentCompression = .default) throws -> (SightingBatch, [UInt8]) {
         var g = SplitMix64(seed: 77)
         let batch = batchWithHomes(&g, rows: 300)
         let bytes = try SegmentEncoder(hasher: testHasher, options: SegmentOptions(blockRows: 256, compression: compression)).encode(batch)
@@ -18,8 +19,8 @@ import Testing
         }
     }
 
-    @Test(arguments: [Compression.none, .zstd(level: 3)])
-    func everyFlippedByteIsDetected(compression: Compression) throws {
+    @Test(arguments: [SegmentCompression.none, .zstd(level: 3)])
+    func everyFlippedByteIsDetected(compression: SegmentCompression) throws {
         let (batch, original) = try Self.smallSegment(compression: compression)
         let expected = batch.sightings
         var detected = 0

@@ -1,6 +1,8 @@
 import Testing
 import Glibc
-@_spi(Testing) @testable import Sightline
+@_spi(Benchmarks) @testable import Sightline
+import SightlineTestSupport
+@testable import SightlineWorkload
 
 /// Real crashes: a child process appends to a write-ahead log and is killed with SIGKILL at
 /// random moments; after every kill, every batch it acknowledged must be in the log, intact,
@@ -52,7 +54,7 @@ import Glibc
                 #expect(acknowledged.isEmpty, "round \(round): \(acknowledged.count) batches acknowledged but no log")
                 continue
             }
-            let records = try LogTesting.records(path: log)
+            let records = try CrashWriterEntryPoints.records(path: log)
             let sequences = records.map(\.0)
             #expect(sequences == Array(0..<UInt64(records.count)), "round \(round): sequences not contiguous")
             for s in acknowledged {
@@ -60,7 +62,7 @@ import Glibc
                     Issue.record("round \(round): acknowledged sequence \(s) missing (log holds \(records.count))")
                     continue
                 }
-                #expect(records[Int(s)].1 == LogTesting.batch(for: s), "round \(round): record \(s) differs")
+                #expect(records[Int(s)].1 == CrashWriterEntryPoints.batch(for: s), "round \(round): record \(s) differs")
             }
         }
         #expect(kills == rounds)
@@ -78,7 +80,7 @@ import Glibc
         var g = SplitMix64(seed: UInt64(getpid()) &+ 1)
         var acknowledged: [UInt64] = []
         var options = StoreOptions()
-        options.secret = LogTesting.testSecret
+        options.secret = CrashWriterEntryPoints.testSecret
         let rounds = Self.kills(20)
         for round in 0..<rounds {
             let first = UInt64(round) * 1_000_000
@@ -88,7 +90,7 @@ import Glibc
             let got = keys(try store.snapshot().allSightings())
             var missing = 0
             for n in acknowledged {
-                for s in LogTesting.batch(for: n).sightings where got[Store.RowKey(plate: s.plate, time: s.time, camera: s.camera)] != 1 { missing += 1 }
+                for s in CrashWriterEntryPoints.batch(for: n).sightings where got[RowKey(plate: s.plate, time: s.time, camera: s.camera)] != 1 { missing += 1 }
             }
             #expect(missing == 0, "round \(round): \(missing) acknowledged rows missing or duplicated")
             #expect(got.values.allSatisfy { $0 == 1 }, "round \(round): a row is stored twice")

@@ -1,6 +1,6 @@
 import Synchronization
 import Glibc
-@testable import Sightline
+@_spi(Benchmarks) @testable import Sightline
 
 /// Wraps the real file system and fails the N-th operation (counting every call) the way a
 /// sick disk would: an errno, or a short write. Records the operations it saw.
@@ -42,26 +42,26 @@ final class FaultInjectingFileSystem: FileSystem, @unchecked Sendable {
         if case .error(let e) = tick(name) { throw .io(operation: name, path: path, errno: e) }
     }
 
-    func open(_ path: String, mode: OpenMode) throws(SightlineError) -> FileHandle {
+    func open(_ path: String, mode: OpenMode) throws(SightlineError) -> OpenFile {
         try check("open", path); return try real.open(path, mode: mode)
     }
-    func read(_ file: FileHandle, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws(SightlineError) -> Int {
+    func read(_ file: OpenFile, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws(SightlineError) -> Int {
         try check("read", file.path); return try real.read(file, into: buffer, at: offset)
     }
-    func write(_ file: FileHandle, _ bytes: UnsafeRawBufferPointer) throws(SightlineError) -> Int {
+    func write(_ file: OpenFile, _ bytes: UnsafeRawBufferPointer) throws(SightlineError) -> Int {
         switch tick("write") {
         case .error(let e)?: throw .io(operation: "write", path: file.path, errno: e)
         case .shortWrite?: return try real.write(file, UnsafeRawBufferPointer(rebasing: bytes[..<min(bytes.count, 7)]))
         case nil: return try real.write(file, bytes)
         }
     }
-    func size(_ file: FileHandle) throws(SightlineError) -> Int64 { try check("size", file.path); return try real.size(file) }
-    func sync(_ file: FileHandle) throws(SightlineError) {
+    func size(_ file: OpenFile) throws(SightlineError) -> Int64 { try check("size", file.path); return try real.size(file) }
+    func sync(_ file: OpenFile) throws(SightlineError) {
         try check("fsync", file.path)
         if syncDelay > 0 { usleep(syncDelay) }
         try real.sync(file)
     }
-    func close(_ file: FileHandle) throws(SightlineError) {
+    func close(_ file: OpenFile) throws(SightlineError) {
         // A failed close still releases the descriptor, as on Linux.
         if case .error(let e) = tick("close") { try? real.close(file); throw .io(operation: "close", path: file.path, errno: e) }
         try real.close(file)
@@ -71,8 +71,8 @@ final class FaultInjectingFileSystem: FileSystem, @unchecked Sendable {
     func syncDirectory(_ path: String) throws(SightlineError) { try check("fsync directory", path); try real.syncDirectory(path) }
     func createDirectory(_ path: String) throws(SightlineError) { try check("mkdir", path); try real.createDirectory(path) }
     func contentsOfDirectory(_ path: String) throws(SightlineError) -> [String] { try check("list", path); return try real.contentsOfDirectory(path) }
-    func truncate(_ file: FileHandle, to length: Int64) throws(SightlineError) { try check("truncate", file.path); try real.truncate(file, to: length) }
-    func lockExclusive(_ file: FileHandle) throws(SightlineError) { try check("lock", file.path); try real.lockExclusive(file) }
+    func truncate(_ file: OpenFile, to length: Int64) throws(SightlineError) { try check("truncate", file.path); try real.truncate(file, to: length) }
+    func lockExclusive(_ file: OpenFile) throws(SightlineError) { try check("lock", file.path); try real.lockExclusive(file) }
 }
 
 /// A fresh empty directory under /tmp, removed by the caller with `removeTree`.

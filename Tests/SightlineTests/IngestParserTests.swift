@@ -1,5 +1,6 @@
 import Testing
-@testable import Sightline
+@_spi(Benchmarks) @testable import Sightline
+@testable import SightlineWorkload
 
 @Suite struct IngestParserTests {
     /// Both CSV paths agree on every line: the same sighting, or a rejection.

@@ -1,6 +1,7 @@
 import Testing
 import Glibc
-@testable import Sightline
+@_spi(Benchmarks) @testable import Sightline
+@testable import SightlineWorkload
 
 @Suite struct BatchCodecTests {
     @Test func roundTripsRandomBatches() throws {

@@ -1,7 +1,9 @@
 import Testing
 import Glibc
 import Foundation
-@_spi(Testing) @testable import Sightline
+@_spi(Benchmarks) @testable import Sightline
+import SightlineTestSupport
+@testable import SightlineWorkload
 
 /// Copies a directory's regular files (a store template) into a new directory.
 func copyStore(_ from: String, _ to: String) throws {
@@ -32,7 +34,7 @@ func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
     static let day: Int64 = 86_400_000
 
     /// Rows over `days` days, appended in many small flushes (late rows included).
-    static func fragmentedStore(_ dir: String, days: Int = 4, rows: Int = 6000, compression: Compression = .default,
+    static func fragmentedStore(_ dir: String, days: Int = 4, rows: Int = 6000, compression: SegmentCompression = .default,
                                 configure: (inout StoreOptions) -> Void = { _ in }) throws -> Store {
         var options = storeOptions(bufferRows: 500)
         options.segment = SegmentOptions(blockRows: 256, spatialBlockRows: 256, compression: compression)
@@ -107,7 +109,7 @@ func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
             #expect(!contains(bytes, key), "\(name) still holds the plate's key")
         }
         let stats = try store.statistics()
-        #expect(stats.deletions["purge"]?.records == 1 && stats.deletions["purge"]?.rows == counts[plate]! + 1)
+        #expect(stats.deletions[.purge]?.records == 1 && stats.deletions[.purge]?.rows == counts[plate]! + 1)
         #expect(Store.verify(directory: dir).problems.isEmpty)
     }
 
@@ -116,8 +118,8 @@ func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
         defer { removeTree(dir) }
         let now = Locked<Int64>(0)
         let store = try Self.fragmentedStore(dir, days: 4, compression: .none) { o in
-            o.retentionMilliseconds = 2 * MaintenanceTests.day
-            o.maintenanceInterval = 0.05
+            o.retention = .milliseconds(2 * MaintenanceTests.day)
+            o.maintenanceInterval = .milliseconds(50)
             o.wallClock = { now.withLock { $0 } }
         }
         store.pauseMaintenance()
@@ -140,7 +142,7 @@ func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
         }
         #expect(!store.snapshot().segmentReaders.contains { $0.statistics.minTime < cutoff }, "the timer did not delete expired rows")
         for (name, bytes) in try allBytes(dir) { #expect(!contains(bytes, Array(gone.description.utf8)), "\(name) still holds an expired plate") }
-        #expect(try store.statistics().deletions["retention"]?.rows == rows.count - live.count)
+        #expect(try store.statistics().deletions[.retention]?.rows == rows.count - live.count)
         #expect(Store.verify(directory: dir).problems.isEmpty)
     }
 
@@ -150,7 +152,7 @@ func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
     func faultAtEveryOperationOfACompaction(fault: FaultInjectingFileSystem.Fault) throws {
         let template = temporaryDirectory("compact-template")
         defer { removeTree(template) }
-        let expected: [Store.RowKey: Int]
+        let expected: [RowKey: Int]
         do {
             let store = try Self.fragmentedStore(template, days: 3, rows: 2500)
             expected = keys(try store.snapshot().allSightings())
@@ -196,8 +198,8 @@ func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
         let template = temporaryDirectory("kill-template")
         defer { removeTree(template) }
         var options = Self.options()
-        options.secret = LogTesting.testSecret
-        let before: [Store.RowKey: Int]
+        options.secret = CrashWriterEntryPoints.testSecret
+        let before: [RowKey: Int]
         let plate: Plate
         do {
             let store = try Store(directory: template, options: options)

@@ -1,5 +1,6 @@
 import Testing
-@testable import Sightline
+@_spi(Benchmarks) @testable import Sightline
+@testable import SightlineWorkload
 
 @Suite struct PlateKeyTests {
     /// SipHash-2-4 reference outputs (veorq/SipHash vectors.h, `vectors_sip64`): key 00..0f,

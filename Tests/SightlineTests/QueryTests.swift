@@ -1,5 +1,6 @@
 import Testing
-@testable import Sightline
+@_spi(Benchmarks) @testable import Sightline
+@testable import SightlineWorkload
 
 /// Brute force: every row of the snapshot, filtered by the query's own definition, ordered.
 func bruteForce(_ snapshot: StoreSnapshot, _ query: Query) throws -> [Sighting] {

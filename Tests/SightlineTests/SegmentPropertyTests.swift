@@ -1,5 +1,6 @@
 import Testing
-@testable import Sightline
+@_spi(Benchmarks) @testable import Sightline
+@testable import SightlineWorkload
 
 /// Random sightings with the edge cases the format must carry exactly.
 func randomBatch(_ g: inout SplitMix64, rows: Int, plates: Int, images: Bool = false, regions: Bool = true) -> SightingBatch {
@@ -46,8 +47,8 @@ func batchWithHomes(_ g: inout SplitMix64, rows: Int) -> SightingBatch {
 }
 
 @Suite struct SegmentPropertyTests {
-    @Test(arguments: [Compression.none, .lz4, .zstd(level: 3)])
-    func randomSegmentsRoundTrip(compression: Compression) throws {
+    @Test(arguments: [SegmentCompression.none, .lz4, .zstd(level: 3)])
+    func randomSegmentsRoundTrip(compression: SegmentCompression) throws {
         var g = SplitMix64(seed: 2024)
         for trial in 0..<12 {
             let rows = [1, 2, 3, 17, 255, 256, 257, 1000, 3000][trial % 9]
@@ -122,8 +123,8 @@ func batchWithHomes(_ g: inout SplitMix64, rows: Int) -> SightingBatch {
 
     @Test func invalidOptionsAreRejected() {
         #expect(throws: SightlineError.self) { try SegmentEncoder(hasher: testHasher, options: SegmentOptions(blockRows: 10)) }
-        #expect(throws: SightlineError.self) { try Compression(parsing: "zstd:99") }
-        #expect(throws: SightlineError.self) { try Compression(parsing: "gzip") }
+        #expect(throws: SightlineError.self) { try SegmentCompression(parsing: "zstd:99") }
+        #expect(throws: SightlineError.self) { try SegmentCompression(parsing: "gzip") }
     }
 }
 

@@ -1,7 +1,8 @@
 import Testing
 import Glibc
 import Logging
-@testable import Sightline
+@_spi(Benchmarks) @testable import Sightline
+@testable import SightlineWorkload
 
 func storeOptions(bufferRows: Int = 1_000_000, durability: Durability = .everyBatch) -> StoreOptions {
     var o = StoreOptions()
@@ -13,18 +14,18 @@ func storeOptions(bufferRows: Int = 1_000_000, durability: Durability = .everyBa
 }
 
 /// Rows as a multiset keyed by (plate, time, camera) — the store's identity of a sighting.
-func keys(_ rows: [Sighting]) -> [Store.RowKey: Int] {
-    Dictionary(rows.map { (Store.RowKey(plate: $0.plate, time: $0.time, camera: $0.camera), 1) }, uniquingKeysWith: +)
+func keys(_ rows: [Sighting]) -> [RowKey: Int] {
+    Dictionary(rows.map { (RowKey(plate: $0.plate, time: $0.time, camera: $0.camera), 1) }, uniquingKeysWith: +)
 }
 
 /// Distinct rows (no two equal in plate, time, camera), so "exactly once" is checkable.
 func distinctBatches(_ count: Int, rows: Int, seed: UInt64) -> [SightingBatch] {
     var g = SplitMix64(seed: seed)
-    var seen = Set<Store.RowKey>()
+    var seen = Set<RowKey>()
     return (0..<count).map { _ in
         var b = SightingBatch()
         for s in randomBatch(&g, rows: rows, plates: 40).sightings
-        where seen.insert(Store.RowKey(plate: s.plate, time: s.time, camera: s.camera)).inserted { b.append(s) }
+        where seen.insert(RowKey(plate: s.plate, time: s.time, camera: s.camera)).inserted { b.append(s) }
         return b
     }
 }
@@ -308,13 +309,13 @@ func distinctBatches(_ count: Int, rows: Int, seed: UInt64) -> [SightingBatch] {
     @Test func behavesLikeASetOfRowKeys() throws {
         var g = SplitMix64(seed: 77)
         var set = RowKeySet(capacity: 4)
-        var reference = Set<Store.RowKey>()
+        var reference = Set<RowKey>()
         let plates = try ["A", "B", "AB12", "ZZZZZZZZZZ", "0"].map { try Plate($0) }
         for round in 0..<3 {
             for _ in 0..<20_000 {
                 // A small key space, so duplicates and near-misses (same plate and time,
                 // other camera) are frequent.
-                let key = Store.RowKey(plate: plates[Int(g.next() % 5)], time: Int64(g.next() % 300) - 150, camera: UInt32(g.next() % 7))
+                let key = RowKey(plate: plates[Int(g.next() % 5)], time: Int64(g.next() % 300) - 150, camera: UInt32(g.next() % 7))
                 let inserted = set.insert(plate: key.plate, time: key.time, camera: key.camera)
                 #expect(inserted == reference.insert(key).inserted)
             }

@@ -1,7 +1,7 @@
 import Synchronization
 import Foundation
 import Testing
-@testable import Sightline
+@_spi(Benchmarks) @testable import Sightline
 
 let testSecret = PlateKeySecret(k0: 0x0706_0504_0302_0100, k1: 0x0F0E_0D0C_0B0A_0908)
 let testHasher = PlateHasher(secret: testSecret)

@@ -1,6 +1,7 @@
 import Testing
 import Foundation
-@testable import Sightline
+@_spi(Benchmarks) @testable import Sightline
+@testable import SightlineWorkload
 
 /// The generator's distributions, measured on generated data (Docs/workload.md).
 @Suite struct WorkloadTests {

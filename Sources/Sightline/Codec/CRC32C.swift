@@ -1,25 +1,25 @@
 import CSightlineCRC
 
 /// CRC32C (Castagnoli) checksums, hardware-accelerated where the CPU allows.
-public enum CRC32C {
+package enum CRC32C {
     /// The CRC32C of `bytes`.
     @inlinable
-    public static func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
+    package static func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
         extend(0, bytes)
     }
 
     /// Extends `crc` over `bytes`: `extend(checksum(a), b) == checksum(a + b)`.
     @inlinable
-    public static func extend(_ crc: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
+    package static func extend(_ crc: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
         guard let base = bytes.baseAddress, !bytes.isEmpty else { return crc }
         return sightline_crc32c_extend(crc, base, bytes.count)
     }
 
     /// The CRC32C of an array of bytes.
-    public static func checksum(_ bytes: [UInt8]) -> UInt32 {
+    package static func checksum(_ bytes: [UInt8]) -> UInt32 {
         bytes.withUnsafeBytes { checksum($0) }
     }
 
     /// True when the SSE4.2 instruction is in use.
-    public static var isHardwareAccelerated: Bool { sightline_crc32c_is_hardware() != 0 }
+    package static var isHardwareAccelerated: Bool { sightline_crc32c_is_hardware() != 0 }
 }

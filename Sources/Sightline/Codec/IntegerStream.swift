@@ -316,7 +316,7 @@ struct VarintEstimate {
 /// compression. Values are recovered as base &+ u &* scale (FOR layouts) or
 /// zigzagDecode(u) &* scale (zig-zag layout).
 struct IntegerStreamWriter {
-    let compression: Compression
+    let compression: SegmentCompression
     let compressor: Compressor
     /// Encoded payload before compression; reused.
     private var payload = ByteWriter(capacity: 1 << 16)
@@ -332,7 +332,7 @@ struct IntegerStreamWriter {
     /// Streams smaller than this are never compressed: the codec header would eat the gain.
     static let minimumCompressible = 64
 
-    init(compression: Compression, compressor: Compressor) {
+    init(compression: SegmentCompression, compressor: Compressor) {
         self.compression = compression
         self.compressor = compressor
     }

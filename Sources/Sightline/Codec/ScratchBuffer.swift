@@ -2,15 +2,15 @@
 /// that decoders write into, so steady-state decoding allocates nothing.
 ///
 /// Not thread-safe. Contents past what the last writer wrote are unspecified.
-public final class ScratchBuffer<Element: BitwiseCopyable> {
+package final class ScratchBuffer<Element: BitwiseCopyable> {
     @usableFromInline internal private(set) var base: UnsafeMutablePointer<Element>
     /// Number of elements the buffer can hold without growing.
-    public private(set) var capacity: Int
+    package private(set) var capacity: Int
     /// Number of valid elements, set by the decoder that filled it.
-    public internal(set) var count: Int = 0
+    package internal(set) var count: Int = 0
 
     /// A buffer with room for `capacity` elements.
-    public init(capacity: Int = 0) {
+    package init(capacity: Int = 0) {
         self.capacity = Swift.max(capacity, 16)
         base = .allocate(capacity: self.capacity)
     }
@@ -32,11 +32,11 @@ public final class ScratchBuffer<Element: BitwiseCopyable> {
 
     /// The valid elements. Valid until the buffer is next written.
     @inlinable
-    public var buffer: UnsafeBufferPointer<Element> { UnsafeBufferPointer(start: base, count: count) }
+    package var buffer: UnsafeBufferPointer<Element> { UnsafeBufferPointer(start: base, count: count) }
 
     /// Element `i` of the valid elements (bounds-checked in debug builds).
     @inlinable
-    public subscript(i: Int) -> Element {
+    package subscript(i: Int) -> Element {
         assert(i >= 0 && i < count)
         return base[i]
     }

@@ -5,7 +5,7 @@ import Darwin
 #endif
 
 /// An open file: a raw descriptor plus the path, for error messages.
-public struct FileHandle: Sendable, Hashable {
+public struct OpenFile: Sendable, Hashable {
     /// The OS file descriptor.
     public let descriptor: Int32
     /// The path it was opened with.
@@ -28,14 +28,14 @@ public enum OpenMode: Sendable {
 /// operation (EIO, ENOSPC, short writes, failed fsync or rename). Every method throws
 /// `SightlineError.io` naming the operation and path.
 public protocol FileSystem: Sendable {
-    func open(_ path: String, mode: OpenMode) throws(SightlineError) -> FileHandle
+    func open(_ path: String, mode: OpenMode) throws(SightlineError) -> OpenFile
     /// Reads up to `buffer.count` bytes at `offset`; returns the number read (0 at end of file).
-    func read(_ file: FileHandle, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws(SightlineError) -> Int
+    func read(_ file: OpenFile, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws(SightlineError) -> Int
     /// Writes some of `bytes` at the current position; returns how many (may be short).
-    func write(_ file: FileHandle, _ bytes: UnsafeRawBufferPointer) throws(SightlineError) -> Int
-    func size(_ file: FileHandle) throws(SightlineError) -> Int64
-    func sync(_ file: FileHandle) throws(SightlineError)
-    func close(_ file: FileHandle) throws(SightlineError)
+    func write(_ file: OpenFile, _ bytes: UnsafeRawBufferPointer) throws(SightlineError) -> Int
+    func size(_ file: OpenFile) throws(SightlineError) -> Int64
+    func sync(_ file: OpenFile) throws(SightlineError)
+    func close(_ file: OpenFile) throws(SightlineError)
     func rename(_ from: String, to: String) throws(SightlineError)
     func remove(_ path: String) throws(SightlineError)
     /// Makes a directory's entries (creations, renames, removals) durable.
@@ -43,16 +43,16 @@ public protocol FileSystem: Sendable {
     func createDirectory(_ path: String) throws(SightlineError)
     func contentsOfDirectory(_ path: String) throws(SightlineError) -> [String]
     /// Cuts the file to `length` bytes (recovery trims a torn log tail).
-    func truncate(_ file: FileHandle, to length: Int64) throws(SightlineError)
+    func truncate(_ file: OpenFile, to length: Int64) throws(SightlineError)
     /// Takes an exclusive advisory lock (flock) without waiting; throws `storeLocked` when
     /// another open file holds it. Released when the file is closed.
-    func lockExclusive(_ file: FileHandle) throws(SightlineError)
+    func lockExclusive(_ file: OpenFile) throws(SightlineError)
 }
 
 extension FileSystem {
     /// Reads exactly `buffer.count` bytes at `offset`, or throws `corruptFile` for a file
     /// that ends early.
-    public func readExactly(_ file: FileHandle, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws(SightlineError) {
+    public func readExactly(_ file: OpenFile, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws(SightlineError) {
         var done = 0
         while done < buffer.count {
             let n = try read(file, into: UnsafeMutableRawBufferPointer(rebasing: buffer[done...]), at: offset + Int64(done))
@@ -64,7 +64,7 @@ extension FileSystem {
     }
 
     /// Writes all of `bytes`, continuing after short writes.
-    public func writeAll(_ file: FileHandle, _ bytes: UnsafeRawBufferPointer) throws(SightlineError) {
+    public func writeAll(_ file: OpenFile, _ bytes: UnsafeRawBufferPointer) throws(SightlineError) {
         var done = 0
         while done < bytes.count {
             let n = try write(file, UnsafeRawBufferPointer(rebasing: bytes[done...]))
@@ -113,7 +113,7 @@ public struct PosixFileSystem: FileSystem {
         return result
     }
 
-    public func open(_ path: String, mode: OpenMode) throws(SightlineError) -> FileHandle {
+    public func open(_ path: String, mode: OpenMode) throws(SightlineError) -> OpenFile {
         let flags: Int32 = switch mode {
         case .read: O_RDONLY | O_CLOEXEC
         case .createExclusive: O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC
@@ -122,12 +122,12 @@ public struct PosixFileSystem: FileSystem {
         }
         while true {
             let fd = Glibc.open(path, flags, 0o644)
-            if fd >= 0 { return FileHandle(descriptor: fd, path: path) }
+            if fd >= 0 { return OpenFile(descriptor: fd, path: path) }
             if errno != EINTR { throw .io(operation: "open", path: path, errno: errno) }
         }
     }
 
-    public func read(_ file: FileHandle, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws(SightlineError) -> Int {
+    public func read(_ file: OpenFile, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws(SightlineError) -> Int {
         while true {
             let n = pread(file.descriptor, buffer.baseAddress, buffer.count, off_t(offset))
             if n >= 0 { return n }
@@ -135,7 +135,7 @@ public struct PosixFileSystem: FileSystem {
         }
     }
 
-    public func write(_ file: FileHandle, _ bytes: UnsafeRawBufferPointer) throws(SightlineError) -> Int {
+    public func write(_ file: OpenFile, _ bytes: UnsafeRawBufferPointer) throws(SightlineError) -> Int {
         while true {
             let n = Glibc.write(file.descriptor, bytes.baseAddress, bytes.count)
             if n >= 0 { return n }
@@ -143,17 +143,17 @@ public struct PosixFileSystem: FileSystem {
         }
     }
 
-    public func size(_ file: FileHandle) throws(SightlineError) -> Int64 {
+    public func size(_ file: OpenFile) throws(SightlineError) -> Int64 {
         var st = stat()
         _ = try check(Int(fstat(file.descriptor, &st)), "stat", file.path)
         return Int64(st.st_size)
     }
 
-    public func sync(_ file: FileHandle) throws(SightlineError) {
+    public func sync(_ file: OpenFile) throws(SightlineError) {
         _ = try check(Int(fsync(file.descriptor)), "fsync", file.path)
     }
 
-    public func close(_ file: FileHandle) throws(SightlineError) {
+    public func close(_ file: OpenFile) throws(SightlineError) {
         // Never retry close on EINTR: the descriptor is gone either way on Linux.
         _ = try check(Int(Glibc.close(file.descriptor)), "close", file.path)
     }
@@ -177,11 +177,11 @@ public struct PosixFileSystem: FileSystem {
         if mkdir(path, 0o755) != 0 && errno != EEXIST { throw .io(operation: "mkdir", path: path, errno: errno) }
     }
 
-    public func truncate(_ file: FileHandle, to length: Int64) throws(SightlineError) {
+    public func truncate(_ file: OpenFile, to length: Int64) throws(SightlineError) {
         _ = try check(Int(ftruncate(file.descriptor, off_t(length))), "truncate", file.path)
     }
 
-    public func lockExclusive(_ file: FileHandle) throws(SightlineError) {
+    public func lockExclusive(_ file: OpenFile) throws(SightlineError) {
         while flock(file.descriptor, LOCK_EX | LOCK_NB) != 0 {
             if errno == EINTR { continue }
             if errno == EWOULDBLOCK { throw .storeLocked(path: file.path) }

@@ -46,7 +46,7 @@ public struct Plate: Hashable, Sendable, Comparable, CustomStringConvertible {
     /// Builds a plate from bytes that are already normalized (A–Z, 0–9, 1...10 of them).
     /// Only debug builds check; use `init(_:)` for anything from outside.
     @inlinable
-    internal init(uncheckedNormalized bytes: UnsafeRawBufferPointer) {
+    package init(uncheckedNormalized bytes: UnsafeRawBufferPointer) {
         assert(bytes.count >= 1 && bytes.count <= Plate.maximumLength)
         var low: UInt64 = 0
         var high: UInt16 = 0

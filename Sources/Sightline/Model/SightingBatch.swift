@@ -73,7 +73,7 @@ public struct SightingBatch: Sendable, Equatable {
 
     /// Appends fields already known to be valid. Debug builds check them.
     @usableFromInline
-    internal mutating func appendUnchecked(plate: Plate, time: Int64, latitudeE7: Int32, longitudeE7: Int32,
+    package mutating func appendUnchecked(plate: Plate, time: Int64, latitudeE7: Int32, longitudeE7: Int32,
                                            camera: UInt32, confidence: UInt8, regionCode: UInt32, image: String?) {
         assert(Sighting.latitudeRange.contains(latitudeE7) && Sighting.longitudeRange.contains(longitudeE7))
         assert(confidence <= 100)

@@ -18,6 +18,19 @@ public enum SightlineError: Error, Sendable, Equatable, CustomStringConvertible 
     case io(operation: String, path: String, errno: Int32)
     /// An argument outside what the API accepts.
     case invalidArgument(String)
+    /// The store was closed (`Store.close()`); open it again to go on.
+    case storeClosed(path: String)
+
+    /// The file the error concerns, when it concerns one.
+    public var path: String? {
+        switch self {
+        case .corruptFile(let path, _, _), .unsupportedFormat(let path, _), .wrongPlateKeySecret(let path),
+             .storeLocked(let path), .io(_, let path, _), .storeClosed(let path):
+            return path
+        case .invalidPlate, .invalidField, .compression, .invalidArgument:
+            return nil
+        }
+    }
 
     public var description: String {
         switch self {
@@ -39,6 +52,9 @@ public enum SightlineError: Error, Sendable, Equatable, CustomStringConvertible 
             return "\(operation) \(path): \(String(cString: strerror(errno))) (errno \(errno))"
         case .invalidArgument(let message):
             return message
+        case .storeClosed(let path):
+            return "\(path): the store is closed"
+
         }
     }
 }

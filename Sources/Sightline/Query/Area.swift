@@ -122,18 +122,3 @@ public enum Area: Sendable, Hashable {
         }
     }
 }
-
-extension GeoBox {
-    /// Whether `other` lies wholly inside this box.
-    public func contains(_ other: GeoBox) -> Bool {
-        !other.isEmpty && minLatitudeE7 <= other.minLatitudeE7 && other.maxLatitudeE7 <= maxLatitudeE7
-            && minLongitudeE7 <= other.minLongitudeE7 && other.maxLongitudeE7 <= maxLongitudeE7
-    }
-
-    /// Whether two boxes share at least a point (edges inclusive).
-    public func intersects(_ other: GeoBox) -> Bool {
-        !isEmpty && !other.isEmpty
-            && minLatitudeE7 <= other.maxLatitudeE7 && other.minLatitudeE7 <= maxLatitudeE7
-            && minLongitudeE7 <= other.maxLongitudeE7 && other.minLongitudeE7 <= maxLongitudeE7
-    }
-}

@@ -4,25 +4,6 @@ import Glibc
 import Dispatch
 
 /// Where matching rows go: collected, counted, or aggregated. One per worker, merged after.
-/// The decoded columns of a block as plain pointers: reading a class's buffers row by row
-/// would pay a dynamic exclusivity check per access.
-struct DecodedColumns {
-    let times: UnsafeMutablePointer<Int64>
-    let latitudes: UnsafeMutablePointer<Int32>
-    let longitudes: UnsafeMutablePointer<Int32>
-    let cameras: UnsafeMutablePointer<UInt32>
-    let confidences: UnsafeMutablePointer<UInt8>
-    let regions: UnsafeMutablePointer<UInt32>
-    /// Image URIs per row; empty when the block has none.
-    let images: [String?]
-
-    init(_ d: BlockDecoder) {
-        times = d.times.base; latitudes = d.latitudes.base; longitudes = d.longitudes.base
-        cameras = d.cameras.base; confidences = d.confidences.base; regions = d.regions.base
-        images = d.images
-    }
-}
-
 protocol MatchSink: Sendable {
     init(_ plan: QueryPlan)
     /// Row `row` of the decoded block `d` (its plate is `plate`).
@@ -85,7 +66,7 @@ enum QueryExecutor {
     static func run<Sink: MatchSink>(_ plan: QueryPlan, into _: Sink.Type) throws(SightlineError) -> (Sink, QueryStatistics) {
         let query = plan.query
         let work = plan.segments.filter { $0.chosen != nil }
-        let workers = min(work.count, max(1, System.coreCount))
+        let workers = min(work.count, max(1, plan.parallelism))
         let results = Locked<[(Sink, QueryStatistics)]>([])
         let failure = Locked<SightlineError?>(nil)
         @Sendable func runWorker(_ w: Int) {

@@ -10,6 +10,22 @@ public enum AccessPath: String, Sendable, Hashable, CaseIterable {
     case fullScan = "full scan"
 }
 
+/// Why a segment is read for no row of a query.
+public enum SkipReason: String, Sendable, Hashable, CaseIterable, Comparable {
+    /// The segment holds no row.
+    case empty = "empty"
+    /// Its time range misses the query's.
+    case timeRange = "time range"
+    /// Its plate filter says the plate is not there.
+    case plateFilter = "plate filter"
+    /// Its bounding box misses the area.
+    case outsideArea = "outside the area"
+    /// Planned, but no block's statistics meet the query.
+    case noBlock = "no block meets the query"
+
+    public static func < (a: SkipReason, b: SkipReason) -> Bool { a.rawValue < b.rawValue }
+}
+
 /// What one access path would read, from index statistics alone.
 public struct PathEstimate: Sendable, Hashable {
     /// The path.
@@ -41,8 +57,8 @@ public struct SegmentPlan: Sendable {
     public var chosen: PathEstimate?
     /// Every path considered, cheapest first.
     public var alternatives: [PathEstimate]
-    /// Why no block is read (time range, plate filter, area), when skipped.
-    public var skipped: String?
+    /// Why no block is read, when skipped.
+    public var skipped: SkipReason?
     let reader: SegmentReader
 }
 
@@ -53,7 +69,7 @@ public struct QueryPlan: Sendable {
     /// One plan per segment that may hold matching rows.
     public var segments: [SegmentPlan]
     /// Segments ruled out by their statistics alone (time range, plate filter, area), by reason.
-    public var skippedSegments: [String: Int]
+    public var skippedSegments: [SkipReason: Int]
     /// Rows not yet in a segment (checked one by one).
     public var memoryRows: Int
     /// Time spent planning.
@@ -64,6 +80,8 @@ public struct QueryPlan: Sendable {
     let plateKey: UInt64?
     /// The heat map's grouping, when the plan runs for one.
     var grouping: HeatmapGrouping?
+    /// Threads the execution may use.
+    var parallelism = System.coreCount
 
     /// Totals of the chosen paths.
     public var estimatedRows: Int { segments.reduce(memoryRows) { $0 + ($1.chosen?.rows ?? 0) } }

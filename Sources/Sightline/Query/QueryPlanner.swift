@@ -25,8 +25,8 @@ enum QueryPlanner {
             if !boxes.isEmpty && !boxes.contains(where: { $0.intersects(stats.bounds) }) { skipped.area += 1; continue }
             plans.append(plan(query, segment, columns: columns, plateKey: plateKey, boxes: boxes))
         }
-        var reasons: [String: Int] = [:]
-        for (reason, n) in [("empty", skipped.empty), ("time range", skipped.time), ("plate filter", skipped.plate), ("outside the area", skipped.area)] where n > 0 {
+        var reasons: [SkipReason: Int] = [:]
+        for (reason, n) in [(SkipReason.empty, skipped.empty), (.timeRange, skipped.time), (.plateFilter, skipped.plate), (.outsideArea, skipped.area)] where n > 0 {
             reasons[reason] = n
         }
         let memoryRows = memory.reduce(0) { $0 + $1.count }
@@ -60,11 +60,9 @@ enum QueryPlanner {
         case .history:
             let key = plateKey!
             var runBlocks: [Int] = []
-            var b = firstBlock(segment, withMaxKeyAtLeast: key)
-            while b < segment.blockCount, segment.blocks[b].statistics.minPlateKey <= key {
+            for b in segment.blocks(holdingPlateKey: key) {
                 let s = segment.blocks[b].statistics
                 if query.time.overlaps(min: s.minTime, max: s.maxTime) { runBlocks.append(b) }
-                b += 1
             }
             // A plate's expected rows: the segment's rows over its distinct plates (from the
             // filter's size, which is sized by them).
@@ -125,20 +123,11 @@ enum QueryPlanner {
         }
         result.alternatives[0] = chosen
         if chosen.blocks.isEmpty {
-            result.skipped = "no block meets the query"
+            result.skipped = .noBlock
         } else {
             result.chosen = chosen
         }
         return result
-    }
-
-    static func firstBlock(_ segment: SegmentReader, withMaxKeyAtLeast key: UInt64) -> Int {
-        var low = 0, high = segment.blockCount
-        while low < high {
-            let mid = (low + high) / 2
-            if segment.blocks[mid].statistics.maxPlateKey < key { low = mid + 1 } else { high = mid }
-        }
-        return low
     }
 
     /// Share of [min, max] inside the query's time range (uniform assumption).

@@ -8,7 +8,9 @@ extension StoreSnapshot {
             // Retention: expired rows are never returned, whatever is still on disk.
             query.time = (try? TimeRange(from: cutoff, to: query.time.to)) ?? TimeRange(uncheckedFrom: cutoff, to: cutoff)
         }
-        return QueryPlanner.plan(query, segments: segments, memory: memory, countOnly: countOnly)
+        var plan = QueryPlanner.plan(query, segments: segments, memory: memory, countOnly: countOnly)
+        plan.parallelism = parallelism
+        return plan
     }
 
     /// The matching rows, ordered (histories by time then camera; areas by time, plate,
@@ -40,14 +42,23 @@ extension StoreSnapshot {
     }
 
     /// Matching rows counted per geohash cell, hour of day or day, in key order.
-    public func heatmap(_ query: Query, by grouping: HeatmapGrouping) throws(SightlineError) -> [(key: String, count: Int)] {
+    public func heatmap(_ query: Query, by grouping: HeatmapGrouping) throws(SightlineError) -> [HeatmapCell] {
         if case .geohash(let p) = grouping, !(1...12).contains(p) { throw .invalidArgument("geohash precision must be 1...12, got \(p)") }
         var plan = plan(query, countOnly: true)
         plan.grouping = grouping
         plan.columns.formUnion([.time, .position])
         let (sink, _) = try QueryExecutor.run(plan, into: HeatmapSink.self)
-        return sink.counts.map { (key: $0.key, count: $0.value) }.sorted { $0.key < $1.key }
+        return sink.counts.map { HeatmapCell(key: $0.key, count: $0.value) }.sorted { $0.key < $1.key }
     }
+}
+
+/// One cell of a heat map.
+public struct HeatmapCell: Sendable, Hashable {
+    /// The cell: a geohash (`.geohash`), an hour of day `00`–`23` (`.hourOfDay`) or a UTC day
+    /// `YYYY-MM-DD` (`.day`).
+    public var key: String
+    /// Matching rows in it.
+    public var count: Int
 }
 
 /// Counts per heat-map key.

@@ -2,6 +2,7 @@
 /// decoding allocates nothing (images excepted: they are strings).
 ///
 /// One decoder per thread. The buffers hold the last decoded block until the next `decode`.
+@_spi(Benchmarks)
 public final class BlockDecoder {
     let streams = StreamReader(compressor: Compressor())
     private let blockBytes = ScratchBuffer<UInt8>(capacity: 1 << 16)
@@ -13,34 +14,34 @@ public final class BlockDecoder {
     /// Rows in the last decoded block.
     public private(set) var rowCount = 0
     /// Plate runs of the block: one entry per run of equal plates, in row order.
-    public let runKeys = ScratchBuffer<UInt64>()
+    package let runKeys = ScratchBuffer<UInt64>()
     /// Rows in each run.
-    public let runLengths = ScratchBuffer<UInt32>()
+    package let runLengths = ScratchBuffer<UInt32>()
     /// The plate of each run. For the spatial copy's blocks, filled only by
     /// `materializePlates()`; use `plate(run:)` to get single plates.
-    public let runPlates = ScratchBuffer<Plate>()
+    package let runPlates = ScratchBuffer<Plate>()
     /// Spatial blocks: each run's plate text (offset into `plateText`, length), kept so a
     /// query builds `Plate`s only for the rows it returns.
     private let runTextOffsets = ScratchBuffer<UInt32>()
     private let runTextLengths = ScratchBuffer<UInt8>()
     private let plateText = ScratchBuffer<UInt8>(capacity: 1 << 15)
     /// True when `runPlates` is not filled yet (a spatial block).
-    public private(set) var platesPending = false
+    package private(set) var platesPending = false
     private var plateChunk: (path: String, offset: Int64) = ("", 0)
     /// Per-row columns (when decoded).
-    public let times = ScratchBuffer<Int64>(capacity: 8192)
+    package let times = ScratchBuffer<Int64>(capacity: 8192)
     /// Camera ids.
-    public let cameras = ScratchBuffer<UInt32>(capacity: 8192)
+    package let cameras = ScratchBuffer<UInt32>(capacity: 8192)
     /// Latitudes, 1e-7 degree.
-    public let latitudes = ScratchBuffer<Int32>(capacity: 8192)
+    package let latitudes = ScratchBuffer<Int32>(capacity: 8192)
     /// Longitudes, 1e-7 degree.
-    public let longitudes = ScratchBuffer<Int32>(capacity: 8192)
+    package let longitudes = ScratchBuffer<Int32>(capacity: 8192)
     /// Confidences, 0–100.
-    public let confidences = ScratchBuffer<UInt8>(capacity: 8192)
+    package let confidences = ScratchBuffer<UInt8>(capacity: 8192)
     /// Region codes, 0 where absent.
-    public let regions = ScratchBuffer<UInt32>(capacity: 8192)
+    package let regions = ScratchBuffer<UInt32>(capacity: 8192)
     /// Image URIs per row; empty when no row of the block has one.
-    public private(set) var images: [String?] = []
+    package private(set) var images: [String?] = []
 
     /// A decoder.
     public init() {}
@@ -208,7 +209,7 @@ public final class BlockDecoder {
     }
 
     /// Fills `runPlates` for a spatial block (validating every plate).
-    public func materializePlates() throws(SightlineError) {
+    package func materializePlates() throws(SightlineError) {
         guard platesPending else { return }
         for r in 0..<runPlates.count { runPlates.base[r] = try plate(run: r) }
         platesPending = false
@@ -396,19 +397,15 @@ public final class BlockDecoder {
 
     /// The decoded block as sightings (all columns must have been decoded). Allocates;
     /// for tests, tools and small results, not hot loops.
-    public func sightings() throws(SightlineError) -> [Sighting] {
+    package func sightings() throws(SightlineError) -> [Sighting] {
         try materializePlates()
         var result: [Sighting] = []
         result.reserveCapacity(rowCount)
-        var row = 0
-        for r in 0..<runPlates.count {
-            let plate = runPlates[r]
-            for _ in 0..<Int(runLengths[r]) {
-                result.append(Sighting(unchecked: plate, time: times[row], latitudeE7: latitudes[row], longitudeE7: longitudes[row],
-                                       camera: cameras[row], confidence: confidences[row], region: Region(code: regions[row]),
-                                       image: images.isEmpty ? nil : images[row]))
-                row += 1
-            }
+        let c = DecodedColumns(self)
+        forEachRow { plate, row in
+            result.append(Sighting(unchecked: plate, time: c.times[row], latitudeE7: c.latitudes[row], longitudeE7: c.longitudes[row],
+                                   camera: c.cameras[row], confidence: c.confidences[row], region: Region(code: c.regions[row]),
+                                   image: c.images.isEmpty ? nil : c.images[row]))
         }
         return result
     }
@@ -416,7 +413,7 @@ public final class BlockDecoder {
 
 extension SegmentReader {
     /// Every row of the segment, in file order (plate key, plate, time, camera). Allocates.
-    public func allSightings() throws(SightlineError) -> [Sighting] {
+    package func allSightings() throws(SightlineError) -> [Sighting] {
         let decoder = BlockDecoder()
         var result: [Sighting] = []
         result.reserveCapacity(rowCount)
@@ -432,7 +429,7 @@ extension SegmentReader {
     /// Decodes every block of both copies (checking every chunk's checksum and every value)
     /// and checks that the spatial copy holds exactly the plate-ordered rows: same count, same
     /// order-independent sum of row hashes. Throws `corruptFile` naming the first problem.
-    public func verify() throws(SightlineError) {
+    package func verify() throws(SightlineError) {
         let decoder = BlockDecoder()
         func digest(_ blocks: Range<Int>) throws(SightlineError) -> (Int, UInt64) {
             var rows = 0
@@ -440,18 +437,14 @@ extension SegmentReader {
             for b in blocks {
                 try decoder.decode(self, block: b, columns: .all)
                 try decoder.materializePlates()
-                var row = 0
-                for r in 0..<decoder.runPlates.count {
-                    let plate = decoder.runPlates[r]
-                    for _ in 0..<Int(decoder.runLengths[r]) {
-                        // Wrapping sum of per-row hashes: independent of row order.
-                        var h = RowKeySet.hash(plate: plate, time: decoder.times[row], camera: decoder.cameras[row])
-                        h ^= UInt64(UInt32(bitPattern: decoder.latitudes[row])) &* 0x9E37_79B9_7F4A_7C15
-                        h ^= UInt64(UInt32(bitPattern: decoder.longitudes[row])) << 32 | UInt64(decoder.confidences[row]) << 8
-                        h ^= UInt64(decoder.regions[row]) &* 0xC2B2_AE3D_27D4_EB4F
-                        sum &+= h &* 0xBF58_476D_1CE4_E5B9
-                        row += 1
-                    }
+                let c = DecodedColumns(decoder)
+                decoder.forEachRow { plate, row in
+                    // Wrapping sum of per-row hashes: independent of row order.
+                    var h = RowKey.hash(plate: plate, time: c.times[row], camera: c.cameras[row])
+                    h ^= UInt64(UInt32(bitPattern: c.latitudes[row])) &* 0x9E37_79B9_7F4A_7C15
+                    h ^= UInt64(UInt32(bitPattern: c.longitudes[row])) << 32 | UInt64(c.confidences[row]) << 8
+                    h ^= UInt64(c.regions[row]) &* 0xC2B2_AE3D_27D4_EB4F
+                    sum &+= h &* 0xBF58_476D_1CE4_E5B9
                 }
                 rows += decoder.rowCount
             }

@@ -8,7 +8,7 @@ struct BlockEncoder {
     private var textBytes: [UInt8] = []
     private var sample: [UInt64] = []
 
-    init(compression: Compression, compressor: Compressor) {
+    init(compression: SegmentCompression, compressor: Compressor) {
         streams = IntegerStreamWriter(compression: compression, compressor: compressor)
     }
 

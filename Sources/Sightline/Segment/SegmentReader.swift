@@ -34,7 +34,7 @@ public final class SegmentReader: Sendable {
     private let source: Source
 
     enum Source: Sendable {
-        case file(any FileSystem, FileHandle)
+        case file(any FileSystem, OpenFile)
         case memory([UInt8])
     }
 

@@ -7,10 +7,10 @@ public struct SegmentOptions: Sendable, Hashable {
     /// read fewer rows beyond their region, at some cost in size.
     public var spatialBlockRows: Int
     /// The compressor applied after each stream's encoding, when it saves space.
-    public var compression: Compression
+    public var compression: SegmentCompression
 
     /// Options with the defaults: 8,192-row blocks, 4,096-row spatial blocks, zstd level 1.
-    public init(blockRows: Int = 8192, spatialBlockRows: Int = 4096, compression: Compression = .default) {
+    public init(blockRows: Int = 8192, spatialBlockRows: Int = 4096, compression: SegmentCompression = .default) {
         self.blockRows = blockRows
         self.spatialBlockRows = spatialBlockRows
         self.compression = compression
@@ -61,6 +61,7 @@ public struct SegmentSummary: Sendable, Hashable {
 /// large segment streams to disk. Then the same rows again in space-time order (the spatial
 /// copy, `SpatialOrder`), the camera homes, and a Bloom filter of the plate keys.
 /// Duplicates are kept: deduplication is the store's job.
+@_spi(Benchmarks)
 public struct SegmentEncoder: Sendable {
     let options: SegmentOptions
     let hasher: PlateHasher
@@ -209,7 +210,6 @@ public struct SegmentEncoder: Sendable {
     }
 
     /// Rows with their camera-home references, prepared once for per-column benchmarks.
-    @_spi(Benchmarks)
     public struct PreparedRows {
         let rows: SortedBatch
         let homeRefs: [UInt32]
@@ -224,7 +224,6 @@ public struct SegmentEncoder: Sendable {
 
     /// Encodes only column `id` of every block and returns its bytes: the per-column
     /// microbenchmarks' entry point. Not a stable API.
-    @_spi(Benchmarks)
     public func encodeColumn(_ id: ColumnID, of prepared: PreparedRows) throws(SightlineError) -> Int {
         let compressor = Compressor()
         var encoder = BlockEncoder(compression: options.compression, compressor: compressor)
@@ -297,16 +296,6 @@ public struct SegmentEncoder: Sendable {
         out.append(littleEndian: s.bounds.minLongitudeE7)
         out.append(littleEndian: s.bounds.maxLatitudeE7)
         out.append(littleEndian: s.bounds.maxLongitudeE7)
-    }
-}
-
-extension BlockStatistics {
-    mutating func formUnion(_ other: BlockStatistics) {
-        minPlateKey = Swift.min(minPlateKey, other.minPlateKey)
-        maxPlateKey = Swift.max(maxPlateKey, other.maxPlateKey)
-        minTime = Swift.min(minTime, other.minTime)
-        maxTime = Swift.max(maxTime, other.maxTime)
-        bounds.formUnion(other.bounds)
     }
 }
 

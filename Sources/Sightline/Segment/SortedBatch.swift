@@ -1,6 +1,7 @@
 /// A batch in segment order: (plate key, plate, time, camera), with each row's plate key.
 /// The plate breaks ties between different plates that share a key (a 64-bit collision), so
 /// each plate's rows stay contiguous and a history can match the plate exactly.
+@_spi(Benchmarks)
 public struct SortedBatch: Sendable {
     var keys: [UInt64] = []
     var plates: [Plate] = []

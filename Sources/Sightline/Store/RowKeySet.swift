@@ -1,6 +1,6 @@
 /// The set of (plate, time, camera) keys of the buffered rows: open addressing with linear
 /// probing over one flat array of 24-byte slots (a probe is one cache miss, not one per
-/// field), one hash (a multiply–xor mix, not SipHash: the keys are ours) and one probe
+/// field), one hash (`RowKey.hash`) and one probe
 /// sequence per insert. Keys are compared in full, so a hash collision can never make a
 /// new row look like a duplicate.
 struct RowKeySet {
@@ -22,30 +22,14 @@ struct RowKeySet {
         slots = .init(repeating: Slot(plateLow: 0, time: 0, plateRest: 0, camera: 0), count: size)
     }
 
-    /// The hash of a row key: the same mix the set uses, exposed for row filters.
-    @inline(__always)
-    static func hash(plate: Plate, time: Int64, camera: UInt32) -> UInt64 {
-        hash(plate.low, UInt32(plate.high) | UInt32(plate.count) << 16, time, camera)
-    }
-
-    @inline(__always)
-    private static func hash(_ low: UInt64, _ rest: UInt32, _ time: Int64, _ camera: UInt32) -> UInt64 {
-        // Wrapping multiply–xor mixing (splitmix64's finalizer) of the key's words.
-        var h = low &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(rest) << 32 ^ UInt64(camera)
-        h ^= UInt64(bitPattern: time) &* 0xC2B2_AE3D_27D4_EB4F
-        h = (h ^ (h >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        h = (h ^ (h >> 27)) &* 0x94D0_49BB_1331_11EB
-        return h ^ (h >> 31)
-    }
-
     /// Inserts the key; false when it was already there.
     @inline(__always)
     mutating func insert(plate: Plate, time: Int64, camera: UInt32) -> Bool {
         if (count + 1) * 2 > mask + 1 { grow() }
-        let rest = UInt32(plate.high) | UInt32(plate.count) << 16
+        let rest = RowKey.packedRest(plate)
         let mask = self.mask
         let inserted = slots.withUnsafeMutableBufferPointer { slots -> Bool in
-            var i = Int(truncatingIfNeeded: Self.hash(plate.low, rest, time, camera)) & mask
+            var i = Int(truncatingIfNeeded: RowKey.hash(plate.low, rest, time, camera)) & mask
             while slots[i].plateRest != 0 {
                 let s = slots[i]
                 if s.plateRest == rest && s.plateLow == plate.low && s.time == time && s.camera == camera { return false }
@@ -60,9 +44,9 @@ struct RowKeySet {
 
     /// Whether the key is present (no insertion).
     func contains(plate: Plate, time: Int64, camera: UInt32) -> Bool {
-        let rest = UInt32(plate.high) | UInt32(plate.count) << 16
+        let rest = RowKey.packedRest(plate)
         return slots.withUnsafeBufferPointer { slots -> Bool in
-            var i = Int(truncatingIfNeeded: Self.hash(plate.low, rest, time, camera)) & mask
+            var i = Int(truncatingIfNeeded: RowKey.hash(plate.low, rest, time, camera)) & mask
             while slots[i].plateRest != 0 {
                 let s = slots[i]
                 if s.plateRest == rest && s.plateLow == plate.low && s.time == time && s.camera == camera { return true }

@@ -14,7 +14,7 @@ extension Store {
         let low = rows.times.min()!, high = rows.times.max()!
         let overlapping = segments.filter { $0.rowCount > 0 && $0.statistics.minTime <= high && $0.statistics.maxTime >= low }
         guard !overlapping.isEmpty else { return (rows, 0) }
-        let hashes = rows.plates.indices.map { RowKeySet.hash(plate: rows.plates[$0], time: rows.times[$0], camera: rows.cameras[$0]) }
+        let hashes = rows.plates.indices.map { RowKey.hash(plate: rows.plates[$0], time: rows.times[$0], camera: rows.cameras[$0]) }
         var stored = [Bool](repeating: false, count: rows.count)
         var storedCount = 0
         let decoder = BlockDecoder()
@@ -25,24 +25,16 @@ extension Store {
             var candidates: [Int: [Int]] = [:]
             for i in 0..<rows.count where !stored[i] && rows.times[i] >= first && rows.times[i] <= last
                 && filter.mayContain(hash: hashes[i]) {
-                let key = hasher.key(rows.plates[i])
-                var b = Self.firstBlock(in: segment, withMaxKeyAtLeast: key)
-                while b < segment.blockCount, segment.blockStatistics(b).minPlateKey <= key {
+                for b in segment.blocks(holdingPlateKey: hasher.key(rows.plates[i])) {
                     let stats = segment.blockStatistics(b)
                     if stats.minTime <= rows.times[i] && stats.maxTime >= rows.times[i] { candidates[b, default: []].append(i) }
-                    b += 1
                 }
             }
             for (block, indices) in candidates {
                 try decoder.decode(segment, block: block, columns: [.plate, .time, .camera])
                 var keys = RowKeySet(capacity: decoder.rowCount)
-                var row = 0
-                for r in 0..<decoder.runPlates.count {
-                    for _ in 0..<Int(decoder.runLengths[r]) {
-                        _ = keys.insert(plate: decoder.runPlates[r], time: decoder.times[row], camera: decoder.cameras[row])
-                        row += 1
-                    }
-                }
+                let c = DecodedColumns(decoder)
+                decoder.forEachRow { plate, row in _ = keys.insert(plate: plate, time: c.times[row], camera: c.cameras[row]) }
                 for i in indices where !stored[i] && keys.contains(plate: rows.plates[i], time: rows.times[i], camera: rows.cameras[i]) {
                     stored[i] = true
                     storedCount += 1
@@ -55,30 +47,14 @@ extension Store {
         return (kept, storedCount)
     }
 
-    /// The first block whose largest key is ≥ `key` (blocks are in key order).
-    private static func firstBlock(in segment: SegmentReader, withMaxKeyAtLeast key: UInt64) -> Int {
-        var low = 0, high = segment.blockCount
-        while low < high {
-            let mid = (low + high) / 2
-            if segment.blockStatistics(mid).maxPlateKey < key { low = mid + 1 } else { high = mid }
-        }
-        return low
-    }
-
     /// The segment's row filter: cached, or built by decoding its key columns (and cached).
     private func rowFilter(of segment: SegmentReader, decoder: BlockDecoder) throws(SightlineError) -> SplitBlockBloomFilter {
         if let cached = state.withLock({ (s: inout State) in s.rowFilters.filter(for: segment) }) { return cached }
         var filter = SplitBlockBloomFilter(expectedKeys: segment.rowCount)
         for b in 0..<segment.blockCount {
             try decoder.decode(segment, block: b, columns: [.plate, .time, .camera])
-            var row = 0
-            for r in 0..<decoder.runPlates.count {
-                let plate = decoder.runPlates[r]
-                for _ in 0..<Int(decoder.runLengths[r]) {
-                    filter.insert(hash: RowKeySet.hash(plate: plate, time: decoder.times[row], camera: decoder.cameras[row]))
-                    row += 1
-                }
-            }
+            let c = DecodedColumns(decoder)
+            decoder.forEachRow { plate, row in filter.insert(hash: RowKey.hash(plate: plate, time: c.times[row], camera: c.cameras[row])) }
         }
         state.withLock { (s: inout State) in s.rowFilters.insert(filter, for: segment) }
         return filter
@@ -87,7 +63,7 @@ extension Store {
     /// The row filter of rows about to become a segment.
     static func rowFilter(of rows: SightingBatch) -> SplitBlockBloomFilter {
         var filter = SplitBlockBloomFilter(expectedKeys: rows.count)
-        for i in 0..<rows.count { filter.insert(hash: RowKeySet.hash(plate: rows.plates[i], time: rows.times[i], camera: rows.cameras[i])) }
+        for i in 0..<rows.count { filter.insert(hash: RowKey.hash(plate: rows.plates[i], time: rows.times[i], camera: rows.cameras[i])) }
         return filter
     }
 }

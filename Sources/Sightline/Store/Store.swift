@@ -27,20 +27,14 @@ public final class Store: Sendable {
     public let hasher: PlateHasher
     let options: StoreOptions
     let fileSystem: any FileSystem
-    private let lock: Locked<StoreLockBox>
+    /// The directory's lock; nil once closed (releasing it).
+    private let lock: Locked<StoreLockBox?>
     let state: Locked<State>
     /// Runs flushes one at a time, off the appending threads. Only work on this queue (and
     /// `init`, before the store is shared) changes the manifest.
     let flushQueue = DispatchQueue(label: "sightline.store.flush")
 
     static let secretFileName = "plate-key.secret"
-
-    /// A key for duplicate detection: rows equal in plate, time and camera are one sighting.
-    struct RowKey: Hashable {
-        var plate: Plate
-        var time: Int64
-        var camera: UInt32
-    }
 
     struct State {
         var manifest: Manifest
@@ -69,6 +63,8 @@ public final class Store: Sendable {
         /// A flush job is queued or running (set at freeze, cleared when it has finished,
         /// old log removal included).
         var flushing = false
+        /// `close()` has begun: no more appends, flushes or rewrites.
+        var closed = false
     }
 
     /// Keeps the lock file open (and so the lock held) for the store's lifetime.
@@ -86,8 +82,10 @@ public final class Store: Sendable {
         self.options = options
         self.fileSystem = fileSystem
         guard options.bufferRows >= 1 else { throw .invalidArgument("bufferRows must be at least 1") }
+        guard options.queryParallelism >= 1 else { throw .invalidArgument("queryParallelism must be at least 1") }
+        guard options.maintenanceInterval >= .milliseconds(10) else { throw .invalidArgument("maintenanceInterval must be at least 10 ms") }
         if options.createIfMissing { try fileSystem.createDirectory(directory) }
-        lock = Locked(StoreLockBox(try StoreLock(directory: directory, fileSystem: fileSystem)))
+        lock = Locked(StoreLockBox(try StoreLock(directory: directory, fileSystem: fileSystem)) as StoreLockBox?)
 
         let names = try fileSystem.contentsOfDirectory(directory)
         // The secret is written before the first manifest: a crash between the two leaves a
@@ -185,8 +183,9 @@ public final class Store: Sendable {
         let (log, sequence, result) = try state.withLock(waitingUntil: { s in
             s.buffer.count < bufferRows || !s.flushing || s.failure != nil || s.log == nil
         }) { (s: inout State) throws(SightlineError) -> (LogWriter?, UInt64, AppendResult) in
+            try checkOpen(s)
             if let failure = s.failure { throw failure }
-            guard let log = s.log else { throw .invalidArgument("the store is closed") }
+            guard let log = s.log else { throw .storeClosed(path: directory) }
             let fresh = Self.newRows(of: batch, in: &s)
             let result = AppendResult(stored: fresh.count, duplicates: batch.count - fresh.count)
             guard !fresh.isEmpty else { return (nil, 0, result) }
@@ -234,27 +233,46 @@ public final class Store: Sendable {
     /// Writes the buffered rows to a new segment now, and waits until it is live.
     public func flush() throws(SightlineError) {
         try state.withLock(waitingUntil: { !$0.flushing || $0.failure != nil }) { (s: inout State) throws(SightlineError) in
+            try checkOpen(s)
             if let failure = s.failure { throw failure }
             if s.log != nil && !s.buffer.isEmpty { try freeze(&s) }
         }
         try waitForFlush()
     }
 
-    /// Waits for the flush in flight (if any) and closes the log, fsynced. Buffered rows stay
-    /// in the log and are flushed on the next open. Further appends throw. Throws the failure
-    /// that poisoned the store, if one did.
+    /// Closes the store: waits for the flush in flight and for compactions, purges and
+    /// retention runs already under way, fsyncs the log, stops background maintenance, and
+    /// releases the directory's `LOCK`, so another process (or another `Store` in this one)
+    /// can open it at once. Buffered rows stay in the log and are flushed on the next open.
+    /// Later appends, flushes and maintenance calls throw `storeClosed`; snapshots taken
+    /// before stay readable. Calling it again does nothing. Throws the failure that poisoned
+    /// the store, if one did (the lock is released all the same).
     public func close() throws(SightlineError) {
-        try state.withLock(waitingUntil: { !$0.flushing || $0.failure != nil }) { (s: inout State) throws(SightlineError) in
+        let outcome = state.withLock(waitingUntil: { !$0.flushing || $0.failure != nil }) { (s: inout State) -> SightlineError? in
+            if s.closed { return nil }
+            s.closed = true
             defer { s.log = nil; s.maintenanceTimer = nil }
-            if let failure = s.failure { throw failure }
-            if let log = s.log { try log.sync() }
+            if let failure = s.failure { return failure }
+            do throws(SightlineError) { try s.log?.sync() } catch { return error }
+            return nil
         }
+        // No flush can start now (appends throw); let rewrites queued before finish, so
+        // nothing of this store writes once the lock is gone.
+        flushQueue.sync {}
+        lock.withLock { $0 = nil }
+        if let outcome { throw outcome }
+    }
+
+    /// Throws `storeClosed` once `close()` has begun.
+    func checkOpen(_ s: State) throws(SightlineError) {
+        if s.closed { throw .storeClosed(path: directory) }
     }
 
     /// A consistent view of the store now: later appends and flushes do not change it.
     public func snapshot() -> StoreSnapshot {
         state.withLock { (s: inout State) -> StoreSnapshot in
-            StoreSnapshot(segments: s.segments, memory: (s.frozen.map { [$0] } ?? []) + [s.buffer], expiredBefore: expiredBefore)
+            StoreSnapshot(segments: s.segments, memory: (s.frozen.map { [$0] } ?? []) + [s.buffer], expiredBefore: expiredBefore,
+                          parallelism: options.queryParallelism)
         }
     }
 
@@ -333,6 +351,8 @@ public struct StoreSnapshot: Sendable {
     let memory: [SightingBatch]
     /// Rows older than this are expired (retention): never returned.
     var expiredBefore: Int64? = nil
+    /// Threads a query may read segments with (`StoreOptions.queryParallelism`).
+    var parallelism = System.coreCount
 
     /// Rows in the view.
     public var rowCount: Int { segments.reduce(memory.reduce(0) { $0 + $1.count }) { $0 + $1.rowCount } }

@@ -8,7 +8,7 @@ import Glibc
 /// crash never leaves the store locked.
 final class StoreLock {
     static let fileName = "LOCK"
-    private let file: FileHandle
+    private let file: OpenFile
     private let fileSystem: any FileSystem
 
     /// Takes the lock, retrying for up to 100 ms: flock belongs to the open file, and a

@@ -26,15 +26,19 @@ public struct StoreOptions: Sendable {
     public var secret: PlateKeySecret?
     /// Create the store when the directory holds none.
     public var createIfMissing = true
-    /// How long sightings are kept, in milliseconds (nil: forever). Older rows stop being
-    /// returned at once and are physically deleted by the maintenance timer within
-    /// `maintenanceInterval` (plus the time the rewrite takes).
-    public var retentionMilliseconds: Int64?
+    /// How long sightings are kept (nil: forever). Older rows stop being returned at once
+    /// and are physically deleted by the maintenance timer within `maintenanceInterval`
+    /// (plus the time the rewrite takes).
+    public var retention: Duration?
     /// Background compaction (nil: only on demand, `Store.compact`).
     public var compaction: CompactionOptions?
-    /// How often the maintenance timer checks for expired rows and compaction work, in
-    /// seconds (the bound on how late an expired row is deleted).
-    public var maintenanceInterval: Double = 60
+    /// How often the maintenance timer checks for expired rows and compaction work (the
+    /// bound on how late an expired row is deleted). At least 10 ms.
+    public var maintenanceInterval: Duration = .seconds(60)
+    /// How many threads one query reads segments with (default: the machine's cores). A
+    /// server answering many small queries at once may prefer 1: each query then runs on
+    /// the calling thread alone.
+    public var queryParallelism: Int = System.coreCount
     /// Wall-clock time in epoch milliseconds (tests substitute their own).
     public var wallClock: @Sendable () -> Int64 = StoreOptions.systemTime
 
@@ -55,4 +59,14 @@ public struct AppendResult: Sendable, Hashable {
     public var stored: Int
     /// Rows skipped because an equal (plate, time, camera) row was already buffered.
     public var duplicates: Int
+}
+
+extension Duration {
+    /// Whole milliseconds, rounded toward zero (saturating).
+    var milliseconds: Int64 {
+        let (s, a) = components
+        let (ms, overflow) = s.multipliedReportingOverflow(by: 1000)
+        if overflow { return s < 0 ? .min : .max }
+        return ms.addingReportingOverflow(a / 1_000_000_000_000_000).overflow ? (s < 0 ? .min : .max) : ms + a / 1_000_000_000_000_000
+    }
 }

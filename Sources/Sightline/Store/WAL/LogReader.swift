@@ -2,25 +2,25 @@
 /// part ends. A record that is incomplete, fails its checksum, or breaks the sequence ends
 /// the valid part: appends are sequential, so only the tail can be torn, and a store
 /// recovering from a crash keeps the valid prefix and cuts the rest.
-struct LogReader {
+package struct LogReader {
     /// One recovered record.
-    struct Record {
-        var sequence: UInt64
-        var batch: SightingBatch
+    package struct Record {
+        package var sequence: UInt64
+        package var batch: SightingBatch
     }
 
     /// What a read found.
-    struct Contents {
-        var records: [Record]
+    package struct Contents {
+        package var records: [Record]
         /// Bytes of header and valid records; recovery truncates the file here.
-        var validLength: Int64
+        package var validLength: Int64
         /// Why reading stopped before the end of the file, if it did.
         var tail: SightlineError?
     }
 
     /// Reads the log at `path`. Throws only when the header itself is unreadable or corrupt
     /// (then nothing in the file can be trusted); a bad tail is reported in `tail`.
-    static func read(_ path: String, fileSystem: any FileSystem) throws(SightlineError) -> Contents {
+    package static func read(_ path: String, fileSystem: any FileSystem) throws(SightlineError) -> Contents {
         let file = try fileSystem.open(path, mode: .read)
         defer { try? fileSystem.close(file) }
         let size = try fileSystem.size(file)

@@ -12,10 +12,10 @@ import Glibc
 /// fsync; the ones queued behind it find their records already durable. After a failed
 /// write the writer refuses everything — a partial record may be on disk, and only recovery
 /// (`LogReader` + truncate) may decide what the file holds.
-final class LogWriter: Sendable {
+package final class LogWriter: Sendable {
     let path: String
     private let fileSystem: any FileSystem
-    private let file: FileHandle
+    private let file: OpenFile
     private let durability: Durability
 
     private struct Pending {
@@ -41,7 +41,7 @@ final class LogWriter: Sendable {
 
     /// Creates a new log at `path` whose first record will have `firstSequence`. The header
     /// is fsynced and the directory entry made durable before this returns.
-    static func create(_ path: String, firstSequence: UInt64, durability: Durability,
+    package static func create(_ path: String, firstSequence: UInt64, durability: Durability,
                        fileSystem: any FileSystem) throws(SightlineError) -> LogWriter {
         let file = try fileSystem.open(path, mode: .createExclusive)
         do {
@@ -62,7 +62,7 @@ final class LogWriter: Sendable {
 
     /// Continues an existing log whose valid records end at `validLength` (from `LogReader`):
     /// a torn tail past it is cut off first.
-    static func reopen(_ path: String, validLength: Int64, nextSequence: UInt64, durability: Durability,
+    package static func reopen(_ path: String, validLength: Int64, nextSequence: UInt64, durability: Durability,
                        fileSystem: any FileSystem) throws(SightlineError) -> LogWriter {
         let file = try fileSystem.open(path, mode: .append)
         do {
@@ -77,7 +77,7 @@ final class LogWriter: Sendable {
         return LogWriter(path: path, file: file, nextSequence: nextSequence, durability: durability, fileSystem: fileSystem)
     }
 
-    private init(path: String, file: FileHandle, nextSequence: UInt64, durability: Durability, fileSystem: any FileSystem) {
+    private init(path: String, file: OpenFile, nextSequence: UInt64, durability: Durability, fileSystem: any FileSystem) {
         self.path = path
         self.file = file
         self.durability = durability
@@ -87,14 +87,14 @@ final class LogWriter: Sendable {
     }
 
     /// The sequence the next enqueued record gets.
-    var nextSequence: UInt64 { pending.withLock { $0.nextSequence } }
+    package var nextSequence: UInt64 { pending.withLock { $0.nextSequence } }
 
     deinit { try? fileSystem.close(file) }
 
     /// Appends one record holding `batch` and commits it: returns its sequence number once
     /// it is as durable as the durability mode promises.
     @discardableResult
-    func append(_ batch: SightingBatch) throws(SightlineError) -> UInt64 {
+    package func append(_ batch: SightingBatch) throws(SightlineError) -> UInt64 {
         let sequence = try enqueue(batch)
         try commit(through: sequence)
         return sequence
@@ -156,7 +156,7 @@ final class LogWriter: Sendable {
             let now = Self.nowMilliseconds()
             let due: Bool = switch durability {
             case .everyBatch: taken.count > 0
-            case .periodic(let interval): now &- lastSync >= UInt64(max(0, interval))
+            case .periodic(let interval): now &- lastSync >= UInt64(max(0, interval.milliseconds))
             case .none: false
             }
             if forceSync || due {

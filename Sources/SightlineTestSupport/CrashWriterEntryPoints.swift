@@ -1,7 +1,10 @@
-/// Entry points for the crash tests' child process, which must run the real log code in a
-/// separate process so it can be killed. Not a stable API.
-@_spi(Testing)
-public enum LogTesting {
+/// Entry points for the crash tests' child process (`sightline-crash-writer`), which must run
+/// the real log and store code in a separate process so it can be killed. Lives outside the
+/// `Sightline` product: nothing test-only ships to embedders.
+import Sightline
+import SightlineWorkload
+
+public enum CrashWriterEntryPoints {
     /// The batch appended as record `sequence`: deterministic, so a checker can regenerate it.
     public static func batch(for sequence: UInt64) -> SightingBatch {
         var c = ALPRWorkload.Configuration()
@@ -19,7 +22,7 @@ public enum LogTesting {
         // A log shorter than its header was torn while being created, before any append was
         // acknowledged: start it again. Anything else must recover (or fail loudly).
         let existing = try? fs.open(path, mode: .read)
-        let size = try existing.map { (f: FileHandle) throws(SightlineError) -> Int64 in
+        let size = try existing.map { (f: OpenFile) throws(SightlineError) -> Int64 in
             defer { try? fs.close(f) }
             return try fs.size(f)
         }

@@ -2,7 +2,7 @@ import CLZ4
 import CZstd
 
 /// The general-purpose compressor applied after a column's own encoding.
-public enum Compression: Sendable, Hashable, CustomStringConvertible {
+public enum SegmentCompression: Sendable, Hashable, CustomStringConvertible {
     /// Stored as encoded.
     case none
     /// LZ4 (fast decode, less compression).
@@ -13,7 +13,7 @@ public enum Compression: Sendable, Hashable, CustomStringConvertible {
     /// zstd level 1: the default. Sightline's streams are already entropy-shaped, so higher
     /// levels' match finding buys nothing: on ALPR-like data level 1 is both smaller (5.66 vs
     /// 5.72 B/sighting) and faster than level 3.
-    public static let `default` = Compression.zstd(level: 1)
+    public static let `default` = SegmentCompression.zstd(level: 1)
 
     /// The id stored on disk: 0 none, 1 lz4, 2 zstd.
     var wireID: UInt8 {
@@ -66,7 +66,7 @@ internal final class Compressor {
     }
 
     /// Compresses `source` with `compression`, appending to `out`. Returns the stored length.
-    func compress(_ source: UnsafeRawBufferPointer, with compression: Compression, into out: inout ByteWriter) throws(SightlineError) -> Int {
+    func compress(_ source: UnsafeRawBufferPointer, with compression: SegmentCompression, into out: inout ByteWriter) throws(SightlineError) -> Int {
         switch compression {
         case .none:
             out.append(contentsOf: source)

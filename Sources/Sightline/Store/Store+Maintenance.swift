@@ -11,31 +11,14 @@ extension Store {
     public func compact(_ compaction: CompactionOptions = CompactionOptions()) throws(SightlineError) -> RewriteSummary {
         guard compaction.targetRows >= 1 else { throw .invalidArgument("targetRows must be at least 1") }
         return try onFlushQueue { () throws(SightlineError) -> RewriteSummary in
-            let p = compaction.partitioning
             let segments = state.withLock { $0.segments }.filter { $0.rowCount > 0 }
             let cutoff = compaction.deleteOlderThan
-            func spans(_ s: SegmentReader) -> Bool { p.partition(of: s.statistics.minTime) != p.partition(of: s.statistics.maxTime) }
-            func expired(_ s: SegmentReader) -> Bool { cutoff.map { s.statistics.minTime < $0 } ?? false }
-            var candidates = segments.filter { spans($0) || expired($0) || $0.rowCount < compaction.targetRows / 2 }
-            // A small segment alone in its partition has nothing to merge with.
-            var byPartition: [Int64: [SegmentReader]] = [:]
-            for s in candidates {
-                for q in p.partition(of: s.statistics.minTime)...p.partition(of: s.statistics.maxTime) where byPartition.count < 100_000 {
-                    byPartition[q, default: []].append(s)
-                }
+            let plan = CompactionPlanner.plan(segments.map(CompactionPlanner.Segment.init), options: compaction)
+            let byName = Dictionary(uniqueKeysWithValues: segments.map { ($0.fileName, $0) })
+            let groups = plan.groups.map { g in
+                RewriteGroup(inputs: g.inputs.map { byName[$0]! }, time: (g.time.lowerBound, g.time.upperBound))
             }
-            candidates = candidates.filter { s in
-                spans(s) || expired(s) || (byPartition[p.partition(of: s.statistics.minTime)]?.count ?? 0) > 1
-            }
-            let inputNames = Set(candidates.map(\.fileName))
-            var groups: [RewriteGroup] = []
-            for q in byPartition.keys.sorted() {
-                let inputs = byPartition[q]!.filter { inputNames.contains($0.fileName) }
-                guard !inputs.isEmpty else { continue }
-                let range = p.range(of: q)
-                if let cutoff, range.to <= cutoff { continue }  // wholly expired: nothing to write
-                groups.append(RewriteGroup(inputs: inputs, time: range))
-            }
+            let candidates = plan.inputs.map { byName[$0]! }
             var summary = try rewrite(groups, removing: candidates, targetRows: compaction.targetRows,
                                       maximumRowsPerSecond: compaction.maximumRowsPerSecond) { _, time in
                 cutoff.map { time >= $0 } ?? true
@@ -63,17 +46,11 @@ extension Store {
             for segment in state.withLock({ $0.segments }) where segment.rowCount > 0 && segment.mayContain(plateKey: key)
                 && time.overlaps(min: segment.statistics.minTime, max: segment.statistics.maxTime) {
                 // Confirm on the plate's run (the filter has false positives).
-                var b = QueryPlanner.firstBlock(segment, withMaxKeyAtLeast: key)
                 var found = false
-                while !found && b < segment.blockCount && segment.blockStatistics(b).minPlateKey <= key {
+                for b in segment.blocks(holdingPlateKey: key) where !found {
                     try decoder.decode(segment, block: b, columns: [.plate, .time])
-                    var row = 0
-                    for r in 0..<decoder.runPlates.count {
-                        let length = Int(decoder.runLengths[r])
-                        if decoder.runPlates[r] == plate && (row..<(row + length)).contains(where: { time.contains(decoder.times[$0]) }) { found = true }
-                        row += length
-                    }
-                    b += 1
+                    let times = decoder.times.base
+                    decoder.forEachRow { p, row in if p == plate && time.contains(times[row]) { found = true } }
                 }
                 if found { inputs.append(segment) }
             }
@@ -91,8 +68,7 @@ extension Store {
     /// flushes buffered rows that have expired, then rewrites the segments that hold any.
     @discardableResult
     public func enforceRetention() throws(SightlineError) -> RewriteSummary {
-        guard let retention = options.retentionMilliseconds else { return RewriteSummary() }
-        let cutoff = options.wallClock() - retention
+        guard let cutoff = expiredBefore else { return RewriteSummary() }
         let bufferExpired = state.withLock { s in s.buffer.times.contains { $0 < cutoff } }
         if bufferExpired { try flush() }
         return try onFlushQueue { () throws(SightlineError) -> RewriteSummary in
@@ -107,7 +83,7 @@ extension Store {
     }
 
     /// The time before which rows are expired now (nil without retention).
-    var expiredBefore: Int64? { options.retentionMilliseconds.map { options.wallClock() - $0 } }
+    var expiredBefore: Int64? { options.retention.map { options.wallClock() - $0.milliseconds } }
 
     /// Stops background maintenance (compaction and retention) until `resumeMaintenance`.
     public func pauseMaintenance() { state.withLock { $0.maintenancePaused = true } }
@@ -116,9 +92,9 @@ extension Store {
 
     /// Starts the maintenance timer if the options ask for retention or compaction.
     func startMaintenance() {
-        guard options.retentionMilliseconds != nil || options.compaction != nil else { return }
+        guard options.retention != nil || options.compaction != nil else { return }
         let timer = DispatchSource.makeTimerSource(queue: DispatchQueue.global(qos: .utility))
-        let interval = max(0.01, options.maintenanceInterval)
+        let interval = max(0.01, seconds(options.maintenanceInterval))
         timer.schedule(deadline: .now() + interval, repeating: interval)
         timer.setEventHandler { [weak self] in self?.maintain() }
         timer.resume()
@@ -134,6 +110,8 @@ extension Store {
                 compaction.deleteOlderThan = expiredBefore
                 try compact(compaction)
             }
+        } catch .storeClosed {
+            return  // closed while this run was starting: nothing to do
         } catch {
             options.logger.error("background maintenance failed", metadata: ["store": "\(directory)", "error": "\(error)"])
         }

@@ -1,3 +1,4 @@
+import Sightline
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

@@ -46,21 +46,14 @@ extension Store {
                         if let t = group.time, s.maxTime < t.from || s.minTime >= t.to { continue }
                         try decoder.decode(input, block: b, columns: .all)
                         let c = DecodedColumns(decoder)  // plain pointers: no exclusivity check per row
-                        let runs = decoder.runPlates.count
-                        let runPlates = decoder.runPlates.base, runLengths = decoder.runLengths.base
                         let from = group.time?.from ?? .min, to = group.time?.to ?? .max, bounded = group.time != nil
-                        var row = 0
-                        for r in 0..<runs {
-                            let plate = runPlates[r]
-                            for _ in 0..<Int(runLengths[r]) {
-                                let time = c.times[row]
-                                if (!bounded || time >= from && time < to) && keep(plate, time) {
-                                    rows.appendUnchecked(plate: plate, time: time, latitudeE7: c.latitudes[row],
-                                                         longitudeE7: c.longitudes[row], camera: c.cameras[row],
-                                                         confidence: c.confidences[row], regionCode: c.regions[row],
-                                                         image: c.images.isEmpty ? nil : c.images[row])
-                                }
-                                row += 1
+                        decoder.forEachRow { plate, row in
+                            let time = c.times[row]
+                            if (!bounded || time >= from && time < to) && keep(plate, time) {
+                                rows.appendUnchecked(plate: plate, time: time, latitudeE7: c.latitudes[row],
+                                                     longitudeE7: c.longitudes[row], camera: c.cameras[row],
+                                                     confidence: c.confidences[row], regionCode: c.regions[row],
+                                                     image: c.images.isEmpty ? nil : c.images[row])
                             }
                         }
                     }
@@ -121,9 +114,13 @@ extension Store {
     }
 
     /// Runs `body` on the flush queue (serialized with flushes and other rewrites).
+    /// Throws `storeClosed` once `close()` has begun.
     func onFlushQueue<T>(_ body: () throws(SightlineError) -> T) throws(SightlineError) -> T {
         let result: Result<T, SightlineError> = flushQueue.sync {
-            do throws(SightlineError) { return .success(try body()) } catch { return .failure(error) }
+            do throws(SightlineError) {
+                try state.withLock { (s: inout State) throws(SightlineError) in try checkOpen(s) }
+                return .success(try body())
+            } catch { return .failure(error) }
         }
         return try result.get()
     }

@@ -1,0 +1,70 @@
+/// Decides what a compaction rewrites, from segment statistics alone: a pure function, tested
+/// with tables (as Prometheus tsdb tests its compaction `plan`). `Store.compact` runs the plan;
+/// `Store.statistics` reports it as compaction debt.
+///
+/// A segment is rewritten when it spans partitions, holds rows older than the deletion
+/// cutoff, or is small (< targetRows / 2) and shares its partition with another candidate.
+/// Settled segments — within one partition and large, or alone and small — are left as they
+/// are, so nothing is rewritten twice without reason.
+enum CompactionPlanner {
+    /// What the planner knows of a segment.
+    struct Segment: Hashable {
+        var name: String
+        var rowCount: Int
+        var minTime: Int64
+        var maxTime: Int64
+    }
+
+    /// One partition's output: the rows of `inputs` within `time` become new segments.
+    struct Group: Hashable {
+        var partition: Int64
+        var time: Range<Int64>
+        var inputs: [String]
+    }
+
+    /// The rewrite: every group's output, and every input segment (removed afterwards, also
+    /// those whose rows all fall in wholly expired partitions, which get no group).
+    struct Plan: Hashable {
+        var groups: [Group] = []
+        var inputs: [String] = []
+    }
+
+    /// At most this many partitions are tracked per plan (a segment spanning more, e.g. from
+    /// year 1 to year 9999, is still rewritten; its partitions past the limit are not grouped).
+    static let partitionLimit = 100_000
+
+    static func plan(_ segments: [Segment], options: CompactionOptions) -> Plan {
+        let p = options.partitioning
+        let cutoff = options.deleteOlderThan
+        func spans(_ s: Segment) -> Bool { p.partition(of: s.minTime) != p.partition(of: s.maxTime) }
+        func expired(_ s: Segment) -> Bool { cutoff.map { s.minTime < $0 } ?? false }
+        var candidates = segments.filter { $0.rowCount > 0 && (spans($0) || expired($0) || $0.rowCount < options.targetRows / 2) }
+        var byPartition: [Int64: [String]] = [:]
+        for s in candidates {
+            for q in p.partition(of: s.minTime)...p.partition(of: s.maxTime) where byPartition.count < partitionLimit {
+                byPartition[q, default: []].append(s.name)
+            }
+        }
+        // A small segment alone in its partition has nothing to merge with.
+        candidates = candidates.filter { s in
+            spans(s) || expired(s) || (byPartition[p.partition(of: s.minTime)]?.count ?? 0) > 1
+        }
+        let inputNames = Set(candidates.map(\.name))
+        var plan = Plan(inputs: candidates.map(\.name))
+        for q in byPartition.keys.sorted() {
+            let inputs = byPartition[q]!.filter { inputNames.contains($0) }
+            guard !inputs.isEmpty else { continue }
+            let range = p.range(of: q)
+            if let cutoff, range.to <= cutoff { continue }  // wholly expired: nothing to write
+            plan.groups.append(Group(partition: q, time: range.from..<range.to, inputs: inputs))
+        }
+        return plan
+    }
+}
+
+extension CompactionPlanner.Segment {
+    init(_ reader: SegmentReader) {
+        self.init(name: reader.fileName, rowCount: reader.rowCount,
+                  minTime: reader.statistics.minTime, maxTime: reader.statistics.maxTime)
+    }
+}

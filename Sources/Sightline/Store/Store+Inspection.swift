@@ -1,0 +1,158 @@
+/// What `sightline stats` shows: the store's shape, sizes and debts.
+public struct StoreStatistics: Sendable, Hashable {
+    /// Live segments.
+    public var segments: Int
+    /// Distinct partitions (of the compaction options' partitioning) the segments' rows fall in.
+    public var partitions: Int
+    /// Rows in segments.
+    public var segmentRows: Int
+    /// Rows in memory (buffered or being flushed).
+    public var memoryRows: Int
+    /// Segment bytes.
+    public var bytes: Int
+    /// Bytes per column of the plate-ordered blocks.
+    public var columnBytes: [ColumnID: Int]
+    /// Bytes of the spatial copies.
+    public var spatialBytes: Int
+    /// Earliest and latest time held, epoch milliseconds (nil when empty).
+    public var timeRange: ClosedRange<Int64>?
+    /// Segments compaction would rewrite now (the compaction planner's inputs).
+    public var compactionDebtSegments: Int
+    /// Rows in those segments.
+    public var compactionDebtRows: Int
+    /// Deletion records by kind, with the rows they deleted.
+    public var deletions: [DeletionKind: DeletionTotals]
+    /// Bytes per stored sighting.
+    public var bytesPerSighting: Double { segmentRows == 0 ? 0 : Double(bytes) / Double(segmentRows) }
+}
+
+/// Why rows were deleted, as the deletion log records it.
+public enum DeletionKind: String, Sendable, Hashable, CaseIterable, Comparable {
+    /// `Store.purge`: one plate's rows, on request.
+    case purge
+    /// Retention: rows older than the store's retention period.
+    case retention
+
+    public static func < (a: DeletionKind, b: DeletionKind) -> Bool { a.rawValue < b.rawValue }
+}
+
+/// Deletion records of one kind, summed.
+public struct DeletionTotals: Sendable, Hashable {
+    /// Records in the deletion log.
+    public var records = 0
+    /// Rows they deleted.
+    public var rows = 0
+}
+
+/// What `Store.verify` found.
+public struct VerificationReport: Sendable, Hashable {
+    /// One finding: the file it concerns (the store directory for store-wide ones) and what.
+    public struct Finding: Sendable, Hashable, CustomStringConvertible {
+        /// The file (or directory) concerned.
+        public var path: String
+        /// What is wrong, or what was noticed.
+        public var message: String
+        /// `path: message`.
+        public var description: String { message.hasPrefix(path) ? message : "\(path): \(message)" }
+    }
+
+    /// Damage: a checksum that fails, a listed file that is missing, copies that disagree.
+    public var problems: [Finding] = []
+    /// Harmless leftovers of interrupted writes that the next open removes (temporary
+    /// files, unlisted segments, a torn log tail).
+    public var notes: [Finding] = []
+    /// True when there is no problem (notes allowed).
+    public var isSound: Bool { problems.isEmpty }
+}
+
+extension Store {
+    /// The store's shape now; compaction debt judged against `compaction` (the defaults
+    /// when nil).
+    public func statistics(compaction: CompactionOptions? = nil) throws(SightlineError) -> StoreStatistics {
+        let c = compaction ?? options.compaction ?? CompactionOptions()
+        let (segments, memoryRows) = state.withLock { s in (s.segments, s.buffer.count + (s.frozen?.count ?? 0)) }
+        var columnBytes: [ColumnID: Int] = [:]
+        var spatial = 0, bytes = 0, rows = 0
+        var partitions = Set<Int64>()
+        var from = Int64.max, to = Int64.min
+        let debt = Set(CompactionPlanner.plan(segments.map(CompactionPlanner.Segment.init), options: c).inputs)
+        for s in segments {
+            bytes += Int(s.fileSize)
+            rows += s.rowCount
+            for id in ColumnID.allCases { columnBytes[id, default: 0] += s.mainColumnBytes[id.rawValue] }
+            for b in s.spatialBlocks { spatial += Int(s.blocks[b].byteLength) }
+            guard s.rowCount > 0 else { continue }
+            from = min(from, s.statistics.minTime)
+            to = max(to, s.statistics.maxTime)
+            let first = c.partitioning.partition(of: s.statistics.minTime), last = c.partitioning.partition(of: s.statistics.maxTime)
+            var q = first
+            while partitions.count < 1_000_000 { partitions.insert(q); if q >= last { break }; q += 1 }
+        }
+        var deletions: [DeletionKind: DeletionTotals] = [:]
+        for record in try DeletionLog.read(directory: directory, fileSystem: fileSystem).records {
+            let kind: DeletionKind = record.json.contains("\"kind\":\"purge\"") ? .purge : .retention
+            var rowsDeleted = 0
+            if let part = record.json.split(separator: ",").first(where: { $0.hasPrefix("\"rowsDeleted\":") }) {
+                rowsDeleted = Int(part.dropFirst(14).prefix { $0.isNumber }) ?? 0
+            }
+            deletions[kind, default: DeletionTotals()].records += 1
+            deletions[kind, default: DeletionTotals()].rows += rowsDeleted
+        }
+        return StoreStatistics(segments: segments.count, partitions: partitions.count, segmentRows: rows, memoryRows: memoryRows,
+                               bytes: bytes, columnBytes: columnBytes, spatialBytes: spatial,
+                               timeRange: rows > 0 ? from...to : nil, compactionDebtSegments: debt.count,
+                               compactionDebtRows: segments.filter { debt.contains($0.fileName) }.reduce(0) { $0 + $1.rowCount },
+                               deletions: deletions)
+    }
+
+    /// Checks a store without opening it for writing (no lock, no repair): the manifest,
+    /// every listed segment (every chunk's checksum, every value, both copies agreeing),
+    /// the logs and the deletion log. Files that a crash left behind (the next open removes
+    /// them) are reported as notes, not problems.
+    public static func verify(directory: String, fileSystem: any FileSystem = PosixFileSystem()) -> VerificationReport {
+        var report = VerificationReport()
+        func problem(_ path: String, _ message: String) { report.problems.append(.init(path: path, message: message)) }
+        func problem(_ e: SightlineError) { problem(e.path ?? directory, "\(e)") }
+        func note(_ path: String, _ message: String) { report.notes.append(.init(path: path, message: message)) }
+        let names: [String]
+        do { names = try fileSystem.contentsOfDirectory(directory) } catch { problem(error); return report }
+        let secret: PlateKeySecret
+        do { secret = try readSecret("\(directory)/\(secretFileName)", fileSystem: fileSystem) } catch { problem(error); return report }
+        let hasher = PlateHasher(secret: secret)
+        let manifest: Manifest
+        do { manifest = try Manifest.read(directory: directory, fileSystem: fileSystem) } catch { problem(error); return report }
+        for s in manifest.segments {
+            let path = "\(directory)/\(s.name)"
+            guard names.contains(s.name) else { problem(path, "listed in the manifest but missing"); continue }
+            do {
+                let reader = try SegmentReader(path: path, hasher: hasher, fileSystem: fileSystem)
+                if reader.rowCount != s.rowCount || Int(reader.fileSize) != s.fileBytes {
+                    problem(path, "the manifest says \(s.rowCount) rows and \(s.fileBytes) bytes, the file holds \(reader.rowCount) rows in \(reader.fileSize) bytes")
+                }
+                try reader.verify()
+            } catch {
+                problem(error)
+            }
+        }
+        let live = Set(manifest.segments.map(\.name))
+        for name in names where name.contains(".tmp-") || (name.hasSuffix(".sls") && !live.contains(name)) {
+            note("\(directory)/\(name)", "left by an interrupted write; the next open removes it")
+        }
+        if let logs = try? logFiles(in: directory, fileSystem: fileSystem) {
+            for (_, name) in logs {
+                do {
+                    let contents = try LogReader.read("\(directory)/\(name)", fileSystem: fileSystem)
+                    if let tail = contents.tail { note("\(directory)/\(name)", "torn tail (the next open cuts it): \(tail)") }
+                } catch {
+                    problem(error)
+                }
+            }
+        }
+        do {
+            if let damage = try DeletionLog.read(directory: directory, fileSystem: fileSystem).problem { problem(damage) }
+        } catch {
+            problem(error)
+        }
+        return report
+    }
+}
