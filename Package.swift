@@ -44,7 +44,9 @@ let package = Package(
         ),
         .target(name: "SightlineWorkload", dependencies: ["Sightline"]),
         // Entry points of the crash tests' child process; not a product.
-        .target(name: "SightlineTestSupport", dependencies: ["Sightline", "SightlineWorkload"]),
+        .target(name: "SightlineTestSupport", dependencies: [
+            "Sightline", "SightlineWorkload", .product(name: "Logging", package: "swift-log"),
+        ]),
         .executableTarget(
             name: "sightline",
             dependencies: [

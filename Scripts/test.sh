@@ -3,4 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source Scripts/install-deps.sh
+# The engine's folders depend one way (Docs/architecture.md); python3 ships with Debian.
+if command -v python3 >/dev/null 2>&1; then python3 Scripts/check-layers.py; else echo "python3 missing: layering not checked"; fi
+# Every public symbol documented, DocC without warnings (swift-docc-plugin).
+bash Scripts/check-docs.sh
 swift test "$@"

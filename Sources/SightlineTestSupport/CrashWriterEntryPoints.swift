@@ -1,6 +1,7 @@
 /// Entry points for the crash tests' child process (`sightline-crash-writer`), which must run
 /// the real log and store code in a separate process so it can be killed. Lives outside the
 /// `Sightline` product: nothing test-only ships to embedders.
+import Logging
 import Sightline
 import SightlineWorkload
 
@@ -46,7 +47,7 @@ public enum CrashWriterEntryPoints {
     /// calling `acknowledged(n)` after each append has returned.
     public static func appendToStoreForever(directory: String, first: UInt64,
                                             acknowledged: (UInt64) -> Void) throws(SightlineError) -> Never {
-        var options = StoreOptions()
+        var options = quietOptions()
         options.bufferRows = 400
         options.secret = testSecret
         let store = try Store(directory: directory, options: options)
@@ -60,7 +61,7 @@ public enum CrashWriterEntryPoints {
 
     /// Opens the store at `directory` and compacts it (day partitions, `targetRows`).
     public static func compactStore(directory: String, targetRows: Int) throws(SightlineError) {
-        var options = StoreOptions()
+        var options = quietOptions()
         options.secret = testSecret
         options.createIfMissing = false
         let store = try Store(directory: directory, options: options)
@@ -69,11 +70,19 @@ public enum CrashWriterEntryPoints {
 
     /// Opens the store at `directory` and purges `plate`.
     public static func purgeStore(directory: String, plate: String) throws(SightlineError) {
-        var options = StoreOptions()
+        var options = quietOptions()
         options.secret = testSecret
         options.createIfMissing = false
         let store = try Store(directory: directory, options: options)
         try store.purge(try Plate(plate))
+    }
+
+    /// Store options that log nowhere: the child's standard output carries only its
+    /// acknowledgements, and the test judges the store by reopening it.
+    static func quietOptions() -> StoreOptions {
+        var options = StoreOptions()
+        options.logger = Logger(label: "sightline.crash-writer") { _ in SwiftLogNoOpLogHandler() }
+        return options
     }
 
     /// The secret the crash tests' stores use.

@@ -28,8 +28,8 @@ struct SightlineCommand: ParsableCommand {
         }
         do {
             try command.run()
-        } catch let error where error is ExitCode || error is CleanExit {
-            exit(withError: error)
+        } catch let error where error is ExitCode || error is CleanExit || type(of: command)._commandName == "help" {
+            exit(withError: error)  // exit codes, --help and `sightline help` as ArgumentParser does them
         } catch {
             let failing = type(of: command)
             let text = "Error: \(message(for: error))\nUsage: \(usageString(for: failing))\n"

@@ -29,6 +29,12 @@ struct ChildProcess {
     /// Reads everything the child wrote until it closed its end, then reaps it; returns
     /// (exit status, output).
     func finish() -> (Int32, String) {
+        let (status, output) = finishRaw()
+        return ((status >> 8) & 0xFF, output)
+    }
+
+    /// `finish`, with the raw wait status.
+    private func finishRaw() -> (Int32, String) {
         var bytes: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
@@ -39,12 +45,17 @@ struct ChildProcess {
         close(output)
         var status: Int32 = 0
         waitpid(pid, &status, 0)
-        return ((status >> 8) & 0xFF, String(decoding: bytes, as: UTF8.self))
+        return (status, String(decoding: bytes, as: UTF8.self))
     }
 
-    /// Kills the child with SIGKILL, then `finish()`es.
-    func kill9() -> String {
+    /// Kills the child with SIGKILL, then `finish()`es; returns its output.
+    func kill9() -> String { kill9WithStatus().output }
+
+    /// Kills the child with SIGKILL; returns its output and whether the SIGKILL is what
+    /// ended it (false when it had already exited or died of something else).
+    func kill9WithStatus() -> (output: String, killedRunning: Bool) {
         kill(pid, SIGKILL)
-        return finish().1
+        let (status, output) = finishRaw()
+        return (output, status & 0x7F == SIGKILL)
     }
 }

@@ -67,7 +67,7 @@ import Glibc
                                (8, "missing camera"), (9, "camera \"x\""), (10, "region")] {
             #expect(rejects.contains("\(dir)/in.csv:\(line): ") && rejects.contains(reason), "line \(line): \(reason)\n\(rejects)")
         }
-        let store = try Store(directory: "\(dir)/store", options: StoreOptions())
+        let store = try Store(directory: "\(dir)/store", options: quietStoreOptions())
         let rows = try store.snapshot().allSightings().sorted { $0.plate.text < $1.plate.text }
         #expect(rows.map(\.plate.text) == ["ABC123", "XYZ9"])
         #expect(rows[0].time == 1_717_228_800_123 && rows[0].region?.text == "CA" && rows[0].image == "s3://b/a,1.jpg")
@@ -88,7 +88,7 @@ import Glibc
         #expect(status == 0 && output.contains("stored 2 rows, skipped 0 duplicates, rejected 2 rows"), "\(output)")
         let (again, second) = try Self.run(["ingest", "\(dir)/store", "\(dir)/in.ndjson"])
         #expect(again == 0 && second.contains("stored 0 rows, skipped 2 duplicates"), "\(second)")
-        let rows = try Store(directory: "\(dir)/store", options: StoreOptions()).snapshot().allSightings()
+        let rows = try Store(directory: "\(dir)/store", options: quietStoreOptions()).snapshot().allSightings()
         #expect(rows.count == 2)
         #expect(rows.contains { $0.plate.text == "AB12" && $0.time == 1_717_228_800_000 })  // 10:00+02:00 = 08:00Z
         #expect(rows.contains { $0.region?.text == "NSW" && $0.image == "x/y" })
@@ -100,14 +100,43 @@ import Glibc
         try writeFile("\(dir)/in.csv", Array(Self.csv.utf8))
         let (status, output) = try Self.run(["ingest", "\(dir)/store", "\(dir)/in.csv", "--strict"])
         #expect(status != 0 && output.contains("in.csv:4:") && output.contains("--strict"), "\(output)")
-        #expect(try Store(directory: "\(dir)/store", options: StoreOptions()).snapshot().rowCount == 0)
+        #expect(try Store(directory: "\(dir)/store", options: quietStoreOptions()).snapshot().rowCount == 0)
         let (missing, text) = try Self.run(["ingest", "\(dir)/store", "\(dir)/nope.csv"])
         #expect(missing != 0 && text.contains("nope.csv"), "\(text)")
+        // Inputs are checked first: a missing file does not leave a new, empty store behind.
+        let (absent, message) = try Self.run(["ingest", "\(dir)/new-store", "\(dir)/in.csv", "\(dir)/nope.csv"])
+        #expect(absent != 0 && message.contains("nope.csv"), "\(message)")
+        #expect(access("\(dir)/new-store", F_OK) != 0, "ingest created a store before finding its input missing")
     }
 
     @Test func badArgumentsFailWithAMessage() throws {
         let (status, output) = try Self.run(["measure", "--compression", "gzip", "--rows", "10"])
         #expect(status != 0 && output.contains("unknown compression"), "\(output)")
+    }
+
+    /// An error raised while a subcommand runs shows that subcommand's usage, not the root's.
+    @Test func errorsShowTheFailingSubcommandsUsage() throws {
+        let dir = temporaryDirectory("cli-usage")
+        defer { removeTree(dir) }
+        let (status, output) = try Self.run(["area", "\(dir)/store", "--bbox", "1,2"])
+        #expect(status == 64, "\(output)")
+        #expect(output.contains("Error: --bbox 1,2: expected 4 numbers"), "\(output)")
+        #expect(output.contains("Usage: sightline area "), "\(output)")
+        #expect(!output.contains("USAGE: sightline <subcommand>"), "\(output)")
+        let (failed, text) = try Self.run(["stats", "\(dir)/none"])
+        #expect(failed == 1 && text.contains("Usage: sightline stats "), "\(text)")
+    }
+
+    /// Help lists the commands by purpose.
+    @Test func helpGroupsTheCommands() throws {
+        let (status, output) = try Self.run(["--help"])
+        #expect(status == 0, "\(output)")
+        for group in ["LOADING SUBCOMMANDS", "QUERIES SUBCOMMANDS", "ADMINISTRATION SUBCOMMANDS", "DEVELOPMENT AND BENCHMARKS SUBCOMMANDS"] {
+            #expect(output.contains(group), "\(output)")
+        }
+        let queries = output.range(of: "QUERIES SUBCOMMANDS")!, development = output.range(of: "DEVELOPMENT AND BENCHMARKS")!
+        #expect(output[queries.upperBound..<development.lowerBound].contains("history"))
+        #expect(!output[queries.upperBound..<development.lowerBound].contains("measure"))
     }
 
     /// The benchmark end to end at a small size, so it never rots: generate + ingest, bytes,

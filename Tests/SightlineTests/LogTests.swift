@@ -3,40 +3,6 @@ import Glibc
 @_spi(Benchmarks) @testable import Sightline
 @testable import SightlineWorkload
 
-@Suite struct BatchCodecTests {
-    @Test func roundTripsRandomBatches() throws {
-        var g = SplitMix64(seed: 31)
-        for rows in [0, 1, 50, 2000] {
-            let batch = randomBatch(&g, rows: rows, plates: max(1, rows / 3), images: rows % 2 == 0)
-            var out = ByteWriter()
-            BatchCodec.encode(batch, into: &out)
-            let back = try out.bytes.withUnsafeBytes { raw in
-                var r = ByteReader(raw, fileOffset: 0, path: "wal")
-                let b = try BatchCodec.decode(&r)
-                #expect(r.isAtEnd)
-                return b
-            }
-            #expect(back.sightings == batch.sightings, "\(rows) rows")
-        }
-    }
-
-    @Test func rejectsInvalidRowsWithTheirOffset() throws {
-        let s = try Sighting(plate: Plate("AB12"), time: 1, latitudeE7: 1, longitudeE7: 1, camera: 1, confidence: 50)
-        var out = ByteWriter()
-        BatchCodec.encode(SightingBatch([s]), into: &out)
-        var bad = out.bytes
-        bad[4 + 1 + 4 + 8 + 4 + 4 + 4] = 101  // confidence of row 0
-        #expect(throws: SightlineError.self) {
-            try bad.withUnsafeBytes { raw in var r = ByteReader(raw, fileOffset: 0, path: "wal"); _ = try BatchCodec.decode(&r) }
-        }
-        var lowercase = out.bytes
-        lowercase[5] = UInt8(ascii: "a")  // first plate character
-        #expect(throws: SightlineError.self) {
-            try lowercase.withUnsafeBytes { raw in var r = ByteReader(raw, fileOffset: 0, path: "wal"); _ = try BatchCodec.decode(&r) }
-        }
-    }
-}
-
 @Suite struct LogTests {
     static func batches(_ count: Int, seed: UInt64) -> [SightingBatch] {
         var g = SplitMix64(seed: seed)
@@ -164,71 +130,6 @@ import Glibc
             #expect(got.count <= acknowledged.count + 1)
             #expect(Array(input.prefix(got.count)) == got)
         }
-    }
-}
-
-@Suite struct ManifestTests {
-    static let sample: Manifest = {
-        var m = Manifest()
-        m.generation = 5
-        m.nextSegmentNumber = 12
-        m.persistedSequence = 99
-        m.segments = [.init(name: "000003.sls", rowCount: 1000, fileBytes: 6000, minTime: -5, maxTime: 77),
-                      .init(name: "000011.sls", rowCount: 1, fileBytes: 300, minTime: 0, maxTime: 0)]
-        return m
-    }()
-
-    @Test func roundTrips() throws {
-        let dir = temporaryDirectory("manifest")
-        defer { removeTree(dir) }
-        try Self.sample.write(directory: dir, fileSystem: PosixFileSystem())
-        #expect(try Manifest.read(directory: dir, fileSystem: PosixFileSystem()) == Self.sample)
-        #expect(try Manifest.decode(Manifest().encoded(), path: "m") == Manifest())
-    }
-
-    @Test func everyFlipAndTruncationIsDetected() {
-        let bytes = Self.sample.encoded()
-        for offset in bytes.indices {
-            var b = bytes
-            b[offset] ^= 0x01
-            #expect(throws: SightlineError.self, "flip at \(offset)") { try Manifest.decode(b, path: "m") }
-        }
-        for length in 0..<bytes.count {
-            #expect(throws: SightlineError.self, "length \(length)") { try Manifest.decode(Array(bytes[..<length]), path: "m") }
-        }
-    }
-
-    /// Replacing the manifest under a fault at every operation leaves the old one or the
-    /// new one, whole.
-    @Test func replacementIsAtomicUnderFaults() throws {
-        let dir = temporaryDirectory("manifest-faults")
-        defer { removeTree(dir) }
-        var old = Self.sample
-        old.generation = 4
-        old.segments.removeLast()
-        let dry = FaultInjectingFileSystem()
-        try Self.sample.write(directory: dir, fileSystem: dry)
-        for n in 0..<dry.operations.count {
-            try old.write(directory: dir, fileSystem: PosixFileSystem())
-            let fs = FaultInjectingFileSystem(failAt: n, fault: .error(EIO))
-            let failed = (try? Self.sample.write(directory: dir, fileSystem: fs)) == nil
-            let now = try Manifest.read(directory: dir, fileSystem: PosixFileSystem())
-            #expect(now == old || now == Self.sample, "operation \(n)")
-            if failed && fs.operations[n] != "fsync directory" { #expect(now == old, "operation \(n) (\(fs.operations[n]))") }
-            #expect(!(try PosixFileSystem().contentsOfDirectory(dir)).contains { $0.contains(".tmp-") })
-        }
-    }
-}
-
-@Suite struct StoreLockTests {
-    @Test func aSecondHolderIsRefusedUntilTheFirstLetsGo() throws {
-        let dir = temporaryDirectory("lock")
-        defer { removeTree(dir) }
-        var first: StoreLock? = try StoreLock(directory: dir, fileSystem: PosixFileSystem())
-        #expect(throws: SightlineError.storeLocked(path: "\(dir)/LOCK")) { try StoreLock(directory: dir, fileSystem: PosixFileSystem()) }
-        _ = first
-        first = nil
-        _ = try StoreLock(directory: dir, fileSystem: PosixFileSystem())
     }
 }
 

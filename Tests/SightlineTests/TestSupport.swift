@@ -1,6 +1,7 @@
 import Synchronization
 import Foundation
 import Testing
+import Logging
 @_spi(Benchmarks) @testable import Sightline
 
 let testSecret = PlateKeySecret(k0: 0x0706_0504_0302_0100, k1: 0x0F0E_0D0C_0B0A_0908)
@@ -43,4 +44,64 @@ func runOnThreads(_ count: Int, _ body: @escaping @Sendable (Int) throws -> Void
     }
     group.wait()
     return errors.withLock { $0 }
+}
+
+/// Log entries a store wrote, kept for the test to assert on. Every store a test opens logs
+/// here (not to the console), so `swift test` prints test results only; tests that expect
+/// an error or a repair check that it was logged.
+final class CapturedLog: @unchecked Sendable {
+    private let lock = Locked<[(Logger.Level, String)]>([])
+    var entries: [(Logger.Level, String)] { lock.withLock { $0 } }
+    func add(_ level: Logger.Level, _ message: String) { lock.withLock { $0.append((level, message)) } }
+
+    var logger: Logger {
+        Logger(label: "test") { _ in Handler(log: self) }
+    }
+
+    struct Handler: LogHandler {
+        let log: CapturedLog
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+        func log(event: LogEvent) { log.add(event.level, "\(event.message)") }
+    }
+}
+
+extension CapturedLog {
+    /// Entries at `level`.
+    func messages(_ level: Logger.Level) -> [String] { entries.filter { $0.0 == level }.map(\.1) }
+}
+
+/// Store options that log into a fresh `CapturedLog` (or `log`), with no other change.
+func quietStoreOptions(log: CapturedLog = CapturedLog()) -> StoreOptions {
+    var o = StoreOptions()
+    o.logger = log.logger
+    return o
+}
+
+/// The options most store tests use: small blocks, the test secret, captured logs.
+func storeOptions(bufferRows: Int = 1_000_000, durability: Durability = .everyBatch, log: CapturedLog = CapturedLog()) -> StoreOptions {
+    var o = quietStoreOptions(log: log)
+    o.bufferRows = bufferRows
+    o.durability = durability
+    o.secret = testSecret
+    o.segment = SegmentOptions(blockRows: 256)
+    return o
+}
+
+
+/// The seed of a randomized test that is not fixed: `SIGHTLINE_TEST_SEED` when set (to
+/// replay a failure), else a fresh random one. Name it in every failure message.
+func testSeed() -> UInt64 {
+    if let text = getenv("SIGHTLINE_TEST_SEED"), let seed = UInt64(String(cString: text)) { return seed }
+    return UInt64.random(in: 0...UInt64.max)
+}
+
+/// Prints a measured figure (a distribution, a count of fsyncs) only when
+/// `SIGHTLINE_TEST_VERBOSE` is set: by default `swift test` prints test results only.
+func report(_ line: String) {
+    if getenv("SIGHTLINE_TEST_VERBOSE") != nil { print(line) }
 }

@@ -31,7 +31,7 @@ import Foundation
             misreads += 1
         }
         let rate = Double(misreads) / Double(plates.count)
-        print("workload: misread rate \(rate)")
+        report("workload: misread rate \(rate)")
         #expect(rate > 0.012 && rate < 0.022, "measured misread rate \(rate) (configured 0.02)")
     }
 
@@ -39,7 +39,7 @@ import Foundation
         let batch = Self.rows
         let mobile = batch.cameras.filter { $0 >= 90_000 }.count
         let share = Double(mobile) / Double(batch.count)
-        print("workload: mobile share \(share)")
+        report("workload: mobile share \(share)")
         #expect(share > 0.07 && share < 0.13, "measured mobile share \(share) (configured 0.10)")
     }
 
@@ -59,7 +59,7 @@ import Foundation
         #expect(xs.count >= 4)
         let mx = xs.reduce(0, +) / Double(xs.count), my = ys.reduce(0, +) / Double(ys.count)
         let slope = zip(xs, ys).reduce(0) { $0 + ($1.0 - mx) * ($1.1 - my) } / xs.reduce(0) { $0 + ($1 - mx) * ($1 - mx) }
-        print("workload: reads-per-plate CCDF slope \(slope)")
+        report("workload: reads-per-plate CCDF slope \(slope)")
         #expect(slope < -0.35 && slope > -1.1, "measured CCDF slope \(slope) (model −0.6)")
     }
 
@@ -78,7 +78,7 @@ import Foundation
             #expect(ALPRWorkload.liveFeedBatch(number: UInt64(n), rows: 5000) == b)  // deterministic
         }
         let share = Double(late) / Double(total)
-        print("workload: late share \(share)")
+        report("workload: late share \(share)")
         #expect(share > 0.85, "late share \(share)")
     }
 }

@@ -8,6 +8,7 @@ import Benchmark
 import Glibc
 #endif
 @_spi(Benchmarks) import Sightline
+import SightlineWorkload
 
 private let rows = 262_144
 private let hasher = PlateHasher(secret: PlateKeySecret(k0: 1, k1: 2))

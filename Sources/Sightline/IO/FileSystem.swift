@@ -4,7 +4,8 @@ import Glibc
 import Darwin
 #endif
 
-/// An open file: a raw descriptor plus the path, for error messages.
+/// An open file of a ``FileSystem``: a descriptor (whatever the file system makes of it)
+/// plus the path, for error messages.
 public struct OpenFile: Sendable, Hashable {
     /// The OS file descriptor.
     public let descriptor: Int32
@@ -25,22 +26,55 @@ public enum OpenMode: Sendable {
 }
 
 /// The seam through which Sightline does all file I/O, so tests can inject a failure at any
-/// operation (EIO, ENOSPC, short writes, failed fsync or rename). Every method throws
-/// `SightlineError.io` naming the operation and path.
+/// operation (EIO, ENOSPC, short writes, failed fsync or rename), and an embedder can run a
+/// store on another storage layer.
+///
+/// What the engine relies on — an implementation must give exactly this, or crash safety
+/// and the checksummed formats mean nothing:
+/// - **Errors:** every failure throws ``SightlineError/io(operation:path:errno:)`` naming the
+///   operation and path (``lockExclusive(_:)`` throws ``SightlineError/storeLocked(path:)``
+///   when the lock is held). A method that throws must have had no effect the engine could
+///   observe later, except where noted (a failed write or sync leaves the file's contents
+///   unknown: the engine then abandons or truncates the file).
+/// - **Durability:** bytes written are durable only after ``sync(_:)`` returns; a
+///   directory entry created, renamed or removed is durable only after
+///   ``syncDirectory(_:)`` on its directory returns. The engine orders its writes on these
+///   two and nothing else.
+/// - **Atomic rename:** ``rename(_:to:)`` replaces the target atomically: after a crash the
+///   name refers to the old file or the new one, never to a mix or to nothing.
+/// - **Concurrency:** all methods may be called from many threads at once on different
+///   files, and ``read(_:into:at:)`` on the same file (positioned reads do not move a shared
+///   offset).
 public protocol FileSystem: Sendable {
+    /// Opens `path` as `mode` says (see ``OpenMode``): reading a file that must exist,
+    /// creating a new file that must not (temporary files), appending (logs), or reading and
+    /// writing (lock files).
     func open(_ path: String, mode: OpenMode) throws(SightlineError) -> OpenFile
-    /// Reads up to `buffer.count` bytes at `offset`; returns the number read (0 at end of file).
+    /// Reads up to `buffer.count` bytes at `offset` without moving any shared position;
+    /// returns the number read (fewer only at the end of the file; 0 at or past it).
     func read(_ file: OpenFile, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws(SightlineError) -> Int
-    /// Writes some of `bytes` at the current position; returns how many (may be short).
+    /// Writes some of `bytes` at the file's current position (its end, for files opened to
+    /// append); returns how many (may be short, never 0 for a non-empty buffer without an
+    /// error — ``writeAll(_:_:)`` continues short writes).
     func write(_ file: OpenFile, _ bytes: UnsafeRawBufferPointer) throws(SightlineError) -> Int
+    /// The file's size in bytes.
     func size(_ file: OpenFile) throws(SightlineError) -> Int64
+    /// Makes every byte written to the file so far durable (fsync).
     func sync(_ file: OpenFile) throws(SightlineError)
+    /// Closes the file (releasing its lock, if it holds one). The handle is invalid after,
+    /// whether or not it throws.
     func close(_ file: OpenFile) throws(SightlineError)
+    /// Renames `from` to `to`, atomically replacing `to` if it exists. Durable only after
+    /// ``syncDirectory(_:)``.
     func rename(_ from: String, to: String) throws(SightlineError)
+    /// Removes the file at `path`. Open handles to it stay readable until closed (snapshots
+    /// read segments that compaction has replaced).
     func remove(_ path: String) throws(SightlineError)
     /// Makes a directory's entries (creations, renames, removals) durable.
     func syncDirectory(_ path: String) throws(SightlineError)
+    /// Creates the directory at `path`; succeeds if it already exists.
     func createDirectory(_ path: String) throws(SightlineError)
+    /// The names in the directory (not paths; without `.` and `..`), sorted.
     func contentsOfDirectory(_ path: String) throws(SightlineError) -> [String]
     /// Cuts the file to `length` bytes (recovery trims a torn log tail).
     func truncate(_ file: OpenFile, to length: Int64) throws(SightlineError)
@@ -113,6 +147,7 @@ public struct PosixFileSystem: FileSystem {
         return result
     }
 
+    /// Opens with `open(2)` (close-on-exec; new files mode 0644).
     public func open(_ path: String, mode: OpenMode) throws(SightlineError) -> OpenFile {
         let flags: Int32 = switch mode {
         case .read: O_RDONLY | O_CLOEXEC
@@ -127,6 +162,7 @@ public struct PosixFileSystem: FileSystem {
         }
     }
 
+    /// Reads with `pread(2)`.
     public func read(_ file: OpenFile, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws(SightlineError) -> Int {
         while true {
             let n = pread(file.descriptor, buffer.baseAddress, buffer.count, off_t(offset))
@@ -135,6 +171,7 @@ public struct PosixFileSystem: FileSystem {
         }
     }
 
+    /// Writes with `write(2)`.
     public func write(_ file: OpenFile, _ bytes: UnsafeRawBufferPointer) throws(SightlineError) -> Int {
         while true {
             let n = Glibc.write(file.descriptor, bytes.baseAddress, bytes.count)
@@ -143,29 +180,35 @@ public struct PosixFileSystem: FileSystem {
         }
     }
 
+    /// The size from `fstat(2)`.
     public func size(_ file: OpenFile) throws(SightlineError) -> Int64 {
         var st = stat()
         _ = try check(Int(fstat(file.descriptor, &st)), "stat", file.path)
         return Int64(st.st_size)
     }
 
+    /// Flushes with `fsync(2)`.
     public func sync(_ file: OpenFile) throws(SightlineError) {
         _ = try check(Int(fsync(file.descriptor)), "fsync", file.path)
     }
 
+    /// Closes with `close(2)` (never retried on EINTR: the descriptor is gone either way).
     public func close(_ file: OpenFile) throws(SightlineError) {
         // Never retry close on EINTR: the descriptor is gone either way on Linux.
         _ = try check(Int(Glibc.close(file.descriptor)), "close", file.path)
     }
 
+    /// Renames with `rename(2)` (atomic on POSIX file systems).
     public func rename(_ from: String, to: String) throws(SightlineError) {
         _ = try check(Int(Glibc.rename(from, to)), "rename", from)
     }
 
+    /// Removes with `unlink(2)`.
     public func remove(_ path: String) throws(SightlineError) {
         _ = try check(Int(unlink(path)), "unlink", path)
     }
 
+    /// Opens the directory and `fsync(2)`s it.
     public func syncDirectory(_ path: String) throws(SightlineError) {
         let fd = Glibc.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         _ = try check(Int(fd), "open directory", path)
@@ -173,14 +216,17 @@ public struct PosixFileSystem: FileSystem {
         _ = try check(Int(fsync(fd)), "fsync directory", path)
     }
 
+    /// Creates with `mkdir(2)`, mode 0755; an existing directory is fine.
     public func createDirectory(_ path: String) throws(SightlineError) {
         if mkdir(path, 0o755) != 0 && errno != EEXIST { throw .io(operation: "mkdir", path: path, errno: errno) }
     }
 
+    /// Truncates with `ftruncate(2)`.
     public func truncate(_ file: OpenFile, to length: Int64) throws(SightlineError) {
         _ = try check(Int(ftruncate(file.descriptor, off_t(length))), "truncate", file.path)
     }
 
+    /// Locks with `flock(2)`, `LOCK_EX | LOCK_NB`.
     public func lockExclusive(_ file: OpenFile) throws(SightlineError) {
         while flock(file.descriptor, LOCK_EX | LOCK_NB) != 0 {
             if errno == EINTR { continue }
@@ -189,6 +235,7 @@ public struct PosixFileSystem: FileSystem {
         }
     }
 
+    /// Lists with `opendir`/`readdir`, sorted.
     public func contentsOfDirectory(_ path: String) throws(SightlineError) -> [String] {
         guard let dir = opendir(path) else { throw .io(operation: "opendir", path: path, errno: errno) }
         defer { closedir(dir) }

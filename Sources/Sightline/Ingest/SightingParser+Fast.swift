@@ -5,7 +5,7 @@
 extension SightingParser {
     /// Column roles by field position, from the header (read it first): what
     /// `parseCSVLine` needs to find each field.
-    public var fastRoles: [UInt8] {
+    package var fastRoles: [UInt8] {
         let order = Self.required + Self.optional
         var roles: [UInt8] = []
         for (name, i) in columns.sorted(by: { $0.value < $1.value }) {
@@ -16,7 +16,7 @@ extension SightingParser {
     }
 
     /// Parses one CSV line into `batch`; returns the rejection, if any.
-    public func parseCSVLine(_ line: UnsafeRawBufferPointer, number: Int, roles: [UInt8],
+    package func parseCSVLine(_ line: UnsafeRawBufferPointer, number: Int, roles: [UInt8],
                              into batch: inout SightingBatch) -> RejectedRow? {
         if let row = Self.fastRow(line, roles: roles) {
             batch.appendUnchecked(plate: row.plate, time: row.time, latitudeE7: row.lat, longitudeE7: row.lon,

@@ -19,7 +19,10 @@ public struct RejectedRow: Error, Sendable, Hashable, CustomStringConvertible {
 public struct SightingParser: Sendable {
     /// The input formats.
     public enum Format: String, Sendable, CaseIterable {
-        case csv, ndjson
+        /// Comma-separated values with a header line naming the columns.
+        case csv
+        /// One JSON object per line.
+        case ndjson
     }
 
     static let required = ["plate", "time", "lat", "lon", "camera", "confidence"]

@@ -1,5 +1,5 @@
 /// Fixed-point scale of stored coordinates: 1e-7 degree (about 1.1 cm at the equator).
-public let coordinateScale: Double = 10_000_000
+package let coordinateScale: Double = 10_000_000
 
 /// The issuing state or country as read by the camera: up to 3 uppercase letters (`CA`, `NSW`).
 @frozen

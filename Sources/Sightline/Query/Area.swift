@@ -18,7 +18,9 @@ public enum Area: Sendable, Hashable {
 
     /// A polygon vertex in degrees.
     public struct Vertex: Sendable, Hashable {
+        /// Degrees north, −90…90.
         public var latitude: Double
+        /// Degrees east, −180…180.
         public var longitude: Double
         /// A vertex.
         public init(latitude: Double, longitude: Double) { self.latitude = latitude; self.longitude = longitude }

@@ -185,11 +185,3 @@ enum QueryExecutor {
         }
     }
 }
-
-/// The machine's cores, for spreading segments.
-enum System {
-    static let coreCount: Int = {
-        let n = sysconf(Int32(_SC_NPROCESSORS_ONLN))
-        return n > 0 ? n : 1
-    }()
-}

@@ -81,7 +81,7 @@ public struct QueryPlan: Sendable {
     /// The heat map's grouping, when the plan runs for one.
     var grouping: HeatmapGrouping?
     /// Threads the execution may use.
-    var parallelism = System.coreCount
+    var parallelism = Machine.coreCount
 
     /// Totals of the chosen paths.
     public var estimatedRows: Int { segments.reduce(memoryRows) { $0 + ($1.chosen?.rows ?? 0) } }

@@ -26,7 +26,20 @@ enum SegmentFormat {
 
 /// The column chunks of a block, in file order.
 public enum ColumnID: Int, CaseIterable, Sendable {
-    case plate = 0, time, camera, position, confidence, region, image
+    /// Plate runs (text; keys are recomputed).
+    case plate = 0
+    /// Times, epoch milliseconds.
+    case time
+    /// Camera ids.
+    case camera
+    /// Latitude and longitude (with camera home references).
+    case position
+    /// Confidences, 0–100.
+    case confidence
+    /// Region codes.
+    case region
+    /// Image URIs.
+    case image
 
     /// The column's name in statistics and errors.
     public var name: String {

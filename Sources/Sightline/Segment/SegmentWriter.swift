@@ -137,7 +137,7 @@ public struct SegmentEncoder: Sendable {
         summary.columnBytes = mainBytes
 
         // The spatial copy: the same rows in space-time order.
-        let (order, cells) = SpatialOrder.permutation(of: rows)
+        let (order, cells) = rows.spatialPermutation()
         let spatialRows = SortedBatch(reordering: rows, by: order)
         let spatialRefs = SortedBatch.gather(homeRefs, order)
         let (spatialEntries, spatialBytes) = try encodeBlocks(spatialRows, homeRefs: spatialRefs,

@@ -90,6 +90,15 @@ extension Store {
     /// Lets background maintenance run again.
     public func resumeMaintenance() { state.withLock { $0.maintenancePaused = false } }
 
+    /// Background maintenance runs completed so far (runs skipped while paused not counted).
+    var maintenanceRuns: Int { state.withLock { $0.maintenanceRuns } }
+
+    /// Blocks until `count` background maintenance runs have completed (for tests: an
+    /// event to wait for instead of polling).
+    func waitForMaintenanceRuns(_ count: Int) {
+        state.withLock(waitingUntil: { $0.maintenanceRuns >= count }) { _ in }
+    }
+
     /// Starts the maintenance timer if the options ask for retention or compaction.
     func startMaintenance() {
         guard options.retention != nil || options.compaction != nil else { return }
@@ -104,6 +113,10 @@ extension Store {
     private func maintain() {
         let (paused, open) = state.withLock { ($0.maintenancePaused, $0.log != nil && $0.failure == nil) }
         guard !paused && open else { return }
+        defer {
+            state.withLock { $0.maintenanceRuns += 1 }
+            state.broadcast()
+        }
         do throws(SightlineError) {
             try enforceRetention()
             if var compaction = options.compaction {

@@ -153,7 +153,3 @@ extension SightingBatch {
         return b
     }
 }
-
-func seconds(_ d: Duration) -> Double {
-    Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
-}

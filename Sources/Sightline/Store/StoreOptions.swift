@@ -38,7 +38,7 @@ public struct StoreOptions: Sendable {
     /// How many threads one query reads segments with (default: the machine's cores). A
     /// server answering many small queries at once may prefer 1: each query then runs on
     /// the calling thread alone.
-    public var queryParallelism: Int = System.coreCount
+    public var queryParallelism: Int = Machine.coreCount
     /// Wall-clock time in epoch milliseconds (tests substitute their own).
     public var wallClock: @Sendable () -> Int64 = StoreOptions.systemTime
 
@@ -59,14 +59,4 @@ public struct AppendResult: Sendable, Hashable {
     public var stored: Int
     /// Rows skipped because an equal (plate, time, camera) row was already buffered.
     public var duplicates: Int
-}
-
-extension Duration {
-    /// Whole milliseconds, rounded toward zero (saturating).
-    var milliseconds: Int64 {
-        let (s, a) = components
-        let (ms, overflow) = s.multipliedReportingOverflow(by: 1000)
-        if overflow { return s < 0 ? .min : .max }
-        return ms.addingReportingOverflow(a / 1_000_000_000_000_000).overflow ? (s < 0 ? .min : .max) : ms + a / 1_000_000_000_000_000
-    }
 }

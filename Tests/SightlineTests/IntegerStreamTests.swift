@@ -2,51 +2,6 @@ import Testing
 @_spi(Benchmarks) @testable import Sightline
 @testable import SightlineWorkload
 
-@Suite struct CRC32CTests {
-    /// RFC 3720 (iSCSI) B.4 test vectors, plus the common "123456789" check value.
-    @Test func knownVectors() {
-        #expect(CRC32C.checksum(Array("123456789".utf8)) == 0xE306_9283)
-        #expect(CRC32C.checksum([UInt8](repeating: 0, count: 32)) == 0x8A91_36AA)
-        #expect(CRC32C.checksum([UInt8](repeating: 0xFF, count: 32)) == 0x62A8_AB43)
-        #expect(CRC32C.checksum((0..<32).map { UInt8($0) }) == 0x46DD_794E)
-        #expect(CRC32C.checksum((0..<32).map { UInt8(31 - $0) }) == 0x113F_DB5C)
-        #expect(CRC32C.checksum([]) == 0)
-    }
-
-    @Test func extendEqualsWhole() {
-        var g = SplitMix64(seed: 9)
-        let bytes = (0..<1000).map { _ in UInt8(truncatingIfNeeded: g.next()) }
-        for cut in [0, 1, 7, 8, 9, 500, 999, 1000] {
-            let a = Array(bytes[..<cut]), b = Array(bytes[cut...])
-            let whole = CRC32C.checksum(bytes)
-            let joined = b.withUnsafeBytes { CRC32C.extend(CRC32C.checksum(a), $0) }
-            #expect(whole == joined)
-        }
-    }
-}
-
-@Suite struct BitPackingTests {
-    @Test func roundTripsEveryWidthAndCount() {
-        var g = SplitMix64(seed: 11)
-        for width in 0...64 {
-            for count in [0, 1, 2, 3, 7, 8, 9, 63, 64, 65, 200] {
-                let mask: UInt64 = width == 64 ? ~0 : (1 << UInt64(width)) - 1
-                let values = (0..<count).map { _ in g.next() & mask }
-                var packed = [UInt8](repeating: 0, count: BitPacking.byteCount(count: count, width: width))
-                values.withUnsafeBufferPointer { v in packed.withUnsafeMutableBytes { BitPacking.pack(v, width: width, into: $0) } }
-                var out = [UInt64](repeating: 0, count: count)
-                packed.withUnsafeBytes { p in
-                    out.withUnsafeMutableBufferPointer { o in
-                        if let base = o.baseAddress { BitPacking.unpack(p, width: width, count: count, base: 0, scale: 1, into: base) }
-                    }
-                }
-                let same = out == values
-                #expect(same, "width \(width) count \(count)")
-            }
-        }
-    }
-}
-
 @Suite struct IntegerStreamTests {
     /// Distributions chosen so that every layout gets picked.
     static func distributions(_ g: inout SplitMix64, count n: Int) -> [(String, [UInt64], Bool)] {
