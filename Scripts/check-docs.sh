@@ -5,7 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v swift >/dev/null 2>&1 || export PATH="/opt/swift/usr/bin:$PATH"
-swift package generate-documentation --target Sightline --warnings-as-errors > .build/docc.log 2>&1 || { cat .build/docc.log; exit 1; }
+log=$(mktemp)  # a clean clone has no .build yet
+trap 'rm -f "$log"' EXIT
+swift package generate-documentation --target Sightline --warnings-as-errors > "$log" 2>&1 || { cat "$log"; exit 1; }
 graph=$(find .build -path '*extracted-symbols*' -name Sightline.symbols.json | head -n 1)
 python3 - "$graph" <<'PY'
 import json, sys

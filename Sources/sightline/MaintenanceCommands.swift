@@ -74,7 +74,7 @@ struct StatsCommand: ParsableCommand {
     @Argument(help: "Store directory.") var store: String
 
     func run() throws {
-        let target = try openStore(store)
+        let target = try openReadOnly(store)  // works while another process owns the store
         do {
             let s = try target.statistics()
             print("segments:    \(s.segments) in \(s.partitions) day partitions")
@@ -87,7 +87,6 @@ struct StatsCommand: ParsableCommand {
             print("compaction debt: \(s.compactionDebtSegments) segments, \(s.compactionDebtRows) rows")
             if s.deletions.isEmpty { print("deletions:   none") }
             for (kind, d) in s.deletions.sorted(by: { $0.key < $1.key }) { print("deletions:   \(d.records) \(kind) records, \(d.rows) rows") }
-            try target.close()
         } catch { throw CommandFailure(error) }
     }
 }

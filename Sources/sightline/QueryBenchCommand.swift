@@ -34,7 +34,7 @@ struct QueryBenchCommand: ParsableCommand {
     struct Row: Codable { var type: String; var queries: Int; var meanRows: Double; var p50Ms: Double; var p95Ms: Double; var p99Ms: Double; var maxMs: Double }
 
     func run() throws {
-        let snapshot = try openStore(store).snapshot()
+        let snapshot = try openSnapshot(store)
         if let queryFile {
             try runFile(queryFile, snapshot)
             return

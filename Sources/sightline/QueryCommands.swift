@@ -63,7 +63,18 @@ struct AreaOptions: ParsableArguments {
     }
 }
 
-/// Opens an existing store for a query (never creates one).
+/// Opens an existing store for reading, without its lock: works while another process (an
+/// ingest, a service) owns it, and sees that owner's acknowledged rows.
+func openReadOnly(_ path: String) throws -> ReadOnlyStore {
+    do { return try ReadOnlyStore(directory: path) } catch { throw CommandFailure(error) }
+}
+
+/// A snapshot of an existing store, opened read-only.
+func openSnapshot(_ path: String) throws -> StoreSnapshot {
+    do { return try openReadOnly(path).snapshot() } catch { throw CommandFailure(error) }
+}
+
+/// Opens an existing store as its owner, for maintenance (never creates one).
 func openStore(_ path: String) throws -> Store {
     var options = StoreOptions()
     options.createIfMissing = false
@@ -133,7 +144,7 @@ func areaQuery(_ region: AreaOptions, _ options: QueryOptions) throws -> Query {
 
 /// Runs a history or area query on the store and prints its rows (or count) and statistics.
 func runQuery(_ query: Query, store: String, count: Bool, _ options: QueryOptions) throws {
-    let snapshot = try openStore(store).snapshot()
+    let snapshot = try openSnapshot(store)
     do {
         let result = count ? try snapshot.count(query) : try snapshot.run(query)
         if count { print(result.count) } else { printRows(result.rows, options) }
@@ -188,7 +199,7 @@ struct HeatmapCommand: ParsableCommand {
         guard (precision == nil) != (by == nil) else { throw ValidationError("give exactly one of --precision, --by") }
         let grouping: HeatmapGrouping = precision.map { .geohash(precision: $0) } ?? (by == .hour ? .hourOfDay : .day)
         let query = try areaQuery(region, options)
-        let snapshot = try openStore(store).snapshot()
+        let snapshot = try openSnapshot(store)
         do {
             print(precision != nil ? "geohash,count" : "\(by!.rawValue),count")
             for cell in try snapshot.heatmap(query, by: grouping) { print("\(cell.key),\(cell.count)") }
@@ -213,7 +224,7 @@ struct ExplainCommand: ParsableCommand {
         case "area": query = try AreaCommand.parse([store] + rest).query()
         default: throw ValidationError("explain takes history or area, not \(kind)")
         }
-        let snapshot = try openStore(store).snapshot()
+        let snapshot = try openSnapshot(store)
         let plan = snapshot.plan(query)
         print("query: \(query.kind)  time [\(query.time.from.map(String.init) ?? "-∞"), \(query.time.to.map(String.init) ?? "+∞"))")
         var chosenCounts: [String: Int] = [:]

@@ -181,6 +181,23 @@ import Glibc
         }
     }
 
+    /// The query commands open read-only: they answer while another process owns the store,
+    /// and see its acknowledged rows that no segment holds yet.
+    @Test func queryCommandsWorkWhileAnotherProcessOwnsTheStore() throws {
+        let dir = temporaryDirectory("cli-live")
+        defer { removeTree(dir) }
+        let owner = try Store(directory: dir, options: storeOptions(bufferRows: 1_000_000))
+        let batch = distinctBatches(1, rows: 200, seed: 5)[0]
+        try owner.append(batch)  // in the log only: no flush
+        let plate = batch.plates[0]
+        let (s1, history) = try Self.run(["history", dir, plate.description, "--epoch-ms"])
+        let expected = batch.sightings.filter { $0.plate == plate }.count
+        #expect(s1 == 0 && history.split(separator: "\n").count == 1 + expected, "\(history)")
+        let (s2, stats) = try Self.run(["stats", dir])
+        #expect(s2 == 0 && stats.contains("0 in segments, \(batch.count) in memory"), "\(stats)")
+        try owner.close()
+    }
+
     @Test func maintenanceCommandsCompactPurgeAndReport() throws {
         let dir = temporaryDirectory("cli-maint")
         defer { removeTree(dir) }

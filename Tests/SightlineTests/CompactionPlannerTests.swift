@@ -50,7 +50,28 @@ import Testing
         #expect(plan.inputs == c.inputs)
         #expect(plan.groups.map(\.partition) == c.groups.map(\.0))
         #expect(plan.groups.map(\.inputs) == c.groups.map(\.1))
-        for g in plan.groups { #expect(g.time == (g.partition * Self.day)..<((g.partition + 1) * Self.day)) }
+        for g in plan.groups { #expect(g.time == g.partition.map { ($0 * Self.day)..<(($0 + 1) * Self.day) }) }
+    }
+
+    /// Random 64-bit times make one segment span ~10^14 days: it goes to the wide group, whose
+    /// rows are split by partition when written (planning once walked every day, and hung).
+    @Test(.timeLimit(.minutes(1))) func segmentsSpanningAllTimeGoToTheWideGroup() {
+        let all = CompactionPlanner.Segment(name: "all", rowCount: 10, minTime: .min, maxTime: .max)
+        let plan = CompactionPlanner.plan([all, Self.s("a", 10, 0, 0), Self.s("b", 10, 0, 0)],
+                                          options: CompactionOptions(partitioning: .day, targetRows: 1000))
+        #expect(plan.inputs == ["all", "a", "b"])
+        #expect(plan.groups == [.init(partition: 0, time: 0..<Self.day, inputs: ["a", "b"]),
+                                .init(partition: nil, time: nil, inputs: ["all"])])
+    }
+
+    /// The first and last partitions reach the ends of time, so no time is outside every one.
+    @Test func partitionsCoverTheEndsOfTime() {
+        for p in Partitioning.allCases {
+            #expect(p.range(of: p.partition(of: .min)).from == .min)
+            #expect(p.range(of: p.partition(of: .max)).to == .max)
+            let q = p.partition(of: 0)
+            #expect(p.range(of: q).from == 0 && p.range(of: q - 1).to == 0)
+        }
     }
 
     @Test func weekPartitionsStartOnTheEpochsThursday() {

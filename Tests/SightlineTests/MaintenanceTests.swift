@@ -87,6 +87,28 @@ func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
         #expect(Set(files) == Set(store.segmentNames))
     }
 
+    /// Rows at the ends of time (Int64.min, Int64.max, year 1) and segments spanning all of
+    /// it: compaction keeps every row, settles them into partitions, and terminates.
+    @Test(.timeLimit(.minutes(1)), arguments: Partitioning.allCases)
+    func compactionKeepsRowsAtTheEndsOfTime(partitioning: Partitioning) throws {
+        let dir = temporaryDirectory("compact-edges")
+        defer { removeTree(dir) }
+        let store = try Store(directory: dir, options: Self.options())
+        var g = SplitMix64(seed: testSeed())
+        for batch in distinctBatches(6, rows: 300, seed: g.next()) { try store.append(batch); try store.flush() }
+        let before = try store.snapshot().allSightings()
+        #expect(before.contains { $0.time == .min } && before.contains { $0.time == .max })
+        let options = CompactionOptions(partitioning: partitioning, targetRows: 200)
+        try store.compact(options)
+        #expect(keys(try store.snapshot().allSightings()) == keys(before))
+        for s in store.snapshot().segmentReaders {
+            #expect(partitioning.partition(of: s.statistics.minTime) == partitioning.partition(of: s.statistics.maxTime))
+        }
+        try store.compact(options)
+        #expect(keys(try store.snapshot().allSightings()) == keys(before))
+        #expect(try store.statistics(compaction: options).compactionDebtSegments == 0)
+    }
+
     @Test func purgeRemovesThePlateFromEveryByteOnDisk() throws {
         let dir = temporaryDirectory("purge")
         defer { removeTree(dir) }

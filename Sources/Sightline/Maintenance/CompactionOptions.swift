@@ -14,13 +14,14 @@ public enum Partitioning: String, Sendable, Hashable, CaseIterable {
         return t >= 0 ? t / m : -((-(t + 1)) / m) - 1
     }
 
-    /// The time range of partition `p` (saturating at the ends of time).
+    /// The time range of partition `p`, half-open, saturating at the ends of time: the first
+    /// partition starts at `Int64.min`, and the last one's end is `Int64.max`, which rewrites
+    /// treat as inclusive (so no representable time falls outside every partition).
     func range(of p: Int64) -> (from: Int64, to: Int64) {
         let m = milliseconds
         let (from, overflow) = p.multipliedReportingOverflow(by: m)
-        if overflow { return p < 0 ? (.min, .min) : (.max, .max) }
-        let (to, overflowTo) = from.addingReportingOverflow(m)
-        return (from, overflowTo ? .max : to)
+        let (to, overflowTo) = (p + 1).multipliedReportingOverflow(by: m)
+        return (overflow ? (p < 0 ? .min : .max) : from, overflowTo ? (p < 0 ? .min : .max) : to)
     }
 }
 

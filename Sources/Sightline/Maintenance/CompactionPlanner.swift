@@ -15,10 +15,14 @@ enum CompactionPlanner {
         var maxTime: Int64
     }
 
-    /// One partition's output: the rows of `inputs` within `time` become new segments.
+    /// One output: the rows of `inputs` within `time` become new segments. A partition's
+    /// group has its `partition` and time range; the wide group (`partition` nil, `time`
+    /// nil) holds segments spanning more than `wideSpan` partitions, whose rows are split
+    /// by the partition of each row when written (their partitions are found in the data,
+    /// not enumerated: random 64-bit times span 10^14 days).
     struct Group: Hashable {
-        var partition: Int64
-        var time: Range<Int64>
+        var partition: Int64?
+        var time: Range<Int64>?
         var inputs: [String]
     }
 
@@ -29,25 +33,28 @@ enum CompactionPlanner {
         var inputs: [String] = []
     }
 
-    /// At most this many partitions are tracked per plan (a segment spanning more, e.g. from
-    /// year 1 to year 9999, is still rewritten; its partitions past the limit are not grouped).
-    static let partitionLimit = 100_000
+    /// A segment spanning more partitions than this goes to the wide group (4096 days is
+    /// eleven years: real data never does; bad clocks and edge times do).
+    static let wideSpan: Int64 = 4096
 
     static func plan(_ segments: [Segment], options: CompactionOptions) -> Plan {
         let p = options.partitioning
         let cutoff = options.deleteOlderThan
-        func spans(_ s: Segment) -> Bool { p.partition(of: s.minTime) != p.partition(of: s.maxTime) }
+        func span(_ s: Segment) -> Int64 {
+            // Partitions are at most ±1.1e11 (day of ±2^63 ms): the difference cannot overflow.
+            p.partition(of: s.maxTime) - p.partition(of: s.minTime)
+        }
         func expired(_ s: Segment) -> Bool { cutoff.map { s.minTime < $0 } ?? false }
-        var candidates = segments.filter { $0.rowCount > 0 && (spans($0) || expired($0) || $0.rowCount < options.targetRows / 2) }
+        var candidates = segments.filter { $0.rowCount > 0 && (span($0) > 0 || expired($0) || $0.rowCount < options.targetRows / 2) }
         var byPartition: [Int64: [String]] = [:]
+        var wide: [String] = []
         for s in candidates {
-            for q in p.partition(of: s.minTime)...p.partition(of: s.maxTime) where byPartition.count < partitionLimit {
-                byPartition[q, default: []].append(s.name)
-            }
+            guard span(s) <= wideSpan else { wide.append(s.name); continue }
+            for q in p.partition(of: s.minTime)...p.partition(of: s.maxTime) { byPartition[q, default: []].append(s.name) }
         }
         // A small segment alone in its partition has nothing to merge with.
         candidates = candidates.filter { s in
-            spans(s) || expired(s) || (byPartition[p.partition(of: s.minTime)]?.count ?? 0) > 1
+            span(s) > 0 || expired(s) || (byPartition[p.partition(of: s.minTime)]?.count ?? 0) > 1
         }
         let inputNames = Set(candidates.map(\.name))
         var plan = Plan(inputs: candidates.map(\.name))
@@ -58,6 +65,7 @@ enum CompactionPlanner {
             if let cutoff, range.to <= cutoff { continue }  // wholly expired: nothing to write
             plan.groups.append(Group(partition: q, time: range.from..<range.to, inputs: inputs))
         }
+        if !wide.isEmpty { plan.groups.append(Group(partition: nil, time: nil, inputs: wide)) }
         return plan
     }
 }

@@ -69,8 +69,14 @@ extension Store {
     /// The store's shape now; compaction debt judged against `compaction` (the defaults
     /// when nil).
     public func statistics(compaction: CompactionOptions? = nil) throws(SightlineError) -> StoreStatistics {
-        let c = compaction ?? options.compaction ?? CompactionOptions()
         let (segments, memoryRows) = state.withLock { s in (s.segments, s.buffer.count + (s.frozen?.count ?? 0)) }
+        return try Self.statistics(of: segments, memoryRows: memoryRows, compaction: compaction ?? options.compaction ?? CompactionOptions(),
+                                   directory: directory, fileSystem: fileSystem)
+    }
+
+    /// Statistics of a store's segments (what `statistics` and read-only opens report).
+    static func statistics(of segments: [SegmentReader], memoryRows: Int, compaction c: CompactionOptions,
+                           directory: String, fileSystem: any FileSystem) throws(SightlineError) -> StoreStatistics {
         var columnBytes: [ColumnID: Int] = [:]
         var spatial = 0, bytes = 0, rows = 0
         var partitions = Set<Int64>()

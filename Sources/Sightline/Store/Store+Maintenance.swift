@@ -16,7 +16,8 @@ extension Store {
             let plan = CompactionPlanner.plan(segments.map(CompactionPlanner.Segment.init), options: compaction)
             let byName = Dictionary(uniqueKeysWithValues: segments.map { ($0.fileName, $0) })
             let groups = plan.groups.map { g in
-                RewriteGroup(inputs: g.inputs.map { byName[$0]! }, time: (g.time.lowerBound, g.time.upperBound))
+                RewriteGroup(inputs: g.inputs.map { byName[$0]! }, time: g.time.map { ($0.lowerBound, $0.upperBound) },
+                             splitBy: g.time == nil ? compaction.partitioning : nil)
             }
             let candidates = plan.inputs.map { byName[$0]! }
             var summary = try rewrite(groups, removing: candidates, targetRows: compaction.targetRows,

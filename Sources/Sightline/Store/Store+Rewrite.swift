@@ -12,11 +12,13 @@ import Glibc
 /// files are unlisted and removed on open). Snapshots hold their segments' open files, so
 /// queries running meanwhile keep reading the old files until they finish.
 extension Store {
-    /// One output group: rows of `inputs` whose time lies in `time` (all when nil) and that
-    /// `keep` accepts become new segments of at most `targetRows`.
+    /// One output group: rows of `inputs` whose time lies in `time` (all when nil; an end of
+    /// `Int64.max` includes it) and that `keep` accepts become new segments of at most
+    /// `targetRows` — one set per partition of `splitBy` when given.
     struct RewriteGroup {
         var inputs: [SegmentReader]
         var time: (from: Int64, to: Int64)?
+        var splitBy: Partitioning? = nil
     }
 
     /// Rewrites `groups` (whose inputs together are `inputs`), keeping rows `keep` accepts.
@@ -43,13 +45,13 @@ extension Store {
                 for input in group.inputs {
                     for b in 0..<input.blockCount {
                         let s = input.blockStatistics(b)
-                        if let t = group.time, s.maxTime < t.from || s.minTime >= t.to { continue }
+                        if let t = group.time, s.maxTime < t.from || (s.minTime >= t.to && t.to != .max) { continue }
                         try decoder.decode(input, block: b, columns: .all)
                         let c = DecodedColumns(decoder)  // plain pointers: no exclusivity check per row
                         let from = group.time?.from ?? .min, to = group.time?.to ?? .max, bounded = group.time != nil
                         decoder.forEachRow { plate, row in
                             let time = c.times[row]
-                            if (!bounded || time >= from && time < to) && keep(plate, time) {
+                            if (!bounded || time >= from && (time < to || to == .max)) && keep(plate, time) {
                                 rows.appendUnchecked(plate: plate, time: time, latitudeE7: c.latitudes[row],
                                                      longitudeE7: c.longitudes[row], camera: c.cameras[row],
                                                      confidence: c.confidences[row], regionCode: c.regions[row],
@@ -58,21 +60,23 @@ extension Store {
                         }
                     }
                 }
-                var start = 0
-                while start < rows.count {
-                    let end = min(rows.count, start + targetRows)
-                    let chunk = start == 0 && end == rows.count ? rows : rows.slice(start..<end)
-                    let name = Self.segmentName(manifest.nextSegmentNumber)
-                    manifest.nextSegmentNumber += 1
-                    let path = "\(directory)/\(name)"
-                    let result = try writer.write(chunk, to: path)
-                    let reader = try SegmentReader(path: path, hasher: hasher, fileSystem: fileSystem)
-                    written.append((Manifest.Segment(name: name, rowCount: result.rowCount, fileBytes: result.fileBytes,
-                                                     minTime: reader.statistics.minTime, maxTime: reader.statistics.maxTime),
-                                    reader, Self.rowFilter(of: chunk)))
-                    summary.rowsWritten += chunk.count
-                    summary.bytesWritten += result.fileBytes
-                    start = end
+                for output in Self.split(rows, by: group.splitBy) {
+                    var start = 0
+                    while start < output.count {
+                        let end = min(output.count, start + targetRows)
+                        let chunk = start == 0 && end == output.count ? output : output.slice(start..<end)
+                        let name = Self.segmentName(manifest.nextSegmentNumber)
+                        manifest.nextSegmentNumber += 1
+                        let path = "\(directory)/\(name)"
+                        let result = try writer.write(chunk, to: path)
+                        let reader = try SegmentReader(path: path, hasher: hasher, fileSystem: fileSystem)
+                        written.append((Manifest.Segment(name: name, rowCount: result.rowCount, fileBytes: result.fileBytes,
+                                                         minTime: reader.statistics.minTime, maxTime: reader.statistics.maxTime),
+                                        reader, Self.rowFilter(of: chunk)))
+                        summary.rowsWritten += chunk.count
+                        summary.bytesWritten += result.fileBytes
+                        start = end
+                    }
                 }
                 rowsDone += group.inputs.reduce(0) { $0 + $1.rowCount }
                 if let limit = maximumRowsPerSecond, limit > 0 {
@@ -111,6 +115,15 @@ extension Store {
         }
         try? fileSystem.syncDirectory(directory)
         return summary
+    }
+
+    /// `rows` as one batch per partition of `partitioning`, in time order of partitions
+    /// (all of them as one batch when nil).
+    static func split(_ rows: SightingBatch, by partitioning: Partitioning?) -> [SightingBatch] {
+        guard let partitioning, !rows.isEmpty else { return [rows] }
+        var buckets: [Int64: SightingBatch] = [:]
+        for i in 0..<rows.count { buckets[partitioning.partition(of: rows.times[i]), default: SightingBatch()].appendRow(i, of: rows) }
+        return buckets.keys.sorted().map { buckets[$0]! }
     }
 
     /// Runs `body` on the flush queue (serialized with flushes and other rewrites).

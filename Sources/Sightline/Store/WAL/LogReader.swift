@@ -21,28 +21,42 @@ package struct LogReader {
     /// Reads the log at `path`. Throws only when the header itself is unreadable or corrupt
     /// (then nothing in the file can be trusted); a bad tail is reported in `tail`.
     package static func read(_ path: String, fileSystem: any FileSystem) throws(SightlineError) -> Contents {
+        try read(path, fileSystem: fileSystem, from: 0, expecting: nil)
+    }
+
+    /// Reads the records that start at byte `offset` (0: the whole log, header checked; else
+    /// the end of the valid part an earlier read returned, to read only what was appended
+    /// since). `expecting` is the sequence the first record must have, when known. Never
+    /// writes: a reader of a log another process appends to sees a torn tail as the end.
+    package static func read(_ path: String, fileSystem: any FileSystem, from offset: Int64,
+                             expecting: UInt64?) throws(SightlineError) -> Contents {
         let file = try fileSystem.open(path, mode: .read)
         defer { try? fileSystem.close(file) }
         let size = try fileSystem.size(file)
-        var bytes = [UInt8](repeating: 0, count: Int(size))
+        guard size >= offset else {
+            throw .corruptFile(path: path, offset: size, reason: "log shrank from \(offset) to \(size) bytes")
+        }
+        var bytes = [UInt8](repeating: 0, count: Int(size - offset))
         try bytes.withUnsafeMutableBytesTyped { (raw: UnsafeMutableRawBufferPointer) throws(SightlineError) in
-            try fileSystem.readExactly(file, into: raw, at: 0)
+            try fileSystem.readExactly(file, into: raw, at: offset)
         }
         return try bytes.withUnsafeBytesTyped { (raw: UnsafeRawBufferPointer) throws(SightlineError) -> Contents in
-            var reader = ByteReader(raw, fileOffset: 0, path: path)
-            guard raw.count >= LogFormat.headerSize, Array(raw[0..<8]) == LogFormat.magic else {
-                throw reader.corrupt("not a Sightline write-ahead log (bad magic)")
+            var reader = ByteReader(raw, fileOffset: offset, path: path)
+            if offset == 0 {
+                guard raw.count >= LogFormat.headerSize, Array(raw[0..<8]) == LogFormat.magic else {
+                    throw reader.corrupt("not a Sightline write-ahead log (bad magic)")
+                }
+                let crc = raw.loadUnaligned(fromByteOffset: 12, as: UInt32.self).littleEndian
+                guard crc == CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[0..<12])) else {
+                    throw reader.corrupt("log header checksum mismatch", at: 12)
+                }
+                let version = raw.loadUnaligned(fromByteOffset: 8, as: UInt32.self).littleEndian
+                guard version == LogFormat.version else { throw .unsupportedFormat(path: path, version: Int(version)) }
+                _ = try reader.readBytes(LogFormat.headerSize, "header")
             }
-            let crc = raw.loadUnaligned(fromByteOffset: 12, as: UInt32.self).littleEndian
-            guard crc == CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[0..<12])) else {
-                throw reader.corrupt("log header checksum mismatch", at: 12)
-            }
-            let version = raw.loadUnaligned(fromByteOffset: 8, as: UInt32.self).littleEndian
-            guard version == LogFormat.version else { throw .unsupportedFormat(path: path, version: Int(version)) }
-            _ = try reader.readBytes(LogFormat.headerSize, "header")
 
-            var contents = Contents(records: [], validLength: Int64(LogFormat.headerSize), tail: nil)
-            var expectedSequence: UInt64?
+            var contents = Contents(records: [], validLength: max(offset, Int64(LogFormat.headerSize)), tail: nil)
+            var expectedSequence = expecting
             while !reader.isAtEnd {
                 let start = reader.position
                 guard reader.remaining >= LogFormat.recordHeaderSize else {
@@ -65,7 +79,7 @@ package struct LogReader {
                     contents.tail = reader.corrupt("record sequence \(sequence), expected \(expectedSequence)", at: start)
                     break
                 }
-                var payload = ByteReader(try reader.readBytes(length, "payload"), fileOffset: Int64(start + 16), path: path)
+                var payload = ByteReader(try reader.readBytes(length, "payload"), fileOffset: offset + Int64(start + 16), path: path)
                 let batch: SightingBatch
                 do throws(SightlineError) {
                     batch = try BatchCodec.decode(&payload)
@@ -75,7 +89,7 @@ package struct LogReader {
                     break
                 }
                 contents.records.append(Record(sequence: sequence, batch: batch))
-                contents.validLength = Int64(reader.position)
+                contents.validLength = offset + Int64(reader.position)
                 expectedSequence = sequence + 1
             }
             return contents

@@ -1,0 +1,179 @@
+/// A store opened for reading by a process that does not own it: any number of them may
+/// follow one owner (a `Store` in another process, or none at all).
+///
+/// It never writes, never takes the `LOCK`, and never repairs. Each `snapshot()` catches up
+/// with the owner: it reads the manifest (replaced atomically by the owner), opens the
+/// segments it names (reusing those already open), and reads the owner's write-ahead logs
+/// from the manifest's `persistedSequence` on — only what was appended since the last
+/// snapshot, and only whole, checksummed records: a record the owner is still writing is
+/// simply the end. So a snapshot holds every appended batch whole or not at all, and the
+/// batches it holds are a prefix of those the owner acknowledged.
+///
+/// Consistency with an owner that flushes, compacts and purges meanwhile: the owner removes
+/// a log or a segment only after a durable manifest no longer needs it. A snapshot reads the
+/// manifest, then the logs and segments, then the manifest again; if it changed (or a file
+/// it named vanished) it starts over. Segments that leave the manifest are closed as soon as
+/// no snapshot holds them, so a purge by the owner is visible to the next `snapshot()` and
+/// no purged row outlives the snapshots taken before it.
+///
+/// Not seen: the owner's rows that a flush is writing are in its logs until the manifest
+/// names their segment, so they are seen; rows buffered in the owner's memory but not yet
+/// in its log do not exist yet for anyone (they are not acknowledged).
+public final class ReadOnlyStore: Sendable {
+    /// The store's directory.
+    public let directory: String
+    /// The hasher under the store's plate key secret.
+    public let hasher: PlateHasher
+    private let options: StoreOptions
+    private let fileSystem: any FileSystem
+    private let state: Locked<State>
+
+    private struct State {
+        var generation: UInt64?
+        var persistedSequence: UInt64 = 0
+        /// Open segments by file name, in manifest order.
+        var segments: [SegmentReader] = []
+        /// Each log's records read so far (first sequence → the log's tail state).
+        var logs: [UInt64: LogTail] = [:]
+    }
+
+    /// What has been read of one log: its valid length and the records in it.
+    private struct LogTail {
+        var name: String
+        var validLength: Int64 = 0
+        var records: [LogReader.Record] = []
+        var nextSequence: UInt64? { records.last.map { $0.sequence + 1 } }
+    }
+
+    /// How many times a snapshot starts over when the owner changes the store under it
+    /// before it gives up with the last error (each retry follows a manifest change, so
+    /// only an owner rewriting continuously would exhaust it).
+    static let maximumAttempts = 100
+
+    /// Opens the store at `directory` for reading.
+    /// - Parameters:
+    ///   - directory: The store's directory (another process may own it, or none).
+    ///   - options: `secret` (checked when given), `retention` (rows older are not returned;
+    ///     the owner's own setting is not visible here), `queryParallelism`, `logger`. The
+    ///     writing options are ignored.
+    ///   - fileSystem: The I/O seam (tests inject failures through it).
+    /// - Throws: `invalidArgument` when the directory holds no store, `wrongPlateKeySecret`,
+    ///   `corruptFile` for damaged files.
+    public init(directory: String, options: StoreOptions = StoreOptions(),
+                fileSystem: any FileSystem = PosixFileSystem()) throws(SightlineError) {
+        self.directory = directory
+        self.options = options
+        self.fileSystem = fileSystem
+        let names: [String]
+        do throws(SightlineError) { names = try fileSystem.contentsOfDirectory(directory) } catch {
+            if case .io(_, _, let errno) = error, errno == ENOENT || errno == ENOTDIR { throw .invalidArgument("\(directory) holds no store") }
+            throw error
+        }
+        guard names.contains(Store.secretFileName), names.contains(Manifest.fileName) else {
+            throw .invalidArgument("\(directory) holds no store")
+        }
+        let secret = try Store.readSecret("\(directory)/\(Store.secretFileName)", fileSystem: fileSystem)
+        if let given = options.secret, given != secret { throw .wrongPlateKeySecret(path: directory) }
+        hasher = PlateHasher(secret: secret)
+        state = Locked(State())
+        _ = try snapshot()
+    }
+
+    /// A consistent view of the store as the owner has it now (its acknowledged rows
+    /// included); later changes by the owner do not change it.
+    public func snapshot() throws(SightlineError) -> StoreSnapshot {
+        let (segments, memory) = try state.withLock { (s: inout State) throws(SightlineError) -> ([SegmentReader], [SightingBatch]) in
+            try catchUp(&s)
+        }
+        let expiredBefore = options.retention.map { options.wallClock() - $0.milliseconds }
+        return StoreSnapshot(segments: segments, memory: memory, expiredBefore: expiredBefore, parallelism: options.queryParallelism)
+    }
+
+    /// The store's shape as the latest snapshot sees it (compaction debt judged against
+    /// `compaction`, the defaults when nil).
+    public func statistics(compaction: CompactionOptions? = nil) throws(SightlineError) -> StoreStatistics {
+        let snapshot = try snapshot()
+        return try Store.statistics(of: snapshot.segments, memoryRows: snapshot.memory.reduce(0) { $0 + $1.count },
+                                    compaction: compaction ?? CompactionOptions(), directory: directory, fileSystem: fileSystem)
+    }
+
+    // MARK: catching up
+
+    private func catchUp(_ s: inout State) throws(SightlineError) -> ([SegmentReader], [SightingBatch]) {
+        var lastError: SightlineError?
+        for _ in 0..<Self.maximumAttempts {
+            do throws(SightlineError) {
+                let manifest = try Manifest.read(directory: directory, fileSystem: fileSystem)
+                if manifest.generation != s.generation { try follow(manifest, &s) }
+                let memory = try readLogs(from: manifest.persistedSequence, &s)
+                // The owner removes files only after a newer manifest: an unchanged one
+                // means every file read above was the one it names.
+                guard try Manifest.read(directory: directory, fileSystem: fileSystem).generation == manifest.generation else { continue }
+                return (s.segments, memory)
+            } catch {
+                // A file the manifest named was removed by a newer one: start over.
+                guard case .io(_, _, let errno) = error, errno == ENOENT else { throw error }
+                lastError = error
+            }
+        }
+        throw lastError ?? .invalidArgument("\(directory): the owner changed the store \(Self.maximumAttempts) times during one snapshot")
+    }
+
+    /// Opens the segments `manifest` names (reusing open ones) and drops the others.
+    private func follow(_ manifest: Manifest, _ s: inout State) throws(SightlineError) {
+        var open: [String: SegmentReader] = [:]
+        for reader in s.segments { open[reader.fileName] = reader }
+        var segments: [SegmentReader] = []
+        segments.reserveCapacity(manifest.segments.count)
+        for entry in manifest.segments {
+            if let reader = open[entry.name] {
+                segments.append(reader)
+            } else {
+                segments.append(try SegmentReader(path: "\(directory)/\(entry.name)", hasher: hasher, fileSystem: fileSystem))
+            }
+        }
+        s.segments = segments  // readers no longer listed close when the last snapshot holding them goes
+        s.generation = manifest.generation
+        s.persistedSequence = manifest.persistedSequence
+    }
+
+    /// The batches of the logs from `persisted` on, contiguous: the owner's acknowledged rows
+    /// not yet in a segment. Reads only the bytes appended since the last call.
+    private func readLogs(from persisted: UInt64, _ s: inout State) throws(SightlineError) -> [SightingBatch] {
+        let logs = try Store.logFiles(in: directory, fileSystem: fileSystem)
+        let present = Set(logs.map(\.0))
+        for first in s.logs.keys where !present.contains(first) { s.logs[first] = nil }
+        var batches: [SightingBatch] = []
+        var next = persisted
+        for (first, name) in logs {
+            var tail = s.logs[first] ?? LogTail(name: name)
+            // A log whose records all precede `persisted` is in segments already.
+            if let known = tail.nextSequence, known <= persisted, tail.validLength > 0 { s.logs[first] = tail; continue }
+            let contents: LogReader.Contents
+            do throws(SightlineError) {
+                contents = try LogReader.read("\(directory)/\(name)", fileSystem: fileSystem, from: tail.validLength,
+                                              expecting: tail.nextSequence ?? (tail.validLength == 0 ? nil : first))
+            } catch {
+                // A log still being created has no complete header yet: nothing in it.
+                if case .corruptFile = error, tail.validLength == 0 { s.logs[first] = nil; break }
+                throw error
+            }
+            tail.records += contents.records
+            tail.validLength = contents.validLength
+            s.logs[first] = tail
+            for record in tail.records where record.sequence >= next {
+                guard record.sequence == next else { return batches }  // a gap: the rest is not ours yet
+                batches.append(record.batch)
+                next += 1
+            }
+            if contents.tail != nil { break }  // the owner is writing this record: later logs cannot follow yet
+        }
+        return batches
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
