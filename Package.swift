@@ -3,7 +3,8 @@ import PackageDescription
 
 // The stack, one way (Docs/architecture.md draws it):
 //   CZstd, CLZ4, CSightlineCRC (C)  →  Sightline (the engine)  →  SightlineWorkload (synthetic data)
-//   →  SightlineTestSupport (crash-test child entry points)  →  sightline (CLI), tests.
+//   →  SightlineTestSupport (crash-test child entry points)  →  sightline (CLI), tests;
+//   Sightline  →  SightlineService (swift-service-lifecycle).
 // Separate targets make the outer edges enforceable: the engine cannot reach the generators
 // or the test support, and nothing test-only ships in the `Sightline` product.
 let package = Package(
@@ -14,12 +15,19 @@ let package = Package(
         // Reproducible ALPR-like and dense-track sightings, for tests and benchmarks of
         // services that embed Sightline.
         .library(name: "SightlineWorkload", targets: ["SightlineWorkload"]),
+        // `StoreService`: an `AsyncStore` as a swift-service-lifecycle `Service` (kept out of
+        // the engine so embedders without ServiceLifecycle do not build it).
+        .library(name: "SightlineService", targets: ["SightlineService"]),
         .executable(name: "sightline", targets: ["sightline"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
+        // Metrics and tracing APIs only: the embedding service chooses the backends.
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         .systemLibrary(
@@ -40,8 +48,13 @@ let package = Package(
             dependencies: [
                 "CZstd", "CLZ4", "CSightlineCRC",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ]
         ),
+        .target(name: "SightlineService", dependencies: [
+            "Sightline", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
         .target(name: "SightlineWorkload", dependencies: ["Sightline"]),
         // Entry points of the crash tests' child process; not a product.
         .target(name: "SightlineTestSupport", dependencies: [
@@ -56,8 +69,12 @@ let package = Package(
         ),
         // Child process for the crash tests (killed with SIGKILL mid-write); not a product.
         .executableTarget(name: "sightline-crash-writer", dependencies: ["SightlineTestSupport"]),
-        .testTarget(name: "SightlineTests", dependencies: ["Sightline", "SightlineWorkload", "SightlineTestSupport",
-                                                          "sightline", "sightline-crash-writer"]),
+        .testTarget(name: "SightlineTests", dependencies: [
+            "Sightline", "SightlineWorkload", "SightlineTestSupport", "SightlineService", "sightline", "sightline-crash-writer",
+            .product(name: "MetricsTestKit", package: "swift-metrics"),
+            .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
+            .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )

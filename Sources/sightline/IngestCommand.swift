@@ -26,7 +26,8 @@ struct IngestCommand: ParsableCommand {
     @OptionGroup var storeArguments: StoreArguments
 
     func run() throws {
-        let options = try storeArguments.storeOptions()
+        var options = try storeArguments.storeOptions()
+        options.controlChannel = true  // `sightline compact|purge|flush|stats` reach this ingest
         guard batchRows >= 1 else { throw ValidationError("--batch-rows must be at least 1") }
         // Inputs first: a missing or unreadable file must not leave a new, empty store behind.
         for name in files where name != "-" {

@@ -27,14 +27,11 @@ struct CompactCommand: ParsableCommand {
         guard let partitioning = Partitioning(rawValue: partition) else { throw ValidationError("--partition is day or week") }
         var options = CompactionOptions(partitioning: partitioning, targetRows: targetRows)
         if let retain { options.deleteOlderThan = StoreOptions.systemTime() - (try parseDuration(retain)) }
-        let target = try openStore(store)
         let clock = ContinuousClock()
         let start = clock.now
-        do {
-            let summary = try target.compact(options)
-            printSummary(summary, clock.now - start)
-            try target.close()
-        } catch { throw CommandFailure(error) }
+        let compaction = options
+        let reply = try MaintenanceTarget(store).run(.compact(compaction)) { (s: Store) throws(SightlineError) -> ControlReply in .rewrite(try s.compact(compaction)) }
+        if case .rewrite(let summary) = reply { printSummary(summary, clock.now - start) }
     }
 }
 
@@ -58,14 +55,12 @@ struct PurgeCommand: ParsableCommand {
             }
             time = try TimeRange(from: try t(from), to: try t(to))
         } catch let e as SightlineError { throw ValidationError("\(e)") }
-        let target = try openStore(store)
         let clock = ContinuousClock()
         let start = clock.now
-        do {
-            let summary = try target.purge(plate, time: time)
-            printSummary(summary, clock.now - start)
-            try target.close()
-        } catch { throw CommandFailure(error) }
+        let reply = try MaintenanceTarget(store).run(.purge(plate, time)) { (s: Store) throws(SightlineError) -> ControlReply in
+            .rewrite(try s.purge(plate, time: time))
+        }
+        if case .rewrite(let summary) = reply { printSummary(summary, clock.now - start) }
     }
 }
 
@@ -74,20 +69,25 @@ struct StatsCommand: ParsableCommand {
     @Argument(help: "Store directory.") var store: String
 
     func run() throws {
-        let target = try openReadOnly(store)  // works while another process owns the store
-        do {
-            let s = try target.statistics()
-            print("segments:    \(s.segments) in \(s.partitions) day partitions")
-            print("rows:        \(s.segmentRows) in segments, \(s.memoryRows) in memory")
-            print(String(format: "bytes:       %@ (%.2f B/sighting; spatial copy %@)", formatBytes(s.bytes), s.bytesPerSighting, formatBytes(s.spatialBytes)))
-            for id in ColumnID.allCases where s.segmentRows > 0 {
-                print(String(format: "  %-11@ %7.3f B/sighting", id.name as NSString, Double(s.columnBytes[id] ?? 0) / Double(s.segmentRows)))
-            }
-            if let r = s.timeRange { print("time:        \(Timestamp.rfc3339(r.lowerBound)) … \(Timestamp.rfc3339(r.upperBound))") }
-            print("compaction debt: \(s.compactionDebtSegments) segments, \(s.compactionDebtRows) rows")
-            if s.deletions.isEmpty { print("deletions:   none") }
-            for (kind, d) in s.deletions.sorted(by: { $0.key < $1.key }) { print("deletions:   \(d.records) \(kind) records, \(d.rows) rows") }
-        } catch { throw CommandFailure(error) }
+        // The owner, when one listens, knows its memory best; otherwise a read-only open
+        // (works while an owner without a control channel holds the store).
+        if StoreControl.hasSocket(store), let reply = try? StoreControl.send(.statistics, to: store), case .statistics(let text) = reply {
+            print(text)
+            return
+        }
+        let target = try openReadOnly(store)
+        do { print(try target.statistics().report) } catch { throw CommandFailure(error) }
+    }
+}
+
+struct FlushCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "flush",
+        abstract: "Write the rows buffered by the store's owner to a segment (through its control socket), or replay and flush an unowned store's log.")
+    @Argument(help: "Store directory.") var store: String
+
+    func run() throws {
+        _ = try MaintenanceTarget(store).run(.flush) { (s: Store) throws(SightlineError) -> ControlReply in try s.flush(); return .flushed }
+        print("flushed")
     }
 }
 

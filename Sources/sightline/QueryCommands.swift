@@ -10,6 +10,7 @@ struct QueryOptions: ParsableArguments {
     @Option(help: "Only this region (1–3 letters).") var region: String?
     @Option(help: "Only rows with at least this confidence (0–100).") var minConfidence: UInt8 = 0
     @Option(help: "At most this many rows.") var limit: Int?
+    @Option(help: "Start after this page token (printed by --stats when --limit cut the answer).") var after: String?
     @Option(help: "Output: csv, ndjson or table.") var format: OutputFormat = .csv
     @Flag(help: "Times as epoch milliseconds instead of RFC 3339.") var epochMs = false
     @Flag(help: "Print the query's statistics (rows, blocks, bytes, time) to standard error.") var stats = false
@@ -84,7 +85,37 @@ func openStore(_ path: String) throws -> Store {
     do { return try Store(directory: path, options: options) } catch { throw CommandFailure(error) }
 }
 
-func printRows(_ rows: [Sighting], _ options: QueryOptions) {
+/// Where maintenance runs: the store opened as its owner, or — when another process owns it
+/// (an ingest, a service) — that owner, reached through its control socket.
+enum MaintenanceTarget {
+    case owner(Store)
+    case remote(String)
+
+    init(_ path: String) throws {
+        do {
+            self = .owner(try openStore(path))
+        } catch let failure as CommandFailure {
+            guard case .storeLocked = failure.error as? SightlineError else { throw failure }
+            self = .remote(path)
+        }
+    }
+
+    /// Runs `request` here (`local`) or at the owner; closes a store opened here.
+    func run(_ request: ControlRequest, local: (Store) throws(SightlineError) -> ControlReply) throws -> ControlReply {
+        do {
+            switch self {
+            case .owner(let store):
+                let reply = try local(store)
+                try store.close()
+                return reply
+            case .remote(let path):
+                return try StoreControl.send(request, to: path)
+            }
+        } catch { throw CommandFailure(error) }
+    }
+}
+
+func printRows(_ rows: [Sighting], _ options: QueryOptions, header: Bool = true) {
     var out = ""
     func time(_ t: Int64) -> String { options.epochMs ? String(t) : Timestamp.rfc3339(t) }
     func coordinate(_ e7: Int32) -> String {
@@ -110,7 +141,7 @@ func printRows(_ rows: [Sighting], _ options: QueryOptions) {
     }
     switch options.format {
     case .csv:
-        out += "plate,time,lat,lon,camera,confidence,region,image\n"
+        if header { out += "plate,time,lat,lon,camera,confidence,region,image\n" }
         for r in rows {
             out += "\(r.plate),\(time(r.time)),\(coordinate(r.latitudeE7)),\(coordinate(r.longitudeE7)),\(r.camera),\(r.confidence),\(r.region.map { "\($0)" } ?? ""),\(csvField(r.image ?? ""))\n"
         }
@@ -124,7 +155,7 @@ func printRows(_ rows: [Sighting], _ options: QueryOptions) {
         }
     case .table:
         func pad(_ s: String, _ w: Int) -> String { s.count >= w ? s : s + String(repeating: " ", count: w - s.count) }
-        out += pad("PLATE", 11) + pad("TIME", 25) + pad("LAT", 13) + pad("LON", 14) + pad("CAMERA", 11) + pad("CONF", 5) + pad("REGION", 7) + "IMAGE\n"
+        if header { out += pad("PLATE", 11) + pad("TIME", 25) + pad("LAT", 13) + pad("LON", 14) + pad("CAMERA", 11) + pad("CONF", 5) + pad("REGION", 7) + "IMAGE\n" }
         for r in rows {
             out += pad(r.plate.description, 11) + pad(time(r.time), 25) + pad(coordinate(r.latitudeE7), 13) + pad(coordinate(r.longitudeE7), 14)
                 + pad(String(r.camera), 11) + pad(String(r.confidence), 5) + pad(r.region?.description ?? "", 7) + (r.image ?? "") + "\n"
@@ -143,12 +174,34 @@ func areaQuery(_ region: AreaOptions, _ options: QueryOptions) throws -> Query {
 }
 
 /// Runs a history or area query on the store and prints its rows (or count) and statistics.
+/// Rows stream: each batch of the cursor is printed as soon as it is final, so the first
+/// rows appear before the answer is complete and memory does not grow with it.
 func runQuery(_ query: Query, store: String, count: Bool, _ options: QueryOptions) throws {
     let snapshot = try openSnapshot(store)
     do {
-        let result = count ? try snapshot.count(query) : try snapshot.run(query)
-        if count { print(result.count) } else { printRows(result.rows, options) }
-        if options.stats { printStatistics(result.statistics, rows: result.count) }
+        if count {
+            let result = try snapshot.count(query)
+            print(result.count)
+            if options.stats { printStatistics(result.statistics, rows: result.count) }
+            return
+        }
+        let token = try options.after.map { text throws(SightlineError) -> QueryPageToken in
+            guard let token = QueryPageToken(text) else { throw .invalidPageToken("--after \(text) is not a page token") }
+            return token
+        }
+        let clock = ContinuousClock()
+        let started = clock.now
+        let cursor = try snapshot.cursor(query, after: token, options: CursorOptions(batchRows: 1024))
+        printRows([], options)  // the header, at once
+        while let batch = try cursor.next() { printRows(batch, options, header: false) }
+        if options.stats {
+            var statistics = cursor.statistics
+            statistics.execution = clock.now - started
+            printStatistics(statistics, rows: cursor.rowsReturned)
+            if let next = cursor.pageToken, query.filters.limit == cursor.rowsReturned {
+                FileHandle.standardError.write(Data("next page: --after \(next)\n".utf8))
+            }
+        }
     } catch { throw CommandFailure(error) }
 }
 

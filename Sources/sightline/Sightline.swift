@@ -9,7 +9,7 @@ struct SightlineCommand: ParsableCommand {
         groupedSubcommands: [
             CommandGroup(name: "Loading", subcommands: [IngestCommand.self]),
             CommandGroup(name: "Queries", subcommands: [HistoryCommand.self, AreaCommand.self, HeatmapCommand.self, ExplainCommand.self]),
-            CommandGroup(name: "Administration", subcommands: [CompactCommand.self, PurgeCommand.self, StatsCommand.self, VerifyCommand.self]),
+            CommandGroup(name: "Administration", subcommands: [CompactCommand.self, PurgeCommand.self, FlushCommand.self, StatsCommand.self, VerifyCommand.self]),
             CommandGroup(name: "Development and benchmarks", subcommands: [
                 GenerateCommand.self, BenchCommand.self, QueryBenchCommand.self, IngestBenchCommand.self,
                 MeasureCommand.self, SampleCommand.self, InspectCommand.self,
@@ -43,7 +43,12 @@ struct SightlineCommand: ParsableCommand {
 /// Wraps library errors so ArgumentParser prints them plainly and exits non-zero.
 struct CommandFailure: Error, CustomStringConvertible {
     let description: String
-    init(_ error: any Error) { description = "\(error)" }
+    /// The library error underneath, when there is one.
+    let error: any Error
+    init(_ error: any Error) {
+        self.error = error
+        description = "\(error)"
+    }
 }
 
 func seconds(_ d: Duration) -> Double {

@@ -56,7 +56,8 @@ public struct SightingParser: Sendable {
     /// Parses one data line (`number` is its 1-based line number).
     public func parse(_ line: Substring, number: Int) -> Result<Sighting, RejectedRow> {
         func reject(_ reason: String) -> Result<Sighting, RejectedRow> {
-            .failure(RejectedRow(source: source, line: number, reason: reason, text: String(line)))
+            rowsRejectedCounter.increment()
+            return .failure(RejectedRow(source: source, line: number, reason: reason, text: String(line)))
         }
         let fields: [String: String]
         switch format {

@@ -20,14 +20,23 @@ public enum SightlineError: Error, Sendable, Equatable, CustomStringConvertible 
     case invalidArgument(String)
     /// The store was closed (`Store.close()`); open it again to go on.
     case storeClosed(path: String)
+    /// A query ran past its deadline (checked between blocks); rows already returned stand.
+    case deadlineExceeded
+    /// The task running the operation was cancelled.
+    case cancelled
+    /// A page token that does not belong to the query it was given with, or is malformed.
+    case invalidPageToken(String)
+    /// A request through a store's control socket failed: no owner listening, refused, or
+    /// an error the owner reported.
+    case controlFailed(path: String, reason: String)
 
     /// The file the error concerns, when it concerns one.
     public var path: String? {
         switch self {
         case .corruptFile(let path, _, _), .unsupportedFormat(let path, _), .wrongPlateKeySecret(let path),
-             .storeLocked(let path), .io(_, let path, _), .storeClosed(let path):
+             .storeLocked(let path), .io(_, let path, _), .storeClosed(let path), .controlFailed(let path, _):
             return path
-        case .invalidPlate, .invalidField, .compression, .invalidArgument:
+        case .invalidPlate, .invalidField, .compression, .invalidArgument, .deadlineExceeded, .cancelled, .invalidPageToken:
             return nil
         }
     }
@@ -54,7 +63,14 @@ public enum SightlineError: Error, Sendable, Equatable, CustomStringConvertible 
             return message
         case .storeClosed(let path):
             return "\(path): the store is closed"
-
+        case .deadlineExceeded:
+            return "the query ran past its deadline"
+        case .cancelled:
+            return "cancelled"
+        case .invalidPageToken(let reason):
+            return "invalid page token: \(reason)"
+        case .controlFailed(let path, let reason):
+            return "\(path): \(reason)"
         }
     }
 }

@@ -64,7 +64,6 @@ struct CountSink: MatchSink {
 /// segments spread over the cores; then the in-memory rows.
 enum QueryExecutor {
     static func run<Sink: MatchSink>(_ plan: QueryPlan, into _: Sink.Type) throws(SightlineError) -> (Sink, QueryStatistics) {
-        let query = plan.query
         let work = plan.segments.filter { $0.chosen != nil }
         let workers = min(work.count, max(1, plan.parallelism))
         let results = Locked<[(Sink, QueryStatistics)]>([])
@@ -75,7 +74,8 @@ enum QueryExecutor {
             let decoder = BlockDecoder()
             do throws(SightlineError) {
                 for i in stride(from: w, to: work.count, by: workers) {
-                    try scan(work[i], plan: plan, decoder: decoder, into: &sink, stats: &stats)
+                    stats.segmentsRead += 1
+                    try scan(work[i].reader, blocks: work[i].chosen!.blocks, plan: plan, decoder: decoder, into: &sink, stats: &stats)
                 }
             } catch {
                 failure.withLock { $0 = $0 ?? error }
@@ -95,7 +95,13 @@ enum QueryExecutor {
             sink.merge(s)
             stats.add(st)
         }
-        // Rows not yet in a segment: checked one by one.
+        sink.merge(scanMemory(plan, into: Sink.self, stats: &stats))
+        return (sink, stats)
+    }
+
+    /// The rows not yet in a segment, checked one by one (finished: ordered if the sink orders).
+    static func scanMemory<Sink: MatchSink>(_ plan: QueryPlan, into _: Sink.Type, stats: inout QueryStatistics) -> Sink {
+        let query = plan.query
         var memorySink = Sink(plan)
         for batch in plan.memory {
             stats.rowsExamined += batch.count
@@ -107,14 +113,12 @@ enum QueryExecutor {
             }
         }
         memorySink.finish()
-        sink.merge(memorySink)
-        return (sink, stats)
+        return memorySink
     }
 
-    private static func scan<Sink: MatchSink>(_ segmentPlan: SegmentPlan, plan: QueryPlan, decoder: BlockDecoder,
-                                              into sink: inout Sink, stats: inout QueryStatistics) throws(SightlineError) {
-        guard let chosen = segmentPlan.chosen else { return }
-        let segment = segmentPlan.reader
+    /// Reads `blocks` of `segment` (chosen by the plan) and adds the matching rows to `sink`.
+    static func scan<Sink: MatchSink>(_ segment: SegmentReader, blocks: [Int], plan: QueryPlan, decoder: BlockDecoder,
+                                      into sink: inout Sink, stats: inout QueryStatistics) throws(SightlineError) {
         let query = plan.query
         let columns = plan.columns
         let hasPlate = columns.contains(.plate), hasCamera = columns.contains(.camera)
@@ -122,8 +126,7 @@ enum QueryExecutor {
         var target: Plate?
         if case .history(let p) = query.kind { target = p }
         let placeholder = Plate(uncheckedLow: 0, high: 0, count: 1)
-        stats.segmentsRead += 1
-        for b in chosen.blocks {
+        for b in blocks {
             // Histories compare plate text: recomputing every run's key would cost a SipHash each.
             try decoder.decode(segment, block: b, columns: columns, verifyKeys: target == nil)
             stats.blocksRead += 1

@@ -1,3 +1,5 @@
+import Tracing
+
 /// Queries over a snapshot: plan with the indexes, then read only what the plan names.
 extension StoreSnapshot {
     /// The plan `query` would run with: per segment, the chosen access path and the
@@ -17,6 +19,8 @@ extension StoreSnapshot {
     /// camera) and limited.
     public func run(_ query: Query) throws(SightlineError) -> QueryResult {
         let clock = ContinuousClock()
+        let span = startSpan("sightline.query")
+        defer { span.end() }
         let plan = plan(query)
         let started = clock.now
         var (sink, stats) = try QueryExecutor.run(plan, into: RowSink.self)
@@ -27,17 +31,21 @@ extension StoreSnapshot {
         stats.planning = plan.planningTime
         stats.execution = executed - started
         stats.merge = clock.now - executed
+        record(query, stats, span: span)
         return QueryResult(rows: rows, count: count, statistics: stats)
     }
 
     /// The number of matching rows (the limit does not apply); decodes fewer columns.
     public func count(_ query: Query) throws(SightlineError) -> QueryResult {
         let clock = ContinuousClock()
+        let span = startSpan("sightline.query")
+        defer { span.end() }
         let plan = plan(query, countOnly: true)
         let started = clock.now
         var (sink, stats) = try QueryExecutor.run(plan, into: CountSink.self)
         stats.planning = plan.planningTime
         stats.execution = clock.now - started
+        record(query, stats, span: span)
         return QueryResult(rows: [], count: sink.count, statistics: stats)
     }
 
@@ -92,4 +100,19 @@ struct HeatmapSink: MatchSink {
 extension StoreSnapshot {
     /// The snapshot's segments (for tools that sample or inspect them).
     public var segmentReaders: [SegmentReader] { segments }
+}
+
+extension StoreSnapshot {
+    /// Records a finished query in the store's metrics and its span.
+    func record(_ query: Query, _ stats: QueryStatistics, span: (any Span)? = nil) {
+        var history = false
+        if case .history = query.kind { history = true }
+        metrics?.recordQuery(history: history, duration: stats.planning + stats.execution + stats.merge,
+                             statistics: QueryStatisticsTotals(blocksRead: stats.blocksRead, bytesRead: stats.bytesRead))
+        guard let span else { return }
+        span.attributes["sightline.query.kind"] = history ? "history" : "area"
+        span.attributes["sightline.blocks_read"] = stats.blocksRead
+        span.attributes["sightline.bytes_read"] = stats.bytesRead
+        span.attributes["sightline.rows_matched"] = stats.rowsMatched
+    }
 }

@@ -7,6 +7,8 @@ public struct StoreSnapshot: Sendable {
     var expiredBefore: Int64? = nil
     /// Threads a query may read segments with (`StoreOptions.queryParallelism`).
     var parallelism = Machine.coreCount
+    /// The store's instruments, recording each query's latency and reads.
+    var metrics: SightlineMetrics? = nil
 
     /// Rows in the view.
     public var rowCount: Int { segments.reduce(memory.reduce(0) { $0 + $1.count }) { $0 + $1.rowCount } }

@@ -27,6 +27,7 @@ public final class ReadOnlyStore: Sendable {
     private let options: StoreOptions
     private let fileSystem: any FileSystem
     private let state: Locked<State>
+    private let metrics: SightlineMetrics
 
     private struct State {
         var generation: UInt64?
@@ -64,6 +65,7 @@ public final class ReadOnlyStore: Sendable {
         self.directory = directory
         self.options = options
         self.fileSystem = fileSystem
+        metrics = SightlineMetrics(store: directory, factory: options.metricsFactory)
         let names: [String]
         do throws(SightlineError) { names = try fileSystem.contentsOfDirectory(directory) } catch {
             if case .io(_, _, let errno) = error, errno == ENOENT || errno == ENOTDIR { throw .invalidArgument("\(directory) holds no store") }
@@ -86,7 +88,8 @@ public final class ReadOnlyStore: Sendable {
             try catchUp(&s)
         }
         let expiredBefore = options.retention.map { options.wallClock() - $0.milliseconds }
-        return StoreSnapshot(segments: segments, memory: memory, expiredBefore: expiredBefore, parallelism: options.queryParallelism)
+        return StoreSnapshot(segments: segments, memory: memory, expiredBefore: expiredBefore, parallelism: options.queryParallelism,
+                             metrics: metrics)
     }
 
     /// The store's shape as the latest snapshot sees it (compaction debt judged against

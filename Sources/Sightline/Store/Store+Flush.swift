@@ -1,3 +1,5 @@
+import Tracing
+
 /// Flushing: freezing the buffer, writing its segment on the flush queue, swapping the
 /// manifest, rotating logs.
 extension Store {
@@ -28,7 +30,10 @@ extension Store {
     /// The flush queue's work: segment, manifest, then the frozen rows leave memory and the
     /// old log goes. A failure poisons the store; the rows stay recoverable from the logs.
     private func flushInBackground(persistedSequence: UInt64, oldLog: String) {
+        let span = startSpan("sightline.flush")
+        let started = ContinuousClock.now
         var rows = state.withLock { (s: inout State) in s.frozen ?? SightingBatch() }
+        span.attributes["sightline.rows"] = rows.count
         do throws(SightlineError) {
             // The segment goes live and the frozen rows leave memory in one step, so no
             // snapshot sees them twice or misses them.
@@ -40,8 +45,12 @@ extension Store {
             try fileSystem.remove("\(directory)/\(oldLog)")
             try fileSystem.syncDirectory(directory)
         } catch {
+            span.recordError(error)
             state.withLock { (s: inout State) in _ = poison(&s, error, "flush failed") }
         }
+        // Recorded before waiters wake: a caller of flush() sees its flush measured.
+        metrics.flushes.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
+        span.end()
         state.withLock { (s: inout State) in s.flushing = false }
         state.broadcast()
     }
@@ -92,6 +101,7 @@ extension Store {
                 s.rowFilters.insert(filter, for: reader)
             }
             install(&s)
+            recordShape(s)
         }
     }
 
@@ -111,5 +121,13 @@ extension Store {
         } catch {
             throw poison(&s, error, "starting a log failed")
         }
+    }
+}
+
+extension Store {
+    /// Updates the segment gauges after a manifest change (under the state lock).
+    func recordShape(_ s: State) {
+        metrics.segments.record(s.manifest.segments.count)
+        metrics.segmentBytes.record(s.manifest.segments.reduce(0) { $0 + $1.fileBytes })
     }
 }

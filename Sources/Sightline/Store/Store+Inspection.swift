@@ -162,3 +162,44 @@ extension Store {
         return report
     }
 }
+
+extension StoreStatistics {
+    /// The statistics as `sightline stats` prints them (also what the owner sends back
+    /// through the control socket).
+    public var report: String {
+        var lines: [String] = []
+        lines.append("segments:    \(segments) in \(partitions) day partitions")
+        lines.append("rows:        \(segmentRows) in segments, \(memoryRows) in memory")
+        lines.append("bytes:       \(Self.bytes(bytes)) (\(Self.fixed(bytesPerSighting, 2)) B/sighting; spatial copy \(Self.bytes(spatialBytes)))")
+        for id in ColumnID.allCases where segmentRows > 0 {
+            let name = id.name.count >= 11 ? id.name : id.name + String(repeating: " ", count: 11 - id.name.count)
+            let value = Self.fixed(Double(columnBytes[id] ?? 0) / Double(segmentRows), 3)
+            lines.append("  \(name) \(String(repeating: " ", count: max(0, 7 - value.count)))\(value) B/sighting")
+        }
+        if let r = timeRange { lines.append("time:        \(Timestamp.rfc3339(r.lowerBound)) … \(Timestamp.rfc3339(r.upperBound))") }
+        lines.append("compaction debt: \(compactionDebtSegments) segments, \(compactionDebtRows) rows")
+        if deletions.isEmpty { lines.append("deletions:   none") }
+        for (kind, d) in deletions.sorted(by: { $0.key < $1.key }) { lines.append("deletions:   \(d.records) \(kind) records, \(d.rows) rows") }
+        return lines.joined(separator: "\n")
+    }
+
+    /// `x` with `digits` decimals (as `%.Nf`, without Foundation).
+    static func fixed(_ x: Double, _ digits: Int) -> String {
+        guard x.isFinite else { return "\(x)" }
+        var scale = 1.0
+        for _ in 0..<digits { scale *= 10 }
+        let scaled = Int64((abs(x) * scale).rounded())
+        let whole = scaled / Int64(scale), fraction = String(scaled % Int64(scale))
+        let sign = x < 0 && scaled != 0 ? "-" : ""
+        return digits == 0 ? "\(sign)\(whole)" : "\(sign)\(whole).\(String(repeating: "0", count: digits - fraction.count))\(fraction)"
+    }
+
+    /// Bytes in B, KiB, MiB or GiB (as the CLI prints them).
+    static func bytes(_ n: Int) -> String {
+        let d = Double(n)
+        if d >= 1_073_741_824 { return fixed(d / 1_073_741_824, 2) + " GiB" }
+        if d >= 1_048_576 { return fixed(d / 1_048_576, 2) + " MiB" }
+        if d >= 1024 { return fixed(d / 1024, 1) + " KiB" }
+        return "\(n) B"
+    }
+}

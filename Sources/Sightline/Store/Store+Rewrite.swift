@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Tracing
 
 /// Replacing live segments by rewritten ones: the engine under compaction, retention and
 /// purge. Runs on the flush queue (one manifest change at a time).
@@ -27,6 +28,14 @@ extension Store {
                  keep: (Plate, Int64) -> Bool) throws(SightlineError) -> RewriteSummary {
         var summary = RewriteSummary()
         guard !inputs.isEmpty else { return summary }
+        let span = startSpan("sightline.rewrite")
+        let rewriteStarted = ContinuousClock.now
+        defer {
+            metrics.rewrites.recordNanoseconds((ContinuousClock.now - rewriteStarted).nanoseconds)
+            span.attributes["sightline.rows_read"] = summary.rowsRead
+            span.attributes["sightline.rows_deleted"] = summary.rowsDeleted
+            span.end()
+        }
         if let failure = state.withLock({ $0.failure }) { throw failure }
         var manifest = state.withLock { $0.manifest }
         let inputNames = Set(inputs.map(\.fileName))
@@ -105,7 +114,9 @@ extension Store {
             s.segments = s.segments.filter { !inputNames.contains($0.fileName) } + written.map(\.1)
             for input in inputs { s.rowFilters.remove(input) }
             for (_, reader, filter) in written { s.rowFilters.insert(filter, for: reader) }
+            recordShape(s)
         }
+        if summary.rowsDeleted > 0 { metrics.rowsDeleted.increment(by: summary.rowsDeleted) }
         // The new set is durable: the old files go (a failure here only leaves files that
         // the next open removes).
         for input in inputs {

@@ -27,8 +27,12 @@ public final class Store: Sendable {
     public let hasher: PlateHasher
     let options: StoreOptions
     let fileSystem: any FileSystem
+    /// swift-metrics instruments (no-ops unless the service bootstraps a backend).
+    let metrics: SightlineMetrics
     /// The directory's lock; nil once closed (releasing it).
     private let lock: Locked<StoreLockBox?>
+    /// The control socket's server, when `options.controlChannel` (stopped by `close()`).
+    private let control = Locked<ControlServer?>(nil)
     let state: Locked<State>
     /// Runs flushes one at a time, off the appending threads. Only work on this queue (and
     /// `init`, before the store is shared) changes the manifest.
@@ -83,6 +87,7 @@ public final class Store: Sendable {
         self.directory = directory
         self.options = options
         self.fileSystem = fileSystem
+        metrics = SightlineMetrics(store: directory, factory: options.metricsFactory)
         guard options.bufferRows >= 1 else { throw .invalidArgument("bufferRows must be at least 1") }
         guard options.queryParallelism >= 1 else { throw .invalidArgument("queryParallelism must be at least 1") }
         guard options.maintenanceInterval >= .milliseconds(10) else { throw .invalidArgument("maintenanceInterval must be at least 10 ms") }
@@ -171,6 +176,27 @@ public final class Store: Sendable {
             try startLog(&s, firstSequence: nextSequence, oldLogs: logs.map(\.1))
         }
         startMaintenance()
+        if options.controlChannel {
+            let logger = options.logger
+            control.withLock { $0 = nil }
+            let server = try ControlServer(directory: directory, logger: { logger.warning("\($0)") }) {
+                [weak self] (request: ControlRequest) throws(SightlineError) -> ControlReply in
+                guard let self else { throw .storeClosed(path: directory) }
+                return try self.serve(request)
+            }
+            control.withLock { $0 = server }
+        }
+    }
+
+    /// Does what a control request asks (the owner's side of `StoreControl.send`).
+    func serve(_ request: ControlRequest) throws(SightlineError) -> ControlReply {
+        options.logger.info("control request", metadata: ["store": "\(directory)", "request": "\(ControlWire.encode(request).split(separator: " ").first ?? "")"])
+        switch request {
+        case .flush: try flush(); return .flushed
+        case .compact(let c): return .rewrite(try compact(c))
+        case .purge(let plate, let time): return .rewrite(try purge(plate, time: time))
+        case .statistics: return .statistics(try statistics().report)
+        }
     }
 
     /// Appends sightings. Rows equal in (plate, time, camera) to a buffered row, or to an
@@ -209,6 +235,8 @@ public final class Store: Sendable {
                 throw state.withLock { (s: inout State) -> SightlineError in poison(&s, error, "log write failed") }
             }
         }
+        metrics.rowsAppended.increment(by: result.stored)
+        if result.duplicates > 0 { metrics.duplicates.increment(by: result.duplicates) }
         return result
     }
 
@@ -250,6 +278,7 @@ public final class Store: Sendable {
     /// before stay readable. Calling it again does nothing. Throws the failure that poisoned
     /// the store, if one did (the lock is released all the same).
     public func close() throws(SightlineError) {
+        control.withLock { $0 }?.stop()  // no new control requests; one in progress finishes first
         let outcome = state.withLock(waitingUntil: { !$0.flushing || $0.failure != nil }) { (s: inout State) -> SightlineError? in
             if s.closed { return nil }
             s.closed = true
@@ -274,7 +303,7 @@ public final class Store: Sendable {
     public func snapshot() -> StoreSnapshot {
         state.withLock { (s: inout State) -> StoreSnapshot in
             StoreSnapshot(segments: s.segments, memory: (s.frozen.map { [$0] } ?? []) + [s.buffer], expiredBefore: expiredBefore,
-                          parallelism: options.queryParallelism)
+                          parallelism: options.queryParallelism, metrics: metrics)
         }
     }
 

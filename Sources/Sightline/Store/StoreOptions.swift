@@ -1,3 +1,4 @@
+import CoreMetrics
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -39,6 +40,13 @@ public struct StoreOptions: Sendable {
     /// server answering many small queries at once may prefer 1: each query then runs on
     /// the calling thread alone.
     public var queryParallelism: Int = Machine.coreCount
+    /// Where the store's metrics go (swift-metrics); nil: `MetricsSystem.factory`, the
+    /// backend the service bootstrapped (a no-op until it does).
+    public var metricsFactory: (any MetricsFactory)?
+    /// Listen on `control.sock` in the store directory, so `sightline compact|purge|flush|stats`
+    /// run by the same user reach this owner while it holds the store (off by default: a
+    /// library opens no socket unasked; the CLI's ingest turns it on).
+    public var controlChannel = false
     /// Wall-clock time in epoch milliseconds (tests substitute their own).
     public var wallClock: @Sendable () -> Int64 = StoreOptions.systemTime
 

@@ -15,3 +15,12 @@ extension Duration {
 func seconds(_ d: Duration) -> Double {
     Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
 }
+
+extension Duration {
+    /// Whole nanoseconds (saturating).
+    var nanoseconds: Int64 {
+        let (s, a) = components
+        let (n, overflow) = s.multipliedReportingOverflow(by: 1_000_000_000)
+        return overflow ? (s < 0 ? .min : .max) : n &+ a / 1_000_000_000  // attoseconds < 1e18: no overflow
+    }
+}

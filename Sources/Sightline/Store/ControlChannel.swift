@@ -1,0 +1,271 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Dispatch
+
+/// What another process may ask a store's owner to do through its control socket.
+public enum ControlRequest: Sendable, Hashable {
+    /// Write buffered rows to a segment.
+    case flush
+    /// Compact with these options.
+    case compact(CompactionOptions)
+    /// Remove a plate's sightings within a time range from every file.
+    case purge(Plate, TimeRange)
+    /// Report the store's statistics.
+    case statistics
+}
+
+/// The owner's answer to a `ControlRequest`.
+public enum ControlReply: Sendable, Hashable {
+    /// The flush is done.
+    case flushed
+    /// What a compaction or purge rewrote.
+    case rewrite(RewriteSummary)
+    /// The store's statistics, as `StoreStatistics.report` prints them.
+    case statistics(String)
+}
+
+/// The owner's control channel: a UNIX-domain socket `control.sock` in the store directory
+/// (mode 0600; a peer of another uid is refused by its `SO_PEERCRED` credentials) through
+/// which `sightline compact|purge|flush|stats` reach the process that owns the store, which
+/// does the work. One request per connection, one line each way:
+///
+///     request:  flush | stats | compact <day|week> <targetRows> <deleteOlderThan|-> |
+///               purge <PLATE> <from|-> <to|->
+///     reply:    ok flushed | ok rewrite <key=value …> | ok stats <report, \n as \x1f> | error <reason>
+///
+/// A socket file left by a killed owner is stale: the next owner (who holds `LOCK`, so no
+/// other owner is alive) removes it and binds afresh; a client finds it refused
+/// (`ECONNREFUSED`) and reports that no owner is listening.
+final class ControlServer: Sendable {
+    static let fileName = "control.sock"
+    private let path: String
+    private let listener: Int32
+    private let stopped = Locked(false)
+    private let done = DispatchGroup()
+
+    /// Binds and listens on `directory/control.sock`, serving requests with `handle`.
+    init(directory: String, logger: @escaping @Sendable (String) -> Void,
+         handle: @escaping @Sendable (ControlRequest) throws(SightlineError) -> ControlReply) throws(SightlineError) {
+        path = "\(directory)/\(Self.fileName)"
+        guard path.utf8.count < MemoryLayout.size(ofValue: sockaddr_un().sun_path) else {
+            throw .invalidArgument("\(path): too long for a UNIX socket path (at most 107 bytes)")
+        }
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw .io(operation: "socket", path: path, errno: errno) }
+        unlink(path)  // stale: we hold LOCK, so no other owner listens on it
+        var address = Self.address(path)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        // 0600 before listen(): until then every connection attempt is refused anyway.
+        guard bound == 0, chmod(path, 0o600) == 0, listen(fd, 8) == 0 else {
+            let e = errno
+            close(fd)
+            unlink(path)
+            throw .io(operation: "bind control socket", path: path, errno: e)
+        }
+        listener = fd
+        let stopped = self.stopped
+        let path = self.path
+        DispatchQueue(label: "sightline.control").async(group: done) {
+            while true {
+                let client = accept(fd, nil, nil)
+                if client < 0 {
+                    if errno == EINTR || errno == ECONNABORTED { continue }
+                    if !stopped.withLock({ $0 }) { logger("control socket \(path): accept failed, errno \(errno)") }
+                    return
+                }
+                Self.serve(client, handle: handle)
+                close(client)
+            }
+        }
+    }
+
+    /// Stops listening and removes the socket file.
+    func stop() {
+        guard !stopped.withLock({ (s: inout Bool) -> Bool in defer { s = true }; return s }) else { return }
+        shutdown(listener, Int32(SHUT_RDWR))  // wakes accept()
+        done.wait()
+        close(listener)
+        unlink(path)
+    }
+
+    static func address(_ path: String) -> sockaddr_un {
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            let bytes = Array(path.utf8)
+            raw.copyBytes(from: bytes.prefix(raw.count - 1))
+            raw[min(bytes.count, raw.count - 1)] = 0
+        }
+        return address
+    }
+
+    /// The kernel's credentials of a connected peer (`struct ucred`).
+    private struct PeerCredentials { var pid: Int32 = 0; var uid: UInt32 = 0; var gid: UInt32 = 0 }
+
+    private static func serve(_ client: Int32, handle: (ControlRequest) throws(SightlineError) -> ControlReply) {
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)  // a silent client does not hold the owner
+        setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var credentials = PeerCredentials()
+        var length = socklen_t(MemoryLayout<PeerCredentials>.size)
+        guard getsockopt(client, SOL_SOCKET, SO_PEERCRED, &credentials, &length) == 0, credentials.uid == geteuid() else {
+            ControlWire.write(client, "error refused: only the owner's user may control the store")
+            return
+        }
+        guard let line = ControlWire.readLine(client) else { return }
+        let reply: String
+        do throws(SightlineError) {
+            reply = "ok " + ControlWire.encode(try handle(try ControlWire.decodeRequest(line)))
+        } catch {
+            reply = "error " + "\(error)".replacingNewlines()
+        }
+        ControlWire.write(client, reply)
+    }
+}
+
+/// Sends requests to a store's owner.
+public enum StoreControl {
+    /// Whether `directory` has a control socket file (its owner may be listening).
+    public static func hasSocket(_ directory: String) -> Bool {
+        var info = stat()
+        return stat("\(directory)/\(ControlServer.fileName)", &info) == 0 && (info.st_mode & S_IFMT) == S_IFSOCK
+    }
+
+    /// Sends `request` to the process that owns the store at `directory` and waits for its
+    /// reply (a compaction may take minutes: `timeout` bounds the wait for the reply).
+    /// - Throws: `controlFailed` when no owner listens (no socket, or a stale one left by a
+    ///   killed owner), the owner refuses (another uid) or reports an error.
+    public static func send(_ request: ControlRequest, to directory: String,
+                            timeout: Duration = .seconds(3600)) throws(SightlineError) -> ControlReply {
+        let path = "\(directory)/\(ControlServer.fileName)"
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw .io(operation: "socket", path: path, errno: errno) }
+        defer { close(fd) }
+        var address = ControlServer.address(path)
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard connected == 0 else {
+            let e = errno
+            if e == ECONNREFUSED || e == ENOENT {
+                throw .controlFailed(path: path, reason: "no owner is listening (the owner is gone or runs without a control channel)")
+            }
+            throw .controlFailed(path: path, reason: "cannot connect: \(String(cString: strerror(e)))")
+        }
+        var limit = timeval(tv_sec: Int(max(1, timeout.milliseconds / 1000)), tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        ControlWire.write(fd, ControlWire.encode(request))
+        guard let line = ControlWire.readLine(fd) else {
+            throw .controlFailed(path: path, reason: "the owner closed the connection without a reply (or the reply timed out)")
+        }
+        if line.hasPrefix("error ") { throw .controlFailed(path: path, reason: "the owner refused: " + line.dropFirst(6)) }
+        guard line.hasPrefix("ok "), let reply = ControlWire.decodeReply(String(line.dropFirst(3))) else {
+            throw .controlFailed(path: path, reason: "malformed reply")
+        }
+        return reply
+    }
+}
+
+/// The one-line text encoding of requests and replies.
+enum ControlWire {
+    static let newline: Character = "\u{1f}"  // replies that span lines travel as one
+
+    static func write(_ fd: Int32, _ line: String) {
+        var bytes = Array((line + "\n").utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return }
+            offset += n
+        }
+    }
+
+    /// One line (without its newline), at most 1 MiB; nil on EOF, timeout or error.
+    static func readLine(_ fd: Int32) -> String? {
+        var bytes: [UInt8] = []
+        var byte: UInt8 = 0
+        while bytes.count < 1 << 20 {
+            let n = read(fd, &byte, 1)
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return nil }
+            if byte == UInt8(ascii: "\n") { return String(decoding: bytes, as: UTF8.self) }
+            bytes.append(byte)
+        }
+        return nil
+    }
+
+    static func encode(_ request: ControlRequest) -> String {
+        func time(_ t: Int64?) -> String { t.map(String.init) ?? "-" }
+        switch request {
+        case .flush: return "flush"
+        case .statistics: return "stats"
+        case .compact(let c): return "compact \(c.partitioning.rawValue) \(c.targetRows) \(time(c.deleteOlderThan))"
+        case .purge(let plate, let range): return "purge \(plate) \(time(range.from)) \(time(range.to))"
+        }
+    }
+
+    static func decodeRequest(_ line: String) throws(SightlineError) -> ControlRequest {
+        let f = line.split(separator: " ").map(String.init)
+        func time(_ s: String) throws(SightlineError) -> Int64? {
+            if s == "-" { return nil }
+            guard let t = Int64(s) else { throw .invalidArgument("control request: bad time \(s)") }
+            return t
+        }
+        switch (f.first, f.count) {
+        case ("flush", 1): return .flush
+        case ("stats", 1): return .statistics
+        case ("compact", 4):
+            guard let p = Partitioning(rawValue: f[1]), let target = Int(f[2]) else { throw .invalidArgument("control request: \(line)") }
+            return .compact(CompactionOptions(partitioning: p, targetRows: target, deleteOlderThan: try time(f[3])))
+        case ("purge", 4):
+            return .purge(try Plate(f[1]), try TimeRange(from: try time(f[2]), to: try time(f[3])))
+        default:
+            throw .invalidArgument("control request not understood: \(line.prefix(80))")
+        }
+    }
+
+    static func encode(_ reply: ControlReply) -> String {
+        switch reply {
+        case .flushed: return "flushed"
+        case .statistics(let text): return "stats " + String(text.map { $0 == "\n" ? newline : $0 })
+        case .rewrite(let s):
+            return "rewrite removed=\(s.segmentsRemoved.joined(separator: ",")) written=\(s.segmentsWritten.joined(separator: ","))"
+                + " rowsRead=\(s.rowsRead) bytesRead=\(s.bytesRead) rowsWritten=\(s.rowsWritten) bytesWritten=\(s.bytesWritten)"
+                + " deletion=\(s.deletionID ?? "-")"
+        }
+    }
+
+    static func decodeReply(_ text: String) -> ControlReply? {
+        if text == "flushed" { return .flushed }
+        if text.hasPrefix("stats ") { return .statistics(String(text.dropFirst(6).map { $0 == newline ? "\n" : $0 })) }
+        guard text.hasPrefix("rewrite ") else { return nil }
+        var fields: [String: String] = [:]
+        for token in text.dropFirst(8).split(separator: " ") {
+            guard let eq = token.firstIndex(of: "=") else { return nil }
+            fields[String(token[..<eq])] = String(token[token.index(after: eq)...])
+        }
+        func names(_ key: String) -> [String] { (fields[key] ?? "").split(separator: ",").map(String.init) }
+        func int(_ key: String) -> Int? { fields[key].flatMap { Int($0) } }
+        guard let rowsRead = int("rowsRead"), let bytesRead = int("bytesRead"), let rowsWritten = int("rowsWritten"),
+              let bytesWritten = int("bytesWritten") else { return nil }
+        var s = RewriteSummary()
+        s.segmentsRemoved = names("removed")
+        s.segmentsWritten = names("written")
+        s.rowsRead = rowsRead
+        s.bytesRead = bytesRead
+        s.rowsWritten = rowsWritten
+        s.bytesWritten = bytesWritten
+        s.rowsDeleted = rowsRead - rowsWritten
+        s.deletionID = fields["deletion"] == "-" ? nil : fields["deletion"]
+        return .rewrite(s)
+    }
+}
+
+extension String {
+    fileprivate func replacingNewlines() -> String { String(map { $0 == "\n" ? " " : $0 }) }
+}

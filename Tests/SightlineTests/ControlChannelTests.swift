@@ -1,0 +1,117 @@
+import Testing
+import Foundation
+import Glibc
+@_spi(Benchmarks) @testable import Sightline
+@testable import SightlineWorkload
+
+/// The owner's control socket: the CLI's maintenance commands reach a store another process
+/// owns; refusals and missing owners are clear errors.
+///
+/// Another uid cannot be tested here (the suite runs as one user, and switching needs root
+/// and a second account): the check is `SO_PEERCRED` uid == the owner's euid, plus mode 0600
+/// on the socket file, which this suite asserts.
+@Suite struct ControlChannelTests {
+    static func ownerOptions() -> StoreOptions {
+        var o = storeOptions(bufferRows: 1_000_000)
+        o.controlChannel = true
+        o.segment = SegmentOptions(blockRows: 256, spatialBlockRows: 256, compression: .none)
+        return o
+    }
+
+    @Test func requestsReachTheOwnerAndTheSocketIsPrivate() throws {
+        let dir = temporaryDirectory("control")
+        defer { removeTree(dir) }
+        let owner = try Store(directory: dir, options: Self.ownerOptions())
+        var info = stat()
+        #expect(stat("\(dir)/control.sock", &info) == 0 && info.st_mode & 0o777 == 0o600 && StoreControl.hasSocket(dir))
+        let batches = distinctBatches(3, rows: 200, seed: 71)
+        for b in batches { try owner.append(b); try owner.flush() }
+        try owner.append(distinctBatches(1, rows: 50, seed: 72)[0])
+        #expect(try StoreControl.send(.flush, to: dir) == .flushed)
+        #expect(owner.snapshot().memory.allSatisfy { $0.isEmpty })
+        guard case .statistics(let report) = try StoreControl.send(.statistics, to: dir) else { Issue.record("no statistics"); return }
+        #expect(report == (try owner.statistics().report))
+        guard case .rewrite(let compacted) = try StoreControl.send(.compact(CompactionOptions(partitioning: .day, targetRows: 10_000)), to: dir) else {
+            Issue.record("no summary"); return
+        }
+        #expect(compacted.rowsRead == compacted.rowsWritten && compacted.rowsRead > 0)
+        let plate = batches[0].plates[0]
+        let expected = try owner.snapshot().run(Query(.history(plate))).rows.count
+        guard case .rewrite(let purged) = try StoreControl.send(.purge(plate, .all), to: dir) else { Issue.record("no summary"); return }
+        #expect(purged.rowsDeleted == expected && purged.deletionID != nil)
+        #expect(try owner.snapshot().run(Query(.history(plate))).rows.isEmpty)
+        // The owner reports its errors; the request is refused, nothing changes.
+        #expect(throws: SightlineError.controlFailed(path: "\(dir)/control.sock", reason: "the owner refused: targetRows must be at least 1")) {
+            try StoreControl.send(.compact(CompactionOptions(partitioning: .day, targetRows: 0)), to: dir)
+        }
+        try owner.close()
+        #expect(!StoreControl.hasSocket(dir))
+        #expect(throws: SightlineError.controlFailed(path: "\(dir)/control.sock",
+                                                    reason: "no owner is listening (the owner is gone or runs without a control channel)")) {
+            try StoreControl.send(.flush, to: dir)
+        }
+    }
+
+    /// A socket file left by a killed owner: clients are told no owner listens; the next
+    /// owner replaces it.
+    @Test func aStaleSocketIsReportedAndReplaced() throws {
+        let dir = temporaryDirectory("control-stale")
+        defer { removeTree(dir) }
+        try Store(directory: dir, options: storeOptions()).close()
+        // What a SIGKILLed owner leaves: a bound socket file nobody listens on.
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var address = ControlServer.address("\(dir)/control.sock")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        close(fd)
+        #expect(bound == 0 && StoreControl.hasSocket(dir))
+        #expect(throws: SightlineError.controlFailed(path: "\(dir)/control.sock",
+                                                    reason: "no owner is listening (the owner is gone or runs without a control channel)")) {
+            try StoreControl.send(.statistics, to: dir)
+        }
+        let owner = try Store(directory: dir, options: Self.ownerOptions())
+        #expect(try StoreControl.send(.flush, to: dir) == .flushed)
+        try owner.close()
+    }
+
+    /// `sightline purge|compact|flush|stats` on a store another process owns go through its
+    /// socket; a purge during ingest leaves no byte of the plate on disk when it returns.
+    @Test func theCommandLineReachesARunningOwner() throws {
+        let dir = temporaryDirectory("control-cli")
+        defer { removeTree(dir) }
+        let owner = try Store(directory: dir, options: Self.ownerOptions())
+        let batches = distinctBatches(6, rows: 300, seed: 73)
+        let plate = batches[0].plates.first { $0.count >= 6 } ?? batches[0].plates[0]
+        for b in batches.prefix(3) { try owner.append(b) }
+        try owner.flush()
+        try owner.append(batches[3])  // only in the log
+        // Ingest keeps going in this process while the CLI asks for the purge.
+        let ingesting = Locked(true)
+        let writer = Thread {
+            for b in batches.dropFirst(4) where ingesting.withLock({ $0 }) {
+                var kept = SightingBatch()
+                for s in b.sightings where s.plate != plate { kept.append(s) }
+                try? owner.append(kept)
+            }
+        }
+        writer.start()
+        let (status, output) = try CommandLineTests.run(["purge", dir, plate.description])
+        #expect(status == 0 && output.contains("deleted"), "\(output)")
+        let text = Array(plate.description.utf8)
+        for (name, bytes) in try allBytes(dir) {
+            #expect(!contains(bytes, text), "\(name) still holds the plate's text")
+        }
+        ingesting.withLock { $0 = false }
+        let (s2, flushed) = try CommandLineTests.run(["flush", dir])
+        #expect(s2 == 0 && flushed.contains("flushed"), "\(flushed)")
+        let (s3, stats) = try CommandLineTests.run(["stats", dir])
+        #expect(s3 == 0 && stats.hasPrefix("segments:") && stats.contains("0 in memory"), "\(stats)")
+        let (s4, compacted) = try CommandLineTests.run(["compact", dir])
+        #expect(s4 == 0 && compacted.hasPrefix("rewrote"), "\(compacted)")
+        try owner.close()
+        // No owner: the commands open the store themselves, as before.
+        let (s5, again) = try CommandLineTests.run(["compact", dir])
+        #expect(s5 == 0 && again.hasPrefix("rewrote"), "\(again)")
+    }
+}
