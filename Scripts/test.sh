@@ -8,3 +8,9 @@ if command -v python3 >/dev/null 2>&1; then python3 Scripts/check-layers.py; els
 # Every public symbol documented, DocC without warnings (swift-docc-plugin).
 bash Scripts/check-docs.sh
 swift test "$@"
+# The example service (its own package, Hummingbird 2): integration test against the CLI
+# just built. Its first build from a clean clone takes several minutes.
+if [ "$#" -eq 0 ]; then
+    export SIGHTLINE_CLI="$PWD/.build/debug/sightline"
+    (cd Examples/SightlineServer && swift test)
+fi

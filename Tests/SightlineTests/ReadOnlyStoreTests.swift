@@ -163,4 +163,25 @@ private struct Fingerprint: Hashable, Sendable {
         }
         #expect(snapshots > 10)
     }
+
+    /// Readers (the CLI, another process) SIGKILLed at random moments change nothing: the
+    /// store's files are byte for byte the same and the owner goes on.
+    @Test func killedReadersLeaveTheStoreUntouched() throws {
+        let dir = temporaryDirectory("ro-reader-kill")
+        defer { removeTree(dir) }
+        let owner = try Store(directory: dir, options: storeOptions(bufferRows: 3000))
+        for b in distinctBatches(5, rows: 1000, seed: 81) { try owner.append(b) }  // segments and log rows
+        let before = try allBytes(dir).sorted { $0.0 < $1.0 }
+        var g = SplitMix64(seed: testSeed())
+        for _ in 0..<CrashTests.kills(5) {
+            let child = try ChildProcess(CommandLineTests.binary, ["area", dir, "--bbox", "-90,-180,90,180"])
+            usleep(UInt32(1000 + g.next() % 30_000))
+            _ = child.kill9WithStatus()
+        }
+        #expect(try allBytes(dir).sorted { $0.0 < $1.0 }.map { $0.0 } == before.map { $0.0 })
+        #expect(try allBytes(dir).sorted { $0.0 < $1.0 }.map { $0.1 } == before.map { $0.1 })
+        try owner.append(distinctBatches(1, rows: 10, seed: 82)[0])
+        try owner.flush()
+        try owner.close()
+    }
 }

@@ -40,14 +40,15 @@ struct SpatialTree: Sendable {
     }
 
     /// Block indices whose box meets one of `boxes` and whose time range meets
-    /// [`from`, `to`), in Z-order; `nodesVisited` counts the nodes examined.
-    func blocks(intersecting boxes: [GeoBox], from: Int64, to: Int64, nodesVisited: inout Int) -> [Int] {
+    /// [`from`, `to`) — [`from`, `Int64.max`] when `to` is nil (no upper bound: a row at
+    /// `Int64.max` is a valid time) — in Z-order; `nodesVisited` counts the nodes examined.
+    func blocks(intersecting boxes: [GeoBox], from: Int64, to: Int64?, nodesVisited: inout Int) -> [Int] {
         var result: [Int] = []
         guard let top = levels.last else { return result }
         func visit(_ level: Int, _ index: Int) {
             let node = levels[level][index]
             nodesVisited += 1
-            guard node.maxTime >= from && node.minTime < to, boxes.contains(where: { $0.intersects(node.bounds) }) else { return }
+            guard node.maxTime >= from && (to == nil || node.minTime < to!), boxes.contains(where: { $0.intersects(node.bounds) }) else { return }
             if level == 0 {
                 result.append(node.children.lowerBound)
             } else {

@@ -23,8 +23,8 @@ public struct TimeRange: Sendable, Hashable {
     }
 
     var lower: Int64 { from ?? .min }
-    /// Exclusive upper bound; `Int64.max` stands for "none" (a row at Int64.max cannot exist:
-    /// `Sighting` validates times).
+    /// Exclusive upper bound when `to` is set; `Int64.max` when it is not — then a row at
+    /// `Int64.max` (a valid time) is included: test `to == nil` before using it as exclusive.
     var upper: Int64 { to ?? .max }
 
     @inline(__always) func contains(_ t: Int64) -> Bool { t >= lower && (to == nil || t < upper) && (from == nil || to == nil || lower < upper) }

@@ -71,7 +71,7 @@ enum QueryPlanner {
             estimates.append(estimate(.plateRun, runBlocks, matches: scanMatches))
         case .area:
             var visited = 0
-            let spatialBlocks = segment.spatialTree.blocks(intersecting: boxes, from: query.time.lower, to: query.time.upper, nodesVisited: &visited)
+            let spatialBlocks = segment.spatialTree.blocks(intersecting: boxes, from: query.time.lower, to: query.time.to, nodesVisited: &visited)
             var matches = 0.0
             for b in spatialBlocks {
                 let s = segment.blocks[b].statistics

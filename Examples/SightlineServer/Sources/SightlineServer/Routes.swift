@@ -1,0 +1,159 @@
+import Hummingbird
+import Prometheus
+import Sightline
+
+/// The HTTP API over one store. Every store call is `async` (the library runs the blocking
+/// part on its own threads), so NIO's event loops never wait on an fsync or a scan.
+struct Routes: Sendable {
+    let store: AsyncStore
+    let registry: PrometheusCollectorRegistry
+
+    /// Largest body accepted by `POST /sightings`.
+    static let maximumBody = 64 << 20
+    /// Rows per page by default, and at most.
+    static let defaultLimit = 1000, maximumLimit = 10_000
+
+    func add(to router: Router<BasicRequestContext>) {
+        router.get("healthz") { _, _ in "ok\n" }
+        router.get("metrics") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                     body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+        }
+        router.post("sightings") { request, _ in try await ingest(request) }
+        router.get("plates/:plate/sightings") { request, context in
+            guard let text = context.parameters.get("plate") else { throw HTTPError(.badRequest, message: "missing plate") }
+            let plate: Plate
+            do { plate = try Plate(text) } catch { throw HTTPError(.badRequest, message: "\(error)") }
+            return try await page(.history(plate), request)
+        }
+        router.get("area") { request, _ in
+            let q = request.uri.queryParameters
+            let area: Area
+            if let bbox = q.get("bbox") {
+                let v = try numbers(bbox, 4, "bbox")
+                area = .box(south: v[0], west: v[1], north: v[2], east: v[3])
+            } else if let circle = q.get("circle") {
+                let v = try numbers(circle, 3, "circle")
+                area = .circle(latitude: v[0], longitude: v[1], metres: v[2])
+            } else {
+                throw HTTPError(.badRequest, message: "give bbox=S,W,N,E or circle=LAT,LON,METRES")
+            }
+            return try await page(.area(area), request)
+        }
+    }
+
+    /// `POST /sightings`: NDJSON (default) or CSV with a header (`Content-Type: text/csv`).
+    /// Good rows are stored (durable when the response is sent); rejected lines are listed
+    /// with their line number and reason, and make the status 422. Reposting a body is safe:
+    /// rows already stored are skipped as duplicates.
+    func ingest(_ request: Request) async throws -> Response {
+        var request = request
+        let body: ByteBuffer
+        do { body = try await request.collectBody(upTo: Self.maximumBody) } catch {
+            throw HTTPError(.contentTooLarge, message: "body over \(Self.maximumBody) bytes")
+        }
+        let csv = request.headers[.contentType]?.hasPrefix("text/csv") ?? false
+        var parser = SightingParser(source: "body", format: csv ? .csv : .ndjson)
+        var batch = SightingBatch()
+        var rejected: [RejectedRow] = []
+        var number = 0
+        let text = String(buffer: body)
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            number += 1
+            let line = line.hasSuffix("\r") ? line.dropLast() : line
+            if line.allSatisfy({ $0 == " " || $0 == "\t" }) { continue }
+            if csv && number == 1 {
+                do { try parser.readHeader(line) } catch { throw HTTPError(.badRequest, message: "line 1: \(error)") }
+                continue
+            }
+            switch parser.parse(line, number: number) {
+            case .success(let sighting): batch.append(sighting)
+            case .failure(let reject): rejected.append(reject)
+            }
+        }
+        let result: AppendResult
+        do { result = try await store.append(batch) } catch {
+            // The store is poisoned (disk full, I/O error): acknowledged rows are safe in the
+            // log; this body was not acknowledged. 503: try again after the operator acts.
+            throw HTTPError(.serviceUnavailable, message: "\(error)")
+        }
+        var json = "{\"stored\":\(result.stored),\"duplicates\":\(result.duplicates),\"rejected\":["
+        json += rejected.prefix(1000).map { "{\"line\":\($0.line),\"reason\":\(quoted($0.reason))}" }.joined(separator: ",")
+        json += "]}\n"
+        return Response(status: rejected.isEmpty ? .ok : .unprocessableContent, headers: [.contentType: "application/json"],
+                        body: .init(byteBuffer: ByteBuffer(string: json)))
+    }
+
+    /// One page of a query: `from`, `to` (epoch ms or RFC 3339), `limit` (rows per page),
+    /// `page` (the `next` token of the previous page). The body is
+    /// `{"sightings":[…],"next":TOKEN|null}`.
+    func page(_ kind: QueryKind, _ request: Request) async throws -> Response {
+        let q = request.uri.queryParameters
+        func time(_ name: String) throws -> Int64? {
+            guard let text = q.get(name) else { return nil }
+            guard let t = Timestamp.milliseconds(text) else { throw HTTPError(.badRequest, message: "\(name)=\(text): not epoch ms or RFC 3339") }
+            return t
+        }
+        let limit = try q.get("limit").map { text -> Int in
+            guard let n = Int(text), (1...Self.maximumLimit).contains(n) else {
+                throw HTTPError(.badRequest, message: "limit=\(text): 1…\(Self.maximumLimit)")
+            }
+            return n
+        } ?? Self.defaultLimit
+        let token = try q.get("page").map { text -> QueryPageToken in
+            guard let token = QueryPageToken(text) else { throw HTTPError(.badRequest, message: "page=\(text): not a page token") }
+            return token
+        }
+        let rows: QueryRows
+        do {
+            let query = try Query(kind, time: try TimeRange(from: try time("from"), to: try time("to")))
+            rows = try store.rows(query, after: token, options: CursorOptions(batchRows: limit, deadline: .now + .seconds(10)))
+        } catch let error as SightlineError {
+            throw HTTPError(.badRequest, message: "\(error)")
+        }
+        var iterator = rows.makeAsyncIterator()
+        let read: Result<[Sighting]?, SightlineError>
+        do throws(SightlineError) { read = .success(try await iterator.next()) } catch { read = .failure(error) }
+        let batch: [Sighting]
+        switch read {
+        case .success(let rows): batch = rows ?? []
+        case .failure(.deadlineExceeded): throw HTTPError(.serviceUnavailable, message: "the query ran past its deadline; narrow it")
+        case .failure(let error): throw HTTPError(.serviceUnavailable, message: "\(error)")  // I/O or a corrupt file: the server's trouble
+        }
+        var json = "{\"sightings\":["
+        json += batch.map(Self.json).joined(separator: ",")
+        let next = batch.count == limit ? rows.cursor.pageToken.map { quoted($0.description) } ?? "null" : "null"
+        json += "],\"next\":\(next)}\n"
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: json)))
+    }
+
+    static func json(_ s: Sighting) -> String {
+        var out = "{\"plate\":\"\(s.plate)\",\"time\":\(s.time),\"lat\":\(Double(s.latitudeE7) / 1e7),\"lon\":\(Double(s.longitudeE7) / 1e7)"
+        out += ",\"camera\":\(s.camera),\"confidence\":\(s.confidence)"
+        if let region = s.region { out += ",\"region\":\"\(region)\"" }
+        if let image = s.image { out += ",\"image\":\(quoted(image))" }
+        return out + "}"
+    }
+
+    func numbers(_ text: String, _ count: Int, _ name: String) throws -> [Double] {
+        let values = text.split(separator: ",").compactMap { Double($0) }
+        guard values.count == count, text.split(separator: ",").count == count else {
+            throw HTTPError(.badRequest, message: "\(name)=\(text): expected \(count) comma-separated numbers")
+        }
+        return values
+    }
+}
+
+/// A JSON string literal.
+func quoted(_ s: String) -> String {
+    var r = "\""
+    for u in s.unicodeScalars {
+        switch u {
+        case "\"": r += "\\\""
+        case "\\": r += "\\\\"
+        case _ where u.value < 0x20: r += "\\u00" + (u.value < 16 ? "0" : "") + String(u.value, radix: 16)
+        default: r.unicodeScalars.append(u)
+        }
+    }
+    return r + "\""
+}
