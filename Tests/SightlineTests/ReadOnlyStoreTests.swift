@@ -171,6 +171,7 @@ private struct Fingerprint: Hashable, Sendable {
         defer { removeTree(dir) }
         let owner = try Store(directory: dir, options: storeOptions(bufferRows: 3000))
         for b in distinctBatches(5, rows: 1000, seed: 81) { try owner.append(b) }  // segments and log rows
+        try owner.waitForFlush()  // the background flush of the first 3000 rows is done
         let before = try allBytes(dir).sorted { $0.0 < $1.0 }
         var g = SplitMix64(seed: testSeed())
         for _ in 0..<CrashTests.kills(5) {
