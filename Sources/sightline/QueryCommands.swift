@@ -263,11 +263,11 @@ struct HeatmapCommand: ParsableCommand {
 struct ExplainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "explain",
-        abstract: "Show the plan of a history or area query: per segment, the chosen access path and the alternatives with their estimates.",
+        abstract: "Show the plan of a history, area or search query: per segment, the chosen access path and the alternatives with their estimates.",
         discussion: "Usage: sightline explain [--analyze] STORE history PLATE [options] | STORE area REGION-OPTION [options]")
     @Flag(help: "Run the query and add actual rows, blocks, bytes and time per stage.") var analyze = false
     @Argument(help: "Store directory.") var store: String
-    @Argument(help: "history or area.") var kind: String
+    @Argument(help: "history, area or search.") var kind: String
     @Argument(parsing: .captureForPassthrough, help: "The query's arguments.") var rest: [String] = []
 
     func run() throws {
@@ -275,7 +275,8 @@ struct ExplainCommand: ParsableCommand {
         switch kind {
         case "history": query = try HistoryCommand.parse([store] + rest).query()
         case "area": query = try AreaCommand.parse([store] + rest).query()
-        default: throw ValidationError("explain takes history or area, not \(kind)")
+        case "search": query = try SearchCommand.parse([store] + rest).query()
+        default: throw ValidationError("explain takes history, area or search, not \(kind)")
         }
         let snapshot = try openSnapshot(store)
         let plan = snapshot.plan(query)

@@ -198,6 +198,44 @@ import Glibc
         try owner.close()
     }
 
+    /// search, intersect, convoy and frequent print exactly the columns the issue specifies,
+    /// in its orders, agreeing with the library.
+    @Test func investigativeCommandsPrintTheirColumns() throws {
+        let dir = temporaryDirectory("cli-investigate")
+        defer { removeTree(dir) }
+        let (generated, log) = try Self.run(["generate", "--rows", "20000", "--store", "\(dir)/s"])
+        #expect(generated == 0, "\(log)")
+        let snapshot = try ReadOnlyStore(directory: "\(dir)/s").snapshot()
+        let rows = try snapshot.allSightings()
+        let counts = Dictionary(rows.map { ($0.plate, 1) }, uniquingKeysWith: +)
+        let plate = counts.max { ($0.value, $1.key) < ($1.value, $0.key) }!.key
+        let pattern = String(plate.text.prefix(3)) + "*"
+        let (s1, search) = try Self.run(["search", "\(dir)/s", pattern.lowercased(), "--epoch-ms"])
+        let want = try snapshot.run(Query(.search(PlatePattern(pattern), within: nil))).rows
+        #expect(s1 == 0 && search.hasPrefix("plate,time,lat,lon,camera,confidence,region,image\n"), "\(search.prefix(300))")
+        #expect(search.split(separator: "\n").count == want.count + 1)
+        let (s2, plates) = try Self.run(["search", "\(dir)/s", pattern, "--plates", "--epoch-ms"])
+        let summary = try snapshot.searchPlates(Query(.search(PlatePattern(pattern), within: nil)))
+        #expect(s2 == 0 && plates == (["plate,sightings,first,last"] + summary.map { "\($0.plate),\($0.sightings),\($0.first),\($0.last)" }).joined(separator: "\n") + "\n")
+        let (s3, intersect) = try Self.run(["intersect", "\(dir)/s", "--window", "37.3,-122.5,37.8,-121.7,2024-06-01T00:00:00Z,2024-06-02T00:00:00Z",
+                                            "--window", "37.3,-122.5,37.8,-121.7,2024-06-02T00:00:00Z,2024-06-03T00:00:00Z"])
+        #expect(s3 == 0 && intersect.hasPrefix("plate,windows,sightings\n"), "\(intersect.prefix(300))")
+        let (s4, convoy) = try Self.run(["convoy", "\(dir)/s", plate.text, "--within", "300", "--min-cameras", "1"])
+        let companions = try snapshot.convoy(plate, within: .seconds(300), minimumCameras: 1)
+        #expect(s4 == 0 && convoy == (["plate,cameras,sightings"] + companions.map { "\($0.plate),\($0.cameras),\($0.sightings)" }).joined(separator: "\n") + "\n")
+        let (s5, frequent) = try Self.run(["frequent", "\(dir)/s", plate.text, "--precision", "6", "--top", "3", "--hours", "22-6", "--epoch-ms"])
+        let cells = try snapshot.frequentLocations(plate, precision: 6, top: 3, hours: (22, 6))
+        #expect(s5 == 0 && frequent == (["cell,sightings,first,last"] + cells.map { "\($0.cell),\($0.sightings),\($0.first),\($0.last)" }).joined(separator: "\n") + "\n")
+        let (s6, plan) = try Self.run(["explain", "\(dir)/s", "search", pattern])
+        #expect(s6 == 0 && plan.contains("query: search"), "\(plan)")
+        for bad in [["search", "\(dir)/s", "AB#"], ["intersect", "\(dir)/s"], ["intersect", "\(dir)/s", "--window", "1,2,3"],
+                    ["intersect", "\(dir)/s", "--window", "0,0,1,1,5,5"], ["convoy", "\(dir)/s", plate.text, "--within", "-1"],
+                    ["frequent", "\(dir)/s", plate.text, "--hours", "5"], ["frequent", "\(dir)/s", plate.text, "--precision", "13"]] {
+            let (status, message) = try Self.run(bad)
+            #expect(status != 0 && !message.isEmpty, "\(bad): \(message)")
+        }
+    }
+
     @Test func maintenanceCommandsCompactPurgeAndReport() throws {
         let dir = temporaryDirectory("cli-maint")
         defer { removeTree(dir) }

@@ -71,6 +71,9 @@ public enum QueryKind: Sendable, Hashable {
     case history(Plate)
     /// Every sighting inside an area.
     case area(Area)
+    /// Every sighting of the plates matching a pattern (partial or OCR-equivalent), inside
+    /// an area when given. Ordered like areas: time, plate, camera.
+    case search(PlatePattern, within: Area?)
 }
 
 /// A query: what, when, and filters.
@@ -85,6 +88,7 @@ public struct Query: Sendable, Hashable {
     /// A query; areas are validated.
     public init(_ kind: QueryKind, time: TimeRange = .all, filters: QueryFilters = QueryFilters()) throws(SightlineError) {
         if case .area(let area) = kind { _ = try area.validated() }
+        if case .search(_, let area?) = kind { _ = try area.validated() }
         self.kind = kind
         self.time = time
         self.filters = filters
@@ -98,7 +102,18 @@ public struct Query: Sendable, Hashable {
         switch kind {
         case .history(let p): return p == plate
         case .area(let a): return a.contains(latitudeE7: latitudeE7, longitudeE7: longitudeE7)
+        case .search(let pattern, let a):
+            return (a?.contains(latitudeE7: latitudeE7, longitudeE7: longitudeE7) ?? true) && pattern.matches(plate)
         }
+    }
+
+    /// `matches` without the plate test of a search (its rows are tested first; the plate,
+    /// built once per run, only for runs with a candidate row).
+    @inline(__always)
+    func matchesExceptPattern(time t: Int64, latitudeE7: Int32, longitudeE7: Int32, camera: UInt32,
+                              confidence: UInt8, regionCode: UInt32, area: Area?) -> Bool {
+        guard time.contains(t), filters.accepts(camera: camera, confidence: confidence, regionCode: regionCode) else { return false }
+        return area?.contains(latitudeE7: latitudeE7, longitudeE7: longitudeE7) ?? true
     }
 
     /// Result order: histories by time then camera; areas by time, plate, camera (then the

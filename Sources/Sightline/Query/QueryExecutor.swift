@@ -141,7 +141,30 @@ enum QueryExecutor {
                               confidence: hasConfidence ? c.confidences[row] : 100,
                               regionCode: hasRegion ? c.regions[row] : 0)
             }
-            if hasPlate && decoder.platesPending, let target {
+            if case .search(let pattern, let area) = query.kind {
+                // Each plate run's rows are tested first; its plate is built and matched
+                // against the pattern once, only when a row of the run is a candidate.
+                let runCount = decoder.platesPending ? decoder.runLengths.count : decoder.runPlates.count
+                let runLengths = decoder.runLengths.base
+                var row = 0
+                for r in 0..<runCount {
+                    let length = Int(runLengths[r])
+                    var plate: Plate?
+                    for k in row..<(row + length)
+                    where query.matchesExceptPattern(time: c.times[k], latitudeE7: c.latitudes[k], longitudeE7: c.longitudes[k],
+                                                     camera: hasCamera ? c.cameras[k] : 0, confidence: hasConfidence ? c.confidences[k] : 100,
+                                                     regionCode: hasRegion ? c.regions[k] : 0, area: area) {
+                        if plate == nil {
+                            let p = decoder.platesPending ? try decoder.plate(run: r) : decoder.runPlates.base[r]
+                            guard pattern.matches(p) else { break }  // no row of this run can match
+                            plate = p
+                        }
+                        sink.add(c, row: k, plate: plate!)
+                        matched += 1
+                    }
+                    row += length
+                }
+            } else if hasPlate && decoder.platesPending, let target {
                 // A plate-ordered block decoded without keys: find the plate's run(s) by text.
                 let runLengths = decoder.runLengths.base
                 var row = 0

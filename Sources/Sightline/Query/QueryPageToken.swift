@@ -48,6 +48,15 @@ public struct QueryPageToken: Sendable, Hashable, LosslessStringConvertible {
 }
 
 extension Query {
+    /// The canonical text of an area (part of the fingerprint).
+    static func describe(_ area: Area) -> String {
+        switch area {
+        case .box(let s, let w, let n, let e): return "box \(s) \(w) \(n) \(e)"
+        case .circle(let lat, let lon, let metres): return "circle \(lat) \(lon) \(metres)"
+        case .polygon(let ring): return "polygon" + ring.map { " \($0.latitude),\($0.longitude)" }.joined()
+        }
+    }
+
     /// A stable 64-bit hash of what the query asks (FNV-1a over a canonical text: the same in
     /// every process and release of this format; cameras sorted; the limit left out so a
     /// client may change its page size).
@@ -55,9 +64,8 @@ extension Query {
         var text = ""
         switch kind {
         case .history(let plate): text += "history \(plate)"
-        case .area(.box(let s, let w, let n, let e)): text += "box \(s) \(w) \(n) \(e)"
-        case .area(.circle(let lat, let lon, let metres)): text += "circle \(lat) \(lon) \(metres)"
-        case .area(.polygon(let ring)): text += "polygon" + ring.map { " \($0.latitude),\($0.longitude)" }.joined()
+        case .area(let area): text += Self.describe(area)
+        case .search(let pattern, let area): text += "search \(pattern.text) \(pattern.equivalence?.classes.joined(separator: "|") ?? "exact") \(area.map(Self.describe) ?? "everywhere")"
         }
         text += " time \(time.from.map(String.init) ?? "-") \(time.to.map(String.init) ?? "-")"
         text += " cameras \(filters.cameras.map { $0.sorted().map(String.init).joined(separator: ",") } ?? "*")"

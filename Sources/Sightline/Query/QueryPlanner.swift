@@ -8,10 +8,12 @@ enum QueryPlanner {
         columns.formUnion(query.filters.columns)
         var plateKey: UInt64?
         if case .history = query.kind { columns.insert(.plate) }
+        if case .search = query.kind { columns.insert(.plate) }
         var boxes: [GeoBox] = []
         switch query.kind {
         case .history(let plate): plateKey = segments.first?.hasher.key(plate)
         case .area(let area): boxes = area.coveringBoxes
+        case .search(_, let area): boxes = area?.coveringBoxes ?? []
         }
         var plans: [SegmentPlan] = []
         // Segments ruled out by their statistics alone are only counted: at hundreds of
@@ -69,7 +71,10 @@ enum QueryPlanner {
             let distinct = max(1.0, Double(segment.plateFilter.byteCount * 8 / SegmentFormat.plateFilterBitsPerKey))
             scanMatches = Double(segment.rowCount) / distinct * timeFraction
             estimates.append(estimate(.plateRun, runBlocks, matches: scanMatches))
-        case .area:
+        case .search(_, nil):
+            // No index serves a pattern yet: the scans below, every plate run tested once.
+            scanMatches = Double(segment.rowCount) * timeFraction * 0.001
+        case .area, .search:
             var visited = 0
             let spatialBlocks = segment.spatialTree.blocks(intersecting: boxes, from: query.time.lower, to: query.time.to, nodesVisited: &visited)
             var matches = 0.0
