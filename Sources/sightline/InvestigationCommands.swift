@@ -10,10 +10,18 @@ func printLines(_ lines: [String]) {
     FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
 }
 
+/// A time option's value (epoch ms or RFC 3339); nil when not given.
 func parseTime(_ text: String?, _ name: String) throws -> Int64? {
     guard let text else { return nil }
     guard let t = Timestamp.milliseconds(text) else { throw ValidationError("--\(name) \(text): not epoch milliseconds or RFC 3339") }
     return t
+}
+
+/// A plate argument and `--from`/`--to` options; bad values are usage errors.
+func plateAndTime(_ plate: String, from: String?, to: String?) throws -> (Plate, TimeRange) {
+    do {
+        return (try Plate(plate), try TimeRange(from: try parseTime(from, "from"), to: try parseTime(to, "to")))
+    } catch let e as SightlineError { throw ValidationError("\(e)") }
 }
 
 struct SearchCommand: ParsableCommand {
@@ -93,12 +101,7 @@ struct ConvoyCommand: ParsableCommand {
 
     func run() throws {
         guard within >= 0 else { throw ValidationError("--within must not be negative") }
-        let target: Plate
-        let time: TimeRange
-        do {
-            target = try Plate(plate)
-            time = try TimeRange(from: try parseTime(from, "from"), to: try parseTime(to, "to"))
-        } catch let e as SightlineError { throw ValidationError("\(e)") }
+        let (target, time) = try plateAndTime(plate, from: from, to: to)
         let snapshot = try openSnapshot(store)
         do {
             let rows = try snapshot.convoy(target, within: .seconds(within), minimumCameras: minCameras, time: time, limit: limit)
@@ -120,12 +123,7 @@ struct FrequentCommand: ParsableCommand {
     @Flag(help: "Times as epoch milliseconds instead of RFC 3339.") var epochMs = false
 
     func run() throws {
-        let target: Plate
-        let time: TimeRange
-        do {
-            target = try Plate(plate)
-            time = try TimeRange(from: try parseTime(from, "from"), to: try parseTime(to, "to"))
-        } catch let e as SightlineError { throw ValidationError("\(e)") }
+        let (target, time) = try plateAndTime(plate, from: from, to: to)
         let window = try hours.map { text throws -> (from: Int, to: Int) in
             let parts = text.split(separator: "-")
             guard parts.count == 2, let a = Int(parts[0]), let b = Int(parts[1]) else { throw ValidationError("--hours \(text): expected H1-H2") }

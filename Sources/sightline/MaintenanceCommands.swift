@@ -25,11 +25,10 @@ struct CompactCommand: ParsableCommand {
 
     func run() throws {
         guard let partitioning = Partitioning(rawValue: partition) else { throw ValidationError("--partition is day or week") }
-        var options = CompactionOptions(partitioning: partitioning, targetRows: targetRows)
-        if let retain { options.deleteOlderThan = StoreOptions.systemTime() - (try parseDuration(retain)) }
+        var compaction = CompactionOptions(partitioning: partitioning, targetRows: targetRows)
+        if let retain { compaction.deleteOlderThan = StoreOptions.systemTime() - (try parseDuration(retain)) }
         let clock = ContinuousClock()
         let start = clock.now
-        let compaction = options
         let reply = try MaintenanceTarget(store).run(.compact(compaction)) { (s: Store) throws(SightlineError) -> ControlReply in .rewrite(try s.compact(compaction)) }
         if case .rewrite(let summary) = reply { printSummary(summary, clock.now - start) }
     }

@@ -18,12 +18,7 @@ struct QueryOptions: ParsableArguments {
     enum OutputFormat: String, ExpressibleByArgument { case csv, ndjson, table }
 
     func time() throws -> TimeRange {
-        func parse(_ text: String?, _ name: String) throws -> Int64? {
-            guard let text else { return nil }
-            guard let t = Timestamp.milliseconds(text) else { throw ValidationError("--\(name) \(text): not epoch milliseconds or RFC 3339") }
-            return t
-        }
-        return try TimeRange(from: parse(from, "from"), to: parse(to, "to"))
+        try TimeRange(from: parseTime(from, "from"), to: parseTime(to, "to"))
     }
 
     func filters() throws -> QueryFilters {

@@ -1,5 +1,3 @@
-import Dispatch
-
 /// A query's answer, streamed in order in batches: a service prints or sends each batch
 /// before the next is read, and pages through a large answer with `pageToken`.
 ///
@@ -154,33 +152,13 @@ public final class QueryCursor: Sendable {
         while end < units.count && units[end].minTime == units[end - 1].minTime { end += 1 }
         s.nextUnit = end
         let round = Array(units[first..<end])
-        let workers = min(round.count, max(1, plan.parallelism))
         let plan = self.plan
-        let results = Locked<[(RowSink, QueryStatistics)]>([])
-        let failure = Locked<SightlineError?>(nil)
-        @Sendable func work(_ w: Int) {
-            var sink = RowSink(plan)
-            var stats = QueryStatistics()
-            let decoder = BlockDecoder()
-            do throws(SightlineError) {
-                for i in stride(from: w, to: round.count, by: workers) {
-                    let unit = round[i]
-                    try QueryExecutor.scan(plan.segments[unit.segment].reader, blocks: [unit.block], plan: plan,
-                                           decoder: decoder, into: &sink, stats: &stats)
-                }
-            } catch {
-                failure.withLock { $0 = $0 ?? error }
-            }
-            sink.finish()
-            results.withLock { $0.append((sink, stats)) }
+        let (merged, stats) = try QueryExecutor.parallel(plan, items: round.count, into: RowSink.self) {
+            (i, decoder, sink, stats) throws(SightlineError) in
+            let unit = round[i]
+            try QueryExecutor.scan(plan.segments[unit.segment].reader, blocks: [unit.block], plan: plan, decoder: decoder, into: &sink, stats: &stats)
         }
-        if workers <= 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: workers) { work($0) } }
-        if let error = failure.withLock({ $0 }) { throw error }
-        var merged = RowSink(plan)
-        for (sink, stats) in results.withLock({ $0 }) {
-            merged.merge(sink)
-            s.statistics.add(stats)
-        }
+        s.statistics.add(stats)
         for unit in round { s.segmentsRead.insert(unit.segment) }
         s.statistics.segmentsRead = s.segmentsRead.count
         add(merged.rows, &s)

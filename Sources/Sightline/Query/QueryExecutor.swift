@@ -40,15 +40,7 @@ struct RowSink: MatchSink {
     mutating func merge(_ other: consuming RowSink) {
         if other.rows.isEmpty { return }
         if rows.isEmpty { rows = other.rows; return }
-        var merged: [Sighting] = []
-        merged.reserveCapacity(rows.count + other.rows.count)
-        var i = 0, j = 0
-        while i < rows.count && j < other.rows.count {
-            if Query.ordered(other.rows[j], rows[i], history: history) { merged.append(other.rows[j]); j += 1 } else { merged.append(rows[i]); i += 1 }
-        }
-        merged += rows[i...]
-        merged += other.rows[j...]
-        rows = merged
+        rows = SortedRuns.merge(rows[...], other.rows[...], history: history)
     }
 }
 
@@ -65,7 +57,21 @@ struct CountSink: MatchSink {
 enum QueryExecutor {
     static func run<Sink: MatchSink>(_ plan: QueryPlan, into _: Sink.Type) throws(SightlineError) -> (Sink, QueryStatistics) {
         let work = plan.segments.filter { $0.chosen != nil }
-        let workers = min(work.count, max(1, plan.parallelism))
+        var (sink, stats) = try parallel(plan, items: work.count, into: Sink.self) { (i, decoder, sink, stats) throws(SightlineError) in
+            stats.segmentsRead += 1
+            try scan(work[i].reader, blocks: work[i].chosen!.blocks, plan: plan, decoder: decoder, into: &sink, stats: &stats)
+        }
+        sink.merge(scanMemory(plan, into: Sink.self, stats: &stats))
+        return (sink, stats)
+    }
+
+    /// Runs work items `0..<items` over at most `plan.parallelism` workers, each with its own
+    /// sink, statistics and decoder (items `w`, `w + workers`, … go to worker `w`); returns
+    /// the workers' finished sinks merged and their statistics added. The first error wins.
+    static func parallel<Sink: MatchSink>(_ plan: QueryPlan, items: Int, into _: Sink.Type,
+                                          _ item: @escaping @Sendable (Int, BlockDecoder, inout Sink, inout QueryStatistics) throws(SightlineError) -> Void)
+        throws(SightlineError) -> (Sink, QueryStatistics) {
+        let workers = min(items, max(1, plan.parallelism))
         let results = Locked<[(Sink, QueryStatistics)]>([])
         let failure = Locked<SightlineError?>(nil)
         @Sendable func runWorker(_ w: Int) {
@@ -73,19 +79,16 @@ enum QueryExecutor {
             var stats = QueryStatistics()
             let decoder = BlockDecoder()
             do throws(SightlineError) {
-                for i in stride(from: w, to: work.count, by: workers) {
-                    stats.segmentsRead += 1
-                    try scan(work[i].reader, blocks: work[i].chosen!.blocks, plan: plan, decoder: decoder, into: &sink, stats: &stats)
-                }
+                for i in stride(from: w, to: items, by: workers) { try item(i, decoder, &sink, &stats) }
             } catch {
                 failure.withLock { $0 = $0 ?? error }
             }
             sink.finish()
             results.withLock { $0.append((sink, stats)) }
         }
-        if workers <= 1 {
-            if !work.isEmpty { runWorker(0) }
-        } else {
+        if workers == 1 {
+            runWorker(0)
+        } else if workers > 1 {
             DispatchQueue.concurrentPerform(iterations: workers) { runWorker($0) }
         }
         if let error = failure.withLock({ $0 }) { throw error }
@@ -95,7 +98,6 @@ enum QueryExecutor {
             sink.merge(s)
             stats.add(st)
         }
-        sink.merge(scanMemory(plan, into: Sink.self, stats: &stats))
         return (sink, stats)
     }
 

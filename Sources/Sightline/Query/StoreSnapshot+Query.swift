@@ -107,8 +107,11 @@ extension StoreSnapshot {
     func record(_ query: Query, _ stats: QueryStatistics, span: (any Span)? = nil) {
         var history = false
         if case .history = query.kind { history = true }
-        metrics?.recordQuery(history: history, duration: stats.planning + stats.execution + stats.merge,
-                             statistics: QueryStatisticsTotals(blocksRead: stats.blocksRead, bytesRead: stats.bytesRead))
+        if let metrics {
+            (history ? metrics.historyQueries : metrics.areaQueries).recordNanoseconds((stats.planning + stats.execution + stats.merge).nanoseconds)
+            metrics.blocksRead.increment(by: stats.blocksRead)
+            metrics.bytesRead.increment(by: stats.bytesRead)
+        }
         guard let span else { return }
         span.attributes["sightline.query.kind"] = history ? "history" : "area"
         span.attributes["sightline.blocks_read"] = stats.blocksRead

@@ -152,24 +152,21 @@ public final class ReadOnlyStore: Sendable {
             var tail = s.logs[first] ?? LogTail(name: name)
             // A log whose records all precede `persisted` is in segments already.
             if let known = tail.nextSequence, known <= persisted, tail.validLength > 0 { s.logs[first] = tail; continue }
-            var contents: LogReader.Contents
-            do throws(SightlineError) {
-                contents = try LogReader.read("\(directory)/\(name)", fileSystem: fileSystem, from: tail.validLength,
-                                              expecting: tail.nextSequence ?? (tail.validLength == 0 ? nil : first))
-            } catch {
-                guard case .corruptFile = error else { throw error }
-                // A log still being created has no complete header yet: nothing in it.
-                if tail.validLength == 0 { s.logs[first] = nil; break }
-                // Not what was read before: a new owner recreated this (header-only) log on
-                // open. Read it afresh; if it is really damaged, that read says so.
-                tail = LogTail(name: name)
+            var read: LogReader.Contents?
+            while read == nil {
                 do throws(SightlineError) {
-                    contents = try LogReader.read("\(directory)/\(name)", fileSystem: fileSystem, from: 0, expecting: nil)
+                    read = try LogReader.read("\(directory)/\(name)", fileSystem: fileSystem, from: tail.validLength,
+                                              expecting: tail.nextSequence ?? (tail.validLength == 0 ? nil : first))
                 } catch {
-                    if case .corruptFile = error { s.logs[first] = nil; break }  // being created again
-                    throw error
+                    guard case .corruptFile = error else { throw error }
+                    // A log still being created has no complete header yet: nothing in it.
+                    if tail.validLength == 0 { break }
+                    // Not what was read before: a new owner recreated this (header-only) log
+                    // on open. Read it afresh from its start.
+                    tail = LogTail(name: name)
                 }
             }
+            guard let contents = read else { s.logs[first] = nil; break }
             tail.records += contents.records
             tail.validLength = contents.validLength
             s.logs[first] = tail

@@ -178,7 +178,6 @@ public final class Store: Sendable {
         startMaintenance()
         if options.controlChannel {
             let logger = options.logger
-            control.withLock { $0 = nil }
             let server = try ControlServer(directory: directory, logger: { logger.warning("\($0)") }) {
                 [weak self] (request: ControlRequest) throws(SightlineError) -> ControlReply in
                 guard let self else { throw .storeClosed(path: directory) }

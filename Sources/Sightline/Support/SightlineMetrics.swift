@@ -35,19 +35,6 @@ struct SightlineMetrics: Sendable {
         blocksRead = Counter(label: "sightline_query_blocks_read_total", dimensions: d, factory: factory)
         bytesRead = Counter(label: "sightline_query_bytes_read_total", dimensions: d, factory: factory)
     }
-
-    /// Records a finished query: its latency by kind, blocks and bytes read.
-    func recordQuery(history: Bool, duration: Duration, statistics: QueryStatisticsTotals) {
-        (history ? historyQueries : areaQueries).recordNanoseconds(duration.nanoseconds)
-        blocksRead.increment(by: statistics.blocksRead)
-        bytesRead.increment(by: statistics.bytesRead)
-    }
-}
-
-/// What `recordQuery` needs of a query's statistics (Support sits below Query).
-struct QueryStatisticsTotals {
-    var blocksRead: Int
-    var bytesRead: Int
 }
 
 /// Rows rejected by the ingest parsers (not per store: parsing happens before a store).
