@@ -52,9 +52,8 @@ struct SearchCommand: ParsableCommand {
         let snapshot = try openSnapshot(store)
         do {
             let rows = try snapshot.searchPlates(query)
-            printLines(["plate,sightings,first,last"] + rows.map {
-                "\($0.plate),\($0.sightings),\(formatTime($0.first, epochMs: options.epochMs)),\(formatTime($0.last, epochMs: options.epochMs))"
-            })
+            printRecords(["plate", "sightings", "first", "last"],
+                         rows.map { [.text($0.plate.text), .number($0.sightings), .time($0.first), .time($0.last)] }, options)
         } catch { throw CommandFailure(error) }
     }
 }
@@ -67,6 +66,7 @@ struct IntersectCommand: ParsableCommand {
     var windows: [String] = []
     @Option(name: .customLong("min"), help: "Windows a plate must be seen in (default: all).") var minimum: Int?
     @Option(help: "At most this many plates.") var limit: Int?
+    @OptionGroup var output: OutputOptions
 
     func run() throws {
         guard !windows.isEmpty else { throw ValidationError("give at least one --window S,W,N,E,FROM,TO") }
@@ -83,7 +83,7 @@ struct IntersectCommand: ParsableCommand {
         let snapshot = try openSnapshot(store)
         do {
             let rows = try snapshot.intersect(parsed, minimum: minimum, filters: QueryFilters(limit: limit))
-            printLines(["plate,windows,sightings"] + rows.map { "\($0.plate),\($0.windows),\($0.sightings)" })
+            printRecords(["plate", "windows", "sightings"], rows.map { [.text($0.plate.text), .number($0.windows), .number($0.sightings)] }, output)
         } catch SightlineError.invalidArgument(let message) { throw ValidationError(message) } catch { throw CommandFailure(error) }
     }
 }
@@ -98,6 +98,7 @@ struct ConvoyCommand: ParsableCommand {
     @Option(help: "From this time, inclusive (epoch ms or RFC 3339).") var from: String?
     @Option(help: "To this time, exclusive.") var to: String?
     @Option(help: "At most this many plates.") var limit: Int?
+    @OptionGroup var output: OutputOptions
 
     func run() throws {
         guard within >= 0 else { throw ValidationError("--within must not be negative") }
@@ -105,7 +106,7 @@ struct ConvoyCommand: ParsableCommand {
         let snapshot = try openSnapshot(store)
         do {
             let rows = try snapshot.convoy(target, within: .seconds(within), minimumCameras: minCameras, time: time, limit: limit)
-            printLines(["plate,cameras,sightings"] + rows.map { "\($0.plate),\($0.cameras),\($0.sightings)" })
+            printRecords(["plate", "cameras", "sightings"], rows.map { [.text($0.plate.text), .number($0.cameras), .number($0.sightings)] }, output)
         } catch SightlineError.invalidArgument(let message) { throw ValidationError(message) } catch { throw CommandFailure(error) }
     }
 }
@@ -120,7 +121,7 @@ struct FrequentCommand: ParsableCommand {
     @Option(help: "Only sightings whose UTC hour is in H1-H2 (wraps past midnight when H1 > H2), e.g. 22-6.") var hours: String?
     @Option(help: "From this time, inclusive (epoch ms or RFC 3339).") var from: String?
     @Option(help: "To this time, exclusive.") var to: String?
-    @Flag(help: "Times as epoch milliseconds instead of RFC 3339.") var epochMs = false
+    @OptionGroup var output: OutputOptions
 
     func run() throws {
         let (target, time) = try plateAndTime(plate, from: from, to: to)
@@ -132,9 +133,8 @@ struct FrequentCommand: ParsableCommand {
         let snapshot = try openSnapshot(store)
         do {
             let rows = try snapshot.frequentLocations(target, precision: precision, top: top, hours: window, time: time)
-            printLines(["cell,sightings,first,last"] + rows.map {
-                "\($0.cell),\($0.sightings),\(formatTime($0.first, epochMs: epochMs)),\(formatTime($0.last, epochMs: epochMs))"
-            })
+            printRecords(["cell", "sightings", "first", "last"],
+                         rows.map { [.text($0.cell), .number($0.sightings), .time($0.first), .time($0.last)] }, output)
         } catch SightlineError.invalidArgument(let message) { throw ValidationError(message) } catch { throw CommandFailure(error) }
     }
 }

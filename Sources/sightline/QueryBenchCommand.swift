@@ -14,6 +14,7 @@ struct QueryBenchCommand: ParsableCommand {
     @Option(help: "Seed for choosing plates and places.") var seed: UInt64 = 1
     @Option(help: "Write the results as JSON here.") var json: String?
     @Flag(help: "Describe each type's slowest query.") var verbose = false
+    @Flag(help: "Run the investigative mix instead: 4-character searches, 3-window intersections, convoys, frequent locations.") var investigative = false
     @Option(help: "Run these queries instead (JSON: [{type, plate} | {type, south, west, north, east, from, to, count?}]), as Benchmarks/peers/peers.py writes them.") var queryFile: String?
 
     struct QuerySpec: Codable {
@@ -58,6 +59,7 @@ struct QueryBenchCommand: ParsableCommand {
             return .box(south: max(-90, lat - dLat), west: max(-180, lon - dLon), north: min(90, lat + dLat), east: min(180, lon + dLon))
         }
         let hour: Int64 = 3_600_000
+        if investigative { return try runInvestigative(snapshot, samples, square: square) }
         let types: [(String, (Sighting) throws -> Query, Bool)] = [
             ("history, all time", { try Query(.history($0.plate)) }, false),
             ("area 1 km², 24 h", { try Query(.area(square($0, metres: 1000)), time: TimeRange(from: $0.time - 12 * hour, to: $0.time + 12 * hour)) }, false),
@@ -120,12 +122,58 @@ struct QueryBenchCommand: ParsableCommand {
             for s in samples {
                 let q = try make(s)
                 let t0 = clock.now
-                _ = snapshot.plan(q)
+                _ = try snapshot.plan(q)
                 planTimes.append(clock.now - t0)
             }
             let planning = summarize(name, planTimes, rows: 0)
             report.append(planning)
             line(planning)
+        }
+        if let json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try encoder.encode(report).write(to: URL(fileURLWithPath: json))
+        }
+    }
+
+    /// The investigative mix (issue 11), each query built from a sampled sighting: a search
+    /// keeping the plate's first two and last two characters (`TQ*25`), as plates and as rows;
+    /// three 1 km² × 24 h windows around it and two other samples; its plate's convoy at
+    /// ±60 s; its plate's frequent locations.
+    func runInvestigative(_ snapshot: StoreSnapshot, _ samples: [Sighting], square: @escaping (Sighting, Double) -> Area) throws {
+        let hour: Int64 = 3_600_000
+        let clock = ContinuousClock()
+        func pattern(_ s: Sighting) throws -> Query {
+            let text = s.plate.text
+            return try Query(.search(try PlatePattern(String(text.prefix(2)) + "*" + String(text.suffix(2))), within: nil))
+        }
+        func windows(_ k: Int) throws -> [IntersectionWindow] {
+            try [samples[k], samples[(k + 1) % samples.count], samples[(k + 2) % samples.count]].map {
+                try IntersectionWindow(area: square($0, 1000), time: TimeRange(from: $0.time - 12 * hour, to: $0.time + 12 * hour))
+            }
+        }
+        let types: [(String, (Int) throws -> Int)] = [
+            ("search 4 chars, plates", { try snapshot.searchPlates(pattern(samples[$0])).count }),
+            ("search 4 chars, rows", { try snapshot.run(pattern(samples[$0])).count }),
+            ("intersect 3 × 1 km² 24 h", { try snapshot.intersect(windows($0)).count }),
+            ("convoy ±60 s", { try snapshot.convoy(samples[$0].plate, within: .seconds(60)).count }),
+            ("frequent locations", { try snapshot.frequentLocations(samples[$0].plate).count }),
+        ]
+        print("\(snapshot.rowCount) rows; \(samples.count) queries per type, warm cache")
+        print("type                      mean rows      p50 ms    p95 ms    p99 ms    max ms")
+        var report: [Row] = []
+        for (name, body) in types {
+            for k in samples.indices { _ = try body(k) }  // warm up
+            var times: [Double] = []
+            var rows = 0
+            for k in samples.indices {
+                let t0 = clock.now
+                rows += try body(k)
+                times.append(seconds(clock.now - t0) * 1e3)
+            }
+            let row = Self.summarize(name, times, rows: rows)
+            report.append(row)
+            print(String(format: "%-25@ %9.1f %11.3f %9.3f %9.3f %9.3f", name as NSString, row.meanRows, row.p50Ms, row.p95Ms, row.p99Ms, row.maxMs))
         }
         if let json {
             let encoder = JSONEncoder()

@@ -274,7 +274,7 @@ struct ExplainCommand: ParsableCommand {
         default: throw ValidationError("explain takes history, area or search, not \(kind)")
         }
         let snapshot = try openSnapshot(store)
-        let plan = snapshot.plan(query)
+        let plan = try snapshot.plan(query)
         print("query: \(query.kind)  time [\(query.time.from.map(String.init) ?? "-∞"), \(query.time.to.map(String.init) ?? "+∞"))")
         var chosenCounts: [String: Int] = [:]
         var skipCounts: [String: Int] = Dictionary(uniqueKeysWithValues: plan.skippedSegments.map { ($0.key.rawValue, $0.value) })

@@ -123,9 +123,9 @@ import Testing
 
     @Test func newerVersionIsReportedAsSuch() throws {
         var (_, bytes) = try Self.smallSegment()
-        bytes[8] = 3
+        bytes[8] = 4
         let crc = bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[0..<12])) }
         withUnsafeBytes(of: crc.littleEndian) { for i in 0..<4 { bytes[12 + i] = $0[i] } }
-        #expect(throws: SightlineError.unsupportedFormat(path: "<memory>", version: 3)) { try SegmentReader(bytes: bytes, hasher: testHasher) }
+        #expect(throws: SightlineError.unsupportedFormat(path: "<memory>", version: 4)) { try SegmentReader(bytes: bytes, hasher: testHasher) }
     }
 }

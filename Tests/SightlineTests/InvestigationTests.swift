@@ -173,7 +173,8 @@ import Testing
             let want = perPlate.filter { $0.value.0.count >= minimum }
                 .map { Companion(plate: $0.key, cameras: $0.value.0.count, sightings: $0.value.1.count) }
                 .sorted { ($0.cameras, $0.sightings) != ($1.cameras, $1.sightings) ? ($0.cameras, $0.sightings) > ($1.cameras, $1.sightings) : $0.plate < $1.plate }
-            #expect(try snapshot.convoy(target, within: .milliseconds(within), minimumCameras: minimum) == want, "trial \(trial) (SIGHTLINE_TEST_SEED=\(seed))")
+            let got = try snapshot.convoy(target, within: .milliseconds(within), minimumCameras: minimum)
+            #expect(got == want, "trial \(trial) (SIGHTLINE_TEST_SEED=\(seed)): \(got.prefix(3)) vs \(want.prefix(3))")
         }
         #expect(throws: SightlineError.invalidArgument("--min-cameras must be at least 1")) {
             try snapshot.convoy(plates[0], within: .seconds(1), minimumCameras: 0)

@@ -143,6 +143,6 @@ import Dispatch
         #expect(rows.count == all.count)
         let perDay = all.count / c.days
         #expect(cursor.peakBufferedRows < 3 * perDay, "peak \(cursor.peakBufferedRows) rows buffered; a day holds \(perDay)")
-        #expect(cursor.statistics.blocksRead == store.snapshot().plan(query).estimatedBlocks)  // each block decoded once
+        #expect(try cursor.statistics.blocksRead == store.snapshot().plan(query).estimatedBlocks)  // each block decoded once
     }
 }

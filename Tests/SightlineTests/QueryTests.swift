@@ -146,27 +146,27 @@ func bruteForce(_ snapshot: StoreSnapshot, _ query: Query) throws -> [Sighting] 
         let plate = rows[rows.count / 2].plate
 
         let history = try Query(.history(plate))
-        let historyPlan = snapshot.plan(history)
+        let historyPlan = try snapshot.plan(history)
         #expect(historyPlan.segments.allSatisfy { $0.chosen?.path == .plateRun || $0.skipped != nil })
         // A small area: the spatial tree.
         let r = rows[7]
         let small = try Query(.area(.circle(latitude: Double(r.latitudeE7) / 1e7, longitude: Double(r.longitudeE7) / 1e7, metres: 300)))
-        #expect(snapshot.plan(small).segments.compactMap(\.chosen?.path) == [.spatialTree])
+        #expect(try snapshot.plan(small).segments.compactMap(\.chosen?.path) == [.spatialTree])
         // The whole world: reading the plate-ordered blocks is cheaper than the spatial copy.
         let world = try Query(.area(.box(south: -90, west: -180, north: 90, east: 180)))
-        let worldPath = snapshot.plan(world).segments.compactMap(\.chosen?.path)
+        let worldPath = try snapshot.plan(world).segments.compactMap(\.chosen?.path)
         #expect(worldPath == [.timeBlocks] || worldPath == [.fullScan])
 
         // Estimates of what is read are exact (the planner lists the blocks it will read);
         // estimated matches are within 4× of the actual for a non-trivial area.
         for query in [history, small, world] {
-            let plan = snapshot.plan(query)
+            let plan = try snapshot.plan(query)
             let result = try snapshot.run(query)
             #expect(result.statistics.blocksRead == plan.estimatedBlocks)
             #expect(result.statistics.bytesRead == plan.estimatedBytes)
             #expect(result.statistics.rowsExamined == plan.estimatedRows)
         }
-        let plan = snapshot.plan(small)
+        let plan = try snapshot.plan(small)
         let estimated = plan.segments.compactMap(\.chosen?.matches).reduce(0, +)
         let actual = Double(try snapshot.run(small).count)
         #expect(actual > 0 && estimated <= actual * 4 && estimated >= actual / 4, "estimated \(estimated), actual \(actual)")

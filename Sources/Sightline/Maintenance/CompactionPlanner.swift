@@ -3,7 +3,8 @@
 /// `Store.statistics` reports it as compaction debt.
 ///
 /// A segment is rewritten when it spans partitions, holds rows older than the deletion
-/// cutoff, or is small (< targetRows / 2) and shares its partition with another candidate.
+/// cutoff, is small (< targetRows / 2) and shares its partition with another candidate, or
+/// is in an older format version (so a compaction upgrades a store to the current indexes).
 /// Settled segments — within one partition and large, or alone and small — are left as they
 /// are, so nothing is rewritten twice without reason.
 enum CompactionPlanner {
@@ -13,6 +14,8 @@ enum CompactionPlanner {
         var rowCount: Int
         var minTime: Int64
         var maxTime: Int64
+        /// Written in an older format version (rewritten to gain the current indexes).
+        var outdated = false
     }
 
     /// One output: the rows of `inputs` within `time` become new segments. A partition's
@@ -45,7 +48,7 @@ enum CompactionPlanner {
             p.partition(of: s.maxTime) - p.partition(of: s.minTime)
         }
         func expired(_ s: Segment) -> Bool { cutoff.map { s.minTime < $0 } ?? false }
-        var candidates = segments.filter { $0.rowCount > 0 && (span($0) > 0 || expired($0) || $0.rowCount < options.targetRows / 2) }
+        var candidates = segments.filter { $0.rowCount > 0 && (span($0) > 0 || expired($0) || $0.outdated || $0.rowCount < options.targetRows / 2) }
         var byPartition: [Int64: [String]] = [:]
         var wide: [String] = []
         for s in candidates {
@@ -54,7 +57,7 @@ enum CompactionPlanner {
         }
         // A small segment alone in its partition has nothing to merge with.
         candidates = candidates.filter { s in
-            span(s) > 0 || expired(s) || (byPartition[p.partition(of: s.minTime)]?.count ?? 0) > 1
+            span(s) > 0 || expired(s) || s.outdated || (byPartition[p.partition(of: s.minTime)]?.count ?? 0) > 1
         }
         let inputNames = Set(candidates.map(\.name))
         var plan = Plan(inputs: candidates.map(\.name))
@@ -73,6 +76,7 @@ enum CompactionPlanner {
 extension CompactionPlanner.Segment {
     init(_ reader: SegmentReader) {
         self.init(name: reader.fileName, rowCount: reader.rowCount,
-                  minTime: reader.statistics.minTime, maxTime: reader.statistics.maxTime)
+                  minTime: reader.statistics.minTime, maxTime: reader.statistics.maxTime,
+                  outdated: reader.formatVersion < Int(SegmentFormat.version))
     }
 }

@@ -34,7 +34,10 @@ public struct TimeRange: Sendable, Hashable {
 /// Filters any query can add.
 public struct QueryFilters: Sendable, Hashable {
     /// Only these cameras (nil: any).
-    public var cameras: Set<UInt32>?
+    public var cameras: Set<UInt32>? { didSet { cameraList = cameras?.sorted() } }
+    /// `cameras` ascending: rows are checked by binary search, cheaper than hashing each
+    /// row's camera (a convoy filters by tens of cameras over millions of rows).
+    private var cameraList: [UInt32]?
     /// Only this region (nil: any).
     public var region: Region?
     /// Only rows with at least this confidence.
@@ -45,6 +48,7 @@ public struct QueryFilters: Sendable, Hashable {
     /// Filters; the defaults keep everything.
     public init(cameras: Set<UInt32>? = nil, region: Region? = nil, minimumConfidence: UInt8 = 0, limit: Int? = nil) {
         self.cameras = cameras
+        cameraList = cameras?.sorted()
         self.region = region
         self.minimumConfidence = minimumConfidence
         self.limit = limit
@@ -52,7 +56,17 @@ public struct QueryFilters: Sendable, Hashable {
 
     @inline(__always)
     func accepts(camera: UInt32, confidence: UInt8, regionCode: UInt32) -> Bool {
-        confidence >= minimumConfidence && (region == nil || region!.code == regionCode) && (cameras == nil || cameras!.contains(camera))
+        confidence >= minimumConfidence && (region == nil || region!.code == regionCode) && (cameraList.map { Self.contains($0, camera) } ?? true)
+    }
+
+    @inline(__always)
+    static func contains(_ sorted: [UInt32], _ camera: UInt32) -> Bool {
+        var lo = 0, hi = sorted.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if sorted[mid] < camera { lo = mid + 1 } else { hi = mid }
+        }
+        return lo < sorted.count && sorted[lo] == camera
     }
 
     /// Columns the filters read besides time and position.

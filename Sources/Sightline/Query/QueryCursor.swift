@@ -60,7 +60,7 @@ public final class QueryCursor: Sendable {
         self.snapshot = snapshot
         self.token = token
         self.options = options
-        plan = snapshot.plan(resumed)
+        plan = try snapshot.plan(resumed)
         var units: [Unit] = []
         for (i, segmentPlan) in plan.segments.enumerated() {
             guard let chosen = segmentPlan.chosen else { continue }

@@ -128,7 +128,22 @@ enum QueryExecutor {
         var target: Plate?
         if case .history(let p) = query.kind { target = p }
         let placeholder = Plate(uncheckedLow: 0, high: 0, count: 1)
+        var searchPattern: PlatePattern?
+        if case .search(let pattern, _) = query.kind { searchPattern = pattern }
         for b in blocks {
+            if let pattern = searchPattern {
+                // Searches read the plate chunk first: most candidate blocks from the n-gram
+                // index hold no matching plate, and then their other columns stay unread.
+                try decoder.decode(segment, block: b, columns: .plate, verifyKeys: false)
+                var any = false
+                for r in 0..<decoder.runLengths.count where pattern.matches(try decoder.plate(run: r)) { any = true; break }
+                guard any else {
+                    stats.blocksRead += 1
+                    stats.bytesRead += Int(segment.blocks[b].columnLengths[ColumnID.plate.rawValue])
+                    stats.rowsExamined += decoder.rowCount
+                    continue
+                }
+            }
             // Histories compare plate text: recomputing every run's key would cost a SipHash each.
             try decoder.decode(segment, block: b, columns: columns, verifyKeys: target == nil)
             stats.blocksRead += 1

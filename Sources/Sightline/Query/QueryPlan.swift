@@ -4,6 +4,11 @@ public enum AccessPath: String, Sendable, Hashable, CaseIterable {
     case plateRun = "plate filter + key run"
     /// Descend the spatial tree; read the spatial copy's blocks that meet the area and time.
     case spatialTree = "spatial tree"
+    /// Intersect the plate n-gram index's lists for the pattern's bigrams; read the blocks
+    /// holding candidate plates.
+    case plateIndex = "plate n-gram index"
+    /// Read the spatial blocks the camera index lists for the query's cameras.
+    case cameraIndex = "camera index"
     /// Read the plate-ordered blocks whose time range (and box) meet the query's.
     case timeBlocks = "time-pruned blocks"
     /// Read every plate-ordered block.
@@ -80,6 +85,8 @@ public struct QueryPlan: Sendable {
     let plateKey: UInt64?
     /// The heat map's grouping, when the plan runs for one.
     var grouping: HeatmapGrouping?
+    /// A convoy's windows per camera, when the plan runs for one.
+    var cameraWindows: CameraWindows?
     /// Threads the execution may use.
     var parallelism = Machine.coreCount
 

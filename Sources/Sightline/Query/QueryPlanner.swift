@@ -1,7 +1,10 @@
+import Dispatch
+
 /// Chooses, per segment, the cheapest way to read it for a query, from index statistics:
 /// segment and block time ranges, the plate filter and key ranges, the spatial tree.
 enum QueryPlanner {
-    static func plan(_ query: Query, segments: [SegmentReader], memory: [SightingBatch], countOnly: Bool) -> QueryPlan {
+    static func plan(_ query: Query, segments: [SegmentReader], memory: [SightingBatch], countOnly: Bool,
+                     parallelism: Int = Machine.coreCount) throws(SightlineError) -> QueryPlan {
         let clock = ContinuousClock()
         let start = clock.now
         var columns: ColumnSet = countOnly ? [.time, .position] : .all
@@ -16,6 +19,7 @@ enum QueryPlanner {
         case .search(_, let area): boxes = area?.coveringBoxes ?? []
         }
         var plans: [SegmentPlan] = []
+        var planned: [SegmentReader] = []
         // Segments ruled out by their statistics alone are only counted: at hundreds of
         // segments, building a plan object for each would be most of the planning time.
         var skipped = (empty: 0, time: 0, plate: 0, area: 0)
@@ -25,7 +29,16 @@ enum QueryPlanner {
             if !query.time.overlaps(min: stats.minTime, max: stats.maxTime) { skipped.time += 1; continue }
             if let key = plateKey, !segment.mayContain(plateKey: key) { skipped.plate += 1; continue }
             if !boxes.isEmpty && !boxes.contains(where: { $0.intersects(stats.bounds) }) { skipped.area += 1; continue }
-            plans.append(plan(query, segment, columns: columns, plateKey: plateKey, boxes: boxes))
+            planned.append(segment)
+        }
+        // A search's index lists are read here, the segments spread over the cores (a list
+        // read and intersection costs ~0.1 ms per segment: serial, it was most of a search).
+        var candidates = [[Int]?](repeating: nil, count: planned.count)
+        if case .search(let pattern, _) = query.kind {
+            candidates = try Self.candidateBlocks(pattern, planned, parallelism: parallelism)
+        }
+        for (i, segment) in planned.enumerated() {
+            plans.append(plan(query, segment, columns: columns, plateKey: plateKey, boxes: boxes, candidates: candidates[i]))
         }
         var reasons: [SkipReason: Int] = [:]
         for (reason, n) in [(SkipReason.empty, skipped.empty), (.timeRange, skipped.time), (.plateFilter, skipped.plate), (.outsideArea, skipped.area)] where n > 0 {
@@ -36,7 +49,35 @@ enum QueryPlanner {
                          columns: columns, memory: memory, plateKey: plateKey, grouping: nil)
     }
 
-    private static func plan(_ query: Query, _ segment: SegmentReader, columns: ColumnSet, plateKey: UInt64?, boxes: [GeoBox]) -> SegmentPlan {
+    /// Per segment, the plate n-gram index's candidate blocks for `pattern` (nil: no index,
+    /// or the pattern gives it nothing), computed on up to `parallelism` threads.
+    static func candidateBlocks(_ pattern: PlatePattern, _ segments: [SegmentReader], parallelism: Int) throws(SightlineError) -> [[Int]?] {
+        let results = Locked([[Int]?](repeating: nil, count: segments.count))
+        let failure = Locked<SightlineError?>(nil)
+        let workers = max(1, min(parallelism, segments.count))
+        @Sendable func work(_ w: Int) {
+            let streams = StreamReader(compressor: Compressor())
+            for i in stride(from: w, to: segments.count, by: workers) {
+                let segment = segments[i]
+                guard let index = segment.plateIndex else { continue }
+                do throws(SightlineError) {
+                    let blocks = try index.candidateBlocks(for: pattern, streams: streams, path: segment.path) { (raw, offset) throws(SightlineError) in
+                        try segment.read(into: raw, at: offset)
+                    }
+                    results.withLock { $0[i] = blocks }
+                } catch {
+                    failure.withLock { $0 = $0 ?? error }
+                    return
+                }
+            }
+        }
+        if workers == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: workers) { work($0) } }
+        if let error = failure.withLock({ $0 }) { throw error }
+        return results.withLock { $0 }
+    }
+
+    private static func plan(_ query: Query, _ segment: SegmentReader, columns: ColumnSet, plateKey: UInt64?, boxes: [GeoBox],
+                             candidates: [Int]?) -> SegmentPlan {
         var result = SegmentPlan(segment: segment.fileName, segmentRows: segment.rowCount, chosen: nil, alternatives: [], skipped: nil, reader: segment)
         let stats = segment.statistics
         // (Segments ruled out by their statistics never get here: `plan(_:segments:…)` counts them.)
@@ -56,6 +97,17 @@ enum QueryPlanner {
         let (first, last) = columns.span
         let scanBytes = segment.mainColumnBytes[first...last].reduce(0, +)
         let timeFraction = Self.overlapFraction(query.time, stats.minTime, stats.maxTime)
+        /// The spatial tree's blocks for the query's area and time.
+        func spatialEstimate() -> PathEstimate {
+            var visited = 0
+            let spatialBlocks = segment.spatialTree.blocks(intersecting: boxes, from: query.time.lower, to: query.time.to, nodesVisited: &visited)
+            var matches = 0.0
+            for b in spatialBlocks {
+                let s = segment.blocks[b].statistics
+                matches += Double(s.rowCount) * Self.boxFraction(s.bounds, boxes) * Self.overlapFraction(query.time, s.minTime, s.maxTime)
+            }
+            return estimate(.spatialTree, spatialBlocks, matches: matches)
+        }
         let scanMatches: Double
         var estimates: [PathEstimate] = []
         switch query.kind {
@@ -71,19 +123,39 @@ enum QueryPlanner {
             let distinct = max(1.0, Double(segment.plateFilter.byteCount * 8 / SegmentFormat.plateFilterBitsPerKey))
             scanMatches = Double(segment.rowCount) / distinct * timeFraction
             estimates.append(estimate(.plateRun, runBlocks, matches: scanMatches))
-        case .search(_, nil):
-            // No index serves a pattern yet: the scans below, every plate run tested once.
+        case .search(_, let area):
+            // A pattern's share of rows is unknown before reading; guess 0.1 % for the scans.
             scanMatches = Double(segment.rowCount) * timeFraction * 0.001
-        case .area, .search:
-            var visited = 0
-            let spatialBlocks = segment.spatialTree.blocks(intersecting: boxes, from: query.time.lower, to: query.time.to, nodesVisited: &visited)
-            var matches = 0.0
-            for b in spatialBlocks {
-                let s = segment.blocks[b].statistics
-                matches += Double(s.rowCount) * Self.boxFraction(s.bounds, boxes) * Self.overlapFraction(query.time, s.minTime, s.maxTime)
+            if let index = segment.plateIndex {
+                if let candidates {
+                    let blocks = candidates.filter { b in
+                        let s = segment.blocks[b].statistics
+                        return query.time.overlaps(min: s.minTime, max: s.maxTime) && (boxes.isEmpty || boxes.contains { $0.intersects(s.bounds) })
+                    }
+                    // Each candidate block holds about one matching plate's rows.
+                    let perPlate = Double(segment.rowCount) / Double(max(1, index.runCount))
+                    estimates.append(estimate(.plateIndex, blocks, matches: Double(blocks.count) * perPlate * timeFraction))
+                }
             }
-            scanMatches = matches
-            estimates.append(estimate(.spatialTree, spatialBlocks, matches: matches))
+            if area != nil { estimates.append(spatialEstimate()) }
+        case .area:
+            if let cameras = query.filters.cameras, cameras.count <= 256, let index = segment.cameraIndex {
+                var listed = Set<Int>()
+                for camera in cameras { for b in index.spatialBlocks(of: camera) { listed.insert(segment.spatialBlocks.lowerBound + Int(b)) } }
+                let blocks = listed.sorted().filter { b in
+                    let s = segment.blocks[b].statistics
+                    return query.time.overlaps(min: s.minTime, max: s.maxTime) && boxes.contains { $0.intersects(s.bounds) }
+                }
+                var matches = 0.0
+                for b in blocks {
+                    let s = segment.blocks[b].statistics
+                    matches += Double(s.rowCount) * Self.boxFraction(s.bounds, boxes) * Self.overlapFraction(query.time, s.minTime, s.maxTime)
+                }
+                estimates.append(estimate(.cameraIndex, blocks, matches: matches))
+            }
+            let spatial = spatialEstimate()
+            scanMatches = spatial.matches
+            estimates.append(spatial)
         }
         // Block-pruned scan: exact counts (no list) when the query cuts the segment's time
         // range; when it covers it, every block's time range overlaps, and plate-ordered

@@ -7,16 +7,11 @@ extension StoreSnapshot {
     /// sightings descending, then plate (`sightline search --plates`).
     public func searchPlates(_ query: Query) throws(SightlineError) -> [PlateSummary] {
         guard case .search = query.kind else { throw .invalidArgument("searchPlates takes a search query") }
-        var unlimited = query
-        unlimited.filters.limit = nil
-        var byPlate: [Plate: PlateSummary] = [:]
-        let cursor = try cursor(unlimited, options: CursorOptions(batchRows: 65_536))
-        while let batch = try cursor.next() {
-            for s in batch {
-                byPlate[s.plate, default: PlateSummary(plate: s.plate, sightings: 0, first: s.time, last: s.time)].add(s.time)
-            }
-        }
-        var result = byPlate.values.sorted { $0.sightings != $1.sightings ? $0.sightings > $1.sightings : $0.plate < $1.plate }
+        // The count path's columns plus the plate: no sighting is built.
+        var plan = try plan(query, countOnly: true)
+        plan.columns.insert(.plate)
+        let (sink, _) = try QueryExecutor.run(plan, into: PlateSummarySink.self)
+        var result = sink.summaries.values.sorted { $0.sightings != $1.sightings ? $0.sightings > $1.sightings : $0.plate < $1.plate }
         if let limit = query.filters.limit, result.count > limit { result.removeSubrange(limit...) }
         return result
     }
@@ -53,32 +48,48 @@ extension StoreSnapshot {
         guard window >= 0 else { throw .invalidArgument("--within must not be negative") }
         guard minimumCameras >= 1 else { throw .invalidArgument("--min-cameras must be at least 1") }
         let history = try run(Query(.history(plate), time: time)).rows
-        // Per camera, the plate's times merged into disjoint intervals [t − w, t + w]: each
-        // interval is one camera-filtered query (the time-pruned scan reads its segments).
-        var byCamera: [UInt32: [Int64]] = [:]
-        for s in history { byCamera[s.camera, default: []].append(s.time) }
-        var seen = Set<RowKey>()
-        var perPlate: [Plate: (cameras: Set<UInt32>, sightings: Int)] = [:]
-        for (camera, times) in byCamera.sorted(by: { $0.key < $1.key }) {
-            var intervals: [(Int64, Int64)] = []
-            for t in times.sorted() {
-                let from = t.subtractingReportingOverflow(window), to = t.addingReportingOverflow(window)
-                let lo = from.overflow ? Int64.min : from.partialValue, hi = to.overflow ? Int64.max : to.partialValue
-                if let last = intervals.last, lo <= last.1 { intervals[intervals.count - 1].1 = max(last.1, hi) } else { intervals.append((lo, hi)) }
-            }
-            for (lo, hi) in intervals {
-                // [lo, hi] inclusive: the query's range is half-open, so its end is hi + 1 (none at Int64.max).
-                let range = TimeRange(uncheckedFrom: lo, to: hi == .max ? nil : hi + 1)
-                let rows = try run(Query(.area(.box(south: -90, west: -180, north: 90, east: 180)), time: range,
-                                         filters: QueryFilters(cameras: [camera]))).rows
-                for r in rows where r.plate != plate {
-                    // Within `window` of some sighting of the plate at this camera (the interval may join several).
-                    guard times.contains(where: { Self.within($0, r.time, window) }) else { continue }
-                    guard seen.insert(RowKey(plate: r.plate, time: r.time, camera: r.camera)).inserted else { continue }
-                    perPlate[r.plate, default: ([], 0)].cameras.insert(camera)
-                    perPlate[r.plate]!.sightings += 1
+        guard !history.isEmpty else { return [] }
+        let windows = CameraWindows(target: plate, sightings: history, within: window)
+        // One planned query: the plate's cameras over the hull of its windows (the camera
+        // index names each camera's blocks); then each segment keeps only the blocks whose
+        // time range meets one of the windows of a camera listing them. Every block is
+        // decoded once, however many of the plate's sightings it serves.
+        var query = try Query(.area(.box(south: -90, west: -180, north: 90, east: 180)), time: windows.hull,
+                              filters: QueryFilters(cameras: Set(windows.intervals.keys)))
+        query.filters.limit = nil
+        var plan = try plan(query, countOnly: true)
+        plan.columns.insert(.plate)
+        plan.cameraWindows = windows
+        for i in plan.segments.indices {
+            guard let chosen = plan.segments[i].chosen else { continue }
+            let reader = plan.segments[i].reader
+            var keep: [Int]
+            if chosen.path == .cameraIndex, let index = reader.cameraIndex {
+                var listed = Set<Int>()
+                for (camera, intervals) in windows.intervals {
+                    for j in index.spatialBlocks(of: camera) {
+                        let b = reader.spatialBlocks.lowerBound + Int(j)
+                        let s = reader.blocks[b].statistics
+                        if CameraWindows.overlaps(intervals, s.minTime, s.maxTime) { listed.insert(b) }
+                    }
+                }
+                keep = chosen.blocks.filter { listed.contains($0) }
+            } else {
+                keep = chosen.blocks.filter { b in
+                    let s = reader.blocks[b].statistics
+                    return windows.intervals.values.contains { CameraWindows.overlaps($0, s.minTime, s.maxTime) }
                 }
             }
+            plan.segments[i].chosen!.blocks = keep
+            plan.segments[i].chosen!.blockCount = keep.count
+            if keep.isEmpty { plan.segments[i].chosen = nil }
+        }
+        let (sink, _) = try QueryExecutor.run(plan, into: CompanionSink.self)
+        var perPlate: [Plate: (cameras: Set<UInt32>, sightings: Int)] = [:]
+        // Distinct sightings: rows equal in plate, time and camera count once.
+        for r in Set(sink.rows) {
+            perPlate[r.plate, default: ([], 0)].cameras.insert(r.camera)
+            perPlate[r.plate]!.sightings += 1
         }
         var result = perPlate.compactMap { p, v in
             v.cameras.count >= minimumCameras ? Companion(plate: p, cameras: v.cameras.count, sightings: v.sightings) : nil
@@ -132,11 +143,86 @@ extension StoreSnapshot {
 
     /// Matching rows counted per plate (the count path's columns plus the plate).
     func count(byPlate query: Query) throws(SightlineError) -> [Plate: Int] {
-        var plan = plan(query, countOnly: true)
+        var plan = try plan(query, countOnly: true)
         plan.columns.insert(.plate)
         let (sink, _) = try QueryExecutor.run(plan, into: PlateCountSink.self)
         return sink.counts
     }
+}
+
+/// A plate's sightings as time windows per camera: for each camera, the intervals
+/// [t − w, t + w] around its times there, merged (sorted, disjoint, inclusive).
+struct CameraWindows: Sendable {
+    let target: Plate
+    let intervals: [UInt32: [ClosedRange<Int64>]]
+    /// The cameras, ascending, and their intervals: the per-row lookup is a binary search
+    /// (a plate passes tens of cameras), not a hash.
+    let cameras: [UInt32]
+    let cameraIntervals: [[ClosedRange<Int64>]]
+    /// From the earliest window's start to just past the latest's end (a query range).
+    let hull: TimeRange
+
+    init(target: Plate, sightings: [Sighting], within w: Int64) {
+        self.target = target
+        var times: [UInt32: [Int64]] = [:]
+        for s in sightings { times[s.camera, default: []].append(s.time) }
+        var intervals: [UInt32: [ClosedRange<Int64>]] = [:]
+        var lower = Int64.max, upper = Int64.min
+        for (camera, ts) in times {
+            var merged: [ClosedRange<Int64>] = []
+            for t in ts.sorted() {
+                let from = t.subtractingReportingOverflow(w), to = t.addingReportingOverflow(w)
+                let lo = from.overflow ? Int64.min : from.partialValue, hi = to.overflow ? Int64.max : to.partialValue
+                if let last = merged.last, lo <= last.upperBound { merged[merged.count - 1] = last.lowerBound...max(last.upperBound, hi) }
+                else { merged.append(lo...hi) }
+            }
+            lower = min(lower, merged.first!.lowerBound)
+            upper = max(upper, merged.last!.upperBound)
+            intervals[camera] = merged
+        }
+        self.intervals = intervals
+        cameras = intervals.keys.sorted()
+        cameraIntervals = cameras.map { intervals[$0]! }
+        // Half-open: its end is upper + 1 (none at Int64.max).
+        hull = TimeRange(uncheckedFrom: lower, to: upper == .max ? nil : upper + 1)
+    }
+
+    /// Whether a row at `camera` and `time` is within the window of one of the plate's sightings there.
+    @inline(__always)
+    func contains(camera: UInt32, time: Int64) -> Bool {
+        var c = 0, end = cameras.count
+        while c < end {
+            let mid = (c + end) / 2
+            if cameras[mid] < camera { c = mid + 1 } else { end = mid }
+        }
+        guard c < cameras.count, cameras[c] == camera else { return false }
+        let list = cameraIntervals[c]
+        var lo = 0, hi = list.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if list[mid].upperBound < time { lo = mid + 1 } else { hi = mid }
+        }
+        return lo < list.count && list[lo].contains(time)
+    }
+
+    /// Whether [min, max] meets one of `intervals`.
+    static func overlaps(_ intervals: [ClosedRange<Int64>], _ min: Int64, _ max: Int64) -> Bool {
+        intervals.contains { $0.lowerBound <= max && min <= $0.upperBound }
+    }
+}
+
+/// The companion sightings of a convoy: rows of other plates inside the target's windows.
+struct CompanionSink: MatchSink {
+    var rows: [RowKey] = []
+    let windows: CameraWindows
+    init(_ plan: QueryPlan) { windows = plan.cameraWindows! }
+    mutating func add(_ d: DecodedColumns, row: Int, plate: Plate) { add(plate, d.times[row], d.cameras[row]) }
+    mutating func add(_ batch: SightingBatch, row: Int) { add(batch.plates[row], batch.times[row], batch.cameras[row]) }
+    @inline(__always)
+    private mutating func add(_ plate: Plate, _ time: Int64, _ camera: UInt32) {
+        if plate != windows.target && windows.contains(camera: camera, time: time) { rows.append(RowKey(plate: plate, time: time, camera: camera)) }
+    }
+    mutating func merge(_ other: consuming CompanionSink) { rows += other.rows }
 }
 
 /// Counts per plate.
@@ -146,6 +232,22 @@ struct PlateCountSink: MatchSink {
     mutating func add(_ d: DecodedColumns, row: Int, plate: Plate) { counts[plate, default: 0] += 1 }
     mutating func add(_ batch: SightingBatch, row: Int) { counts[batch.plates[row], default: 0] += 1 }
     mutating func merge(_ other: consuming PlateCountSink) { counts.merge(other.counts, uniquingKeysWith: +) }
+}
+
+/// Per plate: matching sightings, first and last time.
+struct PlateSummarySink: MatchSink {
+    var summaries: [Plate: PlateSummary] = [:]
+    init(_ plan: QueryPlan) {}
+    mutating func add(_ d: DecodedColumns, row: Int, plate: Plate) { add(plate, d.times[row]) }
+    mutating func add(_ batch: SightingBatch, row: Int) { add(batch.plates[row], batch.times[row]) }
+    private mutating func add(_ plate: Plate, _ time: Int64) {
+        summaries[plate, default: PlateSummary(plate: plate, sightings: 0, first: time, last: time)].add(time)
+    }
+    mutating func merge(_ other: consuming PlateSummarySink) {
+        summaries.merge(other.summaries) { a, b in
+            PlateSummary(plate: a.plate, sightings: a.sightings + b.sightings, first: min(a.first, b.first), last: max(a.last, b.last))
+        }
+    }
 }
 
 /// One plate of a search: its matching sightings and their first and last times.

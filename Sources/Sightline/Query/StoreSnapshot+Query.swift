@@ -4,13 +4,15 @@ import Tracing
 extension StoreSnapshot {
     /// The plan `query` would run with: per segment, the chosen access path and the
     /// alternatives with their estimated rows and bytes.
-    public func plan(_ query: Query, countOnly: Bool = false) -> QueryPlan {
+    /// - Throws: a checksum or format error from an index list planning reads (a search
+    ///   reads the plate n-gram index's lists for its bigrams).
+    public func plan(_ query: Query, countOnly: Bool = false) throws(SightlineError) -> QueryPlan {
         var query = query
         if let cutoff = expiredBefore, query.time.lower < cutoff {
             // Retention: expired rows are never returned, whatever is still on disk.
             query.time = (try? TimeRange(from: cutoff, to: query.time.to)) ?? TimeRange(uncheckedFrom: cutoff, to: cutoff)
         }
-        var plan = QueryPlanner.plan(query, segments: segments, memory: memory, countOnly: countOnly)
+        var plan = try QueryPlanner.plan(query, segments: segments, memory: memory, countOnly: countOnly, parallelism: parallelism)
         plan.parallelism = parallelism
         return plan
     }
@@ -21,7 +23,7 @@ extension StoreSnapshot {
         let clock = ContinuousClock()
         let span = startSpan("sightline.query")
         defer { span.end() }
-        let plan = plan(query)
+        let plan = try plan(query)
         let started = clock.now
         var (sink, stats) = try QueryExecutor.run(plan, into: RowSink.self)
         let executed = clock.now
@@ -40,7 +42,7 @@ extension StoreSnapshot {
         let clock = ContinuousClock()
         let span = startSpan("sightline.query")
         defer { span.end() }
-        let plan = plan(query, countOnly: true)
+        let plan = try plan(query, countOnly: true)
         let started = clock.now
         var (sink, stats) = try QueryExecutor.run(plan, into: CountSink.self)
         stats.planning = plan.planningTime
@@ -52,7 +54,7 @@ extension StoreSnapshot {
     /// Matching rows counted per geohash cell, hour of day or day, in key order.
     public func heatmap(_ query: Query, by grouping: HeatmapGrouping) throws(SightlineError) -> [HeatmapCell] {
         if case .geohash(let p) = grouping, !(1...12).contains(p) { throw .invalidArgument("geohash precision must be 1...12, got \(p)") }
-        var plan = plan(query, countOnly: true)
+        var plan = try plan(query, countOnly: true)
         plan.grouping = grouping
         plan.columns.formUnion([.time, .position])
         let (sink, _) = try QueryExecutor.run(plan, into: HeatmapSink.self)

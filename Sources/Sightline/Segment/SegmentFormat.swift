@@ -1,11 +1,15 @@
-/// Constants of segment file format v2. Docs/format.md draws every field.
+/// Constants of segment file format v3 (v2 files are still read). Docs/format.md draws every field.
 enum SegmentFormat {
     /// First 8 bytes of a segment: 0x89 "SLSEG" CR LF — the high byte and CR LF catch
     /// 7-bit and text-mode transfers, as PNG's signature does.
     static let headerMagic: [UInt8] = [0x89, 0x53, 0x4C, 0x53, 0x45, 0x47, 0x0D, 0x0A]
     /// Last 8 bytes of a segment: "SLSEGEND".
     static let trailerMagic: UInt64 = 0x444E_4547_4553_4C53  // "SLSEGEND" little-endian
-    static let version: UInt32 = 2
+    /// The version written: v3 adds the plate n-gram index and the camera index.
+    static let version: UInt32 = 3
+    /// Versions read. A v2 segment has neither index: searches and camera-filtered queries
+    /// scan it (a compaction rewrites it as v3).
+    static let readableVersions: ClosedRange<UInt32> = 2...3
     /// magic(8) version(4) crc32c(4)
     static let headerSize = 16
     /// footerOffset(8) footerLength(4) footerCRC(4) magic(8)
@@ -15,7 +19,12 @@ enum SegmentFormat {
     /// Fixed bytes of a footer before the block table.
     /// rows(8) blocks(4) blockRowLimit(4) keys(16) times(16) bounds(16) homes(8+4+4) secretCheck(8)
     /// spatialBlocks(4) spatialBlockRowLimit(4) plateFilter(8+4+4)
-    static let footerFixedSize = 8 + 4 + 4 + 8 + 8 + 8 + 8 + 16 + 8 + 4 + 4 + 8 + 4 + 4 + 8 + 4 + 4
+    static let footerFixedSizeV2 = 8 + 4 + 4 + 8 + 8 + 8 + 8 + 16 + 8 + 4 + 4 + 8 + 4 + 4 + 8 + 4 + 4
+    /// v3 adds plateIndex(offset 8, length 4, directoryLength 4, directoryCRC 4) and
+    /// cameraIndex(offset 8, length 4, crc 4).
+    static let footerFixedSize = footerFixedSizeV2 + 8 + 4 + 4 + 4 + 8 + 4 + 4
+    /// Fixed footer bytes of `version`.
+    static func footerFixedSize(version: UInt32) -> Int { version == 2 ? footerFixedSizeV2 : footerFixedSize }
     /// Bytes of one block entry in the footer.
     static let blockEntrySize = 8 + 4 + 8 + 8 + 8 + 8 + 16 + 8 * columnCount
     /// Bits per distinct plate key in the plate filter (~1 % false positives).

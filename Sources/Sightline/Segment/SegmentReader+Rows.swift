@@ -53,5 +53,54 @@ extension SegmentReader {
             throw .corruptFile(path: path, offset: blocks.isEmpty ? 0 : blocks[spatialBlocks.lowerBound].offset,
                                reason: "the spatial copy does not hold the same rows as the plate-ordered blocks")
         }
+        try verifyIndexes(decoder)
+    }
+
+    /// Rebuilds the plate n-gram index and the camera index from the rows and compares them
+    /// with the file's: an index that lost an entry would make queries miss rows, so a
+    /// checksum (which a rewrite tool could have recomputed) is not enough here.
+    func verifyIndexes(_ decoder: BlockDecoder) throws(SightlineError) {
+        if let index = plateIndex {
+            let streams = StreamReader(compressor: Compressor())
+            var expected: [UInt16: [Int]] = [:]
+            var run = 0
+            for b in 0..<blockCount {
+                try decoder.decode(self, block: b, columns: .plate, verifyKeys: false)
+                let runs = decoder.runLengths.count
+                guard index.runStarts[b + 1] - index.runStarts[b] == runs else {
+                    throw .corruptFile(path: path, offset: index.offsets.first ?? 0,
+                                       reason: "plate index lists \(index.runStarts[b + 1] - index.runStarts[b]) plates for block \(b), which holds \(runs)")
+                }
+                for r in 0..<runs {
+                    PlateGramIndex.forEachGram(of: try decoder.plate(run: r)) { expected[$0, default: []].append(run) }
+                    run += 1
+                }
+            }
+            guard Set(expected.keys) == Set(index.grams) else {
+                throw .corruptFile(path: path, offset: index.offsets.first ?? 0, reason: "plate index bigrams differ from the plates' bigrams")
+            }
+            for k in index.grams.indices {
+                let stored = try index.runs(ofGram: k, streams: streams, path: path) { (raw, offset) throws(SightlineError) in
+                    try self.read(into: raw, at: offset)
+                }
+                guard stored == expected[index.grams[k]] else {
+                    throw .corruptFile(path: path, offset: index.offsets[k], reason: "plate index list \(k) differs from the plates holding its bigram")
+                }
+            }
+        }
+        if let index = cameraIndex {
+            var cameras: [UInt32] = []
+            var ranges: [Range<Int>] = []
+            for b in spatialBlocks {
+                try decoder.decode(self, block: b, columns: .camera)
+                let start = cameras.count
+                cameras.append(contentsOf: decoder.cameras.buffer)
+                ranges.append(start..<cameras.count)
+            }
+            guard CameraBlockIndex.build(cameras: cameras, ranges: ranges) == index else {
+                throw .corruptFile(path: path, offset: blocks.last.map { $0.offset + $0.byteLength } ?? 0,
+                                   reason: "camera index differs from the spatial blocks' cameras")
+            }
+        }
     }
 }

@@ -31,6 +31,14 @@ public final class SegmentReader: Sendable {
     let spatialTree: SpatialTree
     /// Bytes per column over the plate-ordered blocks (full-scan estimates in O(1)).
     let mainColumnBytes: [Int]
+    /// The plate n-gram index (nil in a v2 segment: searches scan it).
+    let plateIndex: PlateGramIndex?
+    /// Spatial blocks per camera (nil in a v2 segment: camera filters scan it).
+    let cameraIndex: CameraBlockIndex?
+    /// The file's format version (2 or 3).
+    public let formatVersion: Int
+    /// Bytes of the plate n-gram index and of the camera index (0 in a v2 segment).
+    let indexBytes: (plate: Int, camera: Int)
     private let source: Source
 
     enum Source: Sendable {
@@ -72,7 +80,7 @@ public final class SegmentReader: Sendable {
         self.fileSize = size
         func corrupt(_ offset: Int64, _ reason: String) -> SightlineError { .corruptFile(path: path, offset: offset, reason: reason) }
 
-        let minimum = Int64(SegmentFormat.headerSize + SegmentFormat.trailerSize + SegmentFormat.footerFixedSize)
+        let minimum = Int64(SegmentFormat.headerSize + SegmentFormat.trailerSize + SegmentFormat.footerFixedSizeV2)
         guard size >= minimum else { throw corrupt(0, "file is \(size) bytes, shorter than the smallest segment (\(minimum))") }
 
         var header = [UInt8](repeating: 0, count: SegmentFormat.headerSize)
@@ -83,7 +91,9 @@ public final class SegmentReader: Sendable {
             throw corrupt(12, "header checksum mismatch")
         }
         let version = header.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 8, as: UInt32.self).littleEndian }
-        guard version == SegmentFormat.version else { throw .unsupportedFormat(path: path, version: Int(version)) }
+        guard SegmentFormat.readableVersions.contains(version) else { throw .unsupportedFormat(path: path, version: Int(version)) }
+        formatVersion = Int(version)
+        let footerFixedSize = SegmentFormat.footerFixedSize(version: version)
 
         var trailer = [UInt8](repeating: 0, count: SegmentFormat.trailerSize)
         let trailerOffset = size - Int64(SegmentFormat.trailerSize)
@@ -96,7 +106,7 @@ public final class SegmentReader: Sendable {
         guard trailerMagic == SegmentFormat.trailerMagic else {
             throw corrupt(trailerOffset + 16, "bad trailer magic (truncated or not a segment)")
         }
-        guard footerLength >= SegmentFormat.footerFixedSize, footerLength <= SegmentFormat.maximumFooterSize,
+        guard footerLength >= footerFixedSize, footerLength <= SegmentFormat.maximumFooterSize,
               footerOffset >= Int64(SegmentFormat.headerSize), footerOffset + Int64(footerLength) == trailerOffset else {
             throw corrupt(trailerOffset, "footer offset \(footerOffset) and length \(footerLength) do not fit a \(size)-byte file")
         }
@@ -107,6 +117,9 @@ public final class SegmentReader: Sendable {
         }
 
         var spatial = (count: 0, rowLimit: 0, filterOffset: Int64(0), filterLength: 0, filterCRC: UInt32(0))
+        // v3: the plate index (offset, length, directory length and checksum) and the camera index.
+        var indexes = (plateOffset: Int64(0), plateLength: 0, directoryLength: 0, directoryCRC: UInt32(0),
+                       cameraOffset: Int64(0), cameraLength: 0, cameraCRC: UInt32(0))
         let rows = try footer.withUnsafeBytesTyped { raw throws(SightlineError) -> (Int, Int, Int, BlockStatistics, Int64, Int, UInt32, [BlockEntry]) in
             var f = ByteReader(raw, fileOffset: footerOffset, path: path)
             let rowCount = try f.read(UInt64.self)
@@ -122,6 +135,15 @@ public final class SegmentReader: Sendable {
             spatial.filterOffset = Int64(bitPattern: try f.read(UInt64.self))
             spatial.filterLength = Int(try f.read(UInt32.self))
             spatial.filterCRC = try f.read(UInt32.self)
+            if version >= 3 {
+                indexes.plateOffset = Int64(bitPattern: try f.read(UInt64.self))
+                indexes.plateLength = Int(try f.read(UInt32.self))
+                indexes.directoryLength = Int(try f.read(UInt32.self))
+                indexes.directoryCRC = try f.read(UInt32.self)
+                indexes.cameraOffset = Int64(bitPattern: try f.read(UInt64.self))
+                indexes.cameraLength = Int(try f.read(UInt32.self))
+                indexes.cameraCRC = try f.read(UInt32.self)
+            }
             guard blockCount <= SegmentFormat.maximumFooterSize / SegmentFormat.blockEntrySize,
                   spatial.count <= SegmentFormat.maximumFooterSize / SegmentFormat.blockEntrySize,
                   f.remaining == (blockCount + spatial.count) * SegmentFormat.blockEntrySize else {
@@ -154,9 +176,13 @@ public final class SegmentReader: Sendable {
                 if isSpatial { spatialRowSum += UInt64(n) } else { rowSum += UInt64(n) }
                 entries.append(entry)
             }
+            let filterEnd = spatial.filterOffset + Int64(spatial.filterLength)
             guard expectedOffset == homesOffset, homesOffset + Int64(homesLength) == spatial.filterOffset,
-                  spatial.filterOffset + Int64(spatial.filterLength) == footerOffset else {
-                throw f.corrupt("blocks end at \(expectedOffset) but the camera homes span \(homesOffset)+\(homesLength) and the plate filter \(spatial.filterOffset)+\(spatial.filterLength) before the footer at \(footerOffset)", at: 32)
+                  version == 2 ? filterEnd == footerOffset
+                      : filterEnd == indexes.plateOffset && indexes.plateOffset + Int64(indexes.plateLength) == indexes.cameraOffset
+                        && indexes.cameraOffset + Int64(indexes.cameraLength) == footerOffset
+                        && (4...indexes.plateLength).contains(indexes.directoryLength) else {
+                throw f.corrupt("blocks end at \(expectedOffset) but the camera homes span \(homesOffset)+\(homesLength), the plate filter \(spatial.filterOffset)+\(spatial.filterLength), the plate index \(indexes.plateOffset)+\(indexes.plateLength) (directory \(indexes.directoryLength)) and the camera index \(indexes.cameraOffset)+\(indexes.cameraLength) before the footer at \(footerOffset)", at: 32)
             }
             guard rowSum == rowCount, spatialRowSum == rowCount, rowCount <= UInt64(Int.max) else {
                 throw f.corrupt("blocks hold \(rowSum) rows and spatial blocks \(spatialRowSum), footer says \(rowCount)", at: 0)
@@ -191,6 +217,32 @@ public final class SegmentReader: Sendable {
             (0..<(raw.count / 4)).map { UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self)) }
         })
         spatialTree = SpatialTree(blocks.map(\.statistics), range: spatialBlocks)
+        indexBytes = (indexes.plateLength, indexes.cameraLength)
+        if version >= 3 {
+            var directory = [UInt8](repeating: 0, count: indexes.directoryLength)
+            try Self.read(source, path, into: &directory, at: indexes.plateOffset)
+            guard directory.withUnsafeBytes({ CRC32C.checksum($0) }) == indexes.directoryCRC else {
+                throw corrupt(indexes.plateOffset, "plate index directory checksum mismatch")
+            }
+            let blockRows = (0..<rows.1).map { rows.7[$0].statistics.rowCount }
+            plateIndex = try directory.withUnsafeBytesTyped { raw throws(SightlineError) in
+                try PlateGramIndex(directory: raw, offset: indexes.plateOffset, sectionLength: indexes.plateLength,
+                                   blockRows: blockRows, path: path, streams: streams)
+            }
+            var cameraBytes = [UInt8](repeating: 0, count: indexes.cameraLength)
+            try Self.read(source, path, into: &cameraBytes, at: indexes.cameraOffset)
+            guard cameraBytes.withUnsafeBytes({ CRC32C.checksum($0) }) == indexes.cameraCRC else {
+                throw corrupt(indexes.cameraOffset, "camera index checksum mismatch")
+            }
+            let spatialCount = spatial.count
+            cameraIndex = try cameraBytes.withUnsafeBytesTyped { raw throws(SightlineError) in
+                var r = ByteReader(raw, fileOffset: indexes.cameraOffset, path: path)
+                return try CameraBlockIndex.decode(&r, spatialBlockCount: spatialCount, streams: streams)
+            }
+        } else {
+            plateIndex = nil
+            cameraIndex = nil
+        }
         var columnBytes = [Int](repeating: 0, count: SegmentFormat.columnCount)
         for b in 0..<rows.1 { for c in 0..<SegmentFormat.columnCount { columnBytes[c] += Int(blocks[b].columnLengths[c]) } }
         mainColumnBytes = columnBytes

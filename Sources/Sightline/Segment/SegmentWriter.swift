@@ -45,6 +45,10 @@ public struct SegmentSummary: Sendable, Hashable {
     public var plateFilterBytes: Int
     /// Bytes of the camera-home section.
     public var cameraHomeBytes: Int
+    /// Bytes of the plate n-gram index (partial and OCR-equivalent plate search).
+    public var plateIndexBytes: Int = 0
+    /// Bytes of the camera index (queries filtered by camera).
+    public var cameraIndexBytes: Int = 0
     /// Bytes of header, footer and trailer.
     public var metadataBytes: Int
     /// Number of camera homes (fixed-camera positions) in the segment.
@@ -54,12 +58,13 @@ public struct SegmentSummary: Sendable, Hashable {
     public var bytesPerRow: Double { rowCount == 0 ? 0 : Double(fileBytes) / Double(rowCount) }
 }
 
-/// Encodes sightings into segment file format v2.
+/// Encodes sightings into segment file format v3.
 ///
 /// Rows are sorted by (plate key, plate, time, camera) and cut into blocks; each block's
 /// column chunks are encoded, checksummed and handed to `sink` as they are produced, so a
 /// large segment streams to disk. Then the same rows again in space-time order (the spatial
-/// copy, `SpatialOrder`), the camera homes, and a Bloom filter of the plate keys.
+/// copy, `SpatialOrder`), the camera homes, a Bloom filter of the plate keys, the plate
+/// n-gram index and the camera index.
 /// Duplicates are kept: deduplication is the store's job.
 @_spi(Benchmarks)
 public struct SegmentEncoder: Sendable {
@@ -140,9 +145,8 @@ public struct SegmentEncoder: Sendable {
         let (order, cells) = rows.spatialPermutation()
         let spatialRows = SortedBatch(reordering: rows, by: order)
         let spatialRefs = SortedBatch.gather(homeRefs, order)
-        let (spatialEntries, spatialBytes) = try encodeBlocks(spatialRows, homeRefs: spatialRefs,
-                                                              ranges: SpatialOrder.blockRanges(cells: cells, limit: options.spatialBlockRows),
-                                                              keysSorted: false)
+        let spatialRanges = SpatialOrder.blockRanges(cells: cells, limit: options.spatialBlockRows)
+        let (spatialEntries, spatialBytes) = try encodeBlocks(spatialRows, homeRefs: spatialRefs, ranges: spatialRanges, keysSorted: false)
         summary.spatialColumnBytes = spatialBytes
 
         // Camera homes section.
@@ -166,6 +170,22 @@ public struct SegmentEncoder: Sendable {
         out.append(contentsOf: column.bytes)
         summary.plateFilterBytes = column.count
 
+        // Plate n-gram index section (directory, then one posting list per bigram).
+        let plateIndexOffset = written + Int64(out.count)
+        column.removeAll()
+        let plateIndex = try PlateGramIndex.encode(rows, blocks: mainRanges, at: plateIndexOffset, writer: &encoder.streams, into: &column)
+        out.append(contentsOf: column.bytes)
+        summary.plateIndexBytes = column.count
+        if out.count >= 1 << 20 { try flush(&out) }
+
+        // Camera index section.
+        let cameraIndexOffset = written + Int64(out.count)
+        column.removeAll()
+        try CameraBlockIndex.build(cameras: spatialRows.cameras, ranges: spatialRanges).encode(&encoder.streams, into: &column)
+        let cameraIndexCRC = column.bytes.withUnsafeBytes { CRC32C.checksum($0) }
+        out.append(contentsOf: column.bytes)
+        summary.cameraIndexBytes = column.count
+
         // Footer and trailer.
         let footerOffset = written + Int64(out.count)
         let footerStart = out.count
@@ -185,6 +205,13 @@ public struct SegmentEncoder: Sendable {
         out.append(littleEndian: UInt64(filterOffset))
         out.append(littleEndian: UInt32(summary.plateFilterBytes))
         out.append(littleEndian: filterCRC)
+        out.append(littleEndian: UInt64(plateIndexOffset))
+        out.append(littleEndian: UInt32(summary.plateIndexBytes))
+        out.append(littleEndian: UInt32(plateIndex.directoryLength))
+        out.append(littleEndian: plateIndex.directoryCRC)
+        out.append(littleEndian: UInt64(cameraIndexOffset))
+        out.append(littleEndian: UInt32(summary.cameraIndexBytes))
+        out.append(littleEndian: cameraIndexCRC)
         for e in entries + spatialEntries {
             out.append(littleEndian: UInt64(e.offset))
             out.append(littleEndian: UInt32(e.statistics.rowCount))
@@ -205,7 +232,7 @@ public struct SegmentEncoder: Sendable {
         summary.blockCount = entries.count
         summary.fileBytes = Int(written)
         summary.metadataBytes = summary.fileBytes - summary.columnBytes.reduce(0, +) - summary.cameraHomeBytes
-            - summary.spatialBytes - summary.plateFilterBytes
+            - summary.spatialBytes - summary.plateFilterBytes - summary.plateIndexBytes - summary.cameraIndexBytes
         return summary
     }
 

@@ -14,6 +14,10 @@ public struct StoreStatistics: Sendable, Hashable {
     public var columnBytes: [ColumnID: Int]
     /// Bytes of the spatial copies.
     public var spatialBytes: Int
+    /// Bytes of the plate n-gram indexes (partial and OCR-equivalent plate search).
+    public var plateIndexBytes = 0
+    /// Bytes of the camera indexes (queries filtered by camera).
+    public var cameraIndexBytes = 0
     /// Earliest and latest time held, epoch milliseconds (nil when empty).
     public var timeRange: ClosedRange<Int64>?
     /// Segments compaction would rewrite now (the compaction planner's inputs).
@@ -78,7 +82,7 @@ extension Store {
     static func statistics(of segments: [SegmentReader], memoryRows: Int, compaction c: CompactionOptions,
                            directory: String, fileSystem: any FileSystem) throws(SightlineError) -> StoreStatistics {
         var columnBytes: [ColumnID: Int] = [:]
-        var spatial = 0, bytes = 0, rows = 0
+        var spatial = 0, bytes = 0, rows = 0, plateIndex = 0, cameraIndex = 0
         var partitions = Set<Int64>()
         var from = Int64.max, to = Int64.min
         let debt = Set(CompactionPlanner.plan(segments.map(CompactionPlanner.Segment.init), options: c).inputs)
@@ -87,6 +91,8 @@ extension Store {
             rows += s.rowCount
             for id in ColumnID.allCases { columnBytes[id, default: 0] += s.mainColumnBytes[id.rawValue] }
             for b in s.spatialBlocks { spatial += Int(s.blocks[b].byteLength) }
+            plateIndex += s.indexBytes.plate
+            cameraIndex += s.indexBytes.camera
             guard s.rowCount > 0 else { continue }
             from = min(from, s.statistics.minTime)
             to = max(to, s.statistics.maxTime)
@@ -104,11 +110,14 @@ extension Store {
             deletions[kind, default: DeletionTotals()].records += 1
             deletions[kind, default: DeletionTotals()].rows += rowsDeleted
         }
-        return StoreStatistics(segments: segments.count, partitions: partitions.count, segmentRows: rows, memoryRows: memoryRows,
-                               bytes: bytes, columnBytes: columnBytes, spatialBytes: spatial,
-                               timeRange: rows > 0 ? from...to : nil, compactionDebtSegments: debt.count,
-                               compactionDebtRows: segments.filter { debt.contains($0.fileName) }.reduce(0) { $0 + $1.rowCount },
-                               deletions: deletions)
+        var result = StoreStatistics(segments: segments.count, partitions: partitions.count, segmentRows: rows, memoryRows: memoryRows,
+                                     bytes: bytes, columnBytes: columnBytes, spatialBytes: spatial,
+                                     timeRange: rows > 0 ? from...to : nil, compactionDebtSegments: debt.count,
+                                     compactionDebtRows: segments.filter { debt.contains($0.fileName) }.reduce(0) { $0 + $1.rowCount },
+                                     deletions: deletions)
+        result.plateIndexBytes = plateIndex
+        result.cameraIndexBytes = cameraIndex
+        return result
     }
 
     /// Checks a store without opening it for writing (no lock, no repair): the manifest,
@@ -175,6 +184,10 @@ extension StoreStatistics {
             let name = id.name.count >= 11 ? id.name : id.name + String(repeating: " ", count: 11 - id.name.count)
             let value = Self.fixed(Double(columnBytes[id] ?? 0) / Double(segmentRows), 3)
             lines.append("  \(name) \(String(repeating: " ", count: max(0, 7 - value.count)))\(value) B/sighting")
+        }
+        for (name, n) in [("plate index", plateIndexBytes), ("camera index", cameraIndexBytes)] where segmentRows > 0 {
+            let value = Self.fixed(Double(n) / Double(segmentRows), 3)
+            lines.append("  \(name) \(String(repeating: " ", count: max(0, 18 - name.count - value.count)))\(value) B/sighting")
         }
         if let r = timeRange { lines.append("time:        \(Timestamp.rfc3339(r.lowerBound)) … \(Timestamp.rfc3339(r.upperBound))") }
         lines.append("compaction debt: \(compactionDebtSegments) segments, \(compactionDebtRows) rows")

@@ -1,0 +1,65 @@
+import ArgumentParser
+import Foundation
+import Sightline
+
+/// `--format` and `--epoch-ms` for the commands that print summaries rather than sightings
+/// (search --plates, intersect, convoy, frequent).
+struct OutputOptions: ParsableArgumentsWithFormat {
+    @Option(help: "Output: csv, ndjson or table.") var format: QueryOptions.OutputFormat = .csv
+    @Flag(help: "Times as epoch milliseconds instead of RFC 3339.") var epochMs = false
+}
+
+/// Options that carry an output format and a time style.
+protocol ParsableArgumentsWithFormat: ParsableArguments {
+    var format: QueryOptions.OutputFormat { get }
+    var epochMs: Bool { get }
+}
+
+extension QueryOptions: ParsableArgumentsWithFormat {}
+
+/// One value of a printed record: text, a number, or a time (printed per `--epoch-ms`).
+enum RecordField {
+    case text(String)
+    case number(Int)
+    case time(Int64)
+}
+
+/// Prints records with named columns as CSV (a header line, then one line per record),
+/// NDJSON (one object per record, keys in column order; times as numbers with `--epoch-ms`,
+/// strings otherwise) or a padded table.
+func printRecords(_ columns: [String], _ records: [[RecordField]], _ options: some ParsableArgumentsWithFormat) {
+    func plain(_ f: RecordField) -> String {
+        switch f {
+        case .text(let s): s
+        case .number(let n): String(n)
+        case .time(let t): formatTime(t, epochMs: options.epochMs)
+        }
+    }
+    var lines: [String] = []
+    switch options.format {
+    case .csv:
+        lines.append(columns.joined(separator: ","))
+        for r in records { lines.append(r.map(plain).joined(separator: ",")) }
+    case .ndjson:
+        for r in records {
+            let fields = zip(columns, r).map { name, f -> String in
+                switch f {
+                case .number(let n): "\"\(name)\":\(n)"
+                case .time(let t) where options.epochMs: "\"\(name)\":\(t)"
+                default: "\"\(name)\":\"\(plain(f))\""  // plates, cells and RFC 3339 times need no escaping
+                }
+            }
+            lines.append("{" + fields.joined(separator: ",") + "}")
+        }
+    case .table:
+        let texts = records.map { $0.map(plain) }
+        let widths = columns.indices.map { c in texts.reduce(columns[c].count) { max($0, $1[c].count) } }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { c, s in c == cells.count - 1 ? s : s + String(repeating: " ", count: widths[c] - s.count + 2) }.joined()
+        }
+        lines.append(line(columns.map { $0.uppercased() }))
+        for t in texts { lines.append(line(t)) }
+    }
+    if lines.isEmpty { return }
+    printLines(lines)
+}

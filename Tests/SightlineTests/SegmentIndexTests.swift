@@ -1,0 +1,199 @@
+import Testing
+@_spi(Benchmarks) @testable import Sightline
+@testable import SightlineWorkload
+
+/// The plate n-gram index and the camera index of format v3: built, read back, checked against
+/// the rows they index, used by the planner; and v2 segments still read (and upgraded).
+@Suite struct SegmentIndexTests {
+    /// Rows whose plates come from a small alphabet of OCR look-alikes (many shared bigrams,
+    /// plates of 1–10 characters), over a few cameras, several blocks.
+    static func lookalikeBatch(_ g: inout SplitMix64, rows: Int) -> SightingBatch {
+        let alphabet = Array("0OQD8B1IL2Z5SAX".utf8)
+        var plates: [Plate] = []
+        for _ in 0..<200 {
+            let n = 1 + Int(g.next() % 10)
+            let text = (0..<n).map { _ in alphabet[Int(g.next() % UInt64(alphabet.count))] }
+            plates.append(text.withUnsafeBytes { Plate(uncheckedNormalized: $0) })
+        }
+        var batch = SightingBatch()
+        for i in 0..<rows {
+            let camera = UInt32(g.next() % 12)
+            batch.append(Sighting(unchecked: plates[Int(g.next() % 200)], time: 1_717_200_000_000 + Int64(i) * 37_000,
+                                  latitudeE7: 375_000_000 + Int32(camera) * 1_000_000 + Int32(g.next() % 1000),
+                                  longitudeE7: -1_221_000_000 + Int32(g.next() % 50_000_000), camera: camera, confidence: 90, region: nil, image: nil))
+        }
+        return batch
+    }
+
+    static func segment(_ g: inout SplitMix64, rows: Int = 3000) throws -> (SegmentReader, [UInt8]) {
+        let bytes = try SegmentEncoder(hasher: testHasher, options: SegmentOptions(blockRows: 256, spatialBlockRows: 256))
+            .encode(lookalikeBatch(&g, rows: rows))
+        return (try SegmentReader(bytes: bytes, hasher: testHasher), bytes)
+    }
+
+    @Test func patternsGiveTheBigramsEveryMatchHolds() throws {
+        let g = PlateGramIndex.gram
+        let (start, end) = (PlateGramIndex.start, PlateGramIndex.end)
+        #expect(PlateGramIndex.requiredGrams(try PlatePattern("TQ*25")) == [[g(start, 84)], [g(84, 81)], [g(50, 53)], [g(53, end)]])
+        #expect(PlateGramIndex.requiredGrams(try PlatePattern("A?B*")) == [[g(start, 65)]])
+        #expect(PlateGramIndex.requiredGrams(try PlatePattern("*A?B*")).isEmpty)
+        #expect(PlateGramIndex.requiredGrams(try PlatePattern("?AB?")) == [[g(65, 66)]])
+        #expect(PlateGramIndex.requiredGrams(try PlatePattern("ABAB")) == [[g(start, 65)], [g(65, 66)], [g(66, 65)], [g(66, end)]])
+        // Folded: O and 0 are one character to the index, exact or not.
+        #expect(PlateGramIndex.requiredGrams(try PlatePattern("O1")) == PlateGramIndex.requiredGrams(try PlatePattern("01")))
+        // Classes other than the index's folding: every member's folded bigram.
+        let custom = try OCREquivalence(classes: ["AX"])
+        #expect(PlateGramIndex.requiredGrams(try PlatePattern("A1", equivalence: custom))
+                == [[g(start, 65), g(start, 88)].sorted(), [g(65, 49), g(88, 49)].sorted(), [g(49, end)]])
+        // A plate's own bigrams: marks included, repeats once.
+        var grams: [UInt16] = []
+        PlateGramIndex.forEachGram(of: try Plate("AAA")) { grams.append($0) }
+        #expect(grams == [g(start, 65), g(65, 65), g(65, end)])
+        grams = []
+        PlateGramIndex.forEachGram(of: try Plate("Z")) { grams.append($0) }
+        #expect(grams == [g(start, 90), g(90, end)])
+    }
+
+    /// The index only narrows: every block holding a matching plate is a candidate.
+    @Test func plateIndexNeverMissesAMatch() throws {
+        let seed = testSeed()
+        var g = SplitMix64(seed: seed)
+        let (reader, _) = try Self.segment(&g)
+        let index = try #require(reader.plateIndex)
+        let decoder = BlockDecoder()
+        var platesByBlock: [[Plate]] = []
+        for b in 0..<reader.blockCount {
+            try decoder.decode(reader, block: b, columns: .plate)
+            platesByBlock.append(Array(decoder.runPlates.buffer))
+        }
+        #expect(index.runCount == platesByBlock.reduce(0) { $0 + $1.count })
+        let streams = StreamReader(compressor: Compressor())
+        var narrowed = 0
+        for trial in 0..<400 {
+            let plate = platesByBlock[Int(g.next() % UInt64(platesByBlock.count))].first!
+            let text = InvestigationTests.randomPattern(&g, from: plate)
+            let equivalent = g.next() % 2 == 0
+            guard let pattern = try? PlatePattern(text, equivalence: equivalent ? .default : nil) else { continue }
+            let holding = platesByBlock.indices.filter { platesByBlock[$0].contains { pattern.matches($0) } }
+            guard let candidates = try index.candidateBlocks(for: pattern, streams: streams, path: reader.path, read: { (raw, offset) throws(SightlineError) in
+                try reader.read(into: raw, at: offset)
+            }) else {
+                #expect(PlateGramIndex.requiredGrams(pattern).isEmpty)
+                continue
+            }
+            #expect(Set(holding).isSubset(of: Set(candidates)), "trial \(trial) (SIGHTLINE_TEST_SEED=\(seed)): \(text) \(equivalent)")
+            #expect(candidates == candidates.sorted() && Set(candidates).count == candidates.count)
+            if candidates.count < reader.blockCount { narrowed += 1 }
+        }
+        #expect(narrowed > 50)
+    }
+
+    @Test func cameraIndexListsExactlyTheBlocksOfEachCamera() throws {
+        var g = SplitMix64(seed: testSeed())
+        let (reader, _) = try Self.segment(&g)
+        let index = try #require(reader.cameraIndex)
+        let decoder = BlockDecoder()
+        var blocksOf: [UInt32: [UInt32]] = [:]
+        for (k, b) in reader.spatialBlocks.enumerated() {
+            try decoder.decode(reader, block: b, columns: .camera)
+            for c in Set(decoder.cameras.buffer) { blocksOf[c, default: []].append(UInt32(k)) }
+        }
+        #expect(index.cameras == blocksOf.keys.sorted())
+        for (camera, blocks) in blocksOf { #expect(Array(index.spatialBlocks(of: camera)) == blocks) }
+        #expect(index.spatialBlocks(of: 999).isEmpty)
+        // Round trip through the section bytes.
+        var writer = IntegerStreamWriter(compression: .default, compressor: Compressor())
+        var out = ByteWriter(capacity: 64)
+        try index.encode(&writer, into: &out)
+        let decoded = try out.bytes.withUnsafeBytesTyped { raw throws(SightlineError) in
+            var r = ByteReader(raw, fileOffset: 0, path: "x")
+            return try CameraBlockIndex.decode(&r, spatialBlockCount: reader.spatialBlocks.count, streams: StreamReader(compressor: Compressor()))
+        }
+        #expect(decoded == index)
+    }
+
+    /// A damaged index list is reported by the search that reads it (and by `verify`), never
+    /// answered from.
+    @Test func damagedIndexListIsReportedBySearch() throws {
+        var g = SplitMix64(seed: testSeed())
+        let (reader, original) = try Self.segment(&g)
+        let index = try #require(reader.plateIndex)
+        let pattern = try PlatePattern("*0O*")
+        let k = try #require(index.position(of: PlateGramIndex.gram(0x30, 0x4F)))
+        var bytes = original
+        bytes[Int(index.offsets[k]) + index.lengths[k] / 2] ^= 0x10
+        let damaged = try SegmentReader(bytes: bytes, hasher: testHasher, label: "seg")
+        #expect(throws: SightlineError.self) { try damaged.verify() }
+        let snapshot = StoreSnapshot(segments: [damaged], memory: [])
+        do throws(SightlineError) {
+            _ = try snapshot.run(Query(.search(pattern, within: nil)))
+            Issue.record("a damaged list was answered from")
+        } catch {
+            guard case .corruptFile(let path, let offset, let reason) = error else { Issue.record("\(error)"); return }
+            #expect(path == "seg" && offset == index.offsets[k] && reason.contains("plate index list"))
+        }
+    }
+
+    @Test func plannerReadsTheIndexes() throws {
+        var g = SplitMix64(seed: testSeed())
+        let (reader, _) = try Self.segment(&g)
+        let snapshot = StoreSnapshot(segments: [reader], memory: [])
+        // One plate's rows lie in one or two plate-ordered blocks.
+        let plate = try reader.allSightings()[0].plate
+        let search = try snapshot.plan(Query(.search(try PlatePattern(plate.text), within: nil)))
+        #expect(search.segments.first?.chosen?.path == .plateIndex)
+        #expect(search.segments.first!.chosen!.blockCount < reader.blockCount)
+        let camera = try snapshot.plan(Query(.area(.box(south: -90, west: -180, north: 90, east: 180)), filters: QueryFilters(cameras: [3])))
+        #expect(camera.segments.first?.chosen?.path == .cameraIndex)
+        let rows = try snapshot.run(Query(.area(.box(south: -90, west: -180, north: 90, east: 180)), filters: QueryFilters(cameras: [3]))).rows
+        #expect(!rows.isEmpty && rows.allSatisfy { $0.camera == 3 })
+        #expect(rows.count == (try reader.allSightings()).filter { $0.camera == 3 }.count)
+    }
+
+    /// A store written by format v2 (checked in; made by `sightline generate --rows 3000
+    /// --seed 7` and `ingest` before v3) reads, searches by scanning, and is upgraded by
+    /// `compact`.
+    @Test func formatV2StoreIsReadAndUpgradedByCompaction() throws {
+        let fixtures = String(#filePath.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")) + "/Fixtures"
+        let dir = temporaryDirectory("v2")
+        defer { removeTree(dir) }
+        let fs = PosixFileSystem()
+        try fs.createDirectory(dir)
+        for name in ["000001.sls", "MANIFEST", "log-00000000000000000001.log", "plate-key.secret"] {
+            let bytes = try readFile("\(fixtures)/format-v2-store/\(name)")
+            try fs.writeAtomically("\(dir)/\(name)") { (write: (UnsafeRawBufferPointer) throws(SightlineError) -> Void) throws(SightlineError) in
+                try bytes.withUnsafeBytesTyped { raw throws(SightlineError) in try write(raw) }
+            }
+        }
+        let csv = String(decoding: try readFile("\(fixtures)/format-v2-rows.csv"), as: UTF8.self)
+        var expected: [Sighting] = []
+        for line in csv.split(separator: "\n").dropFirst() {
+            let f = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            expected.append(try Sighting(plate: Plate(f[0]), time: Int64(f[1])!, latitude: Double(f[2])!, longitude: Double(f[3])!,
+                                         camera: UInt32(f[4])!, confidence: UInt8(f[5])!, region: f[6].isEmpty ? nil : Region(f[6])))
+        }
+        #expect(expected.count == 3000)
+        let pattern = try PlatePattern(String(expected[0].plate.text.prefix(2)) + "*")
+        let byPattern = expected.filter { pattern.matches($0.plate) }
+
+        let readOnly = try ReadOnlyStore(directory: dir)
+        let old = try readOnly.snapshot()
+        #expect(old.segments.map(\.formatVersion) == [2])
+        #expect(sameRows(try old.allSightings(), expected))
+        let oldPlan = try old.plan(Query(.search(pattern, within: nil)))
+        #expect(oldPlan.segments.allSatisfy { $0.chosen?.path != .plateIndex })
+        #expect(sameRows(try old.run(Query(.search(pattern, within: nil))).rows, byPattern))
+        #expect(!byPattern.isEmpty)
+
+        let store = try Store(directory: dir, options: quietStoreOptions())
+        #expect(try store.statistics().compactionDebtSegments == 1)
+        try store.compact()
+        let new = store.snapshot()
+        #expect(new.segments.allSatisfy { $0.formatVersion == 3 })
+        #expect(sameRows(try new.allSightings(), expected))
+        #expect(try new.plan(Query(.search(pattern, within: nil))).segments.allSatisfy { $0.chosen == nil || $0.chosen?.path == .plateIndex })
+        #expect(sameRows(try new.run(Query(.search(pattern, within: nil))).rows, byPattern))
+        for s in new.segments { try s.verify() }
+        try store.close()
+    }
+}
