@@ -101,3 +101,46 @@ struct VerifyCommand: ParsableCommand {
         if report.isSound { print("sound") } else { throw ExitCode(1) }
     }
 }
+
+struct GuardrailsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "guardrails",
+        abstract: "Show or set the limits of investigative queries (search, intersect, convoy): time span and distinct plates.",
+        discussion: """
+        Without options, prints the current limits. --max-span caps how much time one investigative query may \
+        span (of the data held: an open-ended query spans all of it); --max-plates caps the distinct plates it \
+        may return. A query beyond either is refused with an error, no rows returned. "off" removes a limit. \
+        Off until set. Recommended for a shared deployment: --max-span 31d --max-plates 1000.
+        """)
+    @Argument(help: "Store directory.") var store: String
+    @Option(help: "Most time one investigative query may span (31d, 24h, …) or off.") var maxSpan: String?
+    @Option(help: "Most distinct plates one investigative query may return, or off.") var maxPlates: String?
+
+    func run() throws {
+        guard maxSpan != nil || maxPlates != nil else {
+            let snapshot = try openSnapshot(store)
+            print("guardrails:  \(snapshot.investigationLimits) (investigative queries)")
+            return
+        }
+        // Unchanged limits are kept: read them first (from the file any opener honours).
+        let current = try openSnapshot(store).investigationLimits
+        var limits = current
+        if let maxSpan {
+            if maxSpan == "off" { limits.maximumTimeSpan = nil } else {
+                let ms = try parseDuration(maxSpan)
+                guard ms > 0 else { throw ValidationError("--max-span must be positive (or off)") }
+                limits.maximumTimeSpan = .milliseconds(ms)
+            }
+        }
+        if let maxPlates {
+            if maxPlates == "off" { limits.maximumPlates = nil } else {
+                guard let n = Int(maxPlates), n > 0 else { throw ValidationError("--max-plates \(maxPlates): a positive number or off") }
+                limits.maximumPlates = n
+            }
+        }
+        _ = try MaintenanceTarget(store).run(.setInvestigationLimits(limits)) { (s: Store) throws(SightlineError) -> ControlReply in
+            try s.setInvestigationLimits(limits)
+            return .statistics("")
+        }
+        print("guardrails:  \(limits) (investigative queries)")
+    }
+}

@@ -293,6 +293,11 @@ struct ExplainCommand: ParsableCommand {
         print("in memory: \(plan.memoryRows) rows, checked one by one")
         print(String(format: "estimate: %d blocks, %d rows, %@ read; planning %.1f µs", plan.estimatedBlocks, plan.estimatedRows,
                      formatBytes(plan.estimatedBytes), seconds(plan.planningTime) * 1e6))
+        if case .search = query.kind {
+            let bound = plan.exposureBound
+            print("exposure: at most \(bound.plates) distinct plates, at most \(bound.sightings) sightings (bounds from the indexes, before running)")
+            print("guardrails: \(snapshot.investigationLimits)")
+        }
         if analyze {
             let result = try snapshot.run(query)
             let s = result.statistics

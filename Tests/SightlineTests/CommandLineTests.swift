@@ -234,6 +234,28 @@ import Glibc
             let (status, message) = try Self.run(bad)
             #expect(status != 0 && !message.isEmpty, "\(bad): \(message)")
         }
+        // --format for the summaries: NDJSON objects with the columns as keys, a padded table.
+        let (s7, ndjson) = try Self.run(["convoy", "\(dir)/s", plate.text, "--within", "300", "--min-cameras", "1", "--format", "ndjson"])
+        #expect(s7 == 0 && ndjson == companions.map { "{\"plate\":\"\($0.plate)\",\"cameras\":\($0.cameras),\"sightings\":\($0.sightings)}\n" }.joined())
+        let (s8, table) = try Self.run(["search", "\(dir)/s", pattern, "--plates", "--format", "table", "--epoch-ms"])
+        let tableLines = table.split(separator: "\n")
+        #expect(s8 == 0 && tableLines.count == summary.count + 1 && tableLines[0].hasPrefix("PLATE") && tableLines[0].contains("SIGHTINGS"))
+        let (s9, frequentJSON) = try Self.run(["frequent", "\(dir)/s", plate.text, "--top", "1", "--format", "ndjson"])
+        let top = try snapshot.frequentLocations(plate, top: 1)[0]
+        #expect(s9 == 0 && frequentJSON == "{\"cell\":\"\(top.cell)\",\"sightings\":\(top.sightings),\"first\":\"\(Timestamp.rfc3339(top.first))\",\"last\":\"\(Timestamp.rfc3339(top.last))\"}\n")
+
+        // Guardrails: off until set; set, shown by stats and explain, enforced; then off again.
+        #expect(try Self.run(["guardrails", "\(dir)/s"]).1 == "guardrails:  off (investigative queries)\n")
+        let (g1, set) = try Self.run(["guardrails", "\(dir)/s", "--max-span", "12h", "--max-plates", "1"])
+        #expect(g1 == 0 && set.contains("max span 12 hours, max plates 1"), "\(set)")
+        #expect(try Self.run(["stats", "\(dir)/s"]).1.contains("guardrails:  max span 12 hours, max plates 1"))
+        let (g2, refused) = try Self.run(["search", "\(dir)/s", pattern, "--plates"])
+        #expect(g2 != 0 && refused.contains("refused by the store's guardrails") && refused.contains("12 hours"), "\(refused)")
+        let (g3, explained) = try Self.run(["explain", "\(dir)/s", "search", pattern])
+        #expect(g3 == 0 && explained.contains("exposure: at most") && explained.contains("guardrails: max span 12 hours"), "\(explained)")
+        #expect(try Self.run(["guardrails", "\(dir)/s", "--max-span", "off", "--max-plates", "off"]).0 == 0)
+        #expect(try Self.run(["search", "\(dir)/s", pattern, "--plates"]).0 == 0)
+        #expect(try Self.run(["guardrails", "\(dir)/s", "--max-plates", "zero"]).0 != 0)
     }
 
     @Test func maintenanceCommandsCompactPurgeAndReport() throws {

@@ -29,6 +29,9 @@ public enum SightlineError: Error, Sendable, Equatable, CustomStringConvertible 
     /// A request through a store's control socket failed: no owner listening, refused, or
     /// an error the owner reported.
     case controlFailed(path: String, reason: String)
+    /// An investigative query the store's guardrails refuse (`InvestigationLimits`): it spans
+    /// more time, or would expose more distinct plates, than the owner allows.
+    case investigationRefused(String)
 
     /// The file the error concerns, when it concerns one.
     public var path: String? {
@@ -36,7 +39,8 @@ public enum SightlineError: Error, Sendable, Equatable, CustomStringConvertible 
         case .corruptFile(let path, _, _), .unsupportedFormat(let path, _), .wrongPlateKeySecret(let path),
              .storeLocked(let path), .io(_, let path, _), .storeClosed(let path), .controlFailed(let path, _):
             return path
-        case .invalidPlate, .invalidField, .compression, .invalidArgument, .deadlineExceeded, .cancelled, .invalidPageToken:
+        case .invalidPlate, .invalidField, .compression, .invalidArgument, .deadlineExceeded, .cancelled, .invalidPageToken,
+             .investigationRefused:
             return nil
         }
     }
@@ -71,6 +75,8 @@ public enum SightlineError: Error, Sendable, Equatable, CustomStringConvertible 
             return "invalid page token: \(reason)"
         case .controlFailed(let path, let reason):
             return "\(path): \(reason)"
+        case .investigationRefused(let reason):
+            return "refused by the store's guardrails: \(reason)"
         }
     }
 }

@@ -274,9 +274,11 @@ extension StoreSnapshot {
     /// A cursor over `query`'s answer on this snapshot, starting after `token` (a page token
     /// of an earlier cursor of the same query) when given.
     /// - Throws: `invalidPageToken` when the token belongs to another query,
-    ///   `invalidArgument` for options out of range.
+    ///   `invalidArgument` for options out of range, `investigationRefused` for a search
+    ///   beyond the store's guardrails.
     public func cursor(_ query: Query, after token: QueryPageToken? = nil,
                        options: CursorOptions = CursorOptions()) throws(SightlineError) -> QueryCursor {
-        try QueryCursor(snapshot: self, query: query, after: token, options: options)
+        try guardSearch(query)
+        return try QueryCursor(snapshot: self, query: query, after: token, options: options)
     }
 }

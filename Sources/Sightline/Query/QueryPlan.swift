@@ -64,6 +64,9 @@ public struct SegmentPlan: Sendable {
     public var alternatives: [PathEstimate]
     /// Why no block is read, when skipped.
     public var skipped: SkipReason?
+    /// A search read through the plate n-gram index: its candidate plates in this segment
+    /// (distinct plates per block, summed; an upper bound on the matching ones).
+    public var candidatePlates: Int?
     let reader: SegmentReader
 }
 
@@ -96,6 +99,20 @@ public struct QueryPlan: Sendable {
     public var estimatedBytes: Int { segments.reduce(0) { $0 + ($1.chosen?.bytes ?? 0) } }
     /// Blocks the chosen paths read.
     public var estimatedBlocks: Int { segments.reduce(0) { $0 + ($1.chosen?.blockCount ?? 0) } }
+
+    /// What the query may expose, known before it runs: at most this many sightings (the
+    /// rows of the blocks it reads, and the rows in memory) of at most this many distinct
+    /// plates (a search through the plate index: its candidate plates; otherwise the
+    /// sightings bound). Upper bounds from the indexes; `explain` prints them.
+    public var exposureBound: (plates: Int, sightings: Int) {
+        var plates = memoryRows, sightings = memoryRows
+        for s in segments {
+            guard let chosen = s.chosen else { continue }
+            sightings += chosen.rows
+            plates += s.candidatePlates.map { Swift.min($0, chosen.rows) } ?? chosen.rows
+        }
+        return (plates, sightings)
+    }
 }
 
 /// What running a query did.

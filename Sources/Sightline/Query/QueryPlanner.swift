@@ -33,7 +33,7 @@ enum QueryPlanner {
         }
         // A search's index lists are read here, the segments spread over the cores (a list
         // read and intersection costs ~0.1 ms per segment: serial, it was most of a search).
-        var candidates = [[Int]?](repeating: nil, count: planned.count)
+        var candidates = [(blocks: [Int], runs: Int)?](repeating: nil, count: planned.count)
         if case .search(let pattern, _) = query.kind {
             candidates = try Self.candidateBlocks(pattern, planned, parallelism: parallelism)
         }
@@ -51,8 +51,8 @@ enum QueryPlanner {
 
     /// Per segment, the plate n-gram index's candidate blocks for `pattern` (nil: no index,
     /// or the pattern gives it nothing), computed on up to `parallelism` threads.
-    static func candidateBlocks(_ pattern: PlatePattern, _ segments: [SegmentReader], parallelism: Int) throws(SightlineError) -> [[Int]?] {
-        let results = Locked([[Int]?](repeating: nil, count: segments.count))
+    static func candidateBlocks(_ pattern: PlatePattern, _ segments: [SegmentReader], parallelism: Int) throws(SightlineError) -> [(blocks: [Int], runs: Int)?] {
+        let results = Locked([(blocks: [Int], runs: Int)?](repeating: nil, count: segments.count))
         let failure = Locked<SightlineError?>(nil)
         let workers = max(1, min(parallelism, segments.count))
         @Sendable func work(_ w: Int) {
@@ -61,7 +61,7 @@ enum QueryPlanner {
                 let segment = segments[i]
                 guard let index = segment.plateIndex else { continue }
                 do throws(SightlineError) {
-                    let blocks = try index.candidateBlocks(for: pattern, streams: streams, path: segment.path) { (raw, offset) throws(SightlineError) in
+                    let blocks = try index.candidates(for: pattern, streams: streams, path: segment.path) { (raw, offset) throws(SightlineError) in
                         try segment.read(into: raw, at: offset)
                     }
                     results.withLock { $0[i] = blocks }
@@ -77,7 +77,7 @@ enum QueryPlanner {
     }
 
     private static func plan(_ query: Query, _ segment: SegmentReader, columns: ColumnSet, plateKey: UInt64?, boxes: [GeoBox],
-                             candidates: [Int]?) -> SegmentPlan {
+                             candidates found: (blocks: [Int], runs: Int)?) -> SegmentPlan {
         var result = SegmentPlan(segment: segment.fileName, segmentRows: segment.rowCount, chosen: nil, alternatives: [], skipped: nil, reader: segment)
         let stats = segment.statistics
         // (Segments ruled out by their statistics never get here: `plan(_:segments:…)` counts them.)
@@ -127,8 +127,9 @@ enum QueryPlanner {
             // A pattern's share of rows is unknown before reading; guess 0.1 % for the scans.
             scanMatches = Double(segment.rowCount) * timeFraction * 0.001
             if let index = segment.plateIndex {
-                if let candidates {
-                    let blocks = candidates.filter { b in
+                if let found {
+                    result.candidatePlates = found.runs
+                    let blocks = found.blocks.filter { b in
                         let s = segment.blocks[b].statistics
                         return query.time.overlaps(min: s.minTime, max: s.maxTime) && (boxes.isEmpty || boxes.contains { $0.intersects(s.bounds) })
                     }

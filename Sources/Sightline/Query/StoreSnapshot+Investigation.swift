@@ -7,13 +7,28 @@ extension StoreSnapshot {
     /// sightings descending, then plate (`sightline search --plates`).
     public func searchPlates(_ query: Query) throws(SightlineError) -> [PlateSummary] {
         guard case .search = query.kind else { throw .invalidArgument("searchPlates takes a search query") }
+        try investigationLimits.checkSpan(query.time, extent: dataExtent, "the search")
+        var result = try plateSummaries(query)
+        try investigationLimits.checkPlates(result.count, "the search")
+        if let limit = query.filters.limit, result.count > limit { result.removeSubrange(limit...) }
+        return result
+    }
+
+    /// Refuses a search the guardrails do not allow (its span; and, when plates are capped,
+    /// its distinct plates, counted first). Called by `run`, `count` and `cursor`.
+    func guardSearch(_ query: Query) throws(SightlineError) {
+        guard case .search = query.kind, investigationLimits.isOn else { return }
+        try investigationLimits.checkSpan(query.time, extent: dataExtent, "the search")
+        if investigationLimits.maximumPlates != nil { try investigationLimits.checkPlates(try plateSummaries(query).count, "the search") }
+    }
+
+    /// A search's plates, by sightings descending then plate, unlimited and unguarded.
+    func plateSummaries(_ query: Query) throws(SightlineError) -> [PlateSummary] {
         // The count path's columns plus the plate: no sighting is built.
         var plan = try plan(query, countOnly: true)
         plan.columns.insert(.plate)
         let (sink, _) = try QueryExecutor.run(plan, into: PlateSummarySink.self)
-        var result = sink.summaries.values.sorted { $0.sightings != $1.sightings ? $0.sightings > $1.sightings : $0.plate < $1.plate }
-        if let limit = query.filters.limit, result.count > limit { result.removeSubrange(limit...) }
-        return result
+        return sink.summaries.values.sorted { $0.sightings != $1.sightings ? $0.sightings > $1.sightings : $0.plate < $1.plate }
     }
 
     /// Plates seen in at least `minimum` of `windows` (all of them when nil): ordered by
@@ -25,6 +40,8 @@ extension StoreSnapshot {
         guard !windows.isEmpty else { throw .invalidArgument("intersect needs at least one window") }
         let k = minimum ?? windows.count
         guard (1...windows.count).contains(k) else { throw .invalidArgument("--min \(k) is outside 1…\(windows.count)") }
+        let extent = dataExtent
+        for (i, w) in windows.enumerated() { try investigationLimits.checkSpan(w.time, extent: extent, "window \(i + 1)") }
         var unlimited = filters
         unlimited.limit = nil
         var perPlate: [Plate: (windows: Int, sightings: Int)] = [:]
@@ -33,6 +50,7 @@ extension StoreSnapshot {
             for (plate, n) in rows { perPlate[plate, default: (0, 0)].windows += 1; perPlate[plate]!.sightings += n }
         }
         var result = perPlate.compactMap { plate, v in v.windows >= k ? IntersectionMatch(plate: plate, windows: v.windows, sightings: v.sightings) : nil }
+        try investigationLimits.checkPlates(result.count, "the intersection")
         result.sort { $0.windows != $1.windows ? $0.windows > $1.windows : $0.plate < $1.plate }
         if let limit = filters.limit, result.count > limit { result.removeSubrange(limit...) }
         return result
@@ -47,6 +65,7 @@ extension StoreSnapshot {
         let window = within.milliseconds
         guard window >= 0 else { throw .invalidArgument("--within must not be negative") }
         guard minimumCameras >= 1 else { throw .invalidArgument("--min-cameras must be at least 1") }
+        try investigationLimits.checkSpan(time, extent: dataExtent, "the convoy")
         let history = try run(Query(.history(plate), time: time)).rows
         guard !history.isEmpty else { return [] }
         let windows = CameraWindows(target: plate, sightings: history, within: window)
@@ -94,6 +113,7 @@ extension StoreSnapshot {
         var result = perPlate.compactMap { p, v in
             v.cameras.count >= minimumCameras ? Companion(plate: p, cameras: v.cameras.count, sightings: v.sightings) : nil
         }
+        try investigationLimits.checkPlates(result.count, "the convoy")
         result.sort {
             if $0.cameras != $1.cameras { return $0.cameras > $1.cameras }
             if $0.sightings != $1.sightings { return $0.sightings > $1.sightings }

@@ -19,10 +19,12 @@ extension StoreSnapshot {
 
     /// The matching rows, ordered (histories by time then camera; areas by time, plate,
     /// camera) and limited.
+    /// - Throws: `investigationRefused` for a search beyond the store's guardrails.
     public func run(_ query: Query) throws(SightlineError) -> QueryResult {
         let clock = ContinuousClock()
         let span = startSpan("sightline.query")
         defer { span.end() }
+        try guardSearch(query)
         let plan = try plan(query)
         let started = clock.now
         var (sink, stats) = try QueryExecutor.run(plan, into: RowSink.self)
@@ -42,6 +44,7 @@ extension StoreSnapshot {
         let clock = ContinuousClock()
         let span = startSpan("sightline.query")
         defer { span.end() }
+        try guardSearch(query)
         let plan = try plan(query, countOnly: true)
         let started = clock.now
         var (sink, stats) = try QueryExecutor.run(plan, into: CountSink.self)

@@ -9,6 +9,17 @@ public struct StoreSnapshot: Sendable {
     var parallelism = Machine.coreCount
     /// The store's instruments, recording each query's latency and reads.
     var metrics: SightlineMetrics? = nil
+    /// The store's guardrails for investigative queries.
+    public internal(set) var investigationLimits: InvestigationLimits = .off
+
+    /// The first and last time held (expired rows aside), or nil when empty.
+    var dataExtent: ClosedRange<Int64>? {
+        var lo = Int64.max, hi = Int64.min
+        for s in segments where s.rowCount > 0 { lo = min(lo, s.statistics.minTime); hi = max(hi, s.statistics.maxTime) }
+        for b in memory { for t in b.times { lo = min(lo, t); hi = max(hi, t) } }
+        if let cutoff = expiredBefore { lo = max(lo, cutoff) }
+        return lo <= hi ? lo...hi : nil
+    }
 
     /// Rows in the view.
     public var rowCount: Int { segments.reduce(memory.reduce(0) { $0 + $1.count }) { $0 + $1.rowCount } }

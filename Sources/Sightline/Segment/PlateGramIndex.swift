@@ -243,9 +243,15 @@ struct PlateGramIndex: Sendable {
     /// false candidate block a decode (~100 µs).
     func candidateBlocks(for pattern: PlatePattern, streams: StreamReader, path: String,
                          read: (UnsafeMutableRawBufferPointer, Int64) throws(SightlineError) -> Void) throws(SightlineError) -> [Int]? {
+        try candidates(for: pattern, streams: streams, path: path, read: read)?.blocks
+    }
+
+    /// The candidate blocks and how many candidate runs (distinct plates per block) they hold.
+    func candidates(for pattern: PlatePattern, streams: StreamReader, path: String,
+                    read: (UnsafeMutableRawBufferPointer, Int64) throws(SightlineError) -> Void) throws(SightlineError) -> (blocks: [Int], runs: Int)? {
         let sets = Self.requiredGrams(pattern).map { (set: $0, runs: estimatedRuns($0)) }.sorted { $0.runs < $1.runs }
         guard let smallest = sets.first else { return nil }
-        if smallest.runs == 0 { return [] }
+        if smallest.runs == 0 { return ([], 0) }
         var candidates: [Int]?
         for (set, _) in sets {
             var union: [Int] = []
@@ -263,7 +269,7 @@ struct PlateGramIndex: Sendable {
             while runStarts[b + 1] <= run { b += 1 }
             if blocks.last != b { blocks.append(b) }
         }
-        return blocks
+        return (blocks, candidates!.count)
     }
 
     /// Decodes bigram `k`'s list, checking its checksum and that runs increase and exist.

@@ -15,6 +15,8 @@ public enum ControlRequest: Sendable, Hashable {
     case purge(Plate, TimeRange)
     /// Report the store's statistics.
     case statistics
+    /// Set the guardrails of investigative queries (replies with the statistics).
+    case setInvestigationLimits(InvestigationLimits)
 }
 
 /// The owner's answer to a `ControlRequest`.
@@ -33,7 +35,7 @@ public enum ControlReply: Sendable, Hashable {
 /// does the work. One request per connection, one line each way:
 ///
 ///     request:  flush | stats | compact <day|week> <targetRows> <deleteOlderThan|-> |
-///               purge <PLATE> <from|-> <to|->
+///               purge <PLATE> <from|-> <to|-> | guardrails <maxSpanMs|-> <maxPlates|->
 ///     reply:    ok flushed | ok rewrite <key=value …> | ok stats <report, \n as \x1f> | error <reason>
 ///
 /// A socket file left by a killed owner is stale: the next owner (who holds `LOCK`, so no
@@ -206,6 +208,8 @@ enum ControlWire {
         case .statistics: return "stats"
         case .compact(let c): return "compact \(c.partitioning.rawValue) \(c.targetRows) \(time(c.deleteOlderThan))"
         case .purge(let plate, let range): return "purge \(plate) \(time(range.from)) \(time(range.to))"
+        case .setInvestigationLimits(let l):
+            return "guardrails \(time(l.maximumTimeSpan?.milliseconds)) \(l.maximumPlates.map(String.init) ?? "-")"
         }
     }
 
@@ -224,6 +228,10 @@ enum ControlWire {
             return .compact(CompactionOptions(partitioning: p, targetRows: target, deleteOlderThan: try time(f[3])))
         case ("purge", 4):
             return .purge(try Plate(f[1]), try TimeRange(from: try time(f[2]), to: try time(f[3])))
+        case ("guardrails", 3):
+            let span = try time(f[1]), plates = try time(f[2])
+            guard (span ?? 1) > 0, (plates ?? 1) > 0 else { throw .invalidArgument("control request: \(line)") }
+            return .setInvestigationLimits(InvestigationLimits(maximumTimeSpan: span.map { .milliseconds($0) }, maximumPlates: plates.map { Int($0) }))
         default:
             throw .invalidArgument("control request not understood: \(line.prefix(80))")
         }

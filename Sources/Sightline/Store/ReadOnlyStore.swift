@@ -88,8 +88,10 @@ public final class ReadOnlyStore: Sendable {
             try catchUp(&s)
         }
         let expiredBefore = options.retention.map { options.wallClock() - $0.milliseconds }
+        // The owner may change the guardrails at any time: read them with every snapshot.
+        let limits = try GuardrailsFile.read(directory: directory, fileSystem: fileSystem)
         return StoreSnapshot(segments: segments, memory: memory, expiredBefore: expiredBefore, parallelism: options.queryParallelism,
-                             metrics: metrics)
+                             metrics: metrics, investigationLimits: limits)
     }
 
     /// The store's shape as the latest snapshot sees it (compaction debt judged against

@@ -18,6 +18,8 @@ public struct StoreStatistics: Sendable, Hashable {
     public var plateIndexBytes = 0
     /// Bytes of the camera indexes (queries filtered by camera).
     public var cameraIndexBytes = 0
+    /// The guardrails of investigative queries.
+    public var investigationLimits = InvestigationLimits.off
     /// Earliest and latest time held, epoch milliseconds (nil when empty).
     public var timeRange: ClosedRange<Int64>?
     /// Segments compaction would rewrite now (the compaction planner's inputs).
@@ -117,6 +119,7 @@ extension Store {
                                      deletions: deletions)
         result.plateIndexBytes = plateIndex
         result.cameraIndexBytes = cameraIndex
+        result.investigationLimits = try GuardrailsFile.read(directory: directory, fileSystem: fileSystem)
         return result
     }
 
@@ -193,6 +196,7 @@ extension StoreStatistics {
         lines.append("compaction debt: \(compactionDebtSegments) segments, \(compactionDebtRows) rows")
         if deletions.isEmpty { lines.append("deletions:   none") }
         for (kind, d) in deletions.sorted(by: { $0.key < $1.key }) { lines.append("deletions:   \(d.records) \(kind) records, \(d.rows) rows") }
+        lines.append("guardrails:  \(investigationLimits) (investigative queries)")
         return lines.joined(separator: "\n")
     }
 

@@ -60,6 +60,8 @@ public final class Store: Sendable {
         var duplicatesAtFlush = 0
         /// Row-key filters of segments, for the flush-time duplicate check.
         var rowFilters: RowFilterCache
+        /// The guardrails of investigative queries (as in `GUARDRAILS`).
+        var investigationLimits = InvestigationLimits.off
 
         /// Background maintenance is paused (`pauseMaintenance`).
         var maintenancePaused = false
@@ -133,7 +135,9 @@ public final class Store: Sendable {
         for s in manifest.segments {
             segments.append(try SegmentReader(path: "\(directory)/\(s.name)", hasher: hasher, fileSystem: fileSystem))
         }
-        state = Locked(State(manifest: manifest, segments: segments, bufferKeys: RowKeySet(capacity: options.bufferRows), rowFilters: RowFilterCache(budget: options.duplicateFilterBytes)))
+        var initial = State(manifest: manifest, segments: segments, bufferKeys: RowKeySet(capacity: options.bufferRows), rowFilters: RowFilterCache(budget: options.duplicateFilterBytes))
+        initial.investigationLimits = try GuardrailsFile.read(directory: directory, fileSystem: fileSystem)
+        state = Locked(initial)
 
         // Replay the logs: records at or past `persistedSequence` are not in any segment yet.
         let logs = try Self.logFiles(in: directory, fileSystem: fileSystem)
@@ -195,6 +199,9 @@ public final class Store: Sendable {
         case .compact(let c): return .rewrite(try compact(c))
         case .purge(let plate, let time): return .rewrite(try purge(plate, time: time))
         case .statistics: return .statistics(try statistics().report)
+        case .setInvestigationLimits(let limits):
+            try setInvestigationLimits(limits)
+            return .statistics(try statistics().report)
         }
     }
 
@@ -302,8 +309,28 @@ public final class Store: Sendable {
     public func snapshot() -> StoreSnapshot {
         state.withLock { (s: inout State) -> StoreSnapshot in
             StoreSnapshot(segments: s.segments, memory: (s.frozen.map { [$0] } ?? []) + [s.buffer], expiredBefore: expiredBefore,
-                          parallelism: options.queryParallelism, metrics: metrics)
+                          parallelism: options.queryParallelism, metrics: metrics, investigationLimits: s.investigationLimits)
         }
+    }
+
+    /// The guardrails of investigative queries (off until set).
+    public var investigationLimits: InvestigationLimits {
+        state.withLock { (s: inout State) -> InvestigationLimits in s.investigationLimits }
+    }
+
+    /// Sets the guardrails of investigative queries: written durably to the store (file
+    /// `GUARDRAILS`, replaced atomically), honoured by this store's later snapshots and by
+    /// every process that opens the store, read-only ones at their next snapshot.
+    /// `InvestigationLimits.off` removes them.
+    /// - Throws: `invalidArgument` for a limit that is not positive; I/O errors.
+    public func setInvestigationLimits(_ limits: InvestigationLimits) throws(SightlineError) {
+        if let span = limits.maximumTimeSpan, span.milliseconds <= 0 { throw .invalidArgument("the maximum time span must be positive") }
+        if let plates = limits.maximumPlates, plates <= 0 { throw .invalidArgument("the maximum number of plates must be positive") }
+        try state.withLock { (s: inout State) throws(SightlineError) in
+            try GuardrailsFile.write(limits, directory: directory, fileSystem: fileSystem)
+            s.investigationLimits = limits
+        }
+        options.logger.notice("investigation guardrails set", metadata: ["store": "\(directory)", "limits": "\(limits)"])
     }
 
     /// Names of the live segment files, in manifest order.
