@@ -61,12 +61,8 @@ public struct QueryFilters: Sendable, Hashable {
 
     @inline(__always)
     static func contains(_ sorted: [UInt32], _ camera: UInt32) -> Bool {
-        var lo = 0, hi = sorted.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if sorted[mid] < camera { lo = mid + 1 } else { hi = mid }
-        }
-        return lo < sorted.count && sorted[lo] == camera
+        let i = sorted.partitionPoint { $0 < camera }
+        return i < sorted.count && sorted[i] == camera
     }
 
     /// Columns the filters read besides time and position.

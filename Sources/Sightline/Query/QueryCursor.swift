@@ -203,13 +203,8 @@ struct SortedRuns {
         guard let frontier else { return count }
         var total = 0
         for r in runs.indices {
-            let run = runs[r]
-            var lo = heads[r], hi = run.count  // runs are ordered by time first
-            while lo < hi {
-                let mid = (lo + hi) / 2
-                if run[mid].time < frontier { lo = mid + 1 } else { hi = mid }
-            }
-            total += lo - heads[r]
+            // Runs are ordered by time first.
+            total += runs[r][heads[r]...].partitionPoint { $0.time < frontier } - heads[r]
         }
         return total
     }

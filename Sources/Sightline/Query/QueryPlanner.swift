@@ -140,9 +140,9 @@ enum QueryPlanner {
             }
             if area != nil { estimates.append(spatialEstimate()) }
         case .area:
-            if let cameras = query.filters.cameras, cameras.count <= 256, let index = segment.cameraIndex {
+            if let cameras = query.filters.cameras, cameras.count <= 256, segment.cameraIndex != nil {
                 var listed = Set<Int>()
-                for camera in cameras { for b in index.spatialBlocks(of: camera) { listed.insert(segment.spatialBlocks.lowerBound + Int(b)) } }
+                for camera in cameras { listed.formUnion(segment.spatialBlocks(ofCamera: camera) ?? []) }
                 let blocks = listed.sorted().filter { b in
                     let s = segment.blocks[b].statistics
                     return query.time.overlaps(min: s.minTime, max: s.maxTime) && boxes.contains { $0.intersects(s.bounds) }

@@ -73,21 +73,19 @@ extension StoreSnapshot {
         // index names each camera's blocks); then each segment keeps only the blocks whose
         // time range meets one of the windows of a camera listing them. Every block is
         // decoded once, however many of the plate's sightings it serves.
-        var query = try Query(.area(.box(south: -90, west: -180, north: 90, east: 180)), time: windows.hull,
-                              filters: QueryFilters(cameras: Set(windows.intervals.keys)))
-        query.filters.limit = nil
+        let query = try Query(.area(.box(south: -90, west: -180, north: 90, east: 180)), time: windows.hull,
+                              filters: QueryFilters(cameras: Set(windows.cameras)))
         var plan = try plan(query, countOnly: true)
         plan.columns.insert(.plate)
         plan.cameraWindows = windows
         for i in plan.segments.indices {
             guard let chosen = plan.segments[i].chosen else { continue }
             let reader = plan.segments[i].reader
-            var keep: [Int]
-            if chosen.path == .cameraIndex, let index = reader.cameraIndex {
+            let keep: [Int]
+            if chosen.path == .cameraIndex {
                 var listed = Set<Int>()
-                for (camera, intervals) in windows.intervals {
-                    for j in index.spatialBlocks(of: camera) {
-                        let b = reader.spatialBlocks.lowerBound + Int(j)
+                for (camera, intervals) in zip(windows.cameras, windows.cameraIntervals) {
+                    for b in reader.spatialBlocks(ofCamera: camera) ?? [] {
                         let s = reader.blocks[b].statistics
                         if CameraWindows.overlaps(intervals, s.minTime, s.maxTime) { listed.insert(b) }
                     }
@@ -96,7 +94,7 @@ extension StoreSnapshot {
             } else {
                 keep = chosen.blocks.filter { b in
                     let s = reader.blocks[b].statistics
-                    return windows.intervals.values.contains { CameraWindows.overlaps($0, s.minTime, s.maxTime) }
+                    return windows.cameraIntervals.contains { CameraWindows.overlaps($0, s.minTime, s.maxTime) }
                 }
             }
             plan.segments[i].chosen!.blocks = keep
@@ -121,12 +119,6 @@ extension StoreSnapshot {
         }
         if let limit, result.count > limit { result.removeSubrange(limit...) }
         return result
-    }
-
-    /// |a − b| ≤ w without overflow.
-    static func within(_ a: Int64, _ b: Int64, _ w: Int64) -> Bool {
-        let (d, overflow) = a.subtractingReportingOverflow(b)
-        return !overflow && d.magnitude <= UInt64(w)
     }
 
     /// Where `plate` is seen most: its sightings in `time` grouped by geohash cell of
@@ -174,7 +166,6 @@ extension StoreSnapshot {
 /// [t − w, t + w] around its times there, merged (sorted, disjoint, inclusive).
 struct CameraWindows: Sendable {
     let target: Plate
-    let intervals: [UInt32: [ClosedRange<Int64>]]
     /// The cameras, ascending, and their intervals: the per-row lookup is a binary search
     /// (a plate passes tens of cameras), not a hash.
     let cameras: [UInt32]
@@ -186,11 +177,12 @@ struct CameraWindows: Sendable {
         self.target = target
         var times: [UInt32: [Int64]] = [:]
         for s in sightings { times[s.camera, default: []].append(s.time) }
-        var intervals: [UInt32: [ClosedRange<Int64>]] = [:]
+        cameras = times.keys.sorted()
+        var cameraIntervals: [[ClosedRange<Int64>]] = []
         var lower = Int64.max, upper = Int64.min
-        for (camera, ts) in times {
+        for camera in cameras {
             var merged: [ClosedRange<Int64>] = []
-            for t in ts.sorted() {
+            for t in times[camera]!.sorted() {
                 let from = t.subtractingReportingOverflow(w), to = t.addingReportingOverflow(w)
                 let lo = from.overflow ? Int64.min : from.partialValue, hi = to.overflow ? Int64.max : to.partialValue
                 if let last = merged.last, lo <= last.upperBound { merged[merged.count - 1] = last.lowerBound...max(last.upperBound, hi) }
@@ -198,11 +190,9 @@ struct CameraWindows: Sendable {
             }
             lower = min(lower, merged.first!.lowerBound)
             upper = max(upper, merged.last!.upperBound)
-            intervals[camera] = merged
+            cameraIntervals.append(merged)
         }
-        self.intervals = intervals
-        cameras = intervals.keys.sorted()
-        cameraIntervals = cameras.map { intervals[$0]! }
+        self.cameraIntervals = cameraIntervals
         // Half-open: its end is upper + 1 (none at Int64.max).
         hull = TimeRange(uncheckedFrom: lower, to: upper == .max ? nil : upper + 1)
     }
@@ -210,19 +200,11 @@ struct CameraWindows: Sendable {
     /// Whether a row at `camera` and `time` is within the window of one of the plate's sightings there.
     @inline(__always)
     func contains(camera: UInt32, time: Int64) -> Bool {
-        var c = 0, end = cameras.count
-        while c < end {
-            let mid = (c + end) / 2
-            if cameras[mid] < camera { c = mid + 1 } else { end = mid }
-        }
+        let c = cameras.partitionPoint { $0 < camera }
         guard c < cameras.count, cameras[c] == camera else { return false }
         let list = cameraIntervals[c]
-        var lo = 0, hi = list.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if list[mid].upperBound < time { lo = mid + 1 } else { hi = mid }
-        }
-        return lo < list.count && list[lo].contains(time)
+        let k = list.partitionPoint { $0.upperBound < time }
+        return k < list.count && list[k].contains(time)
     }
 
     /// Whether [min, max] meets one of `intervals`.

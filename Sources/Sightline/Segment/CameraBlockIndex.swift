@@ -18,11 +18,7 @@ struct CameraBlockIndex: Sendable, Equatable {
 
     /// The spatial blocks (numbered from 0) holding rows of `camera`.
     func spatialBlocks(of camera: UInt32) -> ArraySlice<UInt32> {
-        var lo = 0, hi = cameras.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if cameras[mid] < camera { lo = mid + 1 } else { hi = mid }
-        }
+        let lo = cameras.partitionPoint { $0 < camera }
         guard lo < cameras.count, cameras[lo] == camera else { return [] }
         return blocks[Int(starts[lo])..<Int(starts[lo + 1])]
     }

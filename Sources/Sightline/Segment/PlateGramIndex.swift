@@ -34,8 +34,6 @@ struct PlateGramIndex: Sendable {
 
     /// Total runs indexed.
     var runCount: Int { runStarts.last ?? 0 }
-    /// Bytes of the whole section (directory and lists).
-    let byteCount: Int
 
     @inline(__always)
     static func gram(_ a: UInt8, _ b: UInt8) -> UInt16 { UInt16(folding.representative(a)) << 8 | UInt16(folding.representative(b)) }
@@ -191,7 +189,6 @@ struct PlateGramIndex: Sendable {
         for _ in 0..<gramCount { checksums.append(try r.read(UInt32.self, "plate index list checksum")) }
         self.checksums = checksums
         guard r.isAtEnd else { throw r.corrupt("plate index: \(r.remaining) trailing directory bytes") }
-        byteCount = sectionLength
     }
 
     /// The bigram sets a plate matching `pattern` must hold one of: for each two adjacent
@@ -226,11 +223,7 @@ struct PlateGramIndex: Sendable {
 
     /// Index of bigram `g`, if listed.
     func position(of g: UInt16) -> Int? {
-        var lo = 0, hi = grams.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if grams[mid] < g { lo = mid + 1 } else { hi = mid }
-        }
+        let lo = grams.partitionPoint { $0 < g }
         return lo < grams.count && grams[lo] == g ? lo : nil
     }
 

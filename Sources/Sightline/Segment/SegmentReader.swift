@@ -52,6 +52,12 @@ public final class SegmentReader: Sendable {
     /// False when the segment certainly holds no row of the plate with this key.
     public func mayContain(plateKey: UInt64) -> Bool { plateFilter.mayContain(hash: PlateFilter.hash(plateKey)) }
 
+    /// The spatial blocks (indices into `blocks`) holding rows of `camera`, from the camera
+    /// index; nil in a v2 segment, which has none.
+    func spatialBlocks(ofCamera camera: UInt32) -> [Int]? {
+        cameraIndex.map { index in index.spatialBlocks(of: camera).map { spatialBlocks.lowerBound + Int($0) } }
+    }
+
     /// Statistics of block `index`.
     public func blockStatistics(_ index: Int) -> BlockStatistics { blocks[index].statistics }
 
