@@ -68,9 +68,10 @@ struct IntersectCommand: ParsableCommand {
     @Option(help: "At most this many plates.") var limit: Int?
     @OptionGroup var output: OutputOptions
 
-    func run() throws {
+    /// The `--window` options, parsed; bad ones are usage errors.
+    func parsedWindows() throws -> [IntersectionWindow] {
         guard !windows.isEmpty else { throw ValidationError("give at least one --window S,W,N,E,FROM,TO") }
-        let parsed = try windows.map { text throws -> IntersectionWindow in
+        return try windows.map { text throws -> IntersectionWindow in
             let f = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
             guard f.count == 6, let s = Double(f[0]), let w = Double(f[1]), let n = Double(f[2]), let e = Double(f[3]) else {
                 throw ValidationError("--window \(text): expected S,W,N,E,FROM,TO")
@@ -80,6 +81,10 @@ struct IntersectCommand: ParsableCommand {
                                               time: TimeRange(from: try parseTime(f[4], "window from"), to: try parseTime(f[5], "window to")))
             } catch let e as SightlineError { throw ValidationError("--window \(text): \(e)") }
         }
+    }
+
+    func run() throws {
+        let parsed = try parsedWindows()
         let snapshot = try openSnapshot(store)
         do {
             let rows = try snapshot.intersect(parsed, minimum: minimum, filters: QueryFilters(limit: limit))

@@ -258,11 +258,14 @@ struct HeatmapCommand: ParsableCommand {
 struct ExplainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "explain",
-        abstract: "Show the plan of a history, area or search query: per segment, the chosen access path and the alternatives with their estimates.",
-        discussion: "Usage: sightline explain [--analyze] STORE history PLATE [options] | STORE area REGION-OPTION [options]")
-    @Flag(help: "Run the query and add actual rows, blocks, bytes and time per stage.") var analyze = false
+        abstract: "Show the plan of a query: per segment, the chosen access path and the alternatives with their estimates; for investigative queries, what they may expose.",
+        discussion: """
+            Usage: sightline explain [--analyze] STORE KIND ARGUMENTS, KIND one of history, area, search, \
+            intersect, convoy, frequent, with the arguments of that command (e.g. explain S convoy PLATE --within 60).
+            """)
+    @Flag(help: "Run the query and add actual rows, blocks, bytes and time.") var analyze = false
     @Argument(help: "Store directory.") var store: String
-    @Argument(help: "history, area or search.") var kind: String
+    @Argument(help: "history, area, search, intersect, convoy or frequent.") var kind: String
     @Argument(parsing: .captureForPassthrough, help: "The query's arguments.") var rest: [String] = []
 
     func run() throws {
@@ -271,28 +274,13 @@ struct ExplainCommand: ParsableCommand {
         case "history": query = try HistoryCommand.parse([store] + rest).query()
         case "area": query = try AreaCommand.parse([store] + rest).query()
         case "search": query = try SearchCommand.parse([store] + rest).query()
-        default: throw ValidationError("explain takes history, area or search, not \(kind)")
+        case "intersect", "convoy", "frequent": return try explainInvestigation()
+        default: throw ValidationError("explain takes history, area, search, intersect, convoy or frequent, not \(kind)")
         }
         let snapshot = try openSnapshot(store)
         let plan = try snapshot.plan(query)
         print("query: \(query.kind)  time [\(query.time.from.map(String.init) ?? "-∞"), \(query.time.to.map(String.init) ?? "+∞"))")
-        var chosenCounts: [String: Int] = [:]
-        var skipCounts: [String: Int] = Dictionary(uniqueKeysWithValues: plan.skippedSegments.map { ($0.key.rawValue, $0.value) })
-        for s in plan.segments {
-            if let c = s.chosen { chosenCounts[c.path.rawValue, default: 0] += 1 } else { skipCounts[s.skipped?.rawValue ?? "?", default: 0] += 1 }
-        }
-        print("segments: \(plan.segments.count + plan.skippedSegments.values.reduce(0, +)) — " + (chosenCounts.sorted { $0.key < $1.key }.map { "\($0.value) by \($0.key)" }
-              + skipCounts.sorted { $0.key < $1.key }.map { "\($0.value) skipped (\($0.key))" }).joined(separator: ", "))
-        for s in plan.segments where s.chosen != nil {
-            print("  \(s.segment) (\(s.segmentRows) rows):")
-            for (i, e) in s.alternatives.enumerated() {
-                print(String(format: "    %@ %-24@ %6d blocks %10d rows %@ ~%.0f matches", i == 0 ? "→" : " ", e.path.rawValue as NSString,
-                             e.blockCount, e.rows, formatBytes(e.bytes).padding(toLength: 11, withPad: " ", startingAt: 0) as NSString, e.matches))
-            }
-        }
-        print("in memory: \(plan.memoryRows) rows, checked one by one")
-        print(String(format: "estimate: %d blocks, %d rows, %@ read; planning %.1f µs", plan.estimatedBlocks, plan.estimatedRows,
-                     formatBytes(plan.estimatedBytes), seconds(plan.planningTime) * 1e6))
+        printPlan(plan, indent: "")
         if case .search = query.kind {
             let bound = plan.exposureBound
             print("exposure: at most \(bound.plates) distinct plates, at most \(bound.sightings) sightings (bounds from the indexes, before running)")
@@ -304,5 +292,68 @@ struct ExplainCommand: ParsableCommand {
             print(String(format: "actual: %d blocks, %d rows examined, %@ read, %d rows matched", s.blocksRead, s.rowsExamined, formatBytes(s.bytesRead), s.rowsMatched))
             print(String(format: "time: plan %.1f µs, read+filter %.3f ms, merge+order %.3f ms", seconds(s.planning) * 1e6, seconds(s.execution) * 1e3, seconds(s.merge) * 1e3))
         }
+    }
+
+    /// intersect, convoy, frequent: each stage's plan, the exposure bound and the guardrails;
+    /// with --analyze, the answer's size and time.
+    func explainInvestigation() throws {
+        let snapshot = try openSnapshot(store)
+        let plan: InvestigationPlan
+        let execute: () throws -> Int
+        do {
+            switch kind {
+            case "intersect":
+                let command = try IntersectCommand.parse([store] + rest)
+                let windows = try command.parsedWindows()
+                plan = try snapshot.explainIntersect(windows, minimum: command.minimum)
+                execute = { try snapshot.intersect(windows, minimum: command.minimum).count }
+            case "convoy":
+                let command = try ConvoyCommand.parse([store] + rest)
+                let (target, time) = try plateAndTime(command.plate, from: command.from, to: command.to)
+                plan = try snapshot.explainConvoy(target, within: .seconds(command.within), time: time)
+                execute = { try snapshot.convoy(target, within: .seconds(command.within), minimumCameras: command.minCameras, time: time).count }
+            default:
+                let command = try FrequentCommand.parse([store] + rest)
+                let (target, time) = try plateAndTime(command.plate, from: command.from, to: command.to)
+                plan = try snapshot.explainFrequent(target, time: time)
+                execute = { try snapshot.frequentLocations(target, precision: command.precision, top: command.top, time: time).count }
+            }
+        } catch SightlineError.invalidArgument(let message) { throw ValidationError(message) }
+        print("query: \(kind), \(plan.stages.count) stage\(plan.stages.count == 1 ? "" : "s")")
+        for (i, stage) in plan.stages.enumerated() {
+            let q = stage.plan.query
+            print("stage \(i + 1): \(stage.name) — \(q.kind)  time [\(q.time.from.map(String.init) ?? "-∞"), \(q.time.to.map(String.init) ?? "+∞"))")
+            printPlan(stage.plan, indent: "  ")
+        }
+        let bound = plan.exposureBound
+        print("exposure: at most \(bound.plates) distinct plates, at most \(bound.sightings) sightings (\(plan.exposureNote); bounds from the indexes, before running)")
+        print("guardrails: \(snapshot.investigationLimits)")
+        if analyze {
+            let clock = ContinuousClock()
+            let t0 = clock.now
+            let rows = try execute()
+            print(String(format: "actual: %d result rows in %.3f ms", rows, seconds(clock.now - t0) * 1e3))
+        }
+    }
+
+    /// One plan: segments by path, each read segment's alternatives, the totals.
+    func printPlan(_ plan: QueryPlan, indent: String) {
+        var chosenCounts: [String: Int] = [:]
+        var skipCounts: [String: Int] = Dictionary(uniqueKeysWithValues: plan.skippedSegments.map { ($0.key.rawValue, $0.value) })
+        for s in plan.segments {
+            if let c = s.chosen { chosenCounts[c.path.rawValue, default: 0] += 1 } else { skipCounts[s.skipped?.rawValue ?? "?", default: 0] += 1 }
+        }
+        print(indent + "segments: \(plan.segments.count + plan.skippedSegments.values.reduce(0, +)) — " + (chosenCounts.sorted { $0.key < $1.key }.map { "\($0.value) by \($0.key)" }
+              + skipCounts.sorted { $0.key < $1.key }.map { "\($0.value) skipped (\($0.key))" }).joined(separator: ", "))
+        for s in plan.segments where s.chosen != nil {
+            print(indent + "  \(s.segment) (\(s.segmentRows) rows):")
+            for (i, e) in s.alternatives.enumerated() {
+                print(indent + String(format: "    %@ %-24@ %6d blocks %10d rows %@ ~%.0f matches", i == 0 ? "→" : " ", e.path.rawValue as NSString,
+                                      e.blockCount, e.rows, formatBytes(e.bytes).padding(toLength: 11, withPad: " ", startingAt: 0) as NSString, e.matches))
+            }
+        }
+        print(indent + "in memory: \(plan.memoryRows) rows, checked one by one")
+        print(indent + String(format: "estimate: %d blocks, %d rows, %@ read; planning %.1f µs", plan.estimatedBlocks, plan.estimatedRows,
+                              formatBytes(plan.estimatedBytes), seconds(plan.planningTime) * 1e6))
     }
 }

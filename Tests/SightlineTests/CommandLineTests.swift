@@ -228,6 +228,22 @@ import Glibc
         #expect(s5 == 0 && frequent == (["cell,sightings,first,last"] + cells.map { "\($0.cell),\($0.sightings),\($0.first),\($0.last)" }).joined(separator: "\n") + "\n")
         let (s6, plan) = try Self.run(["explain", "\(dir)/s", "search", pattern])
         #expect(s6 == 0 && plan.contains("query: search"), "\(plan)")
+        // explain for the other investigations: their stages and exposure bound, and the
+        // bound holds the answer (--analyze runs it).
+        let (e1, convoyPlan) = try Self.run(["explain", "--analyze", "\(dir)/s", "convoy", plate.text, "--within", "300", "--min-cameras", "1"])
+        let convoyBound = try snapshot.explainConvoy(plate, within: .seconds(300)).exposureBound
+        #expect(e1 == 0 && convoyPlan.contains("query: convoy, 2 stages") && convoyPlan.contains("stage 2: companions at the plate's")
+                && convoyPlan.contains("camera index") && convoyPlan.contains("exposure: at most \(convoyBound.plates) distinct plates")
+                && convoyPlan.contains("actual: \(companions.count) result rows"), "\(convoyPlan)")
+        #expect(companions.count <= convoyBound.plates && companions.reduce(0) { $0 + $1.sightings } <= convoyBound.sightings)
+        let (e2, intersectPlan) = try Self.run(["explain", "\(dir)/s", "intersect", "--window", "37.3,-122.5,37.8,-121.7,2024-06-01T00:00:00Z,2024-06-02T00:00:00Z",
+                                                "--window", "37.3,-122.5,37.8,-121.7,2024-06-02T00:00:00Z,2024-06-03T00:00:00Z", "--min", "1"])
+        #expect(e2 == 0 && intersectPlan.contains("query: intersect, 2 stages") && intersectPlan.contains("stage 2: window 2")
+                && intersectPlan.contains("plates seen in at least 1 of 2 windows"), "\(intersectPlan)")
+        let (e3, frequentPlan) = try Self.run(["explain", "\(dir)/s", "frequent", plate.text])
+        #expect(e3 == 0 && frequentPlan.contains("stage 1: the plate's history") && frequentPlan.contains("exposure: at most 1 distinct plates"), "\(frequentPlan)")
+        #expect(try snapshot.explainFrequent(plate).exposureBound.sightings >= counts[plate]!)
+        #expect(try Self.run(["explain", "\(dir)/s", "convoy", plate.text, "--within", "-5"]).0 != 0)
         for bad in [["search", "\(dir)/s", "AB#"], ["intersect", "\(dir)/s"], ["intersect", "\(dir)/s", "--window", "1,2,3"],
                     ["intersect", "\(dir)/s", "--window", "0,0,1,1,5,5"], ["convoy", "\(dir)/s", plate.text, "--within", "-1"],
                     ["frequent", "\(dir)/s", plate.text, "--hours", "5"], ["frequent", "\(dir)/s", plate.text, "--precision", "13"]] {

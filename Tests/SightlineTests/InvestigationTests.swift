@@ -133,6 +133,8 @@ import Testing
             let want = perPlate.filter { $0.value.0 >= k }.map { IntersectionMatch(plate: $0.key, windows: $0.value.0, sightings: $0.value.1) }
                 .sorted { $0.windows != $1.windows ? $0.windows > $1.windows : $0.plate < $1.plate }
             #expect(try snapshot.intersect(windows, minimum: minimum) == want, "trial \(trial) (SIGHTLINE_TEST_SEED=\(seed))")
+            let bound = try snapshot.explainIntersect(windows, minimum: minimum).exposureBound
+            #expect(want.count <= bound.plates && want.reduce(0) { $0 + $1.sightings } <= bound.sightings)
             if !want.isEmpty { nonEmpty += 1 }
         }
         #expect(nonEmpty > 30)
@@ -147,11 +149,12 @@ import Testing
         let seed = testSeed()
         var g = SplitMix64(seed: seed)
         let store = try Store(directory: dir, options: storeOptions(bufferRows: 400))
-        // Few cameras and a narrow time span, so companions exist; equal times included.
+        // Few cameras and ten-minute bursts some hours apart, so companions exist and the
+        // camera index's minute clusters prune blocks; equal times included.
         var batch = SightingBatch()
         let plates = try (0..<25).map { try Plate("CV\($0)") }
         for _ in 0..<1500 {
-            let t: Int64 = 1_700_000_000_000 + Int64(g.next() % 600) * 1000
+            let t: Int64 = 1_700_000_000_000 + Int64(g.next() % 6) * 3_600_000 + Int64(g.next() % 600) * 1000
             batch.append(try Sighting(plate: plates[Int(g.next() % 25)], time: t, latitudeE7: 0, longitudeE7: 0,
                                       camera: UInt32(g.next() % 6), confidence: 80))
         }
@@ -175,6 +178,9 @@ import Testing
                 .sorted { ($0.cameras, $0.sightings) != ($1.cameras, $1.sightings) ? ($0.cameras, $0.sightings) > ($1.cameras, $1.sightings) : $0.plate < $1.plate }
             let got = try snapshot.convoy(target, within: .milliseconds(within), minimumCameras: minimum)
             #expect(got == want, "trial \(trial) (SIGHTLINE_TEST_SEED=\(seed)): \(got.prefix(3)) vs \(want.prefix(3))")
+            // explain's bound, known before running, holds the answer.
+            let bound = try snapshot.explainConvoy(target, within: .milliseconds(within)).exposureBound
+            #expect(got.count <= bound.plates && got.reduce(0) { $0 + $1.sightings } <= bound.sightings)
         }
         #expect(throws: SightlineError.invalidArgument("--min-cameras must be at least 1")) {
             try snapshot.convoy(plates[0], within: .seconds(1), minimumCameras: 0)

@@ -109,9 +109,13 @@ func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
         #expect(try store.statistics(compaction: options).compactionDebtSegments == 0)
         // Blocks holding only rows at Int64.max are found by queries with no upper bound
         // (the spatial tree once treated "no bound" as an exclusive Int64.max).
+        // Camera filters go through the camera index, whose minute clusters reach both ends.
         let snapshot = store.snapshot()
-        for query in [try Query(.area(.box(south: -90, west: -180, north: 90, east: 180))),
-                      try Query(.area(.box(south: -90, west: -180, north: 90, east: 180)), time: TimeRange(from: .max - 1))] {
+        let world = Area.box(south: -90, west: -180, north: 90, east: 180)
+        let edgeCameras = QueryFilters(cameras: Set(before.filter { $0.time == .min || $0.time == .max }.map(\.camera)))
+        for query in [try Query(.area(world)), try Query(.area(world), time: TimeRange(from: .max - 1)),
+                      try Query(.area(world), filters: edgeCameras), try Query(.area(world), time: TimeRange(from: .max - 1), filters: edgeCameras),
+                      try Query(.area(world), time: TimeRange(to: .min + 1), filters: edgeCameras)] {
             #expect(try snapshot.run(query).rows == bruteForce(snapshot, query))
         }
     }

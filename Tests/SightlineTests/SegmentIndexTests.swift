@@ -94,20 +94,58 @@ import Testing
         let index = try #require(reader.cameraIndex)
         let decoder = BlockDecoder()
         var blocksOf: [UInt32: [UInt32]] = [:]
+        /// Per camera and spatial block: its rows' times there.
+        var timesOf: [UInt32: [UInt32: [Int64]]] = [:]
+        var firstUnit: [Int64] = []
         for (k, b) in reader.spatialBlocks.enumerated() {
-            try decoder.decode(reader, block: b, columns: .camera)
+            try decoder.decode(reader, block: b, columns: [.time, .camera])
             for c in Set(decoder.cameras.buffer) { blocksOf[c, default: []].append(UInt32(k)) }
+            for (c, t) in zip(decoder.cameras.buffer, decoder.times.buffer) { timesOf[c, default: [:]][UInt32(k), default: []].append(t) }
+            firstUnit.append(CameraBlockIndex.unit(reader.blocks[b].statistics.minTime))
         }
         #expect(index.cameras == blocksOf.keys.sorted())
         for (camera, blocks) in blocksOf { #expect(Array(index.spatialBlocks(of: camera)) == blocks) }
         #expect(index.spatialBlocks(of: 999).isEmpty)
+        // Time pruning: a block is named exactly when one of the camera's clusters of minutes there
+        // (widened to whole minutes) meets an interval — so never missing a block with a row inside one.
+        let (lo, hi) = (reader.statistics.minTime, reader.statistics.maxTime)
+        var pruned = 0
+        for trial in 0..<200 {
+            let camera = index.cameras[Int(g.next() % UInt64(index.cameras.count))]
+            var intervals: [ClosedRange<Int64>] = []
+            var start = lo + Int64(g.next() % UInt64(max(1, (hi - lo) / 4)))
+            for _ in 0..<Int(g.next() % 4) {
+                let end = start + Int64(g.next() % 120_000)
+                intervals.append(start...end)
+                start = end + 1 + Int64(g.next() % UInt64(max(1, (hi - lo) / 4)))
+            }
+            let named = index.spatialBlocks(of: camera, meeting: intervals) { firstUnit[$0] }
+            var expected: [UInt32] = []
+            for (block, times) in timesOf[camera]!.sorted(by: { $0.key < $1.key }) {
+                // Its minutes, in runs no more than the gap apart: each run meets an interval or not.
+                let u = CameraBlockIndex.unitMilliseconds
+                var runs: [(first: Int64, last: Int64)] = []
+                for t in times.map(CameraBlockIndex.unit).sorted() {
+                    if let r = runs.last, t - r.last <= CameraBlockIndex.clusterGap { runs[runs.count - 1].last = t } else { runs.append((t, t)) }
+                }
+                if runs.contains(where: { r in intervals.contains { $0.lowerBound <= (r.last + 1) * u - 1 && r.first * u <= $0.upperBound } }) {
+                    expected.append(block)
+                }
+                if times.contains(where: { t in intervals.contains { $0.contains(t) } }) {
+                    #expect(named.contains(block), "trial \(trial) (SIGHTLINE_TEST_SEED=\(testSeed())): camera \(camera) block \(block) missed")
+                }
+            }
+            #expect(named == expected, "trial \(trial): camera \(camera)")
+            if named.count < blocksOf[camera]!.count { pruned += 1 }
+        }
+        #expect(pruned > 20)
         // Round trip through the section bytes.
         var writer = IntegerStreamWriter(compression: .default, compressor: Compressor())
         var out = ByteWriter(capacity: 64)
         try index.encode(&writer, into: &out)
         let decoded = try out.bytes.withUnsafeBytesTyped { raw throws(SightlineError) in
             var r = ByteReader(raw, fileOffset: 0, path: "x")
-            return try CameraBlockIndex.decode(&r, spatialBlockCount: reader.spatialBlocks.count, streams: StreamReader(compressor: Compressor()))
+            return try CameraBlockIndex.decode(&r, spatialUnits: reader.spatialBlocks.map { CameraBlockIndex.unit(reader.blocks[$0].statistics.minTime)...CameraBlockIndex.unit(reader.blocks[$0].statistics.maxTime) }, streams: StreamReader(compressor: Compressor()))
         }
         #expect(decoded == index)
     }

@@ -130,6 +130,10 @@ enum QueryExecutor {
         let placeholder = Plate(uncheckedLow: 0, high: 0, count: 1)
         var searchPattern: PlatePattern?
         if case .search(let pattern, _) = query.kind { searchPattern = pattern }
+        if let windows = plan.cameraWindows {
+            try scanCompanions(segment, blocks: blocks, windows: windows, time: query.time, decoder: decoder, into: &sink, stats: &stats)
+            return
+        }
         for b in blocks {
             if let pattern = searchPattern {
                 // Searches read the plate chunk first: most candidate blocks from the n-gram
@@ -225,6 +229,39 @@ enum QueryExecutor {
                 }
             }
             stats.rowsMatched += matched
+        }
+    }
+
+    /// A convoy's blocks: times and cameras are decoded first and tested against the
+    /// target's windows; the plate chunk is read only for a block with a row inside one,
+    /// and a plate is built only for such rows (positions are never needed).
+    static func scanCompanions<Sink: MatchSink>(_ segment: SegmentReader, blocks: [Int], windows: CameraWindows, time: TimeRange,
+                                                decoder: BlockDecoder, into sink: inout Sink,
+                                                stats: inout QueryStatistics) throws(SightlineError) {
+        var inside: [Int32] = []
+        for b in blocks {
+            try decoder.decode(segment, block: b, columns: [.time, .camera], verifyKeys: false)
+            stats.blocksRead += 1
+            stats.bytesRead += segment.blocks[b].byteLength(of: [.time, .camera])
+            let rowCount = decoder.rowCount
+            stats.rowsExamined += rowCount
+            let times = decoder.times.base, cameras = decoder.cameras.base
+            inside.removeAll(keepingCapacity: true)
+            for row in 0..<rowCount where time.contains(times[row]) && windows.contains(camera: cameras[row], time: times[row]) {
+                inside.append(Int32(truncatingIfNeeded: row))
+            }
+            guard !inside.isEmpty else { continue }
+            try decoder.decode(segment, block: b, columns: .plate, verifyKeys: false)
+            stats.bytesRead += Int(segment.blocks[b].columnLengths[ColumnID.plate.rawValue])
+            let c = DecodedColumns(decoder)
+            let runLengths = decoder.runLengths.base
+            var run = 0, runEnd = Int(runLengths[0])
+            for row in inside {
+                let row = Int(row)
+                while row >= runEnd { run += 1; runEnd += Int(runLengths[run]) }
+                sink.add(c, row: row, plate: try decoder.plate(run: run))
+            }
+            stats.rowsMatched += inside.count
         }
     }
 }

@@ -141,8 +141,15 @@ enum QueryPlanner {
             if area != nil { estimates.append(spatialEstimate()) }
         case .area:
             if let cameras = query.filters.cameras, cameras.count <= 256, segment.cameraIndex != nil {
+                // Each camera's own seconds in a block prune it (a block's range spans its cells').
                 var listed = Set<Int>()
-                for camera in cameras { listed.formUnion(segment.spatialBlocks(ofCamera: camera) ?? []) }
+                let within: [ClosedRange<Int64>]
+                if let to = query.time.to {
+                    within = to > query.time.lower ? [query.time.lower...(to - 1)] : []  // to > Int64.min: no wrap
+                } else {
+                    within = [query.time.lower...Int64.max]
+                }
+                for camera in cameras { listed.formUnion(segment.spatialBlocks(ofCamera: camera, meeting: within) ?? []) }
                 let blocks = listed.sorted().filter { b in
                     let s = segment.blocks[b].statistics
                     return query.time.overlaps(min: s.minTime, max: s.maxTime) && boxes.contains { $0.intersects(s.bounds) }

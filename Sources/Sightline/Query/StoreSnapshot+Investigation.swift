@@ -66,41 +66,7 @@ extension StoreSnapshot {
         guard window >= 0 else { throw .invalidArgument("--within must not be negative") }
         guard minimumCameras >= 1 else { throw .invalidArgument("--min-cameras must be at least 1") }
         try investigationLimits.checkSpan(time, extent: dataExtent, "the convoy")
-        let history = try run(Query(.history(plate), time: time)).rows
-        guard !history.isEmpty else { return [] }
-        let windows = CameraWindows(target: plate, sightings: history, within: window)
-        // One planned query: the plate's cameras over the hull of its windows (the camera
-        // index names each camera's blocks); then each segment keeps only the blocks whose
-        // time range meets one of the windows of a camera listing them. Every block is
-        // decoded once, however many of the plate's sightings it serves.
-        let query = try Query(.area(.box(south: -90, west: -180, north: 90, east: 180)), time: windows.hull,
-                              filters: QueryFilters(cameras: Set(windows.cameras)))
-        var plan = try plan(query, countOnly: true)
-        plan.columns.insert(.plate)
-        plan.cameraWindows = windows
-        for i in plan.segments.indices {
-            guard let chosen = plan.segments[i].chosen else { continue }
-            let reader = plan.segments[i].reader
-            let keep: [Int]
-            if chosen.path == .cameraIndex {
-                var listed = Set<Int>()
-                for (camera, intervals) in zip(windows.cameras, windows.cameraIntervals) {
-                    for b in reader.spatialBlocks(ofCamera: camera) ?? [] {
-                        let s = reader.blocks[b].statistics
-                        if CameraWindows.overlaps(intervals, s.minTime, s.maxTime) { listed.insert(b) }
-                    }
-                }
-                keep = chosen.blocks.filter { listed.contains($0) }
-            } else {
-                keep = chosen.blocks.filter { b in
-                    let s = reader.blocks[b].statistics
-                    return windows.cameraIntervals.contains { CameraWindows.overlaps($0, s.minTime, s.maxTime) }
-                }
-            }
-            plan.segments[i].chosen!.blocks = keep
-            plan.segments[i].chosen!.blockCount = keep.count
-            if keep.isEmpty { plan.segments[i].chosen = nil }
-        }
+        guard let plan = try companionsPlan(plate, within: window, time: time) else { return [] }
         let (sink, _) = try QueryExecutor.run(plan, into: CompanionSink.self)
         var perPlate: [Plate: (cameras: Set<UInt32>, sightings: Int)] = [:]
         // Distinct sightings: rows equal in plate, time and camera count once.
@@ -151,6 +117,52 @@ extension StoreSnapshot {
     static func hourOfDay(_ t: Int64) -> Int {
         let hours = t >= 0 ? t / 3_600_000 : -((-(t + 1)) / 3_600_000) - 1
         return Int((hours % 24 + 24) % 24)
+    }
+
+    /// The second stage of a convoy: `plate`'s history in `time` (run now), then one planned
+    /// query over the plate's cameras and the hull of its windows (the camera index names
+    /// each camera's blocks), each segment keeping only the blocks whose time range meets a
+    /// window of a camera listing them. Every block is decoded once, however many of the
+    /// plate's sightings it serves. Nil when the plate has no sighting in `time`.
+    func companionsPlan(_ plate: Plate, within window: Int64, time: TimeRange) throws(SightlineError) -> QueryPlan? {
+        let history = try run(Query(.history(plate), time: time)).rows
+        guard !history.isEmpty else { return nil }
+        let windows = CameraWindows(target: plate, sightings: history, within: window)
+        let query = try Query(.area(.box(south: -90, west: -180, north: 90, east: 180)), time: windows.hull,
+                              filters: QueryFilters(cameras: Set(windows.cameras)))
+        var plan = try plan(query, countOnly: true)
+        plan.columns.insert(.plate)
+        plan.cameraWindows = windows
+        for i in plan.segments.indices {
+            guard let chosen = plan.segments[i].chosen else { continue }
+            let reader = plan.segments[i].reader
+            let keep: [Int]
+            if chosen.path == .cameraIndex {
+                // By each camera's own seconds in a block, not the block's range (which spans
+                // all its cells' rows: often the whole day).
+                var listed = Set<Int>()
+                for (camera, intervals) in zip(windows.cameras, windows.cameraIntervals) {
+                    listed.formUnion(reader.spatialBlocks(ofCamera: camera, meeting: intervals) ?? [])
+                }
+                keep = chosen.blocks.filter { listed.contains($0) }
+            } else {
+                keep = chosen.blocks.filter { b in
+                    let s = reader.blocks[b].statistics
+                    return windows.cameraIntervals.contains { CameraWindows.overlaps($0, s.minTime, s.maxTime) }
+                }
+            }
+            // The estimates follow the blocks kept (what the convoy's scan decodes).
+            var estimate = chosen
+            estimate.blocks = keep
+            estimate.blockCount = keep.count
+            estimate.rows = keep.reduce(0) { $0 + reader.blocks[$1].statistics.rowCount }
+            estimate.bytes = keep.reduce(0) { $0 + reader.blocks[$1].byteLength(of: [.time, .camera, .plate]) }
+            estimate.matches = Swift.min(estimate.matches, Double(estimate.rows))
+            if let k = plan.segments[i].alternatives.firstIndex(where: { $0.path == chosen.path }) { plan.segments[i].alternatives[k] = estimate }
+            plan.segments[i].chosen = keep.isEmpty ? nil : estimate
+            if keep.isEmpty { plan.segments[i].skipped = .noBlock }
+        }
+        return plan
     }
 
     /// Matching rows counted per plate (the count path's columns plus the plate).

@@ -1,57 +1,143 @@
-/// A segment's camera index: for each camera, the spatial-copy blocks holding its rows.
+/// A segment's camera index: for each camera, the spatial-copy blocks holding its rows, and
+/// when its rows in each block were read, as clusters of minutes.
 ///
-/// The spatial copy is ordered by ~1 km cell, then time, so a fixed camera's rows of a few
-/// minutes lie in one or two blocks of its cell, and a mobile reader's in the few blocks of
-/// the cells it passed. A query filtered by camera (the convoy's "who passed this camera
-/// within a minute") reads those blocks whose time range meets its own, instead of every
-/// block of the period. Small — a few bytes per (camera, block) pair — so it is read and
-/// checked whole when the segment opens. Layout: Docs/format.md, "Camera index".
+/// The spatial copy is ordered by ~1 km cell, then time, and a block holds a few cells, so a
+/// block's own time range is usually the whole segment's: what prunes a camera-filtered read
+/// (the convoy's "who passed this camera within a minute") is when the camera itself read
+/// inside each block. A busy fixed camera's rows of a day make one cluster; a mobile reader
+/// crossing a cell a few times a day makes a few one-minute clusters, so a
+/// two-minute window reads only the blocks where it was then. Small — a few bytes per
+/// (camera, block) pair — so it is read and checked whole when the segment opens. Layout:
+/// Docs/format.md, "Camera index".
 struct CameraBlockIndex: Sendable, Equatable {
     /// Cameras, ascending.
     let cameras: [UInt32]
-    /// `starts[k]..<starts[k + 1]`: camera k's entries in `blocks`.
+    /// `starts[k]..<starts[k + 1]`: camera k's entries in `blocks` and `clusterStarts`.
     let starts: [Int32]
     /// Spatial block numbers (0 = the first spatial block), ascending per camera.
     let blocks: [UInt32]
+    /// `clusterStarts[e]..<clusterStarts[e + 1]`: entry e's clusters in `offsets` and `spans`.
+    let clusterStarts: [Int32]
+    /// A cluster's first minute, counted from the block's first minute (⌊minTime / 60,000⌋).
+    let offsets: [UInt32]
+    /// Minutes from a cluster's first minute to its last (whole minutes, floored).
+    let spans: [UInt32]
 
-    static let empty = CameraBlockIndex(cameras: [], starts: [0], blocks: [])
+    /// Rows of one camera and block more than this many units apart start a new cluster.
+    static let clusterGap: Int64 = 5
+
+    /// The span of the one cluster of an entry whose minutes do not fit 32 bits: it meets
+    /// every interval.
+    static let wholeBlock = UInt32.max
+
+    static let empty = CameraBlockIndex(cameras: [], starts: [0], blocks: [], clusterStarts: [0], offsets: [], spans: [])
 
     /// The spatial blocks (numbered from 0) holding rows of `camera`.
     func spatialBlocks(of camera: UInt32) -> ArraySlice<UInt32> {
-        let lo = cameras.partitionPoint { $0 < camera }
-        guard lo < cameras.count, cameras[lo] == camera else { return [] }
-        return blocks[Int(starts[lo])..<Int(starts[lo + 1])]
+        entries(of: camera).map { blocks[$0] } ?? []
     }
 
-    /// The index of `cameras` (the spatial copy's camera column) cut into `ranges`.
-    static func build(cameras: [UInt32], ranges: [Range<Int>]) -> CameraBlockIndex {
-        var table = CameraSlotTable()
-        var ids: [UInt32] = []
-        var lists: [[UInt32]] = []
-        for (b, range) in ranges.enumerated() {
-            for i in range {
-                let slot = table.slot(for: cameras[i], next: ids.count)
-                if slot == ids.count { ids.append(cameras[i]); lists.append([]) }
-                if lists[slot].last != UInt32(b) { lists[slot].append(UInt32(b)) }
+    /// The spatial blocks (numbered from 0) where `camera` read in a minute meeting one of
+    /// `intervals` (sorted, disjoint, inclusive ms), given each block's first minute.
+    func spatialBlocks(of camera: UInt32, meeting intervals: [ClosedRange<Int64>], firstUnit: (Int) -> Int64) -> [UInt32] {
+        guard let range = entries(of: camera) else { return [] }
+        var result: [UInt32] = []
+        for e in range {
+            let base = firstUnit(Int(blocks[e]))
+            for c in Int(clusterStarts[e])..<Int(clusterStarts[e + 1]) {
+                if spans[c] == Self.wholeBlock { result.append(blocks[e]); break }
+                // Minute numbers are ms / 60,000: the sums cannot wrap; the products saturate.
+                let firstUnit = base + Int64(offsets[c])
+                let first = Self.start(ofUnit: firstUnit)
+                let next = Self.start(ofUnit: firstUnit + Int64(spans[c]) + 1)
+                let last = next == .max ? .max : next - 1
+                // The first interval ending at or after the cluster's start decides.
+                let k = intervals.partitionPoint { $0.upperBound < first }
+                if k < intervals.count && intervals[k].lowerBound <= last { result.append(blocks[e]); break }
             }
         }
-        let order = ids.indices.sorted { ids[$0] < ids[$1] }
-        var starts: [Int32] = [0], blocks: [UInt32] = []
-        for k in order {
-            blocks.append(contentsOf: lists[k])
-            starts.append(Int32(blocks.count))
-        }
-        return CameraBlockIndex(cameras: order.map { ids[$0] }, starts: starts, blocks: blocks)
+        return result
     }
 
-    /// Section bytes: three integer streams — cameras (ascending), blocks per camera, and
-    /// each camera's blocks as deltas from its previous one (the first from 0).
+    /// Camera k's entry positions, nil when the camera is absent.
+    private func entries(of camera: UInt32) -> Range<Int>? {
+        let lo = cameras.partitionPoint { $0 < camera }
+        guard lo < cameras.count, cameras[lo] == camera else { return nil }
+        return Int(starts[lo])..<Int(starts[lo + 1])
+    }
+
+    /// The index of the spatial copy's `cameras` and `times` columns cut into `ranges`.
+    static func build(cameras: [UInt32], times: [Int64], ranges: [Range<Int>]) -> CameraBlockIndex {
+        var table = CameraSlotTable()
+        var ids: [UInt32] = []
+        /// Per camera: (block, its rows' minutes there).
+        var lists: [[(block: UInt32, units: [Int64])]] = []
+        var blockFirstUnits: [Int64] = []
+        for (b, range) in ranges.enumerated() {
+            var blockMin = Int64.max
+            for i in range {
+                blockMin = min(blockMin, times[i])
+                let slot = table.slot(for: cameras[i], next: ids.count)
+                if slot == ids.count { ids.append(cameras[i]); lists.append([]) }
+                if lists[slot].last?.block != UInt32(b) { lists[slot].append((UInt32(b), [])) }
+                lists[slot][lists[slot].count - 1].units.append(Self.unit(times[i]))
+            }
+            blockFirstUnits.append(Self.unit(blockMin))
+        }
+        let order = ids.indices.sorted { ids[$0] < ids[$1] }
+        var starts: [Int32] = [0], blocks: [UInt32] = [], clusterStarts: [Int32] = [0], offsets: [UInt32] = [], spans: [UInt32] = []
+        for k in order {
+            for e in lists[k] {
+                blocks.append(e.block)
+                let base = blockFirstUnits[Int(e.block)]
+                let units = e.units.sorted()
+                guard units.last! - base < Int64(wholeBlock) else {
+                    // Not expressible in 32 bits (a block spanning millennia): one
+                    // cluster that meets every interval.
+                    offsets.append(0); spans.append(wholeBlock)
+                    clusterStarts.append(Int32(offsets.count))
+                    continue
+                }
+                var first = Int64.min, last = Int64.min
+                for t in units {
+                    if first != .min && t - last <= clusterGap { last = t; continue }
+                    if first != .min { offsets.append(UInt32(first - base)); spans.append(UInt32(last - first)) }
+                    (first, last) = (t, t)
+                }
+                offsets.append(UInt32(first - base))  // < wholeBlock: checked above
+                spans.append(UInt32(last - first))
+                clusterStarts.append(Int32(offsets.count))
+            }
+            starts.append(Int32(blocks.count))
+        }
+        return CameraBlockIndex(cameras: order.map { ids[$0] }, starts: starts, blocks: blocks,
+                                clusterStarts: clusterStarts, offsets: offsets, spans: spans)
+    }
+
+    /// Milliseconds per time unit of the clusters: a minute — finer buys little for windows of
+    /// a minute or more, and each bit saved is saved on every mobile read.
+    static let unitMilliseconds: Int64 = 60_000
+
+    /// The unit (minute since the epoch) holding epoch millisecond `t` (floor, also before 1970).
+    static func unit(_ t: Int64) -> Int64 { t >= 0 ? t / unitMilliseconds : -((-(t + 1)) / unitMilliseconds) - 1 }
+
+    /// The first millisecond of unit `u`, saturating at Int64's ends.
+    static func start(ofUnit u: Int64) -> Int64 {
+        let (ms, overflow) = u.multipliedReportingOverflow(by: unitMilliseconds)
+        return overflow ? (u < 0 ? .min : .max) : ms
+    }
+
+    /// Section bytes: six integer streams — cameras (ascending), blocks per camera, each
+    /// camera's blocks as deltas from its previous one (the first from 0), clusters per
+    /// entry, each cluster's start (the first from the block's first minute, the next from
+    /// the previous cluster's last minute), each cluster's span, in minutes.
     func encode(_ writer: inout IntegerStreamWriter, into out: inout ByteWriter) throws(SightlineError) {
-        var values = cameras.map { UInt64($0) }
-        try values.withUnsafeBufferPointerTyped { b throws(SightlineError) in _ = try writer.write(b, signed: false, to: &out) }
-        values = (0..<cameras.count).map { UInt64(starts[$0 + 1] - starts[$0]) }
-        try values.withUnsafeBufferPointerTyped { b throws(SightlineError) in _ = try writer.write(b, signed: false, to: &out) }
-        values.removeAll(keepingCapacity: true)
+        func write(_ values: [UInt64], _ writer: inout IntegerStreamWriter) throws(SightlineError) {
+            try values.withUnsafeBufferPointerTyped { b throws(SightlineError) in _ = try writer.write(b, signed: false, to: &out) }
+        }
+        try write(cameras.map { UInt64($0) }, &writer)
+        try write((0..<cameras.count).map { UInt64(starts[$0 + 1] - starts[$0]) }, &writer)
+        var values: [UInt64] = []
         for k in 0..<cameras.count {
             var previous: UInt32 = 0
             for b in blocks[Int(starts[k])..<Int(starts[k + 1])] {
@@ -59,12 +145,25 @@ struct CameraBlockIndex: Sendable, Equatable {
                 previous = b
             }
         }
-        try values.withUnsafeBufferPointerTyped { b throws(SightlineError) in _ = try writer.write(b, signed: false, to: &out) }
+        try write(values, &writer)
+        try write((0..<blocks.count).map { UInt64(clusterStarts[$0 + 1] - clusterStarts[$0]) }, &writer)
+        values.removeAll(keepingCapacity: true)
+        for e in 0..<blocks.count {
+            var previousLast: UInt32 = 0
+            for c in Int(clusterStarts[e])..<Int(clusterStarts[e + 1]) {
+                values.append(UInt64(offsets[c] - previousLast))  // clusters ascending, apart: no wrap
+                previousLast = offsets[c] + spans[c]
+            }
+        }
+        try write(values, &writer)
+        try write(spans.map { UInt64($0) }, &writer)
     }
 
-    /// Decodes a section (its checksum already verified) for a segment of `spatialBlockCount`
-    /// spatial blocks.
-    static func decode(_ reader: inout ByteReader, spatialBlockCount: Int, streams: StreamReader) throws(SightlineError) -> CameraBlockIndex {
+    /// Decodes a section (its checksum already verified) for a segment whose spatial blocks
+    /// span `spatialUnits` (each block's first and last minute): every cluster must lie
+    /// inside its block's.
+    static func decode(_ reader: inout ByteReader, spatialUnits: [ClosedRange<Int64>], streams: StreamReader) throws(SightlineError) -> CameraBlockIndex {
+        let spatialBlockCount = spatialUnits.count
         let scratch = ScratchBuffer<UInt64>()
         let n = try streams.readIntegers(&reader, expectedCount: nil, into: scratch, "camera index: cameras")
         var cameras: [UInt32] = []
@@ -99,7 +198,45 @@ struct CameraBlockIndex: Sendable, Equatable {
                 previous = b
             }
         }
+        try streams.readIntegers(&reader, expectedCount: total, into: scratch, "camera index: clusters per entry")
+        var clusterStarts: [Int32] = [0]
+        clusterStarts.reserveCapacity(total + 1)
+        var clusters = 0
+        for e in 0..<total {
+            let m = scratch.base[e]
+            guard m >= 1, m <= UInt64(Int32.max) - UInt64(clusters) else { throw reader.corrupt("camera index: entry \(e) has \(m) clusters") }
+            clusters += Int(m)
+            clusterStarts.append(Int32(clusters))
+        }
+        // Minutes are milliseconds / 60,000, far from Int64's ends: the difference cannot wrap.
+        let widths = spatialUnits.map { UInt64(bitPattern: $0.upperBound &- $0.lowerBound) }
+        let firsts = ScratchBuffer<UInt64>()
+        try streams.readIntegers(&reader, expectedCount: clusters, into: firsts, "camera index: cluster starts")
+        try streams.readIntegers(&reader, expectedCount: clusters, into: scratch, "camera index: cluster spans")
+        var offsets: [UInt32] = [], spans: [UInt32] = []
+        offsets.reserveCapacity(clusters); spans.reserveCapacity(clusters)
+        for e in 0..<total {
+            // Clusters ascending, more than the gap apart, inside the block's minutes.
+            let width = widths[Int(blocks[e])]
+            var previousLast: UInt64 = 0
+            let range = Int(clusterStarts[e])..<Int(clusterStarts[e + 1])
+            if range.count == 1 && firsts.base[range.lowerBound] == 0 && scratch.base[range.lowerBound] == UInt64(Self.wholeBlock) {
+                offsets.append(0); spans.append(Self.wholeBlock)
+                continue
+            }
+            for c in range {
+                let (first, o1) = previousLast.addingReportingOverflow(firsts.base[c])
+                let (last, o2) = first.addingReportingOverflow(scratch.base[c])
+                guard !o1, !o2, last <= width, last < UInt64(Self.wholeBlock),
+                      c == range.lowerBound || firsts.base[c] > UInt64(clusterGap) else {
+                    throw reader.corrupt("camera index: entry \(e) cluster \(c - Int(clusterStarts[e])) outside its block's minutes or out of order")
+                }
+                offsets.append(UInt32(first))  // < wholeBlock: checked above
+                spans.append(UInt32(last - first))
+                previousLast = last
+            }
+        }
         guard reader.isAtEnd else { throw reader.corrupt("camera index: \(reader.remaining) trailing bytes") }
-        return CameraBlockIndex(cameras: cameras, starts: starts, blocks: blocks)
+        return CameraBlockIndex(cameras: cameras, starts: starts, blocks: blocks, clusterStarts: clusterStarts, offsets: offsets, spans: spans)
     }
 }

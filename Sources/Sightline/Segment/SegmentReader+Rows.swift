@@ -89,15 +89,16 @@ extension SegmentReader {
             }
         }
         if let index = cameraIndex {
-            var cameras: [UInt32] = []
+            var cameras: [UInt32] = [], times: [Int64] = []
             var ranges: [Range<Int>] = []
             for b in spatialBlocks {
-                try decoder.decode(self, block: b, columns: .camera)
+                try decoder.decode(self, block: b, columns: [.time, .camera])
                 let start = cameras.count
                 cameras.append(contentsOf: decoder.cameras.buffer)
+                times.append(contentsOf: decoder.times.buffer)
                 ranges.append(start..<cameras.count)
             }
-            guard CameraBlockIndex.build(cameras: cameras, ranges: ranges) == index else {
+            guard CameraBlockIndex.build(cameras: cameras, times: times, ranges: ranges) == index else {
                 throw .corruptFile(path: path, offset: blocks.last.map { $0.offset + $0.byteLength } ?? 0,
                                    reason: "camera index differs from the spatial blocks' cameras")
             }

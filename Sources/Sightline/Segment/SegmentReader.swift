@@ -58,6 +58,16 @@ public final class SegmentReader: Sendable {
         cameraIndex.map { index in index.spatialBlocks(of: camera).map { spatialBlocks.lowerBound + Int($0) } }
     }
 
+    /// The spatial blocks (indices into `blocks`) holding rows of `camera` at a time in one of
+    /// `intervals` (sorted, disjoint, inclusive ms), by the camera's own minutes in each block;
+    /// nil in a v2 segment.
+    func spatialBlocks(ofCamera camera: UInt32, meeting intervals: [ClosedRange<Int64>]) -> [Int]? {
+        guard let index = cameraIndex else { return nil }
+        let base = spatialBlocks.lowerBound
+        return index.spatialBlocks(of: camera, meeting: intervals) { CameraBlockIndex.unit(blocks[base + $0].statistics.minTime) }
+            .map { base + Int($0) }
+    }
+
     /// Statistics of block `index`.
     public func blockStatistics(_ index: Int) -> BlockStatistics { blocks[index].statistics }
 
@@ -240,10 +250,10 @@ public final class SegmentReader: Sendable {
             guard cameraBytes.withUnsafeBytes({ CRC32C.checksum($0) }) == indexes.cameraCRC else {
                 throw corrupt(indexes.cameraOffset, "camera index checksum mismatch")
             }
-            let spatialCount = spatial.count
+            let spatialUnits = blocks[spatialBlocks].map { CameraBlockIndex.unit($0.statistics.minTime)...CameraBlockIndex.unit($0.statistics.maxTime) }
             cameraIndex = try cameraBytes.withUnsafeBytesTyped { raw throws(SightlineError) in
                 var r = ByteReader(raw, fileOffset: indexes.cameraOffset, path: path)
-                return try CameraBlockIndex.decode(&r, spatialBlockCount: spatialCount, streams: streams)
+                return try CameraBlockIndex.decode(&r, spatialUnits: spatialUnits, streams: streams)
             }
         } else {
             plateIndex = nil

@@ -181,7 +181,7 @@ public struct SegmentEncoder: Sendable {
         // Camera index section.
         let cameraIndexOffset = written + Int64(out.count)
         column.removeAll()
-        try CameraBlockIndex.build(cameras: spatialRows.cameras, ranges: spatialRanges).encode(&encoder.streams, into: &column)
+        try CameraBlockIndex.build(cameras: spatialRows.cameras, times: spatialRows.times, ranges: spatialRanges).encode(&encoder.streams, into: &column)
         let cameraIndexCRC = column.bytes.withUnsafeBytes { CRC32C.checksum($0) }
         out.append(contentsOf: column.bytes)
         summary.cameraIndexBytes = column.count
