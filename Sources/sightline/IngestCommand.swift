@@ -23,6 +23,8 @@ struct IngestCommand: ParsableCommand {
     @Option(help: "Write every rejected row here, as FILE:LINE: reason<TAB>line.") var rejects: String?
     @Flag(help: "Stop at the first bad row of a file and store nothing from it.") var strict = false
     @Option(help: "Rows per append.") var batchRows = 100_000
+    @Option(help: "Also write the alerts this ingest raises here, as NDJSON (sequence, rule, list, mode, plate, time in epoch ms, lat, lon, camera, confidence).")
+    var alerts: String?
     @OptionGroup var storeArguments: StoreArguments
 
     func run() throws {
@@ -42,6 +44,14 @@ struct IngestCommand: ParsableCommand {
             rejectsOut = f
         }
         defer { if let rejectsOut { fclose(rejectsOut) } }
+
+        var alertsOut: AlertFile?
+        if let alerts {
+            guard let f = fopen(alerts, "w") else { throw CommandFailure(SightlineError.io(operation: "open", path: alerts, errno: errno)) }
+            alertsOut = AlertFile(f)
+            target.setAlertHandler { [alertsOut] in alertsOut!.write($0) }
+        }
+        defer { alertsOut?.close() }
 
         var totals = Totals()
         let start = ContinuousClock.now
@@ -67,7 +77,28 @@ struct IngestCommand: ParsableCommand {
         let duplicates = totals.duplicates + target.duplicatesDroppedAtFlush
         print("stored \(totals.stored - target.duplicatesDroppedAtFlush) rows, skipped \(duplicates) duplicates, rejected \(totals.rejected) rows, "
               + "in \(String(format: "%.2f", elapsed)) s (\(formatRate(totals.read, ContinuousClock.now - start)) read)")
+        if let alertsOut { print("raised \(alertsOut.count) alerts (written to \(alerts!))") }
         if let failed { throw CommandFailure(StrictFailure(description: failed)) }
+    }
+
+    /// The `--alerts` file, written by the store's alert handler (on appending threads).
+    final class AlertFile: @unchecked Sendable {
+        private let lock = NSLock()
+        private var file: UnsafeMutablePointer<FILE>?
+        private(set) var count = 0
+        init(_ file: UnsafeMutablePointer<FILE>) { self.file = file }
+        func write(_ alerts: [Alert]) {
+            lock.lock(); defer { lock.unlock() }
+            guard let file else { return }
+            for a in alerts { fputs(a.json + "\n", file) }
+            fflush(file)
+            count += alerts.count
+        }
+        func close() {
+            lock.lock(); defer { lock.unlock() }
+            if let file { fclose(file) }
+            file = nil
+        }
     }
 
     struct Totals {

@@ -86,8 +86,13 @@ enum MaintenanceTarget {
     case owner(Store)
     case remote(String)
 
-    init(_ path: String) throws {
+    /// `create`: a missing store is created (rules may be set up before the first ingest).
+    init(_ path: String, create: Bool = false) throws {
         do {
+            if create && !FileManager.default.fileExists(atPath: "\(path)/MANIFEST") {
+                do { self = .owner(try Store(directory: path)) } catch { throw CommandFailure(error) }
+                return
+            }
             self = .owner(try openStore(path))
         } catch let failure as CommandFailure {
             guard case .storeLocked = failure.error as? SightlineError else { throw failure }

@@ -22,6 +22,15 @@ enum RecordField {
     case text(String)
     case number(Int)
     case time(Int64)
+    /// A decimal printed as is (a number in NDJSON), e.g. a coordinate.
+    case decimal(String)
+}
+
+/// A coordinate in 1e-7 degrees as decimal degrees with seven places.
+func coordinateText(_ e7: Int32) -> String {
+    let m = abs(Int64(e7))
+    let fraction = String(m % 10_000_000)
+    return "\(e7 < 0 ? "-" : "")\(m / 10_000_000).\(String(repeating: "0", count: 7 - fraction.count))\(fraction)"
 }
 
 /// Prints records with named columns as CSV (a header line, then one line per record),
@@ -33,6 +42,7 @@ func printRecords(_ columns: [String], _ records: [[RecordField]], _ options: so
         case .text(let s): s
         case .number(let n): String(n)
         case .time(let t): formatTime(t, epochMs: options.epochMs)
+        case .decimal(let d): d
         }
     }
     var lines: [String] = []
@@ -45,6 +55,7 @@ func printRecords(_ columns: [String], _ records: [[RecordField]], _ options: so
             let fields = zip(columns, r).map { name, f -> String in
                 switch f {
                 case .number(let n): "\"\(name)\":\(n)"
+                case .decimal(let d): "\"\(name)\":\(d)"
                 case .time(let t) where options.epochMs: "\"\(name)\":\(t)"
                 default: "\"\(name)\":\"\(plain(f))\""  // plates, cells and RFC 3339 times need no escaping
                 }

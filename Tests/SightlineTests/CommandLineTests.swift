@@ -274,6 +274,59 @@ import Glibc
         #expect(try Self.run(["guardrails", "\(dir)/s", "--max-plates", "zero"]).0 != 0)
     }
 
+    /// hotlist add/remove/list/check, geofence add/list/remove, ingest --alerts and alerts
+    /// --after/--consumer: the columns and fields the issue specifies; bad rule files rejected
+    /// with their line, nothing applied.
+    @Test func hotlistAndAlertCommandsKeepTheirContracts() throws {
+        let dir = temporaryDirectory("cli-alerts")
+        defer { removeTree(dir) }
+        #expect(try Self.run(["generate", "--rows", "5000", "-o", "\(dir)/rows.csv"]).0 == 0)
+        let rows = try String(contentsOfFile: "\(dir)/rows.csv", encoding: .utf8).split(separator: "\n").dropFirst().map { $0.split(separator: ",").map(String.init) }
+        let (p1, p2) = (rows[0][0], rows[40][0])
+        try "mode,plate,list,reason,expires\n,\(p1),stolen,stolen car,\nequivalent,\(p2),warrant,\"FTA, court 3\",2099-01-01T00:00:00Z\npattern,\(p1.prefix(3))*,amber,partial,\n"
+            .write(toFile: "\(dir)/hot.csv", atomically: true, encoding: .utf8)
+        let (s1, added) = try Self.run(["hotlist", "add", "\(dir)/s", "\(dir)/hot.csv"])  // creates the store
+        #expect(s1 == 0 && added.contains("added 3 hotlist entries"), "\(added)")
+        let (s2, listed) = try Self.run(["hotlist", "list", "\(dir)/s"])
+        #expect(s2 == 0 && listed.hasPrefix("plate,list,reason,expires,mode,priority\n") && listed.contains("\(p2),warrant,\"FTA, court 3\",4070908800000,equivalent,"), "\(listed)")
+        #expect(try Self.run(["geofence", "add", "\(dir)/s", "depot", "--circle", "\(rows[5][2]),\(rows[5][3]),200", "--hours", "0-24"]).0 == 0)
+        #expect(try Self.run(["geofence", "list", "\(dir)/s"]).1.contains("depot,\"circle:"))
+        // Bad files: the line and the reason; nothing added.
+        for (text, reason) in [("plate,list,reason\nAB1,x,y\nAB#1,x,y\n", "3: bad plate"), ("plate,list,reason,mode\nAB1,x,y,fuzzy\n", "2: unknown mode"),
+                               ("plate,list,reason,expires\nAB1,x,y,tomorrow\n", "2: bad expiry"), ("plate,list,reason,mode\nA**[,x,y,pattern\n", "2: bad pattern"),
+                               ("plate,reason\nAB1,y\n", "1: missing column list")] {
+            try text.write(toFile: "\(dir)/bad.csv", atomically: true, encoding: .utf8)
+            let (status, message) = try Self.run(["hotlist", "add", "\(dir)/s", "\(dir)/bad.csv"])
+            #expect(status != 0 && message.contains("bad.csv:\(reason)"), "\(text): \(message)")
+        }
+        #expect(try Self.run(["hotlist", "list", "\(dir)/s"]).1 == listed)
+        // Ingest with --alerts: one NDJSON line per alert, the fields named by the issue.
+        let (s3, ingested) = try Self.run(["ingest", "\(dir)/s", "\(dir)/rows.csv", "--alerts", "\(dir)/alerts.ndjson"])
+        #expect(s3 == 0 && ingested.contains("raised"), "\(ingested)")
+        let lines = try String(contentsOfFile: "\(dir)/alerts.ndjson", encoding: .utf8).split(separator: "\n")
+        let want = rows.filter { $0[0] == p1 }.count * 2 + rows.filter { $0[0] == p2 }.count
+        #expect(lines.count >= want && want > 0, "\(lines.count) alerts, at least \(want) expected")
+        let first = try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as! [String: Any]
+        #expect(Set(first.keys) == ["sequence", "rule", "list", "mode", "plate", "time", "lat", "lon", "camera", "confidence"])
+        #expect(first["sequence"] as? Int == 1 && first["time"] is Int)
+        // The log: --after, and a consumer that resumes after what it acknowledged.
+        let (s4, log) = try Self.run(["alerts", "\(dir)/s"])
+        #expect(s4 == 0 && log.split(separator: "\n") == lines)
+        #expect(try Self.run(["alerts", "\(dir)/s", "--after", "2"]).1.split(separator: "\n") == Array(lines.dropFirst(2)))
+        #expect(try Self.run(["alerts", "\(dir)/s", "--consumer", "desk"]).1.split(separator: "\n").count == lines.count)
+        #expect(try Self.run(["alerts", "\(dir)/s", "--consumer", "desk"]).1.isEmpty)
+        // Retroactive check: CSV columns, ordered by time, plate, camera, list.
+        let (s5, hits) = try Self.run(["hotlist", "check", "\(dir)/s", "\(dir)/hot.csv", "--epoch-ms"])
+        let hitLines = hits.split(separator: "\n")
+        #expect(s5 == 0 && hitLines.first == "plate,time,lat,lon,camera,confidence,list,mode" && hitLines.count - 1 >= want, "\(hits.prefix(300))")
+        let keys = hitLines.dropFirst().map { $0.split(separator: ",").map(String.init) }.map { (Int64($0[1])!, $0[0], Int($0[4])!, $0[6]) }
+        #expect(keys.elementsEqual(keys.sorted { ($0.0, $0.1, $0.2, $0.3) < ($1.0, $1.1, $1.2, $1.3) }, by: ==))
+        // Remove: no more alerts for those entries.
+        #expect(try Self.run(["hotlist", "remove", "\(dir)/s", "\(dir)/hot.csv"]).1.contains("removed 3 hotlist entries"))
+        #expect(try Self.run(["geofence", "remove", "\(dir)/s", "depot"]).0 == 0)
+        #expect(try Self.run(["hotlist", "list", "\(dir)/s"]).1 == "plate,list,reason,expires,mode,priority\n")
+    }
+
     @Test func maintenanceCommandsCompactPurgeAndReport() throws {
         let dir = temporaryDirectory("cli-maint")
         defer { removeTree(dir) }

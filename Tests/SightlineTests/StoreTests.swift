@@ -276,11 +276,16 @@ func distinctBatches(_ count: Int, rows: Int, seed: UInt64) -> [SightingBatch] {
         let batches = distinctBatches(4, rows: 150, seed: 6)
         func workload(_ dir: String, _ fs: any FileSystem, log: CapturedLog = CapturedLog(), acknowledged: inout [SightingBatch]) throws {
             let store = try Store(directory: dir, options: storeOptions(bufferRows: 250, log: log), fileSystem: fs)
+            // After a failure, close() still waits for a background flush and lets go of the
+            // lock; without it the reopen below could race the flush thread's last reference.
+            var closed = false
+            defer { if !closed { try? store.close() } }
             for b in batches {
                 try store.append(b)
                 acknowledged.append(b)
             }
             try store.flush()
+            closed = true
             try store.close()
         }
         let dry = FaultInjectingFileSystem()

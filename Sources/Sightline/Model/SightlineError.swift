@@ -32,6 +32,9 @@ public enum SightlineError: Error, Sendable, Equatable, CustomStringConvertible 
     /// An investigative query the store's guardrails refuse (`InvestigationLimits`): it spans
     /// more time, or would expose more distinct plates, than the owner allows.
     case investigationRefused(String)
+    /// A line of an input file (a hotlist CSV) that cannot be used: the file, the 1-based
+    /// line and why. Nothing of the file was applied.
+    case invalidInput(source: String, line: Int, reason: String)
 
     /// The file the error concerns, when it concerns one.
     public var path: String? {
@@ -39,6 +42,8 @@ public enum SightlineError: Error, Sendable, Equatable, CustomStringConvertible 
         case .corruptFile(let path, _, _), .unsupportedFormat(let path, _), .wrongPlateKeySecret(let path),
              .storeLocked(let path), .io(_, let path, _), .storeClosed(let path), .controlFailed(let path, _):
             return path
+        case .invalidInput(let source, _, _):
+            return source
         case .invalidPlate, .invalidField, .compression, .invalidArgument, .deadlineExceeded, .cancelled, .invalidPageToken,
              .investigationRefused:
             return nil
@@ -77,6 +82,8 @@ public enum SightlineError: Error, Sendable, Equatable, CustomStringConvertible 
             return "\(path): \(reason)"
         case .investigationRefused(let reason):
             return "refused by the store's guardrails: \(reason)"
+        case .invalidInput(let source, let line, let reason):
+            return "\(source):\(line): \(reason)"
         }
     }
 }

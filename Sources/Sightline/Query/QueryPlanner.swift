@@ -140,7 +140,7 @@ enum QueryPlanner {
             }
             if area != nil { estimates.append(spatialEstimate()) }
         case .area:
-            if let cameras = query.filters.cameras, cameras.count <= 256, segment.cameraIndex != nil {
+            if let cameras = query.filters.cameras, segment.cameraIndex != nil {
                 // Each camera's own seconds in a block prune it (a block's range spans its cells').
                 var listed = Set<Int>()
                 let within: [ClosedRange<Int64>]

@@ -130,7 +130,13 @@ extension StoreSnapshot {
         let windows = CameraWindows(target: plate, sightings: history, within: window)
         let query = try Query(.area(.box(south: -90, west: -180, north: 90, east: 180)), time: windows.hull,
                               filters: QueryFilters(cameras: Set(windows.cameras)))
-        var plan = try plan(query, countOnly: true)
+        // Only the segments meeting a window: the hull spans the gaps between the plate's
+        // days (a plate seen in March and in May would plan every segment in between).
+        let meeting = segments.filter { s in windows.cameraIntervals.contains { CameraWindows.overlaps($0, s.statistics.minTime, s.statistics.maxTime) } }
+        let narrowed = StoreSnapshot(segments: meeting, memory: memory, expiredBefore: expiredBefore, parallelism: parallelism,
+                                     metrics: metrics, investigationLimits: investigationLimits)
+        var plan = try narrowed.plan(query, countOnly: true)
+        if meeting.count < segments.count { plan.skippedSegments[.timeRange, default: 0] += segments.count - meeting.count }
         plan.columns.insert(.plate)
         plan.cameraWindows = windows
         for i in plan.segments.indices {

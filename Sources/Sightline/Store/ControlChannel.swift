@@ -17,6 +17,15 @@ public enum ControlRequest: Sendable, Hashable {
     case statistics
     /// Set the guardrails of investigative queries (replies with the statistics).
     case setInvestigationLimits(InvestigationLimits)
+    /// Add the entries of a hotlist CSV file (read by the owner: give an absolute path),
+    /// checking the history from a time when given. Replies with a summary.
+    case addHotlistEntries(file: String, retroactiveFrom: Int64?)
+    /// Remove the entries of a hotlist CSV file (plate, list, mode). Replies with a summary.
+    case removeHotlistEntries(file: String)
+    /// Add or replace a geofence, checking the history from a time when given.
+    case addGeofence(Geofence, retroactiveFrom: Int64?)
+    /// Remove a geofence by name.
+    case removeGeofence(String)
 }
 
 /// The owner's answer to a `ControlRequest`.
@@ -35,7 +44,9 @@ public enum ControlReply: Sendable, Hashable {
 /// does the work. One request per connection, one line each way:
 ///
 ///     request:  flush | stats | compact <day|week> <targetRows> <deleteOlderThan|-> |
-///               purge <PLATE> <from|-> <to|-> | guardrails <maxSpanMs|-> <maxPlates|->
+///               purge <PLATE> <from|-> <to|-> | guardrails <maxSpanMs|-> <maxPlates|-> |
+///               hotlist-add <hex path> <from|-> | hotlist-remove <hex path> |
+///               geofence-add <hex rules-file line> <from|-> | geofence-remove <name>
 ///     reply:    ok flushed | ok rewrite <key=value …> | ok stats <report, \n as \x1f> | error <reason>
 ///
 /// A socket file left by a killed owner is stale: the next owner (who holds `LOCK`, so no
@@ -210,6 +221,14 @@ enum ControlWire {
         case .purge(let plate, let range): return "purge \(plate) \(time(range.from)) \(time(range.to))"
         case .setInvestigationLimits(let l):
             return "guardrails \(time(l.maximumTimeSpan?.milliseconds)) \(l.maximumPlates.map(String.init) ?? "-")"
+        case .addHotlistEntries(let file, let from): return "hotlist-add \(hexEncoded(file)) \(time(from))"
+        case .removeHotlistEntries(let file): return "hotlist-remove \(hexEncoded(file))"
+        case .addGeofence(let g, let from):
+            var rules = RuleSet()
+            rules.add(g)
+            let line = String(decoding: RulesFile.encode(rules), as: UTF8.self).split(separator: "\n").first { $0.hasPrefix("G\t") }!
+            return "geofence-add \(hexEncoded(String(line))) \(time(from))"
+        case .removeGeofence(let name): return "geofence-remove \(name)"
         }
     }
 
@@ -232,6 +251,14 @@ enum ControlWire {
             let span = try time(f[1]), plates = try time(f[2])
             guard (span ?? 1) > 0, (plates ?? 1) > 0 else { throw .invalidArgument("control request: \(line)") }
             return .setInvestigationLimits(InvestigationLimits(maximumTimeSpan: span.map { .milliseconds($0) }, maximumPlates: plates.map { Int($0) }))
+        case ("hotlist-add", 3): return .addHotlistEntries(file: try hexDecoded(f[1]), retroactiveFrom: try time(f[2]))
+        case ("hotlist-remove", 2): return .removeHotlistEntries(file: try hexDecoded(f[1]))
+        case ("geofence-add", 3):
+            var text = RulesFile.header + "\nequivalence \(OCREquivalence.default.classes.joined(separator: ","))\neffectiveFrom 0\n" + (try hexDecoded(f[1])) + "\n"
+            text += RulesFile.checksumLine(Array(text.utf8).withUnsafeBytes { CRC32C.checksum($0) }) + "\n"
+            guard let g = try RulesFile.decode(Array(text.utf8), path: "control request").allGeofences.first else { throw .invalidArgument("control request: \(line)") }
+            return .addGeofence(g, retroactiveFrom: try time(f[2]))
+        case ("geofence-remove", 2): return .removeGeofence(f[1])
         default:
             throw .invalidArgument("control request not understood: \(line.prefix(80))")
         }
@@ -272,6 +299,22 @@ enum ControlWire {
         s.deletionID = fields["deletion"] == "-" ? nil : fields["deletion"]
         return .rewrite(s)
     }
+}
+
+/// Text as lowercase hex (paths and rule lines travel in one space-separated field).
+func hexEncoded(_ text: String) -> String {
+    text.utf8.map { b in (b < 16 ? "0" : "") + String(b, radix: 16) }.joined()
+}
+
+func hexDecoded(_ text: String) throws(SightlineError) -> String {
+    let digits = Array(text.utf8)
+    guard digits.count % 2 == 0 else { throw .invalidArgument("control request: odd hex field") }
+    var bytes: [UInt8] = []
+    for i in stride(from: 0, to: digits.count, by: 2) {
+        guard let b = UInt8(String(decoding: digits[i..<(i + 2)], as: UTF8.self), radix: 16) else { throw .invalidArgument("control request: bad hex field") }
+        bytes.append(b)
+    }
+    return String(decoding: bytes, as: UTF8.self)
 }
 
 extension String {

@@ -20,6 +20,9 @@ extension Store {
             s.flushing = true
             s.buffer = s.spare ?? SightingBatch(capacity: min(options.bufferRows, 1 << 16))
             s.spare = nil
+            // Alerts need the frozen rows' keys (duplicates raise none); without rules the
+            // keys are dropped, as before, sparing a second set's memory.
+            if s.matcher != nil { swap(&s.frozenKeys, &s.bufferKeys) }
             s.bufferKeys.removeAll()
             flushQueue.async { self.flushInBackground(persistedSequence: next, oldLog: oldName) }
         } catch {
@@ -35,9 +38,18 @@ extension Store {
         var rows = state.withLock { (s: inout State) in s.frozen ?? SightingBatch() }
         span.attributes["sightline.rows"] = rows.count
         do throws(SightlineError) {
+            // The manifest may not pass a record whose alerts are still being written (a
+            // crash would then lose them with the log).
+            try state.withLock(waitingUntil: { s in s.failure != nil || s.alertsPending.keys.allSatisfy { $0 >= persistedSequence } }) {
+                (s: inout State) throws(SightlineError) in
+                if let failure = s.failure { throw failure }
+            }
             // The segment goes live and the frozen rows leave memory in one step, so no
             // snapshot sees them twice or misses them.
-            try writeSegmentAndManifest(rows, persistedSequence: persistedSequence) { (s: inout State) in s.frozen = nil }
+            try writeSegmentAndManifest(rows, persistedSequence: persistedSequence) { (s: inout State) in
+                s.frozen = nil
+                if s.frozenKeys.count > 0 { s.frozenKeys.removeAll() }
+            }
             state.withLock { (s: inout State) in
                 rows.removeAll()  // in place unless a snapshot still holds the rows
                 s.spare = rows

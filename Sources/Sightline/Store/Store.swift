@@ -37,6 +37,8 @@ public final class Store: Sendable {
     /// Runs flushes one at a time, off the appending threads. Only work on this queue (and
     /// `init`, before the store is shared) changes the manifest.
     let flushQueue = DispatchQueue(label: "sightline.store.flush")
+    /// Serializes rule changes (each rewrites `RULES`).
+    let rulesChange = Locked<Void>(())
 
     static let secretFileName = "plate-key.secret"
 
@@ -47,8 +49,9 @@ public final class Store: Sendable {
         var buffer = SightingBatch()
         var bufferKeys: RowKeySet
         /// Rows handed to the background flush: still visible to snapshots until their
-        /// segment is live. (Appends do not check them: a row equal to a frozen one is
-        /// dropped when its own buffer is flushed, against the frozen rows' segment.)
+        /// segment is live. (Without rules appends do not check them: a row equal to a frozen
+        /// one is dropped when its own buffer is flushed, against the frozen rows' segment;
+        /// with rules, `frozenKeys` drops it at append, so it raises no alert.)
         var frozen: SightingBatch?
         /// The previous frozen batch's storage, emptied, for the next buffer: reusing it
         /// spares the page faults of fresh memory.
@@ -62,6 +65,18 @@ public final class Store: Sendable {
         var rowFilters: RowFilterCache
         /// The guardrails of investigative queries (as in `GUARDRAILS`).
         var investigationLimits = InvestigationLimits.off
+        /// Standing rules (as in `RULES`) and their compiled form (nil when there are none).
+        var rules = RuleSet()
+        var matcher: RuleMatcher?
+        /// The alert log; nil once closed.
+        var alertLog: AlertLogWriter?
+        /// Log records whose alerts are being written (count per record): a flush waits
+        /// before its manifest passes them.
+        var alertsPending: [UInt64: Int] = [:]
+        var alertHandler: (@Sendable ([Alert]) -> Void)?
+        /// The frozen rows' keys (the buffer's, moved at freeze): an alert's row equal to a
+        /// frozen one is a duplicate.
+        var frozenKeys: RowKeySet
 
         /// Background maintenance is paused (`pauseMaintenance`).
         var maintenancePaused = false
@@ -135,13 +150,20 @@ public final class Store: Sendable {
         for s in manifest.segments {
             segments.append(try SegmentReader(path: "\(directory)/\(s.name)", hasher: hasher, fileSystem: fileSystem))
         }
-        var initial = State(manifest: manifest, segments: segments, bufferKeys: RowKeySet(capacity: options.bufferRows), rowFilters: RowFilterCache(budget: options.duplicateFilterBytes))
+        var initial = State(manifest: manifest, segments: segments, bufferKeys: RowKeySet(capacity: options.bufferRows),
+                            rowFilters: RowFilterCache(budget: options.duplicateFilterBytes), frozenKeys: RowKeySet(capacity: 16))
         initial.investigationLimits = try GuardrailsFile.read(directory: directory, fileSystem: fileSystem)
+        initial.rules = try RulesFile.read(directory: directory, fileSystem: fileSystem)
+        let matcher = RuleMatcher(initial.rules)
+        initial.matcher = matcher.isEmpty ? nil : matcher
+        let (alertLog, loggedAlerts) = try AlertLogWriter.open(directory: directory, sync: options.durability != .none, fileSystem: fileSystem)
+        initial.alertLog = alertLog
         state = Locked(initial)
 
         // Replay the logs: records at or past `persistedSequence` are not in any segment yet.
         let logs = try Self.logFiles(in: directory, fileSystem: fileSystem)
         var nextSequence = manifest.persistedSequence
+        var replayedRecords: [(sequence: UInt64, rows: SightingBatch)] = []
         try state.withLock { (s: inout State) throws(SightlineError) in
             for (_, name) in logs {
                 let path = "\(directory)/\(name)"
@@ -157,7 +179,9 @@ public final class Store: Sendable {
                     guard record.sequence == nextSequence else {
                         throw .corruptFile(path: path, offset: 0, reason: "log sequence jumps from \(nextSequence) to \(record.sequence)")
                     }
+                    let before = s.buffer.count
                     Self.bufferNewRows(record.batch, into: &s)
+                    if s.matcher != nil { replayedRecords.append((record.sequence, s.buffer.slice(before..<s.buffer.count))) }
                     nextSequence = record.sequence + 1
                 }
             }
@@ -167,6 +191,9 @@ public final class Store: Sendable {
                 options.logger.notice("recovered rows from the write-ahead log", metadata: ["store": "\(directory)", "rows": "\(s.buffer.count)"])
             }
         }
+        // Alerts of replayed records that a crash kept out of the alert log (before their
+        // rows reach a segment: until then the records are the proof they were appended).
+        try recoverAlerts(replayedRecords, logged: loggedAlerts)
         // Start clean: flush what was replayed here, on this thread (the store is not shared
         // yet), then start a new log and delete the old ones.
         let replayed = state.withLock { (s: inout State) -> SightingBatch in
@@ -202,7 +229,25 @@ public final class Store: Sendable {
         case .setInvestigationLimits(let limits):
             try setInvestigationLimits(limits)
             return .statistics(try statistics().report)
+        case .addHotlistEntries(let file, let from):
+            let entries = try HotlistFile.read(file, fileSystem: fileSystem)
+            let historical = try addHotlistEntries(entries, retroactiveFrom: from)
+            return .statistics(Self.summary(added: entries.count, historical: historical, from: from))
+        case .removeHotlistEntries(let file):
+            let removed = try removeHotlistEntries(try HotlistFile.read(file, requireReason: false, fileSystem: fileSystem))
+            return .statistics("removed \(removed) hotlist entries")
+        case .addGeofence(let g, let from):
+            let historical = try addGeofence(g, retroactiveFrom: from)
+            return .statistics(Self.summary(added: 1, historical: historical, from: from, what: "geofence"))
+        case .removeGeofence(let name):
+            return .statistics(try removeGeofence(named: name) ? "removed geofence \(name)" : "no geofence \(name)")
         }
+    }
+
+    /// What a rule change reports (the CLI prints it, here or through the control socket).
+    static func summary(added: Int, historical: [Alert], from: Int64?, what: String = "hotlist entries") -> String {
+        "added \(added) \(what)" + (from == nil ? "" : "; \(historical.count) historical alerts logged"
+            + (historical.isEmpty ? "" : " (sequences \(historical.first!.sequence)–\(historical.last!.sequence))"))
     }
 
     /// Appends sightings. Rows equal in (plate, time, camera) to a buffered row, or to an
@@ -214,15 +259,15 @@ public final class Store: Sendable {
     public func append(_ batch: SightingBatch) throws(SightlineError) -> AppendResult {
         let bufferRows = options.bufferRows
         // Backpressure: a full buffer waits while the previous one is still being flushed.
-        let (log, sequence, result) = try state.withLock(waitingUntil: { s in
+        let (log, sequence, result, fresh, matcher) = try state.withLock(waitingUntil: { s in
             s.buffer.count < bufferRows || !s.flushing || s.failure != nil || s.log == nil
-        }) { (s: inout State) throws(SightlineError) -> (LogWriter?, UInt64, AppendResult) in
+        }) { (s: inout State) throws(SightlineError) -> (LogWriter?, UInt64, AppendResult, SightingBatch, RuleMatcher?) in
             try checkOpen(s)
             if let failure = s.failure { throw failure }
             guard let log = s.log else { throw .storeClosed(path: directory) }
             let fresh = Self.newRows(of: batch, in: &s)
             let result = AppendResult(stored: fresh.count, duplicates: batch.count - fresh.count)
-            guard !fresh.isEmpty else { return (nil, 0, result) }
+            guard !fresh.isEmpty else { return (nil, 0, result, fresh, nil) }
             let sequence: UInt64
             do throws(SightlineError) {
                 sequence = try log.enqueue(fresh)
@@ -230,10 +275,13 @@ public final class Store: Sendable {
                 throw poison(&s, error, "log append failed")
             }
             s.buffer.append(contentsOf: fresh)
+            // Matched outside the lock; until its alerts are written no flush passes the record.
+            if s.matcher != nil { s.alertsPending[sequence, default: 0] += 1 }
             if s.buffer.count >= bufferRows && !s.flushing { try freeze(&s) }
-            return (log, sequence, result)
+            return (log, sequence, result, fresh, s.matcher)
         }
-        // Outside the store's lock: other appenders enqueue while this one writes and syncs.
+        // Outside the store's lock: other appenders enqueue while this one matches, writes and syncs.
+        let pendingAlerts = matcher.map { Self.alerts(of: fresh, matcher: $0, logSequence: sequence, now: Self.nowMilliseconds()) } ?? []
         if let log {
             do throws(SightlineError) {
                 try log.commit(through: sequence)
@@ -241,9 +289,11 @@ public final class Store: Sendable {
                 throw state.withLock { (s: inout State) -> SightlineError in poison(&s, error, "log write failed") }
             }
         }
+        var final = result
+        if matcher != nil { final.alerts = try finishAlerts(pendingAlerts, logSequence: sequence) }
         metrics.rowsAppended.increment(by: result.stored)
         if result.duplicates > 0 { metrics.duplicates.increment(by: result.duplicates) }
-        return result
+        return final
     }
 
     /// Rows of `batch` not already buffered nor earlier in the batch; their keys
@@ -251,8 +301,12 @@ public final class Store: Sendable {
     /// keys of rows that were not stored never matter. Copies rows only from the first
     /// duplicate on: most batches have none and are taken whole.
     private static func newRows(of batch: SightingBatch, in s: inout State) -> SightingBatch {
+        // With rules, the frozen rows' keys are kept too: a row equal to a frozen one is a
+        // duplicate here (it would be dropped at flush anyway) and raises no alert.
+        let checkFrozen = s.frozenKeys.count > 0
         func isNew(_ i: Int, _ s: inout State) -> Bool {
-            s.bufferKeys.insert(plate: batch.plates[i], time: batch.times[i], camera: batch.cameras[i])
+            if checkFrozen && s.frozenKeys.contains(plate: batch.plates[i], time: batch.times[i], camera: batch.cameras[i]) { return false }
+            return s.bufferKeys.insert(plate: batch.plates[i], time: batch.times[i], camera: batch.cameras[i])
         }
         var firstDuplicate: Int?
         for i in 0..<batch.count where !isNew(i, &s) {
@@ -288,7 +342,7 @@ public final class Store: Sendable {
         let outcome = state.withLock(waitingUntil: { !$0.flushing || $0.failure != nil }) { (s: inout State) -> SightlineError? in
             if s.closed { return nil }
             s.closed = true
-            defer { s.log = nil; s.maintenanceTimer = nil }
+            defer { s.log = nil; s.maintenanceTimer = nil; s.alertLog?.close(); s.alertLog = nil }
             if let failure = s.failure { return failure }
             do throws(SightlineError) { try s.log?.sync() } catch { return error }
             return nil

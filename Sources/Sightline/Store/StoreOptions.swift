@@ -67,4 +67,6 @@ public struct AppendResult: Sendable, Hashable {
     public var stored: Int
     /// Rows skipped because an equal (plate, time, camera) row was already buffered.
     public var duplicates: Int
+    /// Alerts the stored rows raised, as written to the alert log (empty without rules).
+    public var alerts: [Alert] = []
 }

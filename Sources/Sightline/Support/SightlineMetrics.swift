@@ -19,6 +19,7 @@ struct SightlineMetrics: Sendable {
     let areaQueries: Timer
     let blocksRead: Counter
     let bytesRead: Counter
+    let alertsRaised: Counter
 
     init(store: String, factory: (any MetricsFactory)?) {
         let d = [("store", store)]
@@ -34,6 +35,7 @@ struct SightlineMetrics: Sendable {
         areaQueries = Timer(label: "sightline_query_duration_seconds", dimensions: d + [("kind", "area")], factory: factory)
         blocksRead = Counter(label: "sightline_query_blocks_read_total", dimensions: d, factory: factory)
         bytesRead = Counter(label: "sightline_query_bytes_read_total", dimensions: d, factory: factory)
+        alertsRaised = Counter(label: "sightline_alerts_total", dimensions: d, factory: factory)
     }
 }
 

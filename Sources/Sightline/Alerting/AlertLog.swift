@@ -1,0 +1,228 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The store's alert log, `ALERTS`: alerts appended in sequence order, never rewritten
+/// (Docs/format.md, "Alert log").
+///
+/// `header (16) | record | record | …`; a record is
+/// `payloadLength u32 | crc32c u32 | sequence u64 | payload` (the CRC covers the sequence and
+/// the payload), as in the write-ahead log. Only the tail can be torn by a crash: the owner
+/// truncates a torn last record when it opens the store; a bad record with more bytes after
+/// it is corruption and reported, never skipped.
+enum AlertLogFormat {
+    /// 0x89 "SLALR" CR LF.
+    static let magic: [UInt8] = [0x89, 0x53, 0x4C, 0x41, 0x4C, 0x52, 0x0D, 0x0A]
+    static let version: UInt32 = 1
+    static let headerSize = 16
+    static let recordHeaderSize = 16
+    static let fileName = "ALERTS"
+    static let maximumPayload = 1 << 16
+
+    static func header() -> [UInt8] {
+        var w = ByteWriter()
+        w.append(contentsOf: magic)
+        w.append(littleEndian: version)
+        w.append(littleEndian: w.bytes.withUnsafeBytes { CRC32C.checksum($0) })
+        return w.bytes
+    }
+
+    static func encode(_ a: Alert, into w: inout ByteWriter) {
+        let start = w.bytes.count
+        w.append(littleEndian: UInt32(0))  // length, patched below
+        w.append(littleEndian: UInt32(0))  // crc, patched below
+        w.append(littleEndian: a.sequence)
+        w.append(littleEndian: a.logSequence)
+        w.append(UInt8(a.historical ? 1 : 0))
+        w.append(UInt8(AlertMatch.allCases.firstIndex(of: a.match)!))
+        for text in [a.rule, a.list] {
+            let bytes = Array(text.utf8.prefix(Int(UInt16.max)))
+            w.append(littleEndian: UInt16(bytes.count))
+            w.append(contentsOf: bytes)
+        }
+        let plate = Array(a.sighting.plate.text.utf8)
+        w.append(UInt8(plate.count))
+        w.append(contentsOf: plate)
+        w.append(littleEndian: a.sighting.time)
+        w.append(littleEndian: a.sighting.latitudeE7)
+        w.append(littleEndian: a.sighting.longitudeE7)
+        w.append(littleEndian: a.sighting.camera)
+        w.append(a.sighting.confidence)
+        let length = w.bytes.count - start - recordHeaderSize
+        w.patch(littleEndian: UInt32(length), at: start)
+        let crc = w.bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[(start + 8)...])) }
+        w.patch(littleEndian: crc, at: start + 4)
+    }
+
+    static func decodePayload(_ r: inout ByteReader, sequence: UInt64) throws(SightlineError) -> Alert {
+        let logSequence = try r.read(UInt64.self, "log sequence")
+        let flags = try r.readByte("flags")
+        let matchIndex = Int(try r.readByte("match"))
+        guard flags <= 1, matchIndex < AlertMatch.allCases.count else { throw r.corrupt("alert flags \(flags), match \(matchIndex)") }
+        func text(_ what: String) throws(SightlineError) -> String {
+            let n = Int(try r.read(UInt16.self, what))
+            return String(decoding: try r.readBytes(n, what), as: UTF8.self)
+        }
+        let rule = try text("rule"), list = try text("list")
+        let plateLength = Int(try r.readByte("plate length"))
+        let plateText = String(decoding: try r.readBytes(plateLength, "plate"), as: UTF8.self)
+        let time = try r.read(Int64.self, "time")
+        let lat = try r.read(Int32.self, "latitude"), lon = try r.read(Int32.self, "longitude")
+        let camera = try r.read(UInt32.self, "camera")
+        let confidence = try r.readByte("confidence")
+        guard r.isAtEnd else { throw r.corrupt("\(r.remaining) bytes after the alert") }
+        let sighting: Sighting
+        do throws(SightlineError) {
+            sighting = try Sighting(plate: try Plate(plateText), time: time, latitudeE7: lat, longitudeE7: lon, camera: camera, confidence: confidence)
+        } catch { throw r.corrupt("alert \(sequence): \(error)") }
+        return Alert(sequence: sequence, rule: rule, list: list, match: AlertMatch.allCases[matchIndex], sighting: sighting,
+                     historical: flags == 1, logSequence: logSequence)
+    }
+
+    /// The alerts of `path` from byte `offset` (a record boundary, or 0 for the start) with
+    /// sequence above `after`: the alerts, the offset after the last whole record, and
+    /// whether the bytes after it are a torn (incomplete or unverifiable last) record.
+    static func read(_ path: String, from offset: Int64, after: UInt64, fileSystem: any FileSystem) throws(SightlineError)
+        -> (alerts: [Alert], end: Int64, lastSequence: UInt64?, torn: Bool) {
+        let file: OpenFile
+        do {
+            file = try fileSystem.open(path, mode: .read)
+        } catch {
+            if case .io(_, _, let e) = error, e == ENOENT { return ([], 0, nil, false) }
+            throw error
+        }
+        defer { try? fileSystem.close(file) }
+        let size = try fileSystem.size(file)
+        var start = offset
+        if start == 0 {
+            guard size >= Int64(headerSize) else { return ([], 0, nil, size > 0) }
+            var header = [UInt8](repeating: 0, count: headerSize)
+            try header.withUnsafeMutableBytesTyped { (raw: UnsafeMutableRawBufferPointer) throws(SightlineError) in try fileSystem.readExactly(file, into: raw, at: 0) }
+            guard header == Self.header() else { throw .corruptFile(path: path, offset: 0, reason: "not an alert log (bad header)") }
+            start = Int64(headerSize)
+        }
+        guard size > start else { return ([], start, nil, false) }
+        var bytes = [UInt8](repeating: 0, count: Int(size - start))
+        try bytes.withUnsafeMutableBytesTyped { (raw: UnsafeMutableRawBufferPointer) throws(SightlineError) in try fileSystem.readExactly(file, into: raw, at: start) }
+        return try bytes.withUnsafeBytesTyped { (raw: UnsafeRawBufferPointer) throws(SightlineError) -> ([Alert], Int64, UInt64?, Bool) in
+            var alerts: [Alert] = []
+            var position = 0
+            var last: UInt64?
+            while position < raw.count {
+                func torn(_ reason: String) throws(SightlineError) -> ([Alert], Int64, UInt64?, Bool) {
+                    return (alerts, start + Int64(position), last, true)
+                }
+                guard raw.count - position >= recordHeaderSize else { return try torn("short header") }
+                var r = ByteReader(UnsafeRawBufferPointer(rebasing: raw[position...]), fileOffset: start + Int64(position), path: path)
+                let length = Int(try r.read(UInt32.self))
+                let crc = try r.read(UInt32.self)
+                guard length <= maximumPayload else {
+                    throw .corruptFile(path: path, offset: start + Int64(position), reason: "alert record of \(length) bytes")
+                }
+                let end = position + recordHeaderSize + length
+                guard end <= raw.count else { return try torn("incomplete record") }
+                guard CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[(position + 8)..<end])) == crc else {
+                    // The last record may be torn; one with records after it is damage.
+                    if end == raw.count { return try torn("last record's checksum") }
+                    throw .corruptFile(path: path, offset: start + Int64(position), reason: "alert record checksum mismatch")
+                }
+                let sequence = try r.read(UInt64.self)
+                if let last, sequence != last + 1 {
+                    throw .corruptFile(path: path, offset: start + Int64(position), reason: "alert sequence \(sequence) after \(last)")
+                }
+                var payload = ByteReader(try r.readBytes(length, "alert"), fileOffset: start + Int64(position + recordHeaderSize), path: path)
+                let alert = try decodePayload(&payload, sequence: sequence)
+                if sequence > after { alerts.append(alert) }
+                last = sequence
+                position = end
+            }
+            return (alerts, start + Int64(position), last, false)
+        }
+    }
+}
+
+/// The owner's side of the alert log: assigns sequences and appends durably (one write and
+/// one fsync per call; calls are serialized).
+final class AlertLogWriter: Sendable {
+    private struct State {
+        var file: OpenFile?
+        var nextSequence: UInt64
+    }
+    private let state: Locked<State>
+    let path: String
+    private let fileSystem: any FileSystem
+    /// fsync after each append (false only for a store that never syncs).
+    private let sync: Bool
+
+    /// Opens (creating when missing) the log in `directory`; a torn last record is cut off.
+    /// Returns the writer and every alert of the log (for recovery).
+    static func open(directory: String, sync: Bool, fileSystem: any FileSystem) throws(SightlineError) -> (AlertLogWriter, [Alert]) {
+        let path = "\(directory)/\(AlertLogFormat.fileName)"
+        var contents = try AlertLogFormat.read(path, from: 0, after: 0, fileSystem: fileSystem)
+        let file = try fileSystem.open(path, mode: .append)
+        do {
+            if contents.end == 0 {
+                // New, or torn while its header was being written: start over.
+                try fileSystem.truncate(file, to: 0)
+                try AlertLogFormat.header().withUnsafeBytesTyped { (raw: UnsafeRawBufferPointer) throws(SightlineError) in try fileSystem.writeAll(file, raw) }
+                try fileSystem.sync(file)
+                try fileSystem.syncDirectory(directory)
+                contents.end = Int64(AlertLogFormat.headerSize)
+            } else if contents.torn {
+                try fileSystem.truncate(file, to: contents.end)
+                try fileSystem.sync(file)
+            }
+        } catch {
+            try? fileSystem.close(file)
+            throw error
+        }
+        let writer = AlertLogWriter(path: path, file: file, nextSequence: (contents.lastSequence ?? 0) + 1,
+                                    sync: sync, fileSystem: fileSystem)
+        return (writer, contents.alerts)
+    }
+
+    private init(path: String, file: OpenFile, nextSequence: UInt64, sync: Bool, fileSystem: any FileSystem) {
+        self.path = path
+        self.fileSystem = fileSystem
+        self.sync = sync
+        state = Locked(State(file: file, nextSequence: nextSequence))
+    }
+
+    /// The sequence the next alert gets.
+    var nextSequence: UInt64 { state.withLock { $0.nextSequence } }
+
+    /// Gives `alerts` their sequences, appends them and syncs (unless the store never syncs);
+    /// returns them as stored.
+    func append(_ alerts: [Alert]) throws(SightlineError) -> [Alert] {
+        guard !alerts.isEmpty else { return [] }
+        return try state.withLock { (s: inout State) throws(SightlineError) -> [Alert] in
+            guard let file = s.file else { throw .storeClosed(path: directoryOf(path)) }
+            var stored = alerts
+            var w = ByteWriter(capacity: alerts.count * 80)
+            for i in stored.indices {
+                stored[i].sequence = s.nextSequence + UInt64(i)
+                AlertLogFormat.encode(stored[i], into: &w)
+            }
+            do throws(SightlineError) {
+                try w.bytes.withUnsafeBytesTyped { (raw: UnsafeRawBufferPointer) throws(SightlineError) in try fileSystem.writeAll(file, raw) }
+                if sync { try fileSystem.sync(file) }
+            } catch {
+                // A partial record may be on disk: refuse more until reopened (recovery cuts it).
+                try? fileSystem.close(file)
+                s.file = nil
+                throw error
+            }
+            s.nextSequence += UInt64(alerts.count)
+            return stored
+        }
+    }
+
+    func close() {
+        state.withLock { s in
+            if let f = s.file { try? fileSystem.close(f) }
+            s.file = nil
+        }
+    }
+}

@@ -1,0 +1,345 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Standing rules (hotlists, geofences) checked against every appended row, and the durable
+/// alert log they feed.
+///
+/// Orderings (Docs/architecture.md, "Alerts"): a row's alerts are computed from the rules in
+/// force when it was appended, and written (and fsynced) to `ALERTS` after its log record is
+/// durable and before `append` returns; a flush does not let the manifest pass a log record
+/// whose alerts are still being written, so a crash leaves every durable row either with its
+/// alerts in the log or in a replayed log record — and reopening recomputes the alerts of
+/// replayed records and appends those missing. A row equal to one already stored raises none.
+extension Store {
+    // MARK: Rules
+
+    /// The rules in force.
+    public var rules: RuleSet { state.withLock { $0.rules } }
+
+    /// Adds hotlist entries (an entry with the list, plate and mode of an existing one
+    /// replaces it), durably. With `retroactiveFrom`, the stored history from that time is
+    /// checked against the new entries and the hits are appended to the alert log flagged
+    /// historical; they are returned.
+    @discardableResult
+    public func addHotlistEntries(_ entries: [HotlistEntry], retroactiveFrom: Int64? = nil) throws(SightlineError) -> [Alert] {
+        try changeRules { $0.add(entries) }
+        guard let from = retroactiveFrom else { return [] }
+        var partial = RuleSet()
+        partial.equivalence = rules.equivalence
+        partial.add(entries)
+        return try appendHistorical(partial, from: from)
+    }
+
+    /// Removes the hotlist entries with these lists, plates and modes; returns how many were there.
+    @discardableResult
+    public func removeHotlistEntries(_ entries: [HotlistEntry]) throws(SightlineError) -> Int {
+        var removed = 0
+        try changeRules { removed = $0.remove(entries) }
+        return removed
+    }
+
+    /// Adds (or replaces) a geofence, durably; with `retroactiveFrom`, as for hotlist entries.
+    @discardableResult
+    public func addGeofence(_ geofence: Geofence, retroactiveFrom: Int64? = nil) throws(SightlineError) -> [Alert] {
+        try changeRules { $0.add(geofence) }
+        guard let from = retroactiveFrom else { return [] }
+        var partial = RuleSet()
+        partial.add(geofence)
+        return try appendHistorical(partial, from: from)
+    }
+
+    /// Removes a geofence; returns whether it was there.
+    @discardableResult
+    public func removeGeofence(named name: String) throws(SightlineError) -> Bool {
+        var removed = false
+        try changeRules { removed = $0.removeGeofence(named: name) }
+        return removed
+    }
+
+    /// Sets the OCR classes `equivalent` entries use (default `OCREquivalence.default`).
+    public func setOCREquivalence(_ equivalence: OCREquivalence) throws(SightlineError) {
+        try changeRules { $0.equivalence = equivalence }
+    }
+
+    /// Calls `handler` with the alerts of each append, after they are durable and before the
+    /// append returns, on the appending thread (keep it short). One handler; nil removes it.
+    public func setAlertHandler(_ handler: (@Sendable ([Alert]) -> Void)?) {
+        state.withLock { $0.alertHandler = handler }
+    }
+
+    /// Changes the rules: once no append's alerts are being written, the new set is written
+    /// (`RULES`, atomically) with the next log record as its `effectiveFrom`, and appends see
+    /// it from that record on — so recovery knows which records the current rules judged.
+    /// Appends wait for the few milliseconds of the file write.
+    private func changeRules(_ change: (inout RuleSet) -> Void) throws(SightlineError) {
+        try rulesChange.withLock { (_: inout Void) throws(SightlineError) in
+            var rules = state.withLock { $0.rules }
+            change(&rules)
+            let matcher = RuleMatcher(rules)  // compiled outside the store's lock
+            try state.withLock(waitingUntil: { $0.alertsPending.isEmpty || $0.failure != nil || $0.closed }) {
+                (s: inout State) throws(SightlineError) in
+                try checkOpen(s)
+                if let failure = s.failure { throw failure }
+                var changed = rules
+                changed.effectiveFrom = s.log?.nextSequence ?? s.manifest.persistedSequence
+                try RulesFile.write(changed, directory: directory, fileSystem: fileSystem)
+                s.rules = changed
+                s.matcher = matcher.isEmpty ? nil : matcher
+            }
+        }
+    }
+
+    // MARK: The append path
+
+    /// The wall clock in epoch milliseconds (expiry is checked against it).
+    static func nowMilliseconds() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+    }
+
+    /// Alerts (unsequenced) of `rows`, the fresh rows of log record `logSequence`.
+    static func alerts(of rows: SightingBatch, matcher: RuleMatcher, logSequence: UInt64, now: Int64) -> [Alert] {
+        var out: [Alert] = []
+        for i in 0..<rows.count {
+            matcher.forEachMatch(plate: rows.plates[i], time: rows.times[i], latitudeE7: rows.latitudesE7[i],
+                                 longitudeE7: rows.longitudesE7[i], camera: rows.cameras[i], now: now) { rule in
+                out.append(Self.alert(rows, i, rule, matcher, logSequence: logSequence, historical: false))
+            }
+        }
+        return out
+    }
+
+    static func alert(_ rows: SightingBatch, _ i: Int, _ rule: RuleMatcher.Rule, _ matcher: RuleMatcher,
+                      logSequence: UInt64, historical: Bool) -> Alert {
+        let (id, list, match): (String, String, AlertMatch)
+        switch rule {
+        case .entry(let k):
+            let e = matcher.entries[Int(k)]
+            (id, list, match) = (e.ruleID, e.list, AlertMatch(e.mode))
+        case .geofence(let k):
+            let g = matcher.geofences[Int(k)]
+            (id, list, match) = (g.ruleID, g.name, .geofence)
+        }
+        return Alert(sequence: 0, rule: id, list: list, match: match, sighting: rows[i], historical: historical, logSequence: logSequence)
+    }
+
+    /// After the append's log record is durable: drops alerts of rows already stored, writes
+    /// the rest, calls the handler; then lets flushes pass the record.
+    func finishAlerts(_ pending: [Alert], logSequence: UInt64) throws(SightlineError) -> [Alert] {
+        do throws(SightlineError) {
+            let stored = try writeAlerts(pending)
+            state.withLock { s in
+                s.alertsPending[logSequence, default: 1] -= 1
+                if s.alertsPending[logSequence] == 0 { s.alertsPending[logSequence] = nil }
+            }
+            state.broadcast()
+            if !stored.isEmpty, let handler = state.withLock({ $0.alertHandler }) { handler(stored) }
+            metrics.alertsRaised.increment(by: stored.count)
+            return stored
+        } catch {
+            // The record stays pending: no flush passes it, so reopening recomputes its alerts.
+            throw state.withLock { (s: inout State) -> SightlineError in poison(&s, error, "alert log write failed") }
+        }
+    }
+
+    /// Writes alerts whose rows no segment already holds (rows equal to buffered or frozen
+    /// ones were dropped at append). The rows' own segment cannot be live yet: the flush
+    /// that would write it waits for these alerts.
+    private func writeAlerts(_ pending: [Alert]) throws(SightlineError) -> [Alert] {
+        guard !pending.isEmpty else { return [] }
+        var rows = SightingBatch(capacity: pending.count)
+        for a in pending { rows.append(a.sighting) }
+        let (segments, log) = state.withLock { (s: inout State) in (s.segments, s.alertLog) }
+        guard let log else { throw .storeClosed(path: directory) }
+        let (kept, dropped) = try dropRowsAlreadyStored(rows, segments: segments)
+        guard dropped > 0 else { return try log.append(pending) }
+        var keptKeys = Set<RowKey>()
+        for i in 0..<kept.count { keptKeys.insert(RowKey(plate: kept.plates[i], time: kept.times[i], camera: kept.cameras[i])) }
+        return try log.append(pending.filter { keptKeys.contains(RowKey(plate: $0.sighting.plate, time: $0.sighting.time, camera: $0.sighting.camera)) })
+    }
+
+    // MARK: Recovery and history
+
+    /// At open, after the logs are replayed into `records` (each record's fresh rows): the
+    /// alerts those rows raise under the current rules that the log does not hold yet.
+    func recoverAlerts(_ records: [(sequence: UInt64, rows: SightingBatch)], logged: [Alert]) throws(SightlineError) {
+        guard let (matcher, from) = state.withLock({ s in s.matcher.map { ($0, s.rules.effectiveFrom) } }) else { return }
+        // Records before the rules' `effectiveFrom` had their alerts written before the rules changed.
+        let records = records.filter { $0.sequence >= from }
+        guard !records.isEmpty else { return }
+        struct Key: Hashable { let log: UInt64, row: RowKey, rule: String }
+        let first = records[0].sequence
+        let have = Set(logged.filter { $0.logSequence >= first }.map {
+            Key(log: $0.logSequence, row: RowKey(plate: $0.sighting.plate, time: $0.sighting.time, camera: $0.sighting.camera), rule: $0.rule)
+        })
+        let now = Self.nowMilliseconds()
+        var missing: [Alert] = []
+        for r in records {
+            for a in Self.alerts(of: r.rows, matcher: matcher, logSequence: r.sequence, now: now)
+            where !have.contains(Key(log: r.sequence, row: RowKey(plate: a.sighting.plate, time: a.sighting.time, camera: a.sighting.camera), rule: a.rule)) {
+                missing.append(a)
+            }
+        }
+        guard !missing.isEmpty else { return }
+        let written = try writeAlerts(missing)
+        if !written.isEmpty {
+            options.logger.notice("recovered alerts of replayed log records", metadata: ["store": "\(directory)", "alerts": "\(written.count)"])
+        }
+    }
+
+    /// Checks the stored history from `from` against `rules` and appends the hits as
+    /// historical alerts.
+    private func appendHistorical(_ rules: RuleSet, from: Int64) throws(SightlineError) -> [Alert] {
+        let hits = try snapshot().checkRules(rules, time: TimeRange(uncheckedFrom: from, to: nil))
+        guard let log = state.withLock({ $0.alertLog }) else { throw .storeClosed(path: directory) }
+        return try log.append(hits)
+    }
+
+    // MARK: Reading alerts
+
+    /// The alert log's alerts with sequence above `after`, in order.
+    public func alerts(after: UInt64 = 0) throws(SightlineError) -> [Alert] {
+        try AlertLogFormat.read("\(directory)/\(AlertLogFormat.fileName)", from: 0, after: after, fileSystem: fileSystem).alerts
+    }
+
+    /// The alerts above `after`, then each new one as it is logged (polling the log every
+    /// `interval`), until the task is cancelled.
+    public func alertStream(after: UInt64 = 0, interval: Duration = .milliseconds(2)) -> AlertStream {
+        AlertStream(path: "\(directory)/\(AlertLogFormat.fileName)", after: after, interval: interval, fileSystem: fileSystem)
+    }
+
+    /// The last alert sequence `consumer` acknowledged (0 when none).
+    public func acknowledgedAlerts(consumer: String) throws(SightlineError) -> UInt64 {
+        try AlertConsumerFile.read(directory: directory, consumer: consumer, fileSystem: fileSystem)
+    }
+
+    /// Records durably that `consumer` has processed every alert through `sequence`: after a
+    /// restart it resumes from `acknowledgedAlerts(consumer:)`, so no acknowledged alert is
+    /// delivered to it twice.
+    public func acknowledgeAlerts(consumer: String, through sequence: UInt64) throws(SightlineError) {
+        try AlertConsumerFile.write(sequence, directory: directory, consumer: consumer, fileSystem: fileSystem)
+    }
+}
+
+/// Reads a store's alert log incrementally, from any process: each `poll()` returns the
+/// alerts logged since the previous one (reading only the new bytes).
+public struct AlertTail: Sendable {
+    let path: String
+    let fileSystem: any FileSystem
+    private var offset: Int64 = 0
+    /// The last sequence returned (or the one given to start after).
+    public private(set) var last: UInt64
+
+    /// A tail of the log of the store at `directory`, starting after sequence `after`.
+    public init(directory: String, after: UInt64 = 0, fileSystem: any FileSystem = PosixFileSystem()) {
+        path = "\(directory)/\(AlertLogFormat.fileName)"
+        self.fileSystem = fileSystem
+        last = after
+    }
+
+    /// The alerts logged since the last poll (a torn or half-written last record waits for
+    /// the next poll).
+    public mutating func poll() throws(SightlineError) -> [Alert] {
+        let read = try AlertLogFormat.read(path, from: offset, after: last, fileSystem: fileSystem)
+        offset = read.end
+        if let l = read.alerts.last { last = l.sequence }
+        return read.alerts
+    }
+
+    /// The last sequence `consumer` acknowledged in the store at `directory` (0 when none).
+    public static func acknowledged(directory: String, consumer: String, fileSystem: any FileSystem = PosixFileSystem()) throws(SightlineError) -> UInt64 {
+        try AlertConsumerFile.read(directory: directory, consumer: consumer, fileSystem: fileSystem)
+    }
+
+    /// Records durably that `consumer` processed every alert through `sequence` (the
+    /// consumer's own file: any process may write it).
+    public static func acknowledge(directory: String, consumer: String, through sequence: UInt64,
+                                   fileSystem: any FileSystem = PosixFileSystem()) throws(SightlineError) {
+        try AlertConsumerFile.write(sequence, directory: directory, consumer: consumer, fileSystem: fileSystem)
+    }
+}
+
+/// A consumer's acknowledged alert sequence: `ALERTS-ACK-<consumer>`, one line
+/// `<sequence> <crc32c hex>`, replaced atomically by the consumer (any process: each
+/// consumer owns its file, the store's owner never writes it).
+enum AlertConsumerFile {
+    static func name(_ consumer: String) throws(SightlineError) -> String {
+        guard !consumer.isEmpty, consumer.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x2D || $0 == 0x5F }) else {
+            throw .invalidArgument("consumer name \"\(consumer)\": letters, digits, - and _")
+        }
+        return "ALERTS-ACK-\(consumer)"
+    }
+
+    static func read(directory: String, consumer: String, fileSystem: any FileSystem) throws(SightlineError) -> UInt64 {
+        let path = "\(directory)/\(try name(consumer))"
+        let file: OpenFile
+        do { file = try fileSystem.open(path, mode: .read) } catch {
+            if case .io(_, _, let e) = error, e == ENOENT { return 0 }
+            throw error
+        }
+        defer { try? fileSystem.close(file) }
+        let size = Int(try fileSystem.size(file))
+        guard size <= 64 else { throw .corruptFile(path: path, offset: 0, reason: "acknowledgement of \(size) bytes") }
+        var bytes = [UInt8](repeating: 0, count: size)
+        try bytes.withUnsafeMutableBytesTyped { (raw: UnsafeMutableRawBufferPointer) throws(SightlineError) in try fileSystem.readExactly(file, into: raw, at: 0) }
+        let parts = String(decoding: bytes, as: UTF8.self).split(separator: " ")
+        guard parts.count == 2, let sequence = UInt64(parts[0]),
+              UInt32(parts[1].trimmingCharacters(in: "\n"), radix: 16) == Array(parts[0].utf8).withUnsafeBytes({ CRC32C.checksum($0) }) else {
+            throw .corruptFile(path: path, offset: 0, reason: "acknowledgement checksum mismatch")
+        }
+        return sequence
+    }
+
+    static func write(_ sequence: UInt64, directory: String, consumer: String, fileSystem: any FileSystem) throws(SightlineError) {
+        let text = String(sequence)
+        let line = Array("\(text) \(String(Array(text.utf8).withUnsafeBytes { CRC32C.checksum($0) }, radix: 16))\n".utf8)
+        try fileSystem.writeAtomically("\(directory)/\(try name(consumer))") { (write: (UnsafeRawBufferPointer) throws(SightlineError) -> Void) throws(SightlineError) in
+            try line.withUnsafeBytesTyped { raw throws(SightlineError) in try write(raw) }
+        }
+    }
+}
+
+/// Alerts from a sequence on, then as they are logged: an `AsyncSequence` that polls the
+/// alert log (so it works in any process that can read the store's directory).
+public struct AlertStream: AsyncSequence, Sendable {
+    /// Alerts, in sequence order.
+    public typealias Element = Alert
+    let path: String
+    let after: UInt64
+    let interval: Duration
+    let fileSystem: any FileSystem
+
+    /// An iterator from the stream's starting sequence.
+    public func makeAsyncIterator() -> Iterator {
+        Iterator(path: path, last: after, interval: interval, fileSystem: fileSystem)
+    }
+
+    /// Yields alerts in sequence order; ends (nil) when the task is cancelled, throws when the
+    /// log cannot be read.
+    public struct Iterator: AsyncIteratorProtocol {
+        var tail: AlertTail
+        let interval: Duration
+        var buffered: [Alert] = []
+
+        init(path: String, last: UInt64, interval: Duration, fileSystem: any FileSystem) {
+            tail = AlertTail(directory: directoryOf(path), after: last, fileSystem: fileSystem)
+            self.interval = interval
+        }
+
+        /// The next alert, waiting (polling) until one is logged; nil once cancelled.
+        public mutating func next() async throws -> Alert? {
+            while buffered.isEmpty {
+                if Task.isCancelled { return nil }
+                buffered = try tail.poll()
+                if buffered.isEmpty {
+                    do { try await Task.sleep(for: interval) } catch { return nil }
+                }
+            }
+            return buffered.removeFirst()
+        }
+    }
+}
