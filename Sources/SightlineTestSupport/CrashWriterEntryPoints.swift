@@ -59,6 +59,25 @@ public enum CrashWriterEntryPoints {
         }
     }
 
+    /// As `appendToStoreForever`, with a geofence over the whole world (every stored row
+    /// raises exactly one alert) and an equivalent hotlist entry: kills land in alert writes too.
+    public static func appendToStoreWithAlertsForever(directory: String, first: UInt64,
+                                                      acknowledged: (UInt64) -> Void) throws(SightlineError) -> Never {
+        var options = quietOptions()
+        options.bufferRows = 400
+        options.secret = testSecret
+        let store = try Store(directory: directory, options: options)
+        if store.rules.allGeofences.isEmpty {
+            try store.addGeofence(try Geofence(name: "world", area: .box(south: -90, west: -180, north: 90, east: 180)))
+        }
+        var n = first
+        while true {
+            try store.append(batch(for: n))
+            acknowledged(n)
+            n += 1
+        }
+    }
+
     /// Opens the store at `directory` and compacts it (day partitions, `targetRows`).
     public static func compactStore(directory: String, targetRows: Int) throws(SightlineError) {
         var options = quietOptions()

@@ -103,4 +103,42 @@ import SightlineTestSupport
         }
         #expect(acknowledged.count >= rounds / 2, "only \(acknowledged.count) batches acknowledged in \(rounds) runs")
     }
+
+    /// SIGKILL while rows and their alerts are being written (a world geofence: every stored
+    /// row raises one alert). After each reopen the alert log holds exactly one alert per
+    /// stored row — every acknowledged row's included — none for a row not stored, and its
+    /// sequences run 1, 2, 3… without a gap.
+    @Test func everyStoredRowHasExactlyOneAlertAfterSIGKILL() throws {
+        let dir = temporaryDirectory("crash-alerts")
+        defer { removeTree(dir) }
+        let seed = testSeed()
+        var g = SplitMix64(seed: seed)
+        var acknowledged: [UInt64] = []
+        let log = CapturedLog()
+        var options = quietStoreOptions(log: log)
+        options.secret = CrashWriterEntryPoints.testSecret
+        let rounds = Self.kills(20)
+        for round in 0..<rounds {
+            let first = UInt64(round) * 1_000_000
+            let (acks, _) = try Self.runAndKill(arguments: ["alerts", dir, String(first)], milliseconds: 5 + Int(g.next() % 120))
+            acknowledged += acks
+            let store = try Store(directory: dir, options: options)
+            let got = keys(try store.snapshot().allSightings())
+            let alerts = try store.alerts()
+            #expect(alerts.map(\.sequence) == Array(stride(from: UInt64(1), through: UInt64(alerts.count), by: 1)),
+                    "round \(round) (SIGHTLINE_TEST_SEED=\(seed)): alert sequences have a gap")
+            var alerted: [RowKey: Int] = [:]
+            for a in alerts { alerted[RowKey(plate: a.sighting.plate, time: a.sighting.time, camera: a.sighting.camera), default: 0] += 1 }
+            #expect(alerted.count == got.count && alerted.allSatisfy { got[$0.key] != nil && $0.value == 1 },
+                    "round \(round) (SIGHTLINE_TEST_SEED=\(seed)): \(alerts.count) alerts for \(got.count) stored rows")
+            var missing = 0
+            for n in acknowledged {
+                for s in CrashWriterEntryPoints.batch(for: n).sightings where alerted[RowKey(plate: s.plate, time: s.time, camera: s.camera)] != 1 { missing += 1 }
+            }
+            #expect(missing == 0, "round \(round) (SIGHTLINE_TEST_SEED=\(seed)): \(missing) acknowledged rows without exactly one alert")
+            try store.close()
+        }
+        #expect(acknowledged.count >= rounds / 2, "only \(acknowledged.count) batches acknowledged in \(rounds) runs")
+        report("alert crash test: \(log.messages(.notice).filter { $0.contains("recovered alerts") }.count) of \(rounds) reopens recovered alerts")
+    }
 }
