@@ -44,30 +44,16 @@ public enum CrashWriterEntryPoints {
 
     /// Opens the store at `directory` (fixed test secret, 400-row buffer so kills also land
     /// in flushes), then appends `batch(for: n)` for n = first, first + 1, … forever,
-    /// calling `acknowledged(n)` after each append has returned.
-    public static func appendToStoreForever(directory: String, first: UInt64,
+    /// calling `acknowledged(n)` after each append has returned. `alerting`: with a geofence
+    /// over the whole world (every stored row raises one alert), so kills land in alert
+    /// writes too.
+    public static func appendToStoreForever(directory: String, first: UInt64, alerting: Bool = false,
                                             acknowledged: (UInt64) -> Void) throws(SightlineError) -> Never {
         var options = quietOptions()
         options.bufferRows = 400
         options.secret = testSecret
         let store = try Store(directory: directory, options: options)
-        var n = first
-        while true {
-            try store.append(batch(for: n))
-            acknowledged(n)
-            n += 1
-        }
-    }
-
-    /// As `appendToStoreForever`, with a geofence over the whole world (every stored row
-    /// raises exactly one alert) and an equivalent hotlist entry: kills land in alert writes too.
-    public static func appendToStoreWithAlertsForever(directory: String, first: UInt64,
-                                                      acknowledged: (UInt64) -> Void) throws(SightlineError) -> Never {
-        var options = quietOptions()
-        options.bufferRows = 400
-        options.secret = testSecret
-        let store = try Store(directory: directory, options: options)
-        if store.rules.allGeofences.isEmpty {
+        if alerting && store.rules.allGeofences.isEmpty {
             try store.addGeofence(try Geofence(name: "world", area: .box(south: -90, west: -180, north: 90, east: 180)))
         }
         var n = first

@@ -27,7 +27,7 @@ do {
         try CrashWriterEntryPoints.appendToStoreForever(directory: arguments[2], first: first) { n in say(1, "ACK \(n)\n") }
     case (4, "alerts"):
         guard let first = UInt64(arguments[3]) else { break }
-        try CrashWriterEntryPoints.appendToStoreWithAlertsForever(directory: arguments[2], first: first) { n in say(1, "ACK \(n)\n") }
+        try CrashWriterEntryPoints.appendToStoreForever(directory: arguments[2], first: first, alerting: true) { n in say(1, "ACK \(n)\n") }
     case (4, "compact"):
         guard let target = Int(arguments[3]) else { break }
         try CrashWriterEntryPoints.compactStore(directory: arguments[2], targetRows: target)

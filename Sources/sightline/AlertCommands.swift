@@ -119,11 +119,7 @@ struct GeofenceAddCommand: ParsableCommand {
         let fence: Geofence
         do {
             fence = try Geofence(name: name, area: try region.area(), cameras: cameras.isEmpty ? nil : Set(cameras),
-                                 hours: try hours.map { text throws(SightlineError) -> HourWindow in
-                                     let parts = text.split(separator: "-")
-                                     guard parts.count == 2, let a = Int(parts[0]), let b = Int(parts[1]) else { throw .invalidArgument("--hours \(text): expected H1-H2") }
-                                     return try HourWindow(from: a, to: b)
-                                 })
+                                 hours: try hours.map { text throws(SightlineError) in try HourWindow(parsing: text) })
         } catch let e as SightlineError { throw ValidationError("\(e)") }
         let from = try parseTime(retroactiveFrom, "retroactive-from")
         try changeRules(store, .addGeofence(fence, retroactiveFrom: from), create: true) { (s: Store) throws(SightlineError) -> String in

@@ -131,9 +131,10 @@ struct FrequentCommand: ParsableCommand {
     func run() throws {
         let (target, time) = try plateAndTime(plate, from: from, to: to)
         let window = try hours.map { text throws -> (from: Int, to: Int) in
-            let parts = text.split(separator: "-")
-            guard parts.count == 2, let a = Int(parts[0]), let b = Int(parts[1]) else { throw ValidationError("--hours \(text): expected H1-H2") }
-            return (a, b)
+            do {
+                let w = try HourWindow(parsing: text)
+                return (w.from, w.to)
+            } catch { throw ValidationError("--\(error)") }
         }
         let snapshot = try openSnapshot(store)
         do {

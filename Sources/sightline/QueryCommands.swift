@@ -118,12 +118,6 @@ enum MaintenanceTarget {
 func printRows(_ rows: [Sighting], _ options: QueryOptions, header: Bool = true) {
     var out = ""
     func time(_ t: Int64) -> String { options.epochMs ? String(t) : Timestamp.rfc3339(t) }
-    func coordinate(_ e7: Int32) -> String {
-        let sign = e7 < 0 ? "-" : ""
-        let m = abs(Int64(e7))
-        let fraction = String(m % 10_000_000)
-        return "\(sign)\(m / 10_000_000).\(String(repeating: "0", count: 7 - fraction.count))\(fraction)"
-    }
     func csvField(_ s: String) -> String {
         s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
     }
@@ -143,12 +137,12 @@ func printRows(_ rows: [Sighting], _ options: QueryOptions, header: Bool = true)
     case .csv:
         if header { out += "plate,time,lat,lon,camera,confidence,region,image\n" }
         for r in rows {
-            out += "\(r.plate),\(time(r.time)),\(coordinate(r.latitudeE7)),\(coordinate(r.longitudeE7)),\(r.camera),\(r.confidence),\(r.region.map { "\($0)" } ?? ""),\(csvField(r.image ?? ""))\n"
+            out += "\(r.plate),\(time(r.time)),\(coordinateText(r.latitudeE7)),\(coordinateText(r.longitudeE7)),\(r.camera),\(r.confidence),\(r.region.map { "\($0)" } ?? ""),\(csvField(r.image ?? ""))\n"
         }
     case .ndjson:
         for r in rows {
             let t = options.epochMs ? String(r.time) : json(Timestamp.rfc3339(r.time))
-            out += "{\"plate\":\(json(r.plate.description)),\"time\":\(t),\"lat\":\(coordinate(r.latitudeE7)),\"lon\":\(coordinate(r.longitudeE7)),\"camera\":\(r.camera),\"confidence\":\(r.confidence)"
+            out += "{\"plate\":\(json(r.plate.description)),\"time\":\(t),\"lat\":\(coordinateText(r.latitudeE7)),\"lon\":\(coordinateText(r.longitudeE7)),\"camera\":\(r.camera),\"confidence\":\(r.confidence)"
             if let region = r.region { out += ",\"region\":\(json(region.description))" }
             if let image = r.image { out += ",\"image\":\(json(image))" }
             out += "}\n"
@@ -157,7 +151,7 @@ func printRows(_ rows: [Sighting], _ options: QueryOptions, header: Bool = true)
         func pad(_ s: String, _ w: Int) -> String { s.count >= w ? s : s + String(repeating: " ", count: w - s.count) }
         if header { out += pad("PLATE", 11) + pad("TIME", 25) + pad("LAT", 13) + pad("LON", 14) + pad("CAMERA", 11) + pad("CONF", 5) + pad("REGION", 7) + "IMAGE\n" }
         for r in rows {
-            out += pad(r.plate.description, 11) + pad(time(r.time), 25) + pad(coordinate(r.latitudeE7), 13) + pad(coordinate(r.longitudeE7), 14)
+            out += pad(r.plate.description, 11) + pad(time(r.time), 25) + pad(coordinateText(r.latitudeE7), 13) + pad(coordinateText(r.longitudeE7), 14)
                 + pad(String(r.camera), 11) + pad(String(r.confidence), 5) + pad(r.region?.description ?? "", 7) + (r.image ?? "") + "\n"
         }
     }

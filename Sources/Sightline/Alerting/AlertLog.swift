@@ -111,10 +111,9 @@ enum AlertLogFormat {
             var position = 0
             var last: UInt64?
             while position < raw.count {
-                func torn(_ reason: String) throws(SightlineError) -> ([Alert], Int64, UInt64?, Bool) {
-                    return (alerts, start + Int64(position), last, true)
-                }
-                guard raw.count - position >= recordHeaderSize else { return try torn("short header") }
+                // A torn tail: what came before it, and where it starts.
+                var torn: ([Alert], Int64, UInt64?, Bool) { (alerts, start + Int64(position), last, true) }
+                guard raw.count - position >= recordHeaderSize else { return torn }
                 var r = ByteReader(UnsafeRawBufferPointer(rebasing: raw[position...]), fileOffset: start + Int64(position), path: path)
                 let length = Int(try r.read(UInt32.self))
                 let crc = try r.read(UInt32.self)
@@ -122,10 +121,10 @@ enum AlertLogFormat {
                     throw .corruptFile(path: path, offset: start + Int64(position), reason: "alert record of \(length) bytes")
                 }
                 let end = position + recordHeaderSize + length
-                guard end <= raw.count else { return try torn("incomplete record") }
+                guard end <= raw.count else { return torn }
                 guard CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[(position + 8)..<end])) == crc else {
                     // The last record may be torn; one with records after it is damage.
-                    if end == raw.count { return try torn("last record's checksum") }
+                    if end == raw.count { return torn }
                     throw .corruptFile(path: path, offset: start + Int64(position), reason: "alert record checksum mismatch")
                 }
                 let sequence = try r.read(UInt64.self)

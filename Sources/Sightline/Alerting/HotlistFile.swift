@@ -72,11 +72,7 @@ public enum HotlistFile {
 
     /// The entries of the file at `path` (see `parse`).
     public static func read(_ path: String, requireReason: Bool = true, fileSystem: any FileSystem = PosixFileSystem()) throws(SightlineError) -> [HotlistEntry] {
-        let file = try fileSystem.open(path, mode: .read)
-        defer { try? fileSystem.close(file) }
-        let size = Int(try fileSystem.size(file))
-        var bytes = [UInt8](repeating: 0, count: size)
-        try bytes.withUnsafeMutableBytesTyped { (raw: UnsafeMutableRawBufferPointer) throws(SightlineError) in try fileSystem.readExactly(file, into: raw, at: 0) }
+        guard let bytes = try fileSystem.contentsIfPresent(path) else { throw .io(operation: "open", path: path, errno: ENOENT) }
         return try parse(String(decoding: bytes, as: UTF8.self), source: path, requireReason: requireReason)
     }
 

@@ -100,9 +100,10 @@ final class RuleMatcher: Sendable {
             for i in 0..<Int(plate.count) { c[i + 1] = Self.code(plate[i]) }
             c[n - 1] = Self.endMark
         }
+        // Element access, not a copy of the tuple: no retain of the pattern per candidate.
         func check(_ k: Int32) {
-            let p = patterns[Int(k)]
-            if now < expiries[Int(p.entry)] && p.pattern.matches(plate) { body(.entry(p.entry)) }
+            let entry = patterns[Int(k)].entry
+            if now < expiries[Int(entry)] && patterns[Int(k)].pattern.matches(plate) { body(.entry(entry)) }
         }
         withUnsafeBytes(of: &codes) { raw in
             let c = raw.bindMemory(to: UInt32.self)

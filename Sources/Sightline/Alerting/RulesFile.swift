@@ -1,9 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// The store's rules on disk: `RULES`, tab-separated text lines, replaced whole
 /// (write-temp, fsync, rename, fsync directory), so a crash leaves the old or the new set:
 ///
@@ -26,9 +20,7 @@ enum RulesFile {
         for e in rules.hotlist {
             body += "H\t\(e.mode.rawValue)\t\(e.list)\t\(e.plate)\t\(e.expires.map(String.init) ?? "-")\t\(e.priority.map(String.init) ?? "-")\t\(e.reason)\n"
         }
-        for g in rules.allGeofences {
-            body += "G\t\(g.name)\t\(areaText(g.area))\t\(g.cameras.map { $0.sorted().map(String.init).joined(separator: ",") } ?? "-")\t\(g.hours.map(\.description) ?? "-")\n"
-        }
+        for g in rules.allGeofences { body += line(of: g) + "\n" }
         let bytes = Array(body.utf8)
         return bytes + Array((checksumLine(bytes.withUnsafeBytes { CRC32C.checksum($0) }) + "\n").utf8)
     }
@@ -61,13 +53,8 @@ enum RulesFile {
                 if f.first == "H", f.count == 7, let mode = MatchMode(rawValue: f[1]) {
                     entries.append(try HotlistEntry(plate: f[3], list: f[2], reason: f[6], expires: try optional(f[4]),
                                                     priority: try optional(f[5]).map { Int($0) }, mode: mode))
-                } else if f.first == "G", f.count == 5 {
-                    let cameras: Set<UInt32>? = f[3] == "-" ? nil : Set(try f[3].split(separator: ",").map { s throws(SightlineError) -> UInt32 in
-                        guard let c = UInt32(s) else { throw .invalidArgument("camera \(s)") }
-                        return c
-                    })
-                    let hours: HourWindow? = try f[4] == "-" ? nil : hourWindow(f[4])
-                    rules.add(try Geofence(name: f[1], area: try area(f[2]), cameras: cameras, hours: hours))
+                } else if f.first == "G" {
+                    rules.add(try geofence(line: String(line)))
                 } else {
                     throw .invalidArgument("unknown rule line")
                 }
@@ -83,11 +70,21 @@ enum RulesFile {
         return v
     }
 
-    /// `H1-H2` as an hour window.
-    static func hourWindow(_ text: String) throws(SightlineError) -> HourWindow {
-        let parts = text.split(separator: "-")
-        guard parts.count == 2, let a = Int(parts[0]), let b = Int(parts[1]) else { throw .invalidArgument("hours \(text): expected H1-H2") }
-        return try HourWindow(from: a, to: b)
+    /// A geofence's `G` line (without its newline).
+    static func line(of g: Geofence) -> String {
+        "G\t\(g.name)\t\(areaText(g.area))\t\(g.cameras.map { $0.sorted().map(String.init).joined(separator: ",") } ?? "-")\t\(g.hours.map(\.description) ?? "-")"
+    }
+
+    /// Reads a `G` line.
+    static func geofence(line: String) throws(SightlineError) -> Geofence {
+        let f = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+        guard f.count == 5, f[0] == "G" else { throw .invalidArgument("not a geofence line") }
+        let cameras: Set<UInt32>? = f[3] == "-" ? nil : Set(try f[3].split(separator: ",").map { s throws(SightlineError) -> UInt32 in
+            guard let c = UInt32(s) else { throw .invalidArgument("camera \(s)") }
+            return c
+        })
+        let hours: HourWindow? = try f[4] == "-" ? nil : HourWindow(parsing: f[4])
+        return try Geofence(name: f[1], area: try area(f[2]), cameras: cameras, hours: hours)
     }
 
     /// An area as text (full precision: it reads back to the same doubles).
@@ -130,25 +127,12 @@ enum RulesFile {
 
     static func read(directory: String, fileSystem: any FileSystem) throws(SightlineError) -> RuleSet {
         let path = "\(directory)/\(fileName)"
-        let file: OpenFile
-        do {
-            file = try fileSystem.open(path, mode: .read)
-        } catch {
-            if case .io(_, _, let e) = error, e == ENOENT { return RuleSet() }
-            throw error
-        }
-        defer { try? fileSystem.close(file) }
-        let size = Int(try fileSystem.size(file))
-        var bytes = [UInt8](repeating: 0, count: size)
-        try bytes.withUnsafeMutableBytesTyped { (raw: UnsafeMutableRawBufferPointer) throws(SightlineError) in try fileSystem.readExactly(file, into: raw, at: 0) }
+        guard let bytes = try fileSystem.contentsIfPresent(path) else { return RuleSet() }
         return try decode(bytes, path: path)
     }
 
     static func write(_ rules: RuleSet, directory: String, fileSystem: any FileSystem) throws(SightlineError) {
-        let bytes = encode(rules)
-        try fileSystem.writeAtomically("\(directory)/\(fileName)") { (write: (UnsafeRawBufferPointer) throws(SightlineError) -> Void) throws(SightlineError) in
-            try bytes.withUnsafeBytesTyped { raw throws(SightlineError) in try write(raw) }
-        }
+        try fileSystem.replaceAtomically("\(directory)/\(fileName)", with: encode(rules))
     }
 }
 

@@ -128,6 +128,31 @@ extension FileSystem {
         }
         try syncDirectory(directoryOf(path))
     }
+
+    /// Replaces `path` with `bytes` atomically (`writeAtomically`).
+    func replaceAtomically(_ path: String, with bytes: [UInt8]) throws(SightlineError) {
+        try writeAtomically(path) { (write: (UnsafeRawBufferPointer) throws(SightlineError) -> Void) throws(SightlineError) in
+            try bytes.withUnsafeBytesTyped { raw throws(SightlineError) in try write(raw) }
+        }
+    }
+
+    /// The whole content of `path`, or nil when there is no such file; a file larger than
+    /// `limit` bytes is `corruptFile` (`what` names it), not read.
+    func contentsIfPresent(_ path: String, limit: Int = .max, _ what: String = "file") throws(SightlineError) -> [UInt8]? {
+        let file: OpenFile
+        do {
+            file = try open(path, mode: .read)
+        } catch {
+            if case .io(_, _, let e) = error, e == ENOENT { return nil }
+            throw error
+        }
+        defer { try? close(file) }
+        let size = Int(try self.size(file))
+        guard size <= limit else { throw .corruptFile(path: path, offset: 0, reason: "\(what) of \(size) bytes") }
+        var bytes = [UInt8](repeating: 0, count: size)
+        try bytes.withUnsafeMutableBytesTyped { (raw: UnsafeMutableRawBufferPointer) throws(SightlineError) in try readExactly(file, into: raw, at: 0) }
+        return bytes
+    }
 }
 
 /// The directory part of `path` ("." for a bare name).

@@ -99,13 +99,10 @@ extension StoreSnapshot {
                 throw .invalidArgument("hours \(h.from)-\(h.to): two different hours 0–24")
             }
         }
+        let window = try hours.map { h throws(SightlineError) in try HourWindow(from: h.from, to: h.to) }
         var cells: [String: FrequentLocation] = [:]
         for s in try run(Query(.history(plate), time: time)).rows {
-            if let h = hours {
-                let hour = Self.hourOfDay(s.time)
-                let inside = h.from < h.to ? (hour >= h.from && hour < h.to) : (hour >= h.from || hour < h.to)
-                guard inside else { continue }
-            }
+            if let window, !window.contains(s.time) { continue }
             let cell = try Geohash(latitudeE7: s.latitudeE7, longitudeE7: s.longitudeE7, precision: precision).description
             cells[cell, default: FrequentLocation(cell: cell, sightings: 0, first: s.time, last: s.time)].add(s.time)
         }

@@ -223,11 +223,7 @@ enum ControlWire {
             return "guardrails \(time(l.maximumTimeSpan?.milliseconds)) \(l.maximumPlates.map(String.init) ?? "-")"
         case .addHotlistEntries(let file, let from): return "hotlist-add \(hexEncoded(file)) \(time(from))"
         case .removeHotlistEntries(let file): return "hotlist-remove \(hexEncoded(file))"
-        case .addGeofence(let g, let from):
-            var rules = RuleSet()
-            rules.add(g)
-            let line = String(decoding: RulesFile.encode(rules), as: UTF8.self).split(separator: "\n").first { $0.hasPrefix("G\t") }!
-            return "geofence-add \(hexEncoded(String(line))) \(time(from))"
+        case .addGeofence(let g, let from): return "geofence-add \(hexEncoded(RulesFile.line(of: g))) \(time(from))"
         case .removeGeofence(let name): return "geofence-remove \(name)"
         }
     }
@@ -253,11 +249,7 @@ enum ControlWire {
             return .setInvestigationLimits(InvestigationLimits(maximumTimeSpan: span.map { .milliseconds($0) }, maximumPlates: plates.map { Int($0) }))
         case ("hotlist-add", 3): return .addHotlistEntries(file: try hexDecoded(f[1]), retroactiveFrom: try time(f[2]))
         case ("hotlist-remove", 2): return .removeHotlistEntries(file: try hexDecoded(f[1]))
-        case ("geofence-add", 3):
-            var text = RulesFile.header + "\nequivalence \(OCREquivalence.default.classes.joined(separator: ","))\neffectiveFrom 0\n" + (try hexDecoded(f[1])) + "\n"
-            text += RulesFile.checksumLine(Array(text.utf8).withUnsafeBytes { CRC32C.checksum($0) }) + "\n"
-            guard let g = try RulesFile.decode(Array(text.utf8), path: "control request").allGeofences.first else { throw .invalidArgument("control request: \(line)") }
-            return .addGeofence(g, retroactiveFrom: try time(f[2]))
+        case ("geofence-add", 3): return .addGeofence(try RulesFile.geofence(line: try hexDecoded(f[1])), retroactiveFrom: try time(f[2]))
         case ("geofence-remove", 2): return .removeGeofence(f[1])
         default:
             throw .invalidArgument("control request not understood: \(line.prefix(80))")

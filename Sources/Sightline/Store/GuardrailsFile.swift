@@ -47,25 +47,11 @@ enum GuardrailsFile {
 
     static func read(directory: String, fileSystem: any FileSystem) throws(SightlineError) -> InvestigationLimits {
         let path = "\(directory)/\(fileName)"
-        let file: OpenFile
-        do {
-            file = try fileSystem.open(path, mode: .read)
-        } catch {
-            if case .io(_, _, let e) = error, e == ENOENT { return .off }
-            throw error
-        }
-        defer { try? fileSystem.close(file) }
-        let size = Int(try fileSystem.size(file))
-        guard size <= 4096 else { throw .corruptFile(path: path, offset: 0, reason: "guardrails file of \(size) bytes") }
-        var bytes = [UInt8](repeating: 0, count: size)
-        try bytes.withUnsafeMutableBytesTyped { (raw: UnsafeMutableRawBufferPointer) throws(SightlineError) in try fileSystem.readExactly(file, into: raw, at: 0) }
+        guard let bytes = try fileSystem.contentsIfPresent(path, limit: 4096, "guardrails file") else { return .off }
         return try decode(bytes, path: path)
     }
 
     static func write(_ limits: InvestigationLimits, directory: String, fileSystem: any FileSystem) throws(SightlineError) {
-        let bytes = encode(limits)
-        try fileSystem.writeAtomically("\(directory)/\(fileName)") { (write: (UnsafeRawBufferPointer) throws(SightlineError) -> Void) throws(SightlineError) in
-            try bytes.withUnsafeBytesTyped { raw throws(SightlineError) in try write(raw) }
-        }
+        try fileSystem.replaceAtomically("\(directory)/\(fileName)", with: encode(limits))
     }
 }

@@ -276,16 +276,7 @@ enum AlertConsumerFile {
 
     static func read(directory: String, consumer: String, fileSystem: any FileSystem) throws(SightlineError) -> UInt64 {
         let path = "\(directory)/\(try name(consumer))"
-        let file: OpenFile
-        do { file = try fileSystem.open(path, mode: .read) } catch {
-            if case .io(_, _, let e) = error, e == ENOENT { return 0 }
-            throw error
-        }
-        defer { try? fileSystem.close(file) }
-        let size = Int(try fileSystem.size(file))
-        guard size <= 64 else { throw .corruptFile(path: path, offset: 0, reason: "acknowledgement of \(size) bytes") }
-        var bytes = [UInt8](repeating: 0, count: size)
-        try bytes.withUnsafeMutableBytesTyped { (raw: UnsafeMutableRawBufferPointer) throws(SightlineError) in try fileSystem.readExactly(file, into: raw, at: 0) }
+        guard let bytes = try fileSystem.contentsIfPresent(path, limit: 64, "acknowledgement") else { return 0 }
         let parts = String(decoding: bytes, as: UTF8.self).split(separator: " ")
         guard parts.count == 2, let sequence = UInt64(parts[0]),
               UInt32(parts[1].trimmingCharacters(in: "\n"), radix: 16) == Array(parts[0].utf8).withUnsafeBytes({ CRC32C.checksum($0) }) else {
@@ -297,9 +288,7 @@ enum AlertConsumerFile {
     static func write(_ sequence: UInt64, directory: String, consumer: String, fileSystem: any FileSystem) throws(SightlineError) {
         let text = String(sequence)
         let line = Array("\(text) \(String(Array(text.utf8).withUnsafeBytes { CRC32C.checksum($0) }, radix: 16))\n".utf8)
-        try fileSystem.writeAtomically("\(directory)/\(try name(consumer))") { (write: (UnsafeRawBufferPointer) throws(SightlineError) -> Void) throws(SightlineError) in
-            try line.withUnsafeBytesTyped { raw throws(SightlineError) in try write(raw) }
-        }
+        try fileSystem.replaceAtomically("\(directory)/\(try name(consumer))", with: line)
     }
 }
 
