@@ -13,7 +13,7 @@ struct SightlineCommand: ParsableCommand {
             CommandGroup(name: "Alerts", subcommands: [HotlistCommand.self, GeofenceCommand.self, AlertsCommand.self]),
             CommandGroup(name: "Administration", subcommands: [CompactCommand.self, PurgeCommand.self, FlushCommand.self, StatsCommand.self, VerifyCommand.self, GuardrailsCommand.self]),
             CommandGroup(name: "Development and benchmarks", subcommands: [
-                GenerateCommand.self, BenchCommand.self, QueryBenchCommand.self, IngestBenchCommand.self,
+                GenerateCommand.self, BenchCommand.self, QueryBenchCommand.self, IngestBenchCommand.self, AlertBenchCommand.self,
                 MeasureCommand.self, SampleCommand.self, InspectCommand.self,
             ]),
         ]

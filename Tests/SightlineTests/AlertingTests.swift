@@ -105,17 +105,26 @@ import Testing
         let got = Self.keys(logged)
         #expect(got == want, "SIGHTLINE_TEST_SEED=\(seed): \(logged.count) logged, \(want.count) expected; extra \(Set(got).subtracting(want).sorted().prefix(5)), missing \(Set(want).subtracting(got).sorted().prefix(5))")
         #expect(Self.keys(returned) == want, "\(returned.count) returned")
+        // The same rules compiled outside a store match the same (row, rule) pairs.
+        var ruleSet = RuleSet()
+        ruleSet.add(entries)
+        for f in fences { ruleSet.add(f) }
+        let compiled = CompiledRuleSet(ruleSet)
+        var all = SightingBatch()
+        for s in appended { all.append(s) }
+        #expect(Self.keys(compiled.alerts(in: all, now: now)) == want)
+        #expect(compiled.matchCount(in: all, now: now) == want.count)
         #expect(logged.map(\.sequence) == Array(1...UInt64(max(1, logged.count))).prefix(logged.count).map { $0 })
         #expect(!want.isEmpty && Set(logged.map(\.match)).count >= 3, "the random rules should raise several kinds")
         // Retroactive: the same rules over the stored history give the same rows, historical.
         // (Flushed first: until then a snapshot shows a re-appended copy of a row already in
         // a segment twice — a known limitation, the copy is dropped at flush.)
         try store.flush()
-        var all = RuleSet()
-        all.add(entries.map { e in var e = e; e.expires = nil; return e })
-        for f in fences { all.add(f) }
-        let history = try store.snapshot().checkRules(all)
-        let wantHistory = try Self.oracle(appended, all.hotlist, fences, now: now)
+        var unexpiring = RuleSet()
+        unexpiring.add(entries.map { e in var e = e; e.expires = nil; return e })
+        for f in fences { unexpiring.add(f) }
+        let history = try store.snapshot().checkRules(unexpiring)
+        let wantHistory = try Self.oracle(appended, unexpiring.hotlist, fences, now: now)
         #expect(Self.keys(history) == wantHistory, "\(history.count) historical, \(wantHistory.count) expected")
         #expect(history.allSatisfy { $0.historical })
         #expect(history.map { ($0.sighting.time, $0.sighting.plate) } .elementsEqual(history.sorted { ($0.sighting.time, $0.sighting.plate.text) < ($1.sighting.time, $1.sighting.plate.text) }.map { ($0.sighting.time, $0.sighting.plate) }, by: ==))

@@ -112,6 +112,7 @@ final class RuleMatcher: Sendable {
             if !trigrams.isEmpty {
                 for i in 0..<(n - 2) {
                     let g = c[i] << 12 | c[i + 1] << 6 | c[i + 2]
+                    guard trigrams.mayHold(g) else { continue }
                     var seen = false
                     for j in 0..<i where c[j] << 12 | c[j + 1] << 6 | c[j + 2] == g { seen = true; break }
                     if !seen { trigrams.forEach(g, check) }
@@ -120,6 +121,7 @@ final class RuleMatcher: Sendable {
             if !bigrams.isEmpty {
                 for i in 0..<(n - 1) {
                     let g = c[i] << 6 | c[i + 1]
+                    guard bigrams.mayHold(g) else { continue }
                     var seen = false
                     for j in 0..<i where c[j] << 6 | c[j + 1] == g { seen = true; break }
                     if !seen { bigrams.forEach(g, check) }
@@ -255,14 +257,29 @@ struct FoldedPlateTable: Sendable {
     }
 }
 
-/// Grams → pattern numbers, as a compressed table (one offset per possible gram).
+/// Grams → pattern numbers, as a compressed table (one offset per possible gram), with a
+/// bitmap of the grams that have any: most of a read's grams have none, and the bitmap (32 KiB
+/// for trigrams) stays in cache where the offsets (1 MiB) would not.
 struct PostingTable: Sendable {
     private let starts: [Int32]
     private let members: [Int32]
+    private let present: [UInt64]
     var isEmpty: Bool { members.isEmpty }
 
+    /// Whether any pattern is filed under `gram` (false: none is).
+    @inline(__always)
+    func mayHold(_ gram: UInt32) -> Bool {
+        let g = Int(gram)
+        return present.withUnsafeBufferPointer { bits in
+            g >> 6 < bits.count && bits[g >> 6] & (1 << UInt64(g & 63)) != 0
+        }
+    }
+
     init(_ pairs: [(UInt32, Int32)], keyBits: Int) {
-        guard !pairs.isEmpty else { starts = []; members = []; return }
+        guard !pairs.isEmpty else { starts = []; members = []; present = []; return }
+        var present = [UInt64](repeating: 0, count: ((1 << keyBits) + 63) / 64)
+        for (g, _) in pairs { present[Int(g) >> 6] |= 1 << UInt64(g & 63) }
+        self.present = present
         var counts = [Int32](repeating: 0, count: (1 << keyBits) + 1)
         for (g, _) in pairs { counts[Int(g) + 1] += 1 }
         for i in 1..<counts.count { counts[i] += counts[i - 1] }

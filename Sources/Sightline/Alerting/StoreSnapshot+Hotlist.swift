@@ -1,3 +1,5 @@
+import Dispatch
+
 /// Retroactive checks: the stored history against hotlist entries and geofences.
 extension StoreSnapshot {
     /// Every stored sighting in `time` that matches one of `rules`, as historical alerts
@@ -9,37 +11,63 @@ extension StoreSnapshot {
     /// that is at most 256 plates, else run as an OCR-equivalent search; patterns are searches
     /// through the plate n-gram index; geofences are area queries.
     public func checkRules(_ rules: RuleSet, time: TimeRange = .all) throws(SightlineError) -> [Alert] {
-        var out: [Alert] = []
-        func add(_ rows: [Sighting], rule: String, list: String, match: AlertMatch) {
-            for s in rows { out.append(Alert(sequence: 0, rule: rule, list: list, match: match, sighting: s, historical: true, logSequence: 0)) }
-        }
-        var histories: [Plate: [Sighting]] = [:]
-        func history(_ plate: Plate) throws(SightlineError) -> [Sighting] {
-            if let known = histories[plate] { return known }
-            let rows = try run(Query(.history(plate), time: time)).rows
-            histories[plate] = rows
-            return rows
+        // One query per distinct plate, pattern or geofence; the rules it serves share its rows.
+        struct Tag { let rule: String, list: String, match: AlertMatch }
+        struct Item { let query: Query; var tags: [Tag]; let hours: HourWindow? }
+        var items: [Item] = []
+        var historyItem: [Plate: Int] = [:]
+        func history(_ plate: Plate, _ tag: Tag) throws(SightlineError) {
+            if let k = historyItem[plate] { items[k].tags.append(tag); return }
+            historyItem[plate] = items.count
+            items.append(Item(query: try Query(.history(plate), time: time), tags: [tag], hours: nil))
         }
         for e in rules.hotlist {
+            let tag = Tag(rule: e.ruleID, list: e.list, match: AlertMatch(e.mode))
             switch e.mode {
             case .exact:
-                add(try history(try Plate(e.plate)), rule: e.ruleID, list: e.list, match: .exact)
+                try history(try Plate(e.plate), tag)
             case .equivalent:
                 let plate = try Plate(e.plate)
                 if let variants = Self.equivalents(of: plate, rules.equivalence, limit: 256) {
-                    for v in variants { add(try history(v), rule: e.ruleID, list: e.list, match: .equivalent) }
+                    for v in variants { try history(v, tag) }
                 } else {
                     let pattern = try PlatePattern(e.plate, equivalence: rules.equivalence)
-                    add(try run(Query(.search(pattern, within: nil), time: time)).rows, rule: e.ruleID, list: e.list, match: .equivalent)
+                    items.append(Item(query: try Query(.search(pattern, within: nil), time: time), tags: [tag], hours: nil))
                 }
             case .pattern:
-                add(try run(Query(.search(try PlatePattern(e.plate), within: nil), time: time)).rows, rule: e.ruleID, list: e.list, match: .pattern)
+                items.append(Item(query: try Query(.search(try PlatePattern(e.plate), within: nil), time: time), tags: [tag], hours: nil))
             }
         }
         for g in rules.allGeofences {
-            let rows = try run(Query(.area(g.area), time: time, filters: QueryFilters(cameras: g.cameras))).rows
-            add(g.hours.map { h in rows.filter { h.contains($0.time) } } ?? rows, rule: g.ruleID, list: g.name, match: .geofence)
+            items.append(Item(query: try Query(.area(g.area), time: time, filters: QueryFilters(cameras: g.cameras)),
+                              tags: [Tag(rule: g.ruleID, list: g.name, match: .geofence)], hours: g.hours))
         }
+        // Items spread over the cores (each query is small: a plate's history reads a few
+        // blocks of the segments whose plate filter lets it through).
+        let workers = min(items.count, Machine.coreCount)
+        let found = Locked<[Alert]>([])
+        let failure = Locked<SightlineError?>(nil)
+        let work = items
+        @Sendable func runWorker(_ w: Int) {
+            var out: [Alert] = []
+            do throws(SightlineError) {
+                for i in stride(from: w, to: work.count, by: workers) {
+                    let item = work[i]
+                    for s in try run(item.query).rows where item.hours?.contains(s.time) ?? true {
+                        for t in item.tags {
+                            out.append(Alert(sequence: 0, rule: t.rule, list: t.list, match: t.match, sighting: s, historical: true, logSequence: 0))
+                        }
+                    }
+                    if failure.withLock({ $0 != nil }) { return }
+                }
+            } catch {
+                failure.withLock { $0 = $0 ?? error }
+            }
+            found.withLock { $0 += out }
+        }
+        if workers == 1 { runWorker(0) } else if workers > 1 { DispatchQueue.concurrentPerform(iterations: workers) { runWorker($0) } }
+        if let error = failure.withLock({ $0 }) { throw error }
+        var out = found.withLock { $0 }
         out.sort {
             let (a, b) = ($0.sighting, $1.sighting)
             if a.time != b.time { return a.time < b.time }

@@ -147,6 +147,19 @@ enum QueryExecutor {
                     stats.rowsExamined += decoder.rowCount
                     continue
                 }
+            } else if let target, blocks.count > 0 {
+                // Histories too: a block the plate filter let through (about 1 % of segments
+                // for a plate they do not hold) or whose key range merely spans the plate's
+                // key costs its plate chunk only.
+                try decoder.decode(segment, block: b, columns: .plate, verifyKeys: false)
+                var any = false
+                for r in 0..<decoder.runLengths.count where try decoder.plate(run: r) == target { any = true; break }
+                guard any else {
+                    stats.blocksRead += 1
+                    stats.bytesRead += Int(segment.blocks[b].columnLengths[ColumnID.plate.rawValue])
+                    stats.rowsExamined += decoder.rowCount
+                    continue
+                }
             }
             // Histories compare plate text: recomputing every run's key would cost a SipHash each.
             try decoder.decode(segment, block: b, columns: columns, verifyKeys: target == nil)
