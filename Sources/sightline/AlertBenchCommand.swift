@@ -132,6 +132,7 @@ struct AlertBenchLatencyCommand: ParsableCommand {
     @Option(help: "Share of entries drawn from plates the feed holds.") var listedShare = 0.001
     @Option(help: "The tail's poll interval, in microseconds.") var pollMicroseconds = 1000
     @Option(help: "The tail thread's nice value (negative: ahead of the ingest's threads; needs the privilege).") var tailNice = 0
+    @Option(help: "Pace the feed at this many rows per second (0: as fast as the store takes it).") var rate = 0
     @OptionGroup var storeArguments: StoreArguments
     @Option(help: "Write the figures as JSON here.") var json: String?
 
@@ -180,6 +181,11 @@ struct AlertBenchLatencyCommand: ParsableCommand {
         let start = clock.now
         done = 0
         for b in batches {
+            if rate > 0 {
+                // A camera network's feed arrives at its own pace: batch k is due at k × batch / rate.
+                let due = start + .seconds(Double(done) / Double(rate))
+                if clock.now < due { Thread.sleep(forTimeInterval: seconds(due - clock.now)) }
+            }
             let a0 = clock.now
             let result = try target.append(b)
             let back = clock.now
@@ -217,7 +223,7 @@ struct AlertBenchLatencyCommand: ParsableCommand {
                                     "rowsPerSecondWall": rate, "rowsPerSecondAppend": Double(done) / seconds(appendTime),
                                     "latencyP50Ms": BenchHotlist.percentile(latencies, 0.5), "latencyP99Ms": BenchHotlist.percentile(latencies, 0.99),
                                     "latencyMaxMs": latencies.last ?? 0, "readableBeforeReturn": early, "neverSeen": missing,
-                                    "entries": entries, "patterns": patterns, "pollMicroseconds": pollMicroseconds, "tailNice": tailNice], to: json)
+                                    "entries": entries, "patterns": patterns, "pollMicroseconds": pollMicroseconds, "tailNice": tailNice, "pacedRowsPerSecond": rate], to: json)
     }
 
     /// Sequence → the first time the tail had read through it (sequences only grow).
