@@ -64,6 +64,24 @@ public enum CrashWriterEntryPoints {
         }
     }
 
+    /// Reads the store at `directory` read-only, forever: read n (from `first`) is a history
+    /// of one of its plates with purpose "read n" by `requester`, and `acknowledged(n)` is
+    /// called after its answer has returned — that is, after its audit record is durable.
+    public static func readAuditedForever(directory: String, requester: String, first: UInt64,
+                                          acknowledged: (UInt64) -> Void) throws(SightlineError) -> Never {
+        var options = quietOptions()
+        options.secret = testSecret
+        let reader = try ReadOnlyStore(directory: directory, options: options)
+        let plates = batch(for: 0).plates
+        var n = first
+        while true {
+            let snapshot = try reader.snapshot(access: AccessContext(requester: requester, agency: "TEST", purpose: "read \(n)"))
+            _ = try snapshot.run(try Query(.history(plates[Int(n % UInt64(plates.count))])))
+            acknowledged(n)
+            n += 1
+        }
+    }
+
     /// Opens the store at `directory` and compacts it (day partitions, `targetRows`).
     public static func compactStore(directory: String, targetRows: Int) throws(SightlineError) {
         var options = quietOptions()

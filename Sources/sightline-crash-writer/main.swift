@@ -5,6 +5,7 @@
 //   sightline-crash-writer log PATH          append to a write-ahead log
 //   sightline-crash-writer store DIR FIRST   append batches FIRST, FIRST+1, … to a store
 //   sightline-crash-writer alerts DIR FIRST  the same with a world geofence: every row alerts
+//   sightline-crash-writer read DIR WHO FIRST  audited reads n = FIRST, … ("read n") by WHO
 //   sightline-crash-writer compact DIR ROWS  compact the store (day partitions), print DONE
 //   sightline-crash-writer purge DIR PLATE   purge a plate from the store, print DONE
 #if canImport(Glibc)
@@ -28,6 +29,9 @@ do {
     case (4, "alerts"):
         guard let first = UInt64(arguments[3]) else { break }
         try CrashWriterEntryPoints.appendToStoreForever(directory: arguments[2], first: first, alerting: true) { n in say(1, "ACK \(n)\n") }
+    case (5, "read"):
+        guard let first = UInt64(arguments[4]) else { break }
+        try CrashWriterEntryPoints.readAuditedForever(directory: arguments[2], requester: arguments[3], first: first) { n in say(1, "ACK \(n)\n") }
     case (4, "compact"):
         guard let target = Int(arguments[3]) else { break }
         try CrashWriterEntryPoints.compactStore(directory: arguments[2], targetRows: target)
@@ -40,7 +44,7 @@ do {
     default:
         break
     }
-    say(2, "usage: sightline-crash-writer log PATH | store DIR FIRST | alerts DIR FIRST | compact DIR ROWS | purge DIR PLATE\n")
+    say(2, "usage: sightline-crash-writer log PATH | store DIR FIRST | alerts DIR FIRST | read DIR WHO FIRST | compact DIR ROWS | purge DIR PLATE\n")
     exit(2)
 } catch {
     say(2, "sightline-crash-writer: \(error)\n")

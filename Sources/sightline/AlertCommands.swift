@@ -33,13 +33,15 @@ struct HotlistAddCommand: ParsableCommand {
     @Argument(help: "Hotlist CSV file.") var file: String
     @Option(help: "Also check the stored history from this time (RFC 3339 or epoch ms); hits are logged as historical alerts.")
     var retroactiveFrom: String?
+    @OptionGroup var access: AccessArguments
 
     func run() throws {
         let entries: [HotlistEntry]
         do { entries = try HotlistFile.read(file) } catch { throw ValidationError("\(error)") }
         let from = try parseTime(retroactiveFrom, "retroactive-from")
+        let context = access.context
         try changeRules(store, .addHotlistEntries(file: absolutePath(file), retroactiveFrom: from), create: true) { (s: Store) throws(SightlineError) -> String in
-            let historical = try s.addHotlistEntries(entries, retroactiveFrom: from)
+            let historical = try s.addHotlistEntries(entries, retroactiveFrom: from, access: context)
             return "added \(entries.count) hotlist entries" + (from == nil ? "" : "; \(historical.count) historical alerts logged")
         }
     }
@@ -90,7 +92,7 @@ struct HotlistCheckCommand: ParsableCommand {
             var rules = RuleSet()
             rules.equivalence = try RuleSet.stored(in: store).equivalence
             rules.add(entries)
-            let hits = try openSnapshot(store).checkRules(rules, time: time)
+            let hits = try openSnapshot(store, output.access).checkRules(rules, time: time)
             printRecords(["plate", "time", "lat", "lon", "camera", "confidence", "list", "mode"], hits.map { a -> [RecordField] in
                 let s = a.sighting
                 return [.text(s.plate.text), .time(s.time), .decimal(coordinateText(s.latitudeE7)), .decimal(coordinateText(s.longitudeE7)),

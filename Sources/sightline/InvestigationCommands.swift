@@ -49,7 +49,7 @@ struct SearchCommand: ParsableCommand {
     func run() throws {
         let query = try query()
         guard plates else { return try runQuery(query, store: store, count: false, options) }
-        let snapshot = try openSnapshot(store)
+        let snapshot = try openSnapshot(store, options.access)
         do {
             let rows = try snapshot.searchPlates(query)
             printRecords(["plate", "sightings", "first", "last"],
@@ -85,7 +85,7 @@ struct IntersectCommand: ParsableCommand {
 
     func run() throws {
         let parsed = try parsedWindows()
-        let snapshot = try openSnapshot(store)
+        let snapshot = try openSnapshot(store, output.access)
         do {
             let rows = try snapshot.intersect(parsed, minimum: minimum, filters: QueryFilters(limit: limit))
             printRecords(["plate", "windows", "sightings"], rows.map { [.text($0.plate.text), .number($0.windows), .number($0.sightings)] }, output)
@@ -108,7 +108,7 @@ struct ConvoyCommand: ParsableCommand {
     func run() throws {
         guard within >= 0 else { throw ValidationError("--within must not be negative") }
         let (target, time) = try plateAndTime(plate, from: from, to: to)
-        let snapshot = try openSnapshot(store)
+        let snapshot = try openSnapshot(store, output.access)
         do {
             let rows = try snapshot.convoy(target, within: .seconds(within), minimumCameras: minCameras, time: time, limit: limit)
             printRecords(["plate", "cameras", "sightings"], rows.map { [.text($0.plate.text), .number($0.cameras), .number($0.sightings)] }, output)
@@ -136,7 +136,7 @@ struct FrequentCommand: ParsableCommand {
                 return (w.from, w.to)
             } catch { throw ValidationError("--\(error)") }
         }
-        let snapshot = try openSnapshot(store)
+        let snapshot = try openSnapshot(store, output.access)
         do {
             let rows = try snapshot.frequentLocations(target, precision: precision, top: top, hours: window, time: time)
             printRecords(["cell", "sightings", "first", "last"],

@@ -41,6 +41,7 @@ struct PurgeCommand: ParsableCommand {
     @Argument(help: "The plate.") var plate: String
     @Option(help: "From this time, inclusive (epoch ms or RFC 3339).") var from: String?
     @Option(help: "To this time, exclusive.") var to: String?
+    @OptionGroup var access: AccessArguments
 
     func run() throws {
         let plate: Plate
@@ -56,8 +57,9 @@ struct PurgeCommand: ParsableCommand {
         } catch let e as SightlineError { throw ValidationError("\(e)") }
         let clock = ContinuousClock()
         let start = clock.now
-        let reply = try MaintenanceTarget(store).run(.purge(plate, time)) { (s: Store) throws(SightlineError) -> ControlReply in
-            .rewrite(try s.purge(plate, time: time))
+        let context = access.context
+        let reply = try MaintenanceTarget(store).run(.purge(plate, time, access: context)) { (s: Store) throws(SightlineError) -> ControlReply in
+            .rewrite(try s.purge(plate, time: time, access: context))
         }
         if case .rewrite(let summary) = reply { printSummary(summary, clock.now - start) }
     }
@@ -117,12 +119,12 @@ struct GuardrailsCommand: ParsableCommand {
 
     func run() throws {
         guard maxSpan != nil || maxPlates != nil else {
-            let snapshot = try openSnapshot(store)
+            let snapshot = try openReadOnly(store).snapshot()
             print("guardrails:  \(snapshot.investigationLimits) (investigative queries)")
             return
         }
         // Unchanged limits are kept: read them first (from the file any opener honours).
-        let current = try openSnapshot(store).investigationLimits
+        let current = try openReadOnly(store).snapshot().investigationLimits
         var limits = current
         if let maxSpan {
             if maxSpan == "off" { limits.maximumTimeSpan = nil } else {

@@ -13,6 +13,8 @@ struct QueryBenchCommand: ParsableCommand {
     @Option(help: "Queries per type.") var queries = 200
     @Option(help: "Seed for choosing plates and places.") var seed: UInt64 = 1
     @Option(help: "Write the results as JSON here.") var json: String?
+    @OptionGroup var access: AccessArguments
+    @Flag(help: "Skip the audit log (to measure what auditing each query costs).") var unaudited = false
     @Flag(help: "Describe each type's slowest query.") var verbose = false
     @Flag(help: "Run the investigative mix instead: 4-character searches, 3-window intersections, convoys, frequent locations.") var investigative = false
     @Option(help: "Run these queries instead (JSON: [{type, plate} | {type, south, west, north, east, from, to, count?}]), as Benchmarks/peers/peers.py writes them.") var queryFile: String?
@@ -35,7 +37,10 @@ struct QueryBenchCommand: ParsableCommand {
     struct Row: Codable { var type: String; var queries: Int; var meanRows: Double; var p50Ms: Double; var p95Ms: Double; var p99Ms: Double; var maxMs: Double }
 
     func run() throws {
-        let snapshot = try openSnapshot(store)
+        var benchmark = access
+        if (benchmark.purpose ?? "").isEmpty { benchmark.purpose = "benchmark" }  // each query is audited like any read
+        let audited = try openSnapshot(store, benchmark)
+        let snapshot = unaudited ? audited.unaudited : audited
         if let queryFile {
             try runFile(queryFile, snapshot)
             return

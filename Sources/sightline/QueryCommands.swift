@@ -4,6 +4,7 @@ import Sightline
 
 /// Options every query takes: time range, filters, output.
 struct QueryOptions: ParsableArguments {
+    @OptionGroup var access: AccessArguments
     @Option(help: "From this time, inclusive (epoch ms or RFC 3339).") var from: String?
     @Option(help: "To this time, exclusive (epoch ms or RFC 3339).") var to: String?
     @Option(help: "Only this camera id (repeatable).") var camera: [UInt32] = []
@@ -65,9 +66,10 @@ func openReadOnly(_ path: String) throws -> ReadOnlyStore {
     do { return try ReadOnlyStore(directory: path) } catch { throw CommandFailure(error) }
 }
 
-/// A snapshot of an existing store, opened read-only.
-func openSnapshot(_ path: String) throws -> StoreSnapshot {
-    do { return try openReadOnly(path).snapshot() } catch { throw CommandFailure(error) }
+/// A snapshot of an existing store, opened read-only, read on behalf of `access` (every
+/// read through it is audited; refused without a purpose where the store requires one).
+func openSnapshot(_ path: String, _ access: AccessArguments) throws -> StoreSnapshot {
+    do { return try openReadOnly(path).snapshot(access: access.context) } catch { throw CommandFailure(error) }
 }
 
 /// Opens an existing store as its owner, for maintenance (never creates one).
@@ -171,7 +173,7 @@ func areaQuery(_ region: AreaOptions, _ options: QueryOptions) throws -> Query {
 /// Rows stream: each batch of the cursor is printed as soon as it is final, so the first
 /// rows appear before the answer is complete and memory does not grow with it.
 func runQuery(_ query: Query, store: String, count: Bool, _ options: QueryOptions) throws {
-    let snapshot = try openSnapshot(store)
+    let snapshot = try openSnapshot(store, options.access)
     do {
         if count {
             let result = try snapshot.count(query)
@@ -246,7 +248,7 @@ struct HeatmapCommand: ParsableCommand {
         guard (precision == nil) != (by == nil) else { throw ValidationError("give exactly one of --precision, --by") }
         let grouping: HeatmapGrouping = precision.map { .geohash(precision: $0) } ?? (by == .hour ? .hourOfDay : .day)
         let query = try areaQuery(region, options)
-        let snapshot = try openSnapshot(store)
+        let snapshot = try openSnapshot(store, options.access)
         do {
             print(precision != nil ? "geohash,count" : "\(by!.rawValue),count")
             for cell in try snapshot.heatmap(query, by: grouping) { print("\(cell.key),\(cell.count)") }
@@ -268,15 +270,15 @@ struct ExplainCommand: ParsableCommand {
     @Argument(parsing: .captureForPassthrough, help: "The query's arguments.") var rest: [String] = []
 
     func run() throws {
-        let query: Query
+        let query: Query, access: AccessArguments
         switch kind {
-        case "history": query = try HistoryCommand.parse([store] + rest).query()
-        case "area": query = try AreaCommand.parse([store] + rest).query()
-        case "search": query = try SearchCommand.parse([store] + rest).query()
+        case "history": let c = try HistoryCommand.parse([store] + rest); (query, access) = (try c.query(), c.options.access)
+        case "area": let c = try AreaCommand.parse([store] + rest); (query, access) = (try c.query(), c.options.access)
+        case "search": let c = try SearchCommand.parse([store] + rest); (query, access) = (try c.query(), c.options.access)
         case "intersect", "convoy", "frequent": return try explainInvestigation()
         default: throw ValidationError("explain takes history, area, search, intersect, convoy or frequent, not \(kind)")
         }
-        let snapshot = try openSnapshot(store)
+        let snapshot = try openSnapshot(store, access)
         let plan = try snapshot.plan(query)
         print("query: \(query.kind)  time [\(query.time.from.map(String.init) ?? "-∞"), \(query.time.to.map(String.init) ?? "+∞"))")
         printPlan(plan, indent: "")
@@ -296,7 +298,13 @@ struct ExplainCommand: ParsableCommand {
     /// intersect, convoy, frequent: each stage's plan, the exposure bound and the guardrails;
     /// with --analyze, the answer's size and time.
     func explainInvestigation() throws {
-        let snapshot = try openSnapshot(store)
+        let access: AccessArguments
+        switch kind {
+        case "intersect": access = try IntersectCommand.parse([store] + rest).output.access
+        case "convoy": access = try ConvoyCommand.parse([store] + rest).output.access
+        default: access = try FrequentCommand.parse([store] + rest).output.access
+        }
+        let snapshot = try openSnapshot(store, access)
         let plan: InvestigationPlan
         let execute: () throws -> Int
         do {

@@ -5,6 +5,7 @@ import Sightline
 /// `--format` and `--epoch-ms` for the commands that print summaries rather than sightings
 /// (search --plates, intersect, convoy, frequent).
 struct OutputOptions: ParsableArgumentsWithFormat {
+    @OptionGroup var access: AccessArguments
     @Option(help: "Output: csv, ndjson or table.") var format: QueryOptions.OutputFormat = .csv
     @Flag(help: "Times as epoch milliseconds instead of RFC 3339.") var epochMs = false
 }
@@ -49,7 +50,7 @@ func printRecords(_ columns: [String], _ records: [[RecordField]], _ options: so
     switch options.format {
     case .csv:
         lines.append(columns.joined(separator: ","))
-        for r in records { lines.append(r.map(plain).joined(separator: ",")) }
+        for r in records { lines.append(r.map { csvField(plain($0)) }.joined(separator: ",")) }
     case .ndjson:
         for r in records {
             let fields = zip(columns, r).map { name, f -> String in
@@ -73,4 +74,11 @@ func printRecords(_ columns: [String], _ records: [[RecordField]], _ options: so
     }
     if lines.isEmpty { return }
     printLines(lines)
+}
+
+/// `text` as one CSV field: quoted (quotes doubled) when it holds a comma, a quote or a
+/// line break (RFC 4180), as is otherwise.
+func csvField(_ text: String) -> String {
+    guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
+    return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
 }

@@ -11,7 +11,8 @@ struct SightlineCommand: ParsableCommand {
             CommandGroup(name: "Queries", subcommands: [HistoryCommand.self, AreaCommand.self, HeatmapCommand.self, ExplainCommand.self]),
             CommandGroup(name: "Investigation", subcommands: [SearchCommand.self, IntersectCommand.self, ConvoyCommand.self, FrequentCommand.self]),
             CommandGroup(name: "Alerts", subcommands: [HotlistCommand.self, GeofenceCommand.self, AlertsCommand.self]),
-            CommandGroup(name: "Administration", subcommands: [CompactCommand.self, PurgeCommand.self, FlushCommand.self, StatsCommand.self, VerifyCommand.self, GuardrailsCommand.self]),
+            CommandGroup(name: "Accountability", subcommands: [AuditCommand.self, AccessCommand.self]),
+            CommandGroup(name: "Administration", subcommands: [InitCommand.self, CompactCommand.self, PurgeCommand.self, FlushCommand.self, StatsCommand.self, VerifyCommand.self, GuardrailsCommand.self]),
             CommandGroup(name: "Development and benchmarks", subcommands: [
                 GenerateCommand.self, BenchCommand.self, QueryBenchCommand.self, IngestBenchCommand.self, AlertBenchCommand.self,
                 MeasureCommand.self, SampleCommand.self, InspectCommand.self,
@@ -49,7 +50,11 @@ struct CommandFailure: Error, CustomStringConvertible {
     let error: any Error
     init(_ error: any Error) {
         self.error = error
-        description = "\(error)"
+        if case SightlineError.accessRefused = error {
+            description = "\(error) (give --purpose, and --case where the store requires one)"
+        } else {
+            description = "\(error)"
+        }
     }
 }
 

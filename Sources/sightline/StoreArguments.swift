@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Sightline
 
 /// Options shared by the commands that write to a store.
@@ -17,5 +18,29 @@ struct StoreArguments: ParsableArguments {
         default: throw ValidationError("--durability must be every-batch, periodic or none")
         }
         return options
+    }
+}
+
+/// Who reads, for whom and why: every command that reads sightings carries it into the
+/// store's audit log, and a store that requires a purpose (every store the CLI creates)
+/// refuses a read without one.
+struct AccessArguments: ParsableArguments {
+    @Option(help: "Why you read (recorded in the store's audit log; required by stores the CLI creates).") var purpose: String?
+    @Option(help: "Who reads (default: $SIGHTLINE_REQUESTER, else the login name).") var requester: String?
+    @Option(help: "The agency you read for (default: $SIGHTLINE_AGENCY).") var agency: String?
+    @Option(name: .customLong("case"), help: "The case or incident number the read serves.") var caseNumber: String?
+
+    /// The name of the user running the command (the requester when nothing else says).
+    static var loginName: String {
+        guard let entry = getpwuid(getuid()), let name = entry.pointee.pw_name else { return "uid \(getuid())" }
+        return String(cString: name)
+    }
+
+    /// The context these arguments and the environment describe.
+    var context: AccessContext {
+        let environment = ProcessInfo.processInfo.environment
+        return AccessContext(requester: requester ?? environment["SIGHTLINE_REQUESTER"] ?? environment["USER"] ?? Self.loginName,
+                             agency: agency ?? environment["SIGHTLINE_AGENCY"] ?? "",
+                             purpose: purpose ?? "", caseNumber: caseNumber)
     }
 }

@@ -34,7 +34,10 @@ import Testing
             let mode = MatchMode.allCases[k % 3]
             let text = mode == .pattern ? ["\(p.prefix(1))*", "*\(p.suffix(2))", "?\(p.dropFirst())", "*\(p.dropFirst().prefix(1))*"][Int(g.next() % 4)] : p
             let expires: Int64? = g.next() % 4 == 0 ? now - 1000 : (g.next() % 2 == 0 ? now + 3_600_000 : nil)
-            entries.append(try HotlistEntry(plate: text, list: "list\(k % 3)", reason: "r\(k)", expires: expires, mode: mode))
+            let entry = try HotlistEntry(plate: text, list: "list\(k % 3)", reason: "r\(k)", expires: expires, mode: mode)
+            // One entry per (list, plate, mode), as a rule set keeps them (a second would
+            // replace the first there, but count twice in the oracle).
+            if !entries.contains(where: { $0.key == entry.key }) { entries.append(entry) }
         }
         var fences: [Geofence] = []
         for k in 0..<3 {

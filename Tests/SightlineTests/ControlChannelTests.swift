@@ -37,9 +37,18 @@ import Glibc
         #expect(compacted.rowsRead == compacted.rowsWritten && compacted.rowsRead > 0)
         let plate = batches[0].plates[0]
         let expected = try owner.snapshot().run(Query(.history(plate))).rows.count
-        guard case .rewrite(let purged) = try StoreControl.send(.purge(plate, .all), to: dir) else { Issue.record("no summary"); return }
+        let officer = AccessContext(requester: "clerk 7", agency: "DMV", purpose: "erasure request", caseNumber: "ER-12")
+        guard case .rewrite(let purged) = try StoreControl.send(.purge(plate, .all, access: officer), to: dir) else { Issue.record("no summary"); return }
         #expect(purged.rowsDeleted == expected && purged.deletionID != nil)
         #expect(try owner.snapshot().run(Query(.history(plate))).rows.isEmpty)
+        // The purge's audit record carries the requester's context across the socket.
+        let purge = try AuditLog.records(directory: dir).last { $0.operation == "purge" }
+        #expect(purge?.access == officer && purge?.rows == Int64(expected))
+        // The access requirement travels too, and binds the owner's own snapshots at once.
+        _ = try StoreControl.send(.setAccessRequirement(.purpose), to: dir)
+        #expect(owner.accessRequirement == .purpose)
+        #expect(throws: SightlineError.self) { try owner.snapshot().run(Query(.history(plate))) }
+        #expect(try ControlWire.decodeRequest(ControlWire.encode(.purge(plate, .all))) == .purge(plate, .all))
         // The owner reports its errors; the request is refused, nothing changes.
         #expect(throws: SightlineError.controlFailed(path: "\(dir)/control.sock", reason: "the owner refused: targetRows must be at least 1")) {
             try StoreControl.send(.compact(CompactionOptions(partitioning: .day, targetRows: 0)), to: dir)

@@ -141,4 +141,48 @@ import SightlineTestSupport
         #expect(acknowledged.count >= rounds / 2, "only \(acknowledged.count) batches acknowledged in \(rounds) runs")
         report("alert crash test: \(log.messages(.notice).filter { $0.contains("recovered alerts") }.count) of \(rounds) reopens recovered alerts")
     }
+
+    /// SIGKILL of two processes reading one store, each read audited: after each kill the
+    /// log's chain is whole, its sequences have no gap, and every read whose answer was
+    /// acknowledged has exactly one record (no acknowledged answer without its record).
+    @Test func everyAcknowledgedReadHasItsAuditRecordAfterSIGKILL() throws {
+        let dir = temporaryDirectory("crash-audit")
+        defer { removeTree(dir) }
+        let seed = testSeed()
+        var g = SplitMix64(seed: seed)
+        var options = quietStoreOptions()
+        options.secret = CrashWriterEntryPoints.testSecret
+        let store = try Store(directory: dir, options: options)
+        try store.append(CrashWriterEntryPoints.batch(for: 0))
+        try store.close()
+        var acknowledged: [String: Set<UInt64>] = ["A": [], "B": []]
+        let rounds = Self.kills(12)
+        for round in 0..<rounds {
+            let first = String(UInt64(round) * 1_000_000)
+            let a = try ChildProcess(Self.writerPath, ["read", dir, "A", first])
+            let b = try ChildProcess(Self.writerPath, ["read", dir, "B", first])
+            usleep(UInt32((5 + Int(g.next() % 150)) * 1000))
+            for (who, child) in [("A", a), ("B", b)] {
+                let (text, _) = child.kill9WithStatus()
+                for line in text.split(separator: "\n", omittingEmptySubsequences: false).dropLast() where line.hasPrefix("ACK ") {
+                    if let n = UInt64(line.dropFirst(4)) { acknowledged[who]!.insert(n) }
+                }
+            }
+            let verification = try AuditLog.verify(directory: dir)
+            #expect(verification.isSound, "round \(round) (SIGHTLINE_TEST_SEED=\(seed)): \(verification.problem ?? "")")
+            let records = try AuditLog.records(directory: dir)
+            #expect(records.map(\.sequence) == Array(stride(from: UInt64(1), through: UInt64(records.count), by: 1)))
+            var recorded: [String: [UInt64: Int]] = [:]
+            for r in records where r.operation == "query" && r.outcome == .answered {
+                if let n = UInt64(r.access.purpose.dropFirst(5)) { recorded[r.access.requester, default: [:]][n, default: 0] += 1 }
+            }
+            for (who, reads) in acknowledged {
+                let missing = reads.filter { recorded[who]?[$0] != 1 }
+                #expect(missing.isEmpty, "round \(round) (SIGHTLINE_TEST_SEED=\(seed)): \(who)'s acknowledged reads \(missing.sorted().prefix(5)) have no single record")
+            }
+            #expect(recorded.values.allSatisfy { $0.values.allSatisfy { $0 == 1 } }, "a read recorded twice")
+        }
+        let total = acknowledged.values.reduce(0) { $0 + $1.count }
+        #expect(total >= rounds, "only \(total) reads acknowledged in \(rounds) rounds")
+    }
 }

@@ -18,6 +18,12 @@ final class FaultInjectingFileSystem: FileSystem, @unchecked Sendable {
 
     private let real = PosixFileSystem()
     private let state = Mutex<(count: Int, failAt: Int?, fault: Fault, log: [String])>((0, nil, .error(EIO), []))
+    /// A one-shot fault for the next `operation` on a path ending in `suffix`.
+    private let targeted = Mutex<(operation: String, suffix: String)?>(nil)
+
+    /// Fails the next `operation` ("write", "fsync", "lock", "open", …) on a file whose path
+    /// ends in `suffix`, once, with EIO.
+    func failNext(_ operation: String, path suffix: String) { targeted.withLock { $0 = (operation, suffix) } }
 
     /// Microseconds each fsync of a file takes on top of the real one (a slow disk).
     private let syncDelay: UInt32
@@ -30,8 +36,14 @@ final class FaultInjectingFileSystem: FileSystem, @unchecked Sendable {
     var operations: [String] { state.withLock { $0.log } }
 
     /// Counts the operation; returns the fault to inject now, if any.
-    private func tick(_ name: String) -> Fault? {
-        state.withLock { s in
+    private func tick(_ name: String, _ path: String = "") -> Fault? {
+        let hit = targeted.withLock { t -> Bool in
+            guard let target = t, target.operation == name, path.hasSuffix(target.suffix) else { return false }
+            t = nil
+            return true
+        }
+        if hit { return .error(EIO) }
+        return state.withLock { s in
             defer { s.count += 1 }
             s.log.append(name)
             return s.count == s.failAt ? s.fault : nil
@@ -39,7 +51,7 @@ final class FaultInjectingFileSystem: FileSystem, @unchecked Sendable {
     }
 
     private func check(_ name: String, _ path: String) throws(SightlineError) {
-        if case .error(let e) = tick(name) { throw .io(operation: name, path: path, errno: e) }
+        if case .error(let e) = tick(name, path) { throw .io(operation: name, path: path, errno: e) }
     }
 
     func open(_ path: String, mode: OpenMode) throws(SightlineError) -> OpenFile {
@@ -49,7 +61,7 @@ final class FaultInjectingFileSystem: FileSystem, @unchecked Sendable {
         try check("read", file.path); return try real.read(file, into: buffer, at: offset)
     }
     func write(_ file: OpenFile, _ bytes: UnsafeRawBufferPointer) throws(SightlineError) -> Int {
-        switch tick("write") {
+        switch tick("write", file.path) {
         case .error(let e)?: throw .io(operation: "write", path: file.path, errno: e)
         case .shortWrite?: return try real.write(file, UnsafeRawBufferPointer(rebasing: bytes[..<min(bytes.count, 7)]))
         case nil: return try real.write(file, bytes)
@@ -73,6 +85,8 @@ final class FaultInjectingFileSystem: FileSystem, @unchecked Sendable {
     func contentsOfDirectory(_ path: String) throws(SightlineError) -> [String] { try check("list", path); return try real.contentsOfDirectory(path) }
     func truncate(_ file: OpenFile, to length: Int64) throws(SightlineError) { try check("truncate", file.path); try real.truncate(file, to: length) }
     func lockExclusive(_ file: OpenFile) throws(SightlineError) { try check("lock", file.path); try real.lockExclusive(file) }
+    func lockWaiting(_ file: OpenFile) throws(SightlineError) { try check("lock", file.path); try real.lockWaiting(file) }
+    func unlock(_ file: OpenFile) throws(SightlineError) { try check("unlock", file.path); try real.unlock(file) }
 }
 
 /// A fresh empty directory under /tmp, removed by the caller with `removeTree`.

@@ -10,7 +10,7 @@ public struct CompiledRuleSet: Sendable {
     /// The alerts `rows` raise at epoch millisecond `now` (entries expired by then do not
     /// match), unsequenced, in row order.
     public func alerts(in rows: SightingBatch, now: Int64) -> [Alert] {
-        Store.alerts(of: rows, matcher: matcher, logSequence: 0, now: now)
+        matcher.alerts(of: rows, logSequence: 0, now: now)
     }
 
     /// How many (row, rule) matches `rows` hold at epoch millisecond `now`: the matching

@@ -11,6 +11,11 @@ extension StoreSnapshot {
     /// that is at most 256 plates, else run as an OCR-equivalent search; patterns are searches
     /// through the plate n-gram index; geofences are area queries.
     public func checkRules(_ rules: RuleSet, time: TimeRange = .all) throws(SightlineError) -> [Alert] {
+        if auditTrail != nil {
+            return try audited("hotlist-check", { t in
+                "hotlist-check entries=\(rules.hotlistCount) geofences=\(rules.allGeofences.count) time=\(time.auditText)"
+            }, { (s: StoreSnapshot) throws(SightlineError) in try s.checkRules(rules, time: time) }, counted: { (rows: $0.count, plates: Set($0.lazy.map(\.sighting.plate)).count) })
+        }
         // One query per distinct plate, pattern or geofence; the rules it serves share its rows.
         struct Tag { let rule: String, list: String, match: AlertMatch }
         struct Item { let query: Query; var tags: [Tag]; let hours: HourWindow? }

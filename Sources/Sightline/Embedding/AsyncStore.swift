@@ -65,28 +65,29 @@ public final class AsyncStore: Sendable {
         return try await BlockingWork.run { () throws(SightlineError) -> StoreStatistics in try store.statistics(compaction: compaction) }
     }
 
-    /// A snapshot (no I/O: it takes references to the live segments and buffers).
-    public func snapshot() -> StoreSnapshot { store.snapshot() }
+    /// A snapshot read on behalf of `access` (no I/O: it takes references to the live
+    /// segments and buffers).
+    public func snapshot(access: AccessContext = .unattributed) -> StoreSnapshot { store.snapshot(access: access) }
 
-    /// `query`'s whole answer on the current snapshot (see `StoreSnapshot.run`). For large
-    /// answers prefer `rows(_:after:options:)`, which streams.
-    public func run(_ query: Query) async throws(SightlineError) -> QueryResult {
-        let snapshot = store.snapshot()
+    /// `query`'s whole answer on the current snapshot (see `StoreSnapshot.run`), read on
+    /// behalf of `access` (audited). For large answers prefer `rows(_:after:options:access:)`.
+    public func run(_ query: Query, access: AccessContext = .unattributed) async throws(SightlineError) -> QueryResult {
+        let snapshot = store.snapshot(access: access)
         return try await BlockingWork.run { () throws(SightlineError) -> QueryResult in try snapshot.run(query) }
     }
 
     /// The number of rows matching `query` (see `StoreSnapshot.count`).
-    public func count(_ query: Query) async throws(SightlineError) -> QueryResult {
-        let snapshot = store.snapshot()
+    public func count(_ query: Query, access: AccessContext = .unattributed) async throws(SightlineError) -> QueryResult {
+        let snapshot = store.snapshot(access: access)
         return try await BlockingWork.run { () throws(SightlineError) -> QueryResult in try snapshot.count(query) }
     }
 
     /// `query`'s answer on the current snapshot, streamed in ordered batches, after `token`
     /// when given (a page token of the same query).
     /// - Throws: `invalidPageToken` when the token belongs to another query.
-    public func rows(_ query: Query, after token: QueryPageToken? = nil,
-                     options: CursorOptions = CursorOptions()) throws(SightlineError) -> QueryRows {
-        try QueryRows(store.snapshot(), query, after: token, options: options)
+    public func rows(_ query: Query, after token: QueryPageToken? = nil, options: CursorOptions = CursorOptions(),
+                     access: AccessContext = .unattributed) throws(SightlineError) -> QueryRows {
+        try QueryRows(store.snapshot(access: access), query, after: token, options: options)
     }
 
     /// Closes the store (see `Store.close`): waits for the flush in flight and queued

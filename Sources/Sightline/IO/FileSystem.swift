@@ -81,6 +81,11 @@ public protocol FileSystem: Sendable {
     /// Takes an exclusive advisory lock (flock) without waiting; throws `storeLocked` when
     /// another open file holds it. Released when the file is closed.
     func lockExclusive(_ file: OpenFile) throws(SightlineError)
+    /// Takes an exclusive advisory lock (flock), waiting for other holders (appenders of a
+    /// log shared by processes: the audit log).
+    func lockWaiting(_ file: OpenFile) throws(SightlineError)
+    /// Releases the lock of `lockWaiting`.
+    func unlock(_ file: OpenFile) throws(SightlineError)
 }
 
 extension FileSystem {
@@ -258,6 +263,19 @@ public struct PosixFileSystem: FileSystem {
             if errno == EWOULDBLOCK { throw .storeLocked(path: file.path) }
             throw .io(operation: "flock", path: file.path, errno: errno)
         }
+    }
+
+    /// Locks with `flock(2)`, `LOCK_EX`, waiting.
+    public func lockWaiting(_ file: OpenFile) throws(SightlineError) {
+        while flock(file.descriptor, LOCK_EX) != 0 {
+            if errno == EINTR { continue }
+            throw .io(operation: "flock", path: file.path, errno: errno)
+        }
+    }
+
+    /// Unlocks with `flock(2)`, `LOCK_UN`.
+    public func unlock(_ file: OpenFile) throws(SightlineError) {
+        _ = try check(Int(flock(file.descriptor, LOCK_UN)), "flock", file.path)
     }
 
     /// Lists with `opendir`/`readdir`, sorted.

@@ -35,6 +35,9 @@ public enum SightlineError: Error, Sendable, Equatable, CustomStringConvertible 
     /// A line of an input file (a hotlist CSV) that cannot be used: the file, the 1-based
     /// line and why. Nothing of the file was applied.
     case invalidInput(source: String, line: Int, reason: String)
+    /// A read the store's access rules refuse: no purpose (or case number) where the store
+    /// requires one. The refusal itself is audited.
+    case accessRefused(String)
 
     /// The file the error concerns, when it concerns one.
     public var path: String? {
@@ -45,7 +48,7 @@ public enum SightlineError: Error, Sendable, Equatable, CustomStringConvertible 
         case .invalidInput(let source, _, _):
             return source
         case .invalidPlate, .invalidField, .compression, .invalidArgument, .deadlineExceeded, .cancelled, .invalidPageToken,
-             .investigationRefused:
+             .investigationRefused, .accessRefused:
             return nil
         }
     }
@@ -84,6 +87,8 @@ public enum SightlineError: Error, Sendable, Equatable, CustomStringConvertible 
             return "refused by the store's guardrails: \(reason)"
         case .invalidInput(let source, let line, let reason):
             return "\(source):\(line): \(reason)"
+        case .accessRefused(let reason):
+            return "access refused: \(reason)"
         }
     }
 }

@@ -273,6 +273,11 @@ extension StoreSnapshot {
     ///   beyond the store's guardrails.
     public func cursor(_ query: Query, after token: QueryPageToken? = nil,
                        options: CursorOptions = CursorOptions()) throws(SightlineError) -> QueryCursor {
+        if auditTrail != nil {
+            // Recorded before the first row: its rows are streamed after, so not counted (-1).
+            return try audited("cursor", { t in query.auditText(t) + (token == nil ? "" : " after-token") },
+                               { (s: StoreSnapshot) throws(SightlineError) in try s.cursor(query, after: token, options: options) }, counted: { _ in (-1, -1) })
+        }
         try guardSearch(query)
         return try QueryCursor(snapshot: self, query: query, after: token, options: options)
     }

@@ -6,6 +6,10 @@ extension StoreSnapshot {
     /// Matching plates of a search with their sightings, first and last time: ordered by
     /// sightings descending, then plate (`sightline search --plates`).
     public func searchPlates(_ query: Query) throws(SightlineError) -> [PlateSummary] {
+        if auditTrail != nil {
+            return try audited("search-plates", query.auditText, { (s: StoreSnapshot) throws(SightlineError) in try s.searchPlates(query) },
+                               counted: { ($0.reduce(0) { $0 + $1.sightings }, $0.count) })
+        }
         guard case .search = query.kind else { throw .invalidArgument("searchPlates takes a search query") }
         try investigationLimits.checkSpan(query.time, extent: dataExtent, "the search")
         var result = try plateSummaries(query)
@@ -37,6 +41,12 @@ extension StoreSnapshot {
     /// - Throws: `invalidArgument` with no window, or `minimum` outside 1...windows.count.
     public func intersect(_ windows: [IntersectionWindow], minimum: Int? = nil,
                           filters: QueryFilters = QueryFilters()) throws(SightlineError) -> [IntersectionMatch] {
+        if auditTrail != nil {
+            return try audited("intersect", { _ in
+                (["intersect"] + windows.map { "window=\($0.area.auditText)@\($0.time.auditText)" } + (minimum.map { ["min=\($0)"] } ?? []) + filters.auditParts)
+                    .joined(separator: " ")
+            }, { (s: StoreSnapshot) throws(SightlineError) in try s.intersect(windows, minimum: minimum, filters: filters) }, counted: { ($0.reduce(0) { $0 + $1.sightings }, $0.count) })
+        }
         guard !windows.isEmpty else { throw .invalidArgument("intersect needs at least one window") }
         let k = minimum ?? windows.count
         guard (1...windows.count).contains(k) else { throw .invalidArgument("--min \(k) is outside 1…\(windows.count)") }
@@ -62,6 +72,12 @@ extension StoreSnapshot {
     /// `minimumCameras` cameras, ordered by cameras, then sightings (both descending), then plate.
     public func convoy(_ plate: Plate, within: Duration, minimumCameras: Int = 2, time: TimeRange = .all,
                        limit: Int? = nil) throws(SightlineError) -> [Companion] {
+        if auditTrail != nil {
+            return try audited("convoy", { t in
+                "convoy plate=\(t.name(plate)) within=\(within.milliseconds)ms min-cameras=\(minimumCameras) time=\(time.auditText)" + (limit.map { " limit=\($0)" } ?? "")
+            }, { (s: StoreSnapshot) throws(SightlineError) in try s.convoy(plate, within: within, minimumCameras: minimumCameras, time: time, limit: limit) },
+               counted: { ($0.reduce(0) { $0 + $1.sightings }, $0.count) })
+        }
         let window = within.milliseconds
         guard window >= 0 else { throw .invalidArgument("--within must not be negative") }
         guard minimumCameras >= 1 else { throw .invalidArgument("--min-cameras must be at least 1") }
@@ -92,6 +108,12 @@ extension StoreSnapshot {
     /// midnight); ordered by sightings descending, then cell; at most `top`.
     public func frequentLocations(_ plate: Plate, precision: Int = 7, top: Int = 10, hours: (from: Int, to: Int)? = nil,
                                   time: TimeRange = .all) throws(SightlineError) -> [FrequentLocation] {
+        if auditTrail != nil {
+            return try audited("frequent", { t in
+                "frequent plate=\(t.name(plate)) precision=\(precision) top=\(top)" + (hours.map { " hours=\($0.from)-\($0.to)" } ?? "") + " time=\(time.auditText)"
+            }, { (s: StoreSnapshot) throws(SightlineError) in try s.frequentLocations(plate, precision: precision, top: top, hours: hours, time: time) },
+               counted: { ($0.reduce(0) { $0 + $1.sightings }, $0.isEmpty ? 0 : 1) })
+        }
         guard (1...12).contains(precision) else { throw .invalidArgument("precision must be 1…12, got \(precision)") }
         guard top >= 1 else { throw .invalidArgument("top must be at least 1") }
         if let h = hours {

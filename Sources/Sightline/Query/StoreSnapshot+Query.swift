@@ -21,6 +21,7 @@ extension StoreSnapshot {
     /// camera) and limited.
     /// - Throws: `investigationRefused` for a search beyond the store's guardrails.
     public func run(_ query: Query) throws(SightlineError) -> QueryResult {
+        if auditTrail != nil { return try audited("query", query.auditText, { (s: StoreSnapshot) throws(SightlineError) in try s.run(query) }, counted: { Self.counted($0.rows) }) }
         let clock = ContinuousClock()
         let span = startSpan("sightline.query")
         defer { span.end() }
@@ -41,6 +42,7 @@ extension StoreSnapshot {
 
     /// The number of matching rows (the limit does not apply); decodes fewer columns.
     public func count(_ query: Query) throws(SightlineError) -> QueryResult {
+        if auditTrail != nil { return try audited("count", query.auditText, { (s: StoreSnapshot) throws(SightlineError) in try s.count(query) }, counted: { ($0.count, -1) }) }
         let clock = ContinuousClock()
         let span = startSpan("sightline.query")
         defer { span.end() }
@@ -56,6 +58,10 @@ extension StoreSnapshot {
 
     /// Matching rows counted per geohash cell, hour of day or day, in key order.
     public func heatmap(_ query: Query, by grouping: HeatmapGrouping) throws(SightlineError) -> [HeatmapCell] {
+        if auditTrail != nil {
+            return try audited("heatmap", { "\(query.auditText($0)) by=\(grouping)" }, { (s: StoreSnapshot) throws(SightlineError) in try s.heatmap(query, by: grouping) },
+                               counted: { ($0.reduce(0) { $0 + $1.count }, -1) })
+        }
         if case .geohash(let p) = grouping, !(1...12).contains(p) { throw .invalidArgument("geohash precision must be 1...12, got \(p)") }
         var plan = try plan(query, countOnly: true)
         plan.grouping = grouping

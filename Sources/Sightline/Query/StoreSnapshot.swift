@@ -11,6 +11,10 @@ public struct StoreSnapshot: Sendable {
     var metrics: SightlineMetrics? = nil
     /// The store's guardrails for investigative queries.
     public internal(set) var investigationLimits: InvestigationLimits = .off
+    /// Who reads through this snapshot, for whom and why (`accessed(by:)` sets it).
+    public internal(set) var access: AccessContext = .unattributed
+    /// Where this snapshot's reads are audited; nil for the engine's own internal reads.
+    var auditTrail: AuditTrail? = nil
 
     /// The first and last time held (expired rows aside), or nil when empty.
     var dataExtent: ClosedRange<Int64>? {
@@ -27,6 +31,7 @@ public struct StoreSnapshot: Sendable {
     /// Every row: each segment's in file order, then the in-memory ones. Allocates; for
     /// tests, tools and small stores — the query planner reads selectively.
     public func allSightings() throws(SightlineError) -> [Sighting] {
+        if auditTrail != nil { return try audited("export", { _ in "export all" }, { (s: StoreSnapshot) throws(SightlineError) in try s.allSightings() }, counted: Self.counted) }
         var rows: [Sighting] = []
         for segment in segments { rows += try segment.allSightings() }
         for batch in memory { rows += batch.sightings }

@@ -11,8 +11,11 @@ public enum ControlRequest: Sendable, Hashable {
     case flush
     /// Compact with these options.
     case compact(CompactionOptions)
-    /// Remove a plate's sightings within a time range from every file.
-    case purge(Plate, TimeRange)
+    /// Remove a plate's sightings within a time range from every file, on behalf of
+    /// `access` (the purge's audit record names it).
+    case purge(Plate, TimeRange, access: AccessContext = .unattributed)
+    /// Set what every read must state (`Store.setAccessRequirement`).
+    case setAccessRequirement(AccessRequirement)
     /// Report the store's statistics.
     case statistics
     /// Set the guardrails of investigative queries (replies with the statistics).
@@ -218,13 +221,16 @@ enum ControlWire {
         case .flush: return "flush"
         case .statistics: return "stats"
         case .compact(let c): return "compact \(c.partitioning.rawValue) \(c.targetRows) \(time(c.deleteOlderThan))"
-        case .purge(let plate, let range): return "purge \(plate) \(time(range.from)) \(time(range.to))"
+        case .purge(let plate, let range, let a):
+            let context = [a.requester, a.agency, a.purpose, a.caseNumber ?? ""].map { $0.isEmpty ? "-" : hexEncoded($0) }
+            return "purge \(plate) \(time(range.from)) \(time(range.to)) " + context.joined(separator: " ")
         case .setInvestigationLimits(let l):
             return "guardrails \(time(l.maximumTimeSpan?.milliseconds)) \(l.maximumPlates.map(String.init) ?? "-")"
         case .addHotlistEntries(let file, let from): return "hotlist-add \(hexEncoded(file)) \(time(from))"
         case .removeHotlistEntries(let file): return "hotlist-remove \(hexEncoded(file))"
         case .addGeofence(let g, let from): return "geofence-add \(hexEncoded(RulesFile.line(of: g))) \(time(from))"
         case .removeGeofence(let name): return "geofence-remove \(name)"
+        case .setAccessRequirement(let r): return "access \(r.rawValue)"
         }
     }
 
@@ -243,6 +249,10 @@ enum ControlWire {
             return .compact(CompactionOptions(partitioning: p, targetRows: target, deleteOlderThan: try time(f[3])))
         case ("purge", 4):
             return .purge(try Plate(f[1]), try TimeRange(from: try time(f[2]), to: try time(f[3])))
+        case ("purge", 8):
+            func text(_ s: String) throws(SightlineError) -> String { s == "-" ? "" : try hexDecoded(s) }
+            return .purge(try Plate(f[1]), try TimeRange(from: try time(f[2]), to: try time(f[3])),
+                          access: AccessContext(requester: try text(f[4]), agency: try text(f[5]), purpose: try text(f[6]), caseNumber: try text(f[7])))
         case ("guardrails", 3):
             let span = try time(f[1]), plates = try time(f[2])
             guard (span ?? 1) > 0, (plates ?? 1) > 0 else { throw .invalidArgument("control request: \(line)") }
@@ -251,6 +261,9 @@ enum ControlWire {
         case ("hotlist-remove", 2): return .removeHotlistEntries(file: try hexDecoded(f[1]))
         case ("geofence-add", 3): return .addGeofence(try RulesFile.geofence(line: try hexDecoded(f[1])), retroactiveFrom: try time(f[2]))
         case ("geofence-remove", 2): return .removeGeofence(f[1])
+        case ("access", 2):
+            guard let r = AccessRequirement(rawValue: f[1]) else { throw .invalidArgument("control request: \(line)") }
+            return .setAccessRequirement(r)
         default:
             throw .invalidArgument("control request not understood: \(line.prefix(80))")
         }

@@ -28,6 +28,8 @@ public final class ReadOnlyStore: Sendable {
     private let fileSystem: any FileSystem
     private let state: Locked<State>
     private let metrics: SightlineMetrics
+    /// Reads through this store's snapshots are audited in the store's log like the owner's.
+    private let auditLog: AuditLogWriter
 
     private struct State {
         var generation: UInt64?
@@ -66,6 +68,7 @@ public final class ReadOnlyStore: Sendable {
         self.options = options
         self.fileSystem = fileSystem
         metrics = SightlineMetrics(store: directory, factory: options.metricsFactory)
+        auditLog = AuditLogWriter(directory: directory, sync: options.durability != .none, fileSystem: fileSystem)
         let names: [String]
         do throws(SightlineError) { names = try fileSystem.contentsOfDirectory(directory) } catch {
             if case .io(_, _, let errno) = error, errno == ENOENT || errno == ENOTDIR { throw .invalidArgument("\(directory) holds no store") }
@@ -78,12 +81,31 @@ public final class ReadOnlyStore: Sendable {
         if let given = options.secret, given != secret { throw .wrongPlateKeySecret(path: directory) }
         hasher = PlateHasher(secret: secret)
         state = Locked(State())
-        _ = try snapshot()
+        _ = try engineSnapshot()
     }
 
     /// A consistent view of the store as the owner has it now (its acknowledged rows
-    /// included); later changes by the owner do not change it.
-    public func snapshot() throws(SightlineError) -> StoreSnapshot {
+    /// included); later changes by the owner do not change it. Its reads are audited as
+    /// `AccessContext.unattributed` (refused when the store requires a purpose).
+    public func snapshot() throws(SightlineError) -> StoreSnapshot { try snapshot(access: .unattributed) }
+
+    /// A consistent view read on behalf of `access`: every read through it is checked
+    /// against the store's access requirement (re-read now: the owner may change it) and
+    /// audited in the store's audit log, durably before its answer returns.
+    public func snapshot(access: AccessContext) throws(SightlineError) -> StoreSnapshot {
+        var snapshot = try engineSnapshot()
+        snapshot.access = access
+        snapshot.auditTrail = AuditTrail(log: auditLog, requirement: try AccessFile.read(directory: directory, fileSystem: fileSystem),
+                                         hasher: hasher, now: options.wallClock)
+        return snapshot
+    }
+
+    /// What every read of this store must state (as `ACCESS` says now).
+    public var accessRequirement: AccessRequirement {
+        get throws(SightlineError) { try AccessFile.read(directory: directory, fileSystem: fileSystem) }
+    }
+
+    private func engineSnapshot() throws(SightlineError) -> StoreSnapshot {
         let (segments, memory) = try state.withLock { (s: inout State) throws(SightlineError) -> ([SegmentReader], [SightingBatch]) in
             try catchUp(&s)
         }
@@ -97,7 +119,7 @@ public final class ReadOnlyStore: Sendable {
     /// The store's shape as the latest snapshot sees it (compaction debt judged against
     /// `compaction`, the defaults when nil).
     public func statistics(compaction: CompactionOptions? = nil) throws(SightlineError) -> StoreStatistics {
-        let snapshot = try snapshot()
+        let snapshot = try engineSnapshot()
         return try Store.statistics(of: snapshot.segments, memoryRows: snapshot.memory.reduce(0) { $0 + $1.count },
                                     compaction: compaction ?? CompactionOptions(), directory: directory, fileSystem: fileSystem)
     }

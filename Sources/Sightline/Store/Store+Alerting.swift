@@ -24,13 +24,14 @@ extension Store {
     /// checked against the new entries and the hits are appended to the alert log flagged
     /// historical; they are returned.
     @discardableResult
-    public func addHotlistEntries(_ entries: [HotlistEntry], retroactiveFrom: Int64? = nil) throws(SightlineError) -> [Alert] {
+    public func addHotlistEntries(_ entries: [HotlistEntry], retroactiveFrom: Int64? = nil,
+                                  access: AccessContext = .unattributed) throws(SightlineError) -> [Alert] {
         try changeRules { $0.add(entries) }
         guard let from = retroactiveFrom else { return [] }
         var partial = RuleSet()
         partial.equivalence = rules.equivalence
         partial.add(entries)
-        return try appendHistorical(partial, from: from)
+        return try appendHistorical(partial, from: from, access: access)
     }
 
     /// Removes the hotlist entries with these lists, plates and modes; returns how many were there.
@@ -43,12 +44,13 @@ extension Store {
 
     /// Adds (or replaces) a geofence, durably; with `retroactiveFrom`, as for hotlist entries.
     @discardableResult
-    public func addGeofence(_ geofence: Geofence, retroactiveFrom: Int64? = nil) throws(SightlineError) -> [Alert] {
+    public func addGeofence(_ geofence: Geofence, retroactiveFrom: Int64? = nil,
+                            access: AccessContext = .unattributed) throws(SightlineError) -> [Alert] {
         try changeRules { $0.add(geofence) }
         guard let from = retroactiveFrom else { return [] }
         var partial = RuleSet()
         partial.add(geofence)
-        return try appendHistorical(partial, from: from)
+        return try appendHistorical(partial, from: from, access: access)
     }
 
     /// Removes a geofence; returns whether it was there.
@@ -99,32 +101,6 @@ extension Store {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
         return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
-    }
-
-    /// Alerts (unsequenced) of `rows`, the fresh rows of log record `logSequence`.
-    static func alerts(of rows: SightingBatch, matcher: RuleMatcher, logSequence: UInt64, now: Int64) -> [Alert] {
-        var out: [Alert] = []
-        for i in 0..<rows.count {
-            matcher.forEachMatch(plate: rows.plates[i], time: rows.times[i], latitudeE7: rows.latitudesE7[i],
-                                 longitudeE7: rows.longitudesE7[i], camera: rows.cameras[i], now: now) { rule in
-                out.append(Self.alert(rows, i, rule, matcher, logSequence: logSequence, historical: false))
-            }
-        }
-        return out
-    }
-
-    static func alert(_ rows: SightingBatch, _ i: Int, _ rule: RuleMatcher.Rule, _ matcher: RuleMatcher,
-                      logSequence: UInt64, historical: Bool) -> Alert {
-        let (id, list, match): (String, String, AlertMatch)
-        switch rule {
-        case .entry(let k):
-            let e = matcher.entries[Int(k)]
-            (id, list, match) = (e.ruleID, e.list, AlertMatch(e.mode))
-        case .geofence(let k):
-            let g = matcher.geofences[Int(k)]
-            (id, list, match) = (g.ruleID, g.name, .geofence)
-        }
-        return Alert(sequence: 0, rule: id, list: list, match: match, sighting: rows[i], historical: historical, logSequence: logSequence)
     }
 
     /// After the append's log record is durable: drops alerts of rows already stored, writes
@@ -179,7 +155,7 @@ extension Store {
         let now = Self.nowMilliseconds()
         var missing: [Alert] = []
         for r in records {
-            for a in Self.alerts(of: r.rows, matcher: matcher, logSequence: r.sequence, now: now)
+            for a in matcher.alerts(of: r.rows, logSequence: r.sequence, now: now)
             where !have.contains(Key(log: r.sequence, row: RowKey(plate: a.sighting.plate, time: a.sighting.time, camera: a.sighting.camera), rule: a.rule)) {
                 missing.append(a)
             }
@@ -193,8 +169,8 @@ extension Store {
 
     /// Checks the stored history from `from` against `rules` and appends the hits as
     /// historical alerts.
-    private func appendHistorical(_ rules: RuleSet, from: Int64) throws(SightlineError) -> [Alert] {
-        let hits = try snapshot().checkRules(rules, time: TimeRange(uncheckedFrom: from, to: nil))
+    private func appendHistorical(_ rules: RuleSet, from: Int64, access: AccessContext) throws(SightlineError) -> [Alert] {
+        let hits = try snapshot(access: access).checkRules(rules, time: TimeRange(uncheckedFrom: from, to: nil))
         guard let log = state.withLock({ $0.alertLog }) else { throw .storeClosed(path: directory) }
         return try log.append(hits)
     }

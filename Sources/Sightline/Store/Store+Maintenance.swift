@@ -36,9 +36,25 @@ extension Store {
     /// Physically removes every sighting of `plate` within `time` from every segment (an
     /// erasure request, a misread, a court order). Buffered rows are flushed first, so the
     /// write-ahead log holds none afterwards. Writes a deletion record naming neither the
-    /// plate nor its key; returns its id (`deletionID`) to keep with the request.
+    /// plate nor its key; returns its id (`deletionID`) to keep with the request. Audited
+    /// (operation `purge`, the plate by its keyed name, the rows deleted) under `access`;
+    /// the audit log itself is not rewritten.
     @discardableResult
-    public func purge(_ plate: Plate, time: TimeRange = .all) throws(SightlineError) -> RewriteSummary {
+    public func purge(_ plate: Plate, time: TimeRange = .all, access: AccessContext = .unattributed) throws(SightlineError) -> RewriteSummary {
+        let query = "purge plate=#\(hex16(hasher.key(plate))) time=\(time.auditText)"
+        let summary: RewriteSummary
+        do throws(SightlineError) {
+            summary = try purgeRows(plate, time: time)
+        } catch {
+            _ = try? audit(access, "purge", query, rows: 0, plates: 0, outcome: .failed, detail: "\(error)")
+            throw error
+        }
+        try audit(access, "purge", query, rows: summary.rowsDeleted, plates: summary.rowsDeleted > 0 ? 1 : 0,
+                  detail: summary.deletionID.map { "deletion \($0)" } ?? "")
+        return summary
+    }
+
+    private func purgeRows(_ plate: Plate, time: TimeRange) throws(SightlineError) -> RewriteSummary {
         try flush()
         return try onFlushQueue { () throws(SightlineError) -> RewriteSummary in
             let key = hasher.key(plate)
@@ -78,6 +94,8 @@ extension Store {
                                       targetRows: Int.max) { _, t in t >= cutoff }
             if summary.rowsDeleted > 0 {
                 summary.deletionID = try recordDeletion(kind: "retention", summary: summary, details: [("olderThan", String(cutoff))])
+                try audit(AccessContext(requester: "sightline", purpose: "retention"), "retention", "retention older-than=\(Timestamp.rfc3339(cutoff))",
+                          rows: summary.rowsDeleted, plates: -1, detail: summary.deletionID.map { "deletion \($0)" } ?? "")
             }
             return summary
         }

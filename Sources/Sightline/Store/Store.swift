@@ -29,6 +29,9 @@ public final class Store: Sendable {
     let fileSystem: any FileSystem
     /// swift-metrics instruments (no-ops unless the service bootstraps a backend).
     let metrics: SightlineMetrics
+    /// The audit log every read through this store's snapshots, and every purge and policy
+    /// change, is recorded in.
+    let auditLog: AuditLogWriter
     /// The directory's lock; nil once closed (releasing it).
     private let lock: Locked<StoreLockBox?>
     /// The control socket's server, when `options.controlChannel` (stopped by `close()`).
@@ -65,6 +68,8 @@ public final class Store: Sendable {
         var rowFilters: RowFilterCache
         /// The guardrails of investigative queries (as in `GUARDRAILS`).
         var investigationLimits = InvestigationLimits.off
+        /// What every read must state (`ACCESS`).
+        var accessRequirement = AccessRequirement.none
         /// Standing rules (as in `RULES`) and their compiled form (nil when there are none).
         var rules = RuleSet()
         var matcher: RuleMatcher?
@@ -105,6 +110,7 @@ public final class Store: Sendable {
         self.options = options
         self.fileSystem = fileSystem
         metrics = SightlineMetrics(store: directory, factory: options.metricsFactory)
+        auditLog = AuditLogWriter(directory: directory, sync: options.durability != .none, fileSystem: fileSystem)
         guard options.bufferRows >= 1 else { throw .invalidArgument("bufferRows must be at least 1") }
         guard options.queryParallelism >= 1 else { throw .invalidArgument("queryParallelism must be at least 1") }
         guard options.maintenanceInterval >= .milliseconds(10) else { throw .invalidArgument("maintenanceInterval must be at least 10 ms") }
@@ -135,6 +141,8 @@ public final class Store: Sendable {
         if names.contains(Manifest.fileName) {
             manifest = try Manifest.read(directory: directory, fileSystem: fileSystem)
         } else {
+            // A new store: its access requirement is in place before it holds anything.
+            if options.newStoreAccess != .none { try AccessFile.write(options.newStoreAccess, directory: directory, fileSystem: fileSystem) }
             manifest = Manifest()
             try manifest.write(directory: directory, fileSystem: fileSystem)
         }
@@ -153,6 +161,7 @@ public final class Store: Sendable {
         var initial = State(manifest: manifest, segments: segments, bufferKeys: RowKeySet(capacity: options.bufferRows),
                             rowFilters: RowFilterCache(budget: options.duplicateFilterBytes), frozenKeys: RowKeySet(capacity: 16))
         initial.investigationLimits = try GuardrailsFile.read(directory: directory, fileSystem: fileSystem)
+        initial.accessRequirement = try AccessFile.read(directory: directory, fileSystem: fileSystem)
         initial.rules = try RulesFile.read(directory: directory, fileSystem: fileSystem)
         let matcher = RuleMatcher(initial.rules)
         initial.matcher = matcher.isEmpty ? nil : matcher
@@ -224,11 +233,14 @@ public final class Store: Sendable {
         switch request {
         case .flush: try flush(); return .flushed
         case .compact(let c): return .rewrite(try compact(c))
-        case .purge(let plate, let time): return .rewrite(try purge(plate, time: time))
+        case .purge(let plate, let time, let access): return .rewrite(try purge(plate, time: time, access: access))
         case .statistics: return .statistics(try statistics().report)
         case .setInvestigationLimits(let limits):
             try setInvestigationLimits(limits)
             return .statistics(try statistics().report)
+        case .setAccessRequirement(let requirement):
+            try setAccessRequirement(requirement)
+            return .statistics("access: require \(requirement.rawValue)")
         case .addHotlistEntries(let file, let from):
             let entries = try HotlistFile.read(file, fileSystem: fileSystem)
             let historical = try addHotlistEntries(entries, retroactiveFrom: from)
@@ -281,7 +293,7 @@ public final class Store: Sendable {
             return (log, sequence, result, fresh, s.matcher)
         }
         // Outside the store's lock: other appenders enqueue while this one matches, writes and syncs.
-        let pendingAlerts = matcher.map { Self.alerts(of: fresh, matcher: $0, logSequence: sequence, now: Self.nowMilliseconds()) } ?? []
+        let pendingAlerts = matcher.map { $0.alerts(of: fresh, logSequence: sequence, now: Self.nowMilliseconds()) } ?? []
         if let log {
             do throws(SightlineError) {
                 try log.commit(through: sequence)
@@ -342,7 +354,7 @@ public final class Store: Sendable {
         let outcome = state.withLock(waitingUntil: { !$0.flushing || $0.failure != nil }) { (s: inout State) -> SightlineError? in
             if s.closed { return nil }
             s.closed = true
-            defer { s.log = nil; s.maintenanceTimer = nil; s.alertLog?.close(); s.alertLog = nil }
+            defer { s.log = nil; s.maintenanceTimer = nil; s.alertLog?.close(); s.alertLog = nil; auditLog.close() }
             if let failure = s.failure { return failure }
             do throws(SightlineError) { try s.log?.sync() } catch { return error }
             return nil
@@ -359,12 +371,47 @@ public final class Store: Sendable {
         if s.closed { throw .storeClosed(path: directory) }
     }
 
-    /// A consistent view of the store now: later appends and flushes do not change it.
-    public func snapshot() -> StoreSnapshot {
+    /// A consistent view of the store now: later appends and flushes do not change it. Its
+    /// reads are audited as `AccessContext.unattributed` (and refused when the store requires
+    /// a purpose): services pass the reader's context to `snapshot(access:)`.
+    public func snapshot() -> StoreSnapshot { snapshot(access: .unattributed) }
+
+    /// A consistent view of the store now, read on behalf of `access`: every read through it
+    /// is checked against the store's access requirement and audited.
+    public func snapshot(access: AccessContext) -> StoreSnapshot {
+        var snapshot = engineSnapshot()
+        snapshot.access = access
+        snapshot.auditTrail = AuditTrail(log: auditLog, requirement: state.withLock { $0.accessRequirement }, hasher: hasher, now: options.wallClock)
+        return snapshot
+    }
+
+    /// A view for the engine's own reads (deduplication, purges, statistics): not audited.
+    func engineSnapshot() -> StoreSnapshot {
         state.withLock { (s: inout State) -> StoreSnapshot in
             StoreSnapshot(segments: s.segments, memory: (s.frozen.map { [$0] } ?? []) + [s.buffer], expiredBefore: expiredBefore,
                           parallelism: options.queryParallelism, metrics: metrics, investigationLimits: s.investigationLimits)
         }
+    }
+
+    /// What every read of this store must state.
+    public var accessRequirement: AccessRequirement { state.withLock { $0.accessRequirement } }
+
+    /// Sets what every read must state: written durably (`ACCESS`, replaced atomically),
+    /// honoured by later snapshots here and by every process at its next snapshot; audited
+    /// (operation `access-policy`) under `access`.
+    public func setAccessRequirement(_ requirement: AccessRequirement, by access: AccessContext = .unattributed) throws(SightlineError) {
+        try state.withLock { (s: inout State) throws(SightlineError) in
+            try AccessFile.write(requirement, directory: directory, fileSystem: fileSystem)
+            s.accessRequirement = requirement
+        }
+        try audit(access, "access-policy", "require \(requirement.rawValue)", rows: 0, plates: 0)
+    }
+
+    /// Appends one record for an operation of the store itself (purge, retention, policy).
+    func audit(_ access: AccessContext, _ operation: String, _ query: String, rows: Int, plates: Int,
+               outcome: AuditOutcome = .answered, detail: String = "") throws(SightlineError) {
+        try AuditTrail(log: auditLog, requirement: .none, hasher: hasher, now: options.wallClock)
+            .record(access, operation, query, rows: rows, plates: plates, outcome: outcome, detail: detail)
     }
 
     /// The guardrails of investigative queries (off until set).
@@ -377,13 +424,14 @@ public final class Store: Sendable {
     /// every process that opens the store, read-only ones at their next snapshot.
     /// `InvestigationLimits.off` removes them.
     /// - Throws: `invalidArgument` for a limit that is not positive; I/O errors.
-    public func setInvestigationLimits(_ limits: InvestigationLimits) throws(SightlineError) {
+    public func setInvestigationLimits(_ limits: InvestigationLimits, by access: AccessContext = .unattributed) throws(SightlineError) {
         if let span = limits.maximumTimeSpan, span.milliseconds <= 0 { throw .invalidArgument("the maximum time span must be positive") }
         if let plates = limits.maximumPlates, plates <= 0 { throw .invalidArgument("the maximum number of plates must be positive") }
         try state.withLock { (s: inout State) throws(SightlineError) in
             try GuardrailsFile.write(limits, directory: directory, fileSystem: fileSystem)
             s.investigationLimits = limits
         }
+        try audit(access, "guardrails", "\(limits)", rows: 0, plates: 0)
         options.logger.notice("investigation guardrails set", metadata: ["store": "\(directory)", "limits": "\(limits)"])
     }
 

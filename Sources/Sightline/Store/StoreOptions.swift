@@ -27,6 +27,10 @@ public struct StoreOptions: Sendable {
     public var secret: PlateKeySecret?
     /// Create the store when the directory holds none.
     public var createIfMissing = true
+    /// The access requirement a store created by this open starts with (`ACCESS`); an
+    /// existing store keeps its own (`Store.setAccessRequirement`). The CLI creates stores
+    /// with `.purpose`.
+    public var newStoreAccess = AccessRequirement.none
     /// How long sightings are kept (nil: forever). Older rows stop being returned at once
     /// and are physically deleted by the maintenance timer within `maintenanceInterval`
     /// (plus the time the rewrite takes).

@@ -1,0 +1,136 @@
+import ArgumentParser
+import Foundation
+import Sightline
+
+/// `sightline audit`: the store's audit log — list it, verify its chain, anchor its head.
+struct AuditCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "audit",
+        abstract: "The store's audit log: every read, refusal, purge, retention deletion and policy change, hash-chained.",
+        subcommands: [AuditListCommand.self, AuditVerifyCommand.self, AuditAnchorCommand.self],
+        defaultSubcommand: AuditListCommand.self)
+}
+
+/// Output options of `audit list`.
+struct AuditOutputOptions: ParsableArgumentsWithFormat {
+    @Option(help: "Output: csv, ndjson or table.") var format: QueryOptions.OutputFormat = .csv
+    @Flag(help: "Times as epoch milliseconds instead of RFC 3339.") var epochMs = false
+}
+
+struct AuditListCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list",
+        abstract: "List audit records: sequence,time,requester,agency,purpose,case,operation,query,rows,plates,outcome,detail in log order.",
+        discussion: "Plates appear only as their keyed hash (#…); --plate finds the records that name one. rows and plates are -1 where not known (a cursor's rows stream after its record).")
+    @Argument(help: "Store directory.") var store: String
+    @Option(help: "From this time, inclusive (epoch ms or RFC 3339).") var from: String?
+    @Option(help: "To this time, exclusive.") var to: String?
+    @Option(help: "Only this requester.") var requester: String?
+    @Option(help: "Only this agency.") var agency: String?
+    @Option(help: "Only records that name this plate (by its keyed hash).") var plate: String?
+    @OptionGroup var output: AuditOutputOptions
+
+    func run() throws {
+        let lower = try parseTime(from, "from") ?? .min, upper = try parseTime(to, "to") ?? .max
+        do {
+            var named: String?
+            if let plate { named = "#" + String(format: "%016llx", try openReadOnly(store).hasher.key(try Plate(plate))) }
+            let records = try AuditLog.records(directory: store).filter { r in
+                r.time >= lower && r.time < upper && (requester.map { r.access.requester == $0 } ?? true)
+                    && (agency.map { r.access.agency == $0 } ?? true) && (named.map { r.query.contains($0) } ?? true)
+            }
+            printRecords(["sequence", "time", "requester", "agency", "purpose", "case", "operation", "query", "rows", "plates", "outcome", "detail"],
+                         records.map { r -> [RecordField] in
+                [.number(Int(r.sequence)), .time(r.time), .text(r.access.requester), .text(r.access.agency), .text(r.access.purpose),
+                 .text(r.access.caseNumber ?? ""), .text(r.operation), .text(r.query), .number(Int(r.rows)), .number(Int(r.plates)),
+                 .text(r.outcome.rawValue), .text(r.detail)]
+            }, output)
+        } catch { throw CommandFailure(error) }
+    }
+}
+
+struct AuditVerifyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "verify",
+        abstract: "Check the audit log's hash chain; name the first record altered, removed, reordered or inserted (exit 1).",
+        discussion: "With --anchor (a file from `sightline audit anchor`, kept outside the store) a log cut back to before the anchor is caught too.")
+    @Argument(help: "Store directory.") var store: String
+    @Option(help: "An anchor file written by `sightline audit anchor`.") var anchor: String?
+
+    func run() throws {
+        do {
+            let anchored = try anchor.map { path throws -> AuditAnchor in
+                try AuditAnchor(text: String(contentsOfFile: path, encoding: .utf8), source: path)
+            }
+            let result = try AuditLog.verify(directory: store, anchor: anchored)
+            for note in result.notes { print("note: \(note)") }
+            if let problem = result.problem {
+                print("audit log NOT sound: \(problem)")
+                throw ExitCode(1)
+            }
+            print("audit log sound: \(result.records) records, head \(result.head)" + (anchored.map { ", matches the anchor at record \($0.records)" } ?? ""))
+        } catch let e as ExitCode { throw e } catch { throw CommandFailure(error) }
+    }
+}
+
+struct AuditAnchorCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "anchor",
+        abstract: "Write the audit log's head (record count and hash) to FILE; keep it outside the store.")
+    @Argument(help: "Store directory.") var store: String
+    @Argument(help: "The anchor file to write (outside the store directory).") var file: String
+
+    func run() throws {
+        let storePath = URL(fileURLWithPath: store).standardizedFileURL.path
+        let filePath = URL(fileURLWithPath: file).standardizedFileURL.path
+        guard !filePath.hasPrefix(storePath + "/") else {
+            throw ValidationError("the anchor belongs outside the store: whoever can rewrite the log can rewrite a file beside it")
+        }
+        do {
+            let result = try AuditLog.verify(directory: store)
+            guard result.isSound else { throw ValidationError("not anchoring a log that fails verification: \(result.problem!)") }
+            let anchor = try AuditLog.anchor(directory: store)
+            try anchor.text.write(toFile: file, atomically: true, encoding: .utf8)
+            print("anchored \(anchor.records) records, head \(anchor.head) → \(file)")
+        } catch let e as ValidationError { throw e } catch { throw CommandFailure(error) }
+    }
+}
+
+/// `sightline access`: show or set what every read must state.
+struct AccessCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "access",
+        abstract: "Show or set what every read of the store must state: none, purpose, or purpose+case.")
+    @Argument(help: "Store directory.") var store: String
+    @Option(help: "none, purpose or purpose+case.") var require: String?
+    @OptionGroup var access: AccessArguments
+
+    func run() throws {
+        guard let require else {
+            do { print("access: require \(try openReadOnly(store).accessRequirement.rawValue)") } catch { throw CommandFailure(error) }
+            return
+        }
+        guard let requirement = AccessRequirement(rawValue: require) else { throw ValidationError("--require must be none, purpose or purpose+case") }
+        let context = access.context
+        _ = try MaintenanceTarget(store).run(.setAccessRequirement(requirement)) { (s: Store) throws(SightlineError) -> ControlReply in
+            try s.setAccessRequirement(requirement, by: context)
+            return .statistics("")
+        }
+        print("access: require \(requirement.rawValue)")
+    }
+}
+
+/// `sightline init`: an empty store that requires a stated purpose of every read.
+struct InitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "init",
+        abstract: "Create an empty store; by default every read must state a purpose (--require).")
+    @Argument(help: "Store directory (created).") var store: String
+    @Option(help: "none, purpose or purpose+case.") var require = "purpose"
+
+    func run() throws {
+        guard let requirement = AccessRequirement(rawValue: require) else { throw ValidationError("--require must be none, purpose or purpose+case") }
+        var options = StoreOptions()
+        options.newStoreAccess = requirement
+        do {
+            guard (try? ReadOnlyStore(directory: store)) == nil else { throw ValidationError("\(store) already holds a store") }
+            try Store(directory: store, options: options).close()
+        } catch let e as ValidationError { throw e } catch { throw CommandFailure(error) }
+        print("created \(store): every read must state \(requirement == .none ? "nothing (reads are audited all the same)" : requirement == .purpose ? "a purpose" : "a purpose and a case number")")
+    }
+}

@@ -1,0 +1,334 @@
+import Foundation
+import Testing
+@testable import Sightline
+@testable import SightlineWorkload
+
+/// Accountable access: reads refused without a purpose where one is required; exactly one
+/// audit record per operation with the rows and plates it returned; the hash chain catching
+/// every kind of tampering; appenders in several openers sharing one chain.
+@Suite struct AuditTests {
+    static let reader = AccessContext(requester: "det.ramos", agency: "SFPD", purpose: "stolen vehicle follow-up", caseNumber: "24-0117")
+
+    /// A store of `AlertingTests`' look-alike plates over a few days, flushed.
+    static func store(_ dir: String, _ g: inout SplitMix64, requirement: AccessRequirement = .none) throws -> (Store, [Sighting], [Plate]) {
+        var options = storeOptions(bufferRows: 500)
+        options.newStoreAccess = requirement
+        let store = try Store(directory: dir, options: options)
+        let plates = AlertingTests.plates(&g, 40)
+        var rows: [Sighting] = []
+        for k in 0..<3 {
+            let b = AlertingTests.batch(&g, plates, rows: 400, start: 1_717_200_000_000 + Int64(k) * 400 * 611_000)
+            try store.append(b)
+            rows += b.sightings
+        }
+        try store.flush()
+        return (store, rows, plates)
+    }
+
+    /// Every read of a snapshot, each with what it returned (rows, distinct plates) as a
+    /// brute force over `rows` says.
+    static func operations(_ rows: [Sighting], _ plates: [Plate]) throws -> [(name: String, run: (StoreSnapshot) throws -> Void, rows: Int64, plates: Int64)] {
+        let plate = plates[0]
+        let history = rows.filter { $0.plate == plate }
+        let box = Area.box(south: 37.5, west: -122.1, north: 37.6, east: -122.0)
+        let inBox = rows.filter { box.contains(latitudeE7: $0.latitudeE7, longitudeE7: $0.longitudeE7) }
+        let pattern = try PlatePattern("\(plate.text.prefix(1))*")
+        let matching = rows.filter { pattern.matches($0.plate) }
+        func distinct(_ r: [Sighting]) -> Int64 { Int64(Set(r.map(\.plate)).count) }
+        // Frequent locations return the top 10 cells: the sightings they summarize.
+        var cells: [String: Int] = [:]
+        for s in history { cells[try Geohash(latitudeE7: s.latitudeE7, longitudeE7: s.longitudeE7, precision: 7).description, default: 0] += 1 }
+        let topCells = cells.values.sorted(by: >).prefix(10).reduce(0, +)
+        var rules = RuleSet()
+        rules.add([try HotlistEntry(plate: plate.text, list: "stolen")])
+        return [
+            ("query", { _ = try $0.run(Query(.history(plate))) }, Int64(history.count), distinct(history)),
+            ("query", { _ = try $0.run(Query(.area(box))) }, Int64(inBox.count), distinct(inBox)),
+            ("count", { _ = try $0.count(Query(.area(box))) }, Int64(inBox.count), -1),
+            ("heatmap", { _ = try $0.heatmap(Query(.area(box)), by: .day) }, Int64(inBox.count), -1),
+            ("cursor", { c in let cursor = try c.cursor(Query(.history(plate))); while try cursor.next() != nil {} }, -1, -1),
+            ("search-plates", { _ = try $0.searchPlates(Query(.search(pattern, within: nil))) }, Int64(matching.count), distinct(matching)),
+            ("query", { _ = try $0.run(Query(.search(pattern, within: nil))) }, Int64(matching.count), distinct(matching)),
+            ("frequent", { _ = try $0.frequentLocations(plate) }, Int64(topCells), history.isEmpty ? 0 : 1),
+            ("hotlist-check", { _ = try $0.checkRules(rules) }, Int64(history.count), distinct(history)),
+            ("export", { _ = try $0.allSightings() }, Int64(rows.count), distinct(rows)),
+        ]
+    }
+
+    @Test func distinctPlatesCountsLikeASet() throws {
+        let seed = testSeed()
+        var g = SplitMix64(seed: seed)
+        for _ in 0..<50 {
+            let b = randomBatch(&g, rows: Int(g.next() % 3000), plates: 1 + Int(g.next() % 500))
+            let rows = b.sightings
+            #expect(StoreSnapshot.distinctPlates(rows) == Set(rows.map(\.plate)).count, "SIGHTLINE_TEST_SEED=\(seed)")
+        }
+    }
+
+    @Test func readsWithoutAPurposeAreRefusedWhereOneIsRequired() throws {
+        let seed = testSeed()
+        var g = SplitMix64(seed: seed)
+        let dir = temporaryDirectory("audit-refuse")
+        defer { removeTree(dir) }
+        let (store, rows, plates) = try Self.store(dir, &g, requirement: .purpose)
+        defer { try? store.close() }
+        let ops = try Self.operations(rows, plates)
+        let unstated = AccessContext(requester: "someone", agency: "SFPD")
+        for op in ops {
+            let before = try AuditLog.records(directory: dir).count
+            #expect(throws: SightlineError.accessRefused("the store requires a purpose for every read")) { try op.run(store.snapshot(access: unstated)) }
+            #expect(throws: SightlineError.self) { try op.run(store.snapshot()) }
+            let records = try AuditLog.records(directory: dir)
+            #expect(records.count == before + 2, "\(op.name): each refusal is audited once")
+            #expect(records.suffix(2).allSatisfy { $0.outcome == .refused && $0.operation == op.name && $0.rows == 0 })
+            try op.run(store.snapshot(access: Self.reader))
+        }
+        // Intersect and convoy too.
+        let windows = [try IntersectionWindow(area: .box(south: 37.5, west: -122.1, north: 37.6, east: -122.0), time: .all)]
+        #expect(throws: SightlineError.self) { try store.snapshot().intersect(windows) }
+        #expect(throws: SightlineError.self) { try store.snapshot().convoy(plates[0], within: .seconds(60)) }
+        _ = try store.snapshot(access: Self.reader).intersect(windows)
+        // Purpose and case: a purpose alone is refused; the requirement is durable and audited.
+        try store.setAccessRequirement(.purposeAndCase, by: Self.reader)
+        var noCase = Self.reader
+        noCase.caseNumber = nil
+        #expect(throws: SightlineError.accessRefused("the store requires a case number for every read")) { try store.snapshot(access: noCase).run(Query(.history(plates[0]))) }
+        _ = try store.snapshot(access: Self.reader).run(Query(.history(plates[0])))
+        try store.close()
+        let readOnly = try ReadOnlyStore(directory: dir)
+        #expect(try readOnly.accessRequirement == .purposeAndCase)
+        #expect(throws: SightlineError.self) { try readOnly.snapshot(access: noCase).run(Query(.history(plates[0]))) }
+        let policy = try AuditLog.records(directory: dir).filter { $0.operation == "access-policy" }
+        #expect(policy.map(\.query) == ["require purpose+case"] && policy[0].access == Self.reader)
+        #expect(try AuditLog.verify(directory: dir).isSound)
+    }
+
+    @Test func everyOperationAppendsExactlyOneRecordWithItsCounts() throws {
+        let seed = testSeed()
+        var g = SplitMix64(seed: seed)
+        let dir = temporaryDirectory("audit-counts")
+        defer { removeTree(dir) }
+        let (store, rows, plates) = try Self.store(dir, &g)
+        defer { try? store.close() }
+        let readOnly = try ReadOnlyStore(directory: dir)
+        for (k, op) in try Self.operations(rows, plates).enumerated() {
+            // Alternate the owner's and a read-only opener's snapshots: one log, one chain.
+            let snapshot = k % 2 == 0 ? store.snapshot(access: Self.reader) : try readOnly.snapshot(access: Self.reader)
+            let before = try AuditLog.records(directory: dir)
+            try op.run(snapshot)
+            let after = try AuditLog.records(directory: dir)
+            #expect(after.count == before.count + 1, "SIGHTLINE_TEST_SEED=\(seed): \(op.name) appended \(after.count - before.count) records")
+            guard let r = after.last else { continue }
+            #expect(r.operation == op.name && r.outcome == .answered && r.access == Self.reader)
+            #expect(r.rows == op.rows && r.plates == op.plates, "SIGHTLINE_TEST_SEED=\(seed): \(op.name) recorded \(r.rows) rows / \(r.plates) plates, returned \(op.rows) / \(op.plates)")
+            #expect(r.sequence == UInt64(after.count))
+        }
+        // Store operations: a purge (its rows), guardrails.
+        let victim = plates[1]
+        let victimRows = rows.filter { $0.plate == victim }.count
+        try store.purge(victim, access: Self.reader)
+        try store.setInvestigationLimits(InvestigationLimits(maximumPlates: 1000), by: Self.reader)
+        let tail = try AuditLog.records(directory: dir).suffix(2)
+        #expect(tail.map(\.operation) == ["purge", "guardrails"])
+        #expect(tail.first!.rows == Int64(victimRows) && tail.first!.query.contains("#" + hex16(store.hasher.key(victim))))
+        // A failing read is recorded as failed, its error kept.
+        let limited = store.snapshot(access: Self.reader)
+        #expect(throws: SightlineError.self) { try limited.intersect([try IntersectionWindow(area: .box(south: 0, west: 0, north: 1, east: 1), time: .all)], minimum: 5) }
+        #expect(try AuditLog.records(directory: dir).last?.outcome == .failed)
+        // No plate in clear anywhere in the log: purged or not.
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/AUDIT"))
+        for p in plates where p.count >= 3 { #expect(bytes.range(of: Data(p.text.utf8)) == nil, "plate \(p) in clear in the audit log") }
+        #expect(try AuditLog.verify(directory: dir).isSound)
+    }
+
+    /// A log of `n` records written through a store, and its bytes.
+    static func log(_ dir: String, records n: Int) throws -> [UInt8] {
+        let store = try Store(directory: dir, options: storeOptions())
+        try store.append(AlertingTests.batch(&SplitMixBox.shared.g, [try Plate("ABC123")], rows: 5, start: 1_717_200_000_000))
+        for k in 0..<n { _ = try store.snapshot(access: AccessContext(requester: "r\(k)", purpose: "p\(k)")).run(Query(.history(try Plate("ABC123")))) }
+        try store.close()
+        return Array(try Data(contentsOf: URL(fileURLWithPath: "\(dir)/AUDIT")))
+    }
+
+    /// Offsets and lengths of each record of `bytes`.
+    static func frames(_ bytes: [UInt8]) -> [Range<Int>] {
+        var out: [Range<Int>] = []
+        var offset = AuditLogFormat.headerSize
+        while offset + 4 <= bytes.count {
+            let body = Int(bytes[offset]) | Int(bytes[offset + 1]) << 8 | Int(bytes[offset + 2]) << 16 | Int(bytes[offset + 3]) << 24
+            let end = offset + AuditLogFormat.frameSize + body
+            out.append(offset..<end)
+            offset = end
+        }
+        return out
+    }
+
+    /// A record re-framed as a forger would: body edited, own hash and checksum recomputed,
+    /// linked to `previous`.
+    static func forge(_ bytes: [UInt8], _ frame: Range<Int>, previous: [UInt8]? = nil, edit: (inout [UInt8]) -> Void) -> (bytes: [UInt8], hash: [UInt8]) {
+        let bodyLength = frame.count - AuditLogFormat.frameSize
+        var body = Array(bytes[(frame.lowerBound + 36)..<(frame.lowerBound + 36 + bodyLength)])
+        edit(&body)
+        return AuditLogFormat.record(body: body, previous: previous ?? Array(bytes[(frame.lowerBound + 4)..<(frame.lowerBound + 36)]))
+    }
+
+    static func verify(_ bytes: [UInt8], anchor: AuditAnchor? = nil) throws -> AuditVerification {
+        let dir = temporaryDirectory("audit-verify")
+        defer { removeTree(dir) }
+        try Data(bytes).write(to: URL(fileURLWithPath: "\(dir)/AUDIT"))
+        return try AuditLog.verify(directory: dir, anchor: anchor)
+    }
+
+    @Test func verifyNamesEachKindOfTampering() throws {
+        let dir = temporaryDirectory("audit-tamper")
+        defer { removeTree(dir) }
+        let bytes = try Self.log(dir, records: 8)
+        let frames = Self.frames(bytes)
+        #expect(frames.count == 8 && frames.last!.upperBound == bytes.count)
+        let anchor = try AuditLog.anchor(directory: dir)
+        #expect(try Self.verify(bytes, anchor: anchor).isSound)
+        func problem(_ tampered: [UInt8], anchor: AuditAnchor? = nil) throws -> String { try Self.verify(tampered, anchor: anchor).problem ?? "sound" }
+        // Sequence field of record k: the body's first 8 bytes.
+        func setSequence(_ s: UInt64) -> (inout [UInt8]) -> Void { { body in for i in 0..<8 { body[i] = UInt8(truncatingIfNeeded: s >> (8 * UInt64(i))) } } }
+        let purposeEdit: (inout [UInt8]) -> Void = { body in body[body.count - 10] ^= 0x20 }
+
+        // A flipped byte (no checksum fixed): the damaged record, by offset.
+        for k in [0, 3, 7] {
+            var t = bytes
+            t[frames[k].lowerBound + 40] ^= 1
+            #expect(try problem(t).contains("byte \(frames[k].lowerBound)"), "record \(k + 1)")
+        }
+        // Edited, checksum fixed, own hash not: that record.
+        for k in [0, 4, 7] {
+            var t = bytes
+            let bodyStart = frames[k].lowerBound + 36, length = frames[k].count
+            t[bodyStart + 20] ^= 0x01
+            let crc = t[frames[k].lowerBound..<(frames[k].upperBound - 4)].withUnsafeBytes { CRC32C.checksum($0) }
+            for i in 0..<4 { t[frames[k].lowerBound + length - 4 + i] = UInt8(truncatingIfNeeded: crc >> (8 * UInt32(i))) }
+            let found = try problem(t)
+            #expect(found.contains("record \(k + 1) at byte \(frames[k].lowerBound) was altered"), "\(found)")
+        }
+        // Edited and re-hashed by a forger: the next record's link names it.
+        for k in [0, 3, 6] {
+            let forged = Self.forge(bytes, frames[k], edit: purposeEdit).bytes
+            let t = Array(bytes[..<frames[k].lowerBound]) + forged + Array(bytes[frames[k].upperBound...])
+            let found = try problem(t)
+            #expect(found.contains("record \(k + 1) at byte \(frames[k].lowerBound) was altered"), "\(found)")
+        }
+        // The last record re-hashed: only the anchor catches it.
+        do {
+            let forged = Self.forge(bytes, frames[7], edit: purposeEdit).bytes
+            let t = Array(bytes[..<frames[7].lowerBound]) + forged
+            #expect(try problem(t) == "sound")
+            #expect(try problem(t, anchor: anchor).contains("record 8 differs from the anchored one"))
+        }
+        // Removed: the gap names it.
+        for k in [0, 2, 6] {
+            let t = Array(bytes[..<frames[k].lowerBound]) + Array(bytes[frames[k].upperBound...])
+            let found = try problem(t)
+            #expect(found.contains("record \(k + 1) was removed"), "\(found)")
+        }
+        // Swapped with the next: reordered.
+        for k in [0, 3, 6] {
+            let t = Array(bytes[..<frames[k].lowerBound]) + Array(bytes[frames[k + 1]]) + Array(bytes[frames[k]]) + Array(bytes[frames[k + 1].upperBound...])
+            let found = try problem(t)
+            #expect(found.contains("record \(k + 1) was moved"), "\(found)")
+        }
+        // Inserted: a forged copy of record k, linked properly, before the original.
+        for k in [1, 4, 7] {
+            let previous = k == 0 ? AuditLogFormat.genesis : Array(bytes[(frames[k - 1].upperBound - 40)..<(frames[k - 1].upperBound - 8)])
+            let forged = Self.forge(bytes, frames[k], previous: previous) { body in purposeEdit(&body); setSequence(UInt64(k + 1))(&body) }.bytes
+            let t = Array(bytes[..<frames[k].lowerBound]) + forged + Array(bytes[frames[k].lowerBound...])
+            let found = try problem(t)
+            #expect(found.contains("was inserted"), "\(found)")
+        }
+        // Tail cut: sound alone (a shorter log is a log), caught by the anchor.
+        for cut in [1, 3] {
+            let t = Array(bytes[..<frames[8 - cut].lowerBound])
+            #expect(try problem(t) == "sound")
+            let found = try problem(t, anchor: anchor)
+            #expect(found.contains("records \(9 - cut)–8 were cut off"), "\(found)")
+        }
+        // An anchor survives its text form.
+        #expect(try AuditAnchor(text: anchor.text, source: "anchor") == anchor)
+    }
+
+    @Test func aTornTailIsCutAndTheChainGoesOn() throws {
+        let dir = temporaryDirectory("audit-torn")
+        defer { removeTree(dir) }
+        let bytes = try Self.log(dir, records: 3)
+        let frames = Self.frames(bytes)
+        // A record cut short by a crash: half of a fourth record.
+        let extra = Self.forge(bytes, frames[2], previous: Array(bytes[(frames[2].upperBound - 40)..<(frames[2].upperBound - 8)])) { _ in }.bytes
+        try Data(bytes + extra.prefix(extra.count / 2)).write(to: URL(fileURLWithPath: "\(dir)/AUDIT"))
+        let torn = try AuditLog.verify(directory: dir)
+        #expect(torn.isSound && torn.records == 3 && torn.notes.count == 1)
+        let store = try Store(directory: dir, options: storeOptions())
+        _ = try store.snapshot(access: Self.reader).run(Query(.history(try Plate("ABC123"))))
+        try store.close()
+        let after = try AuditLog.verify(directory: dir)
+        #expect(after.isSound && after.records == 4 && after.notes.isEmpty)
+        #expect(try AuditLog.records(directory: dir).map(\.sequence) == [1, 2, 3, 4])
+        // A whole record damaged in the middle is not repaired: reads fail until someone looks.
+        var damaged = Array(try Data(contentsOf: URL(fileURLWithPath: "\(dir)/AUDIT")))
+        damaged[frames[1].lowerBound + 50] ^= 0xFF
+        damaged.append(contentsOf: [1, 2, 3])  // and a torn tail, so the appender must walk the file
+        try Data(damaged).write(to: URL(fileURLWithPath: "\(dir)/AUDIT"))
+        let reopened = try Store(directory: dir, options: storeOptions())
+        defer { try? reopened.close() }
+        #expect(throws: SightlineError.self) { try reopened.snapshot(access: Self.reader).run(Query(.history(try Plate("ABC123")))) }
+    }
+
+    @Test func noAnswerWithoutItsRecord() throws {
+        let dir = temporaryDirectory("audit-fault")
+        defer { removeTree(dir) }
+        let fs = FaultInjectingFileSystem()
+        let store = try Store(directory: dir, options: storeOptions(), fileSystem: fs)
+        defer { try? store.close() }
+        try store.append(AlertingTests.batch(&SplitMixBox.shared.g, [try Plate("ABC123")], rows: 5, start: 1_717_200_000_000))
+        _ = try store.snapshot(access: Self.reader).run(Query(.history(try Plate("ABC123"))))
+        // Each operation of the audit append fails in turn: the read fails with it. (A failure
+        // closes the log; "open" is failed while it is closed.)
+        let history = try Query(.history(try Plate("ABC123")))
+        for operations in [["write", "open"], ["fsync"], ["lock"]] {
+            for operation in operations {
+                fs.failNext(operation, path: "AUDIT")
+                #expect(throws: SightlineError.self, "\(operation)") { try store.snapshot(access: Self.reader).run(history) }
+            }
+            _ = try store.snapshot(access: Self.reader).run(history)
+        }
+        // 1 + 3 answered reads, and the read whose fsync failed: its record reached the file
+        // (an attempt is recorded; its answer was never returned).
+        let verification = try AuditLog.verify(directory: dir)
+        #expect(verification.isSound && verification.records == 5, "\(verification)")
+    }
+
+    @Test func concurrentReadersShareOneChain() throws {
+        let seed = testSeed()
+        var g = SplitMix64(seed: seed)
+        let dir = temporaryDirectory("audit-concurrent")
+        defer { removeTree(dir) }
+        let (store, _, plates) = try Self.store(dir, &g)
+        defer { try? store.close() }
+        let readers = [try ReadOnlyStore(directory: dir), try ReadOnlyStore(directory: dir)]
+        let perThread = 40
+        DispatchQueue.concurrentPerform(iterations: 4) { t in
+            for k in 0..<perThread {
+                let context = AccessContext(requester: "t\(t)", purpose: "read \(k)")
+                let snapshot = t < 2 ? store.snapshot(access: context) : try! readers[t - 2].snapshot(access: context)
+                _ = try! snapshot.run(Query(.history(plates[k % plates.count])))
+            }
+        }
+        let records = try AuditLog.records(directory: dir)
+        #expect(records.count == 4 * perThread)
+        #expect(records.map(\.sequence) == Array(1...UInt64(4 * perThread)))
+        #expect(Set(records.map { "\($0.access.requester) \($0.access.purpose)" }).count == 4 * perThread)
+        #expect(try AuditLog.verify(directory: dir).isSound)
+    }
+}
+
+/// A shared generator for fixtures whose randomness does not matter.
+final class SplitMixBox: @unchecked Sendable {
+    static let shared = SplitMixBox()
+    var g = SplitMix64(seed: 99)
+}
