@@ -122,15 +122,25 @@ struct InitCommand: ParsableCommand {
         abstract: "Create an empty store; by default every read must state a purpose (--require).")
     @Argument(help: "Store directory (created).") var store: String
     @Option(help: "none, purpose or purpose+case.") var require = "purpose"
+    @Option(help: "Keep the plate-key secret in this file outside the store (created, mode 0600, when missing); every later command then needs SIGHTLINE_SECRET_FILE=PATH.")
+    var secretFile: String?
 
     func run() throws {
         guard let requirement = AccessRequirement(rawValue: require) else { throw ValidationError("--require must be none, purpose or purpose+case") }
-        var options = StoreOptions()
+        var options = cliStoreOptions()
         options.newStoreAccess = requirement
+        if let secretFile {
+            let storePath = URL(fileURLWithPath: store).standardizedFileURL.path
+            guard !URL(fileURLWithPath: secretFile).standardizedFileURL.path.hasPrefix(storePath + "/") else {
+                throw ValidationError("--secret-file must be outside the store directory")
+            }
+            options.secretSource = .file(secretFile)
+        }
         do {
             guard (try? ReadOnlyStore(directory: store)) == nil else { throw ValidationError("\(store) already holds a store") }
             try Store(directory: store, options: options).close()
         } catch let e as ValidationError { throw e } catch { throw CommandFailure(error) }
+        if let secretFile { print("plate-key secret: \(secretFile) (outside the store; set SIGHTLINE_SECRET_FILE=\(secretFile) to open it)") }
         print("created \(store): every read must state \(requirement == .none ? "nothing (reads are audited all the same)" : requirement == .purpose ? "a purpose" : "a purpose and a case number")")
     }
 }

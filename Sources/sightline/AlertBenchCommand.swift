@@ -265,7 +265,7 @@ struct AlertBenchRetroactiveCommand: ParsableCommand {
 
     func run() throws {
         guard let mode = MatchMode(rawValue: mode), mode != .pattern else { throw ValidationError("--mode must be exact or equivalent") }
-        let reader = try ReadOnlyStore(directory: store)
+        let reader = try ReadOnlyStore(directory: store, options: cliStoreOptions())
         let snapshot = try reader.snapshot(access: AccessContext(requester: "alert-bench", purpose: "benchmark"))
         let batchesInStore = max(1, snapshot.rowCount / batchRows)
         // Plates of the store's own feed: a few from each of some random batches.

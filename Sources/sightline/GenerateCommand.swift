@@ -21,7 +21,7 @@ struct GenerateCommand: ParsableCommand {
         guard ["alpr", "tracks"].contains(mode) else { throw ValidationError("--mode is alpr or tracks") }
         guard ["csv", "ndjson"].contains(format) else { throw ValidationError("--format is csv or ndjson") }
         let target: Store? = try store.map { path in
-            var options = StoreOptions()
+            var options = cliStoreOptions()
             options.controlChannel = true  // `sightline compact|purge|flush|stats` reach this process
             do { return try Store(directory: path, options: options) } catch { throw CommandFailure(error) }
         }

@@ -97,7 +97,7 @@ struct VerifyCommand: ParsableCommand {
     @Argument(help: "Store directory.") var store: String
 
     func run() throws {
-        let report = Store.verify(directory: store)
+        let report = Store.verify(directory: store, secretSource: environmentSecretSource())
         for n in report.notes { print("note: \(n)") }
         for p in report.problems { print("problem: \(p)") }
         if report.isSound { print("sound") } else { throw ExitCode(1) }

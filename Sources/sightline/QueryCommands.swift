@@ -63,7 +63,7 @@ struct AreaOptions: ParsableArguments {
 /// Opens an existing store for reading, without its lock: works while another process (an
 /// ingest, a service) owns it, and sees that owner's acknowledged rows.
 func openReadOnly(_ path: String) throws -> ReadOnlyStore {
-    do { return try ReadOnlyStore(directory: path) } catch { throw CommandFailure(error) }
+    do { return try ReadOnlyStore(directory: path, options: cliStoreOptions()) } catch { throw CommandFailure(error) }
 }
 
 /// A snapshot of an existing store, opened read-only, read on behalf of `access` (every
@@ -74,7 +74,7 @@ func openSnapshot(_ path: String, _ access: AccessArguments) throws -> StoreSnap
 
 /// Opens an existing store as its owner, for maintenance (never creates one).
 func openStore(_ path: String) throws -> Store {
-    var options = StoreOptions()
+    var options = cliStoreOptions()
     options.createIfMissing = false
     guard FileManager.default.fileExists(atPath: "\(path)/MANIFEST") else {
         throw CommandFailure(SightlineError.invalidArgument("\(path) holds no store"))

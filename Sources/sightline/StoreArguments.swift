@@ -9,7 +9,7 @@ struct StoreArguments: ParsableArguments {
 
     /// The library options these arguments describe.
     func storeOptions() throws -> StoreOptions {
-        var options = StoreOptions()
+        var options = cliStoreOptions()
         options.bufferRows = bufferRows
         switch durability {
         case "every-batch": options.durability = .everyBatch
@@ -43,4 +43,21 @@ struct AccessArguments: ParsableArguments {
                              agency: agency ?? environment["SIGHTLINE_AGENCY"] ?? "",
                              purpose: purpose ?? "", caseNumber: caseNumber)
     }
+}
+
+/// Where the plate-key secret comes from for the CLI: `SIGHTLINE_SECRET_FILE` (a file outside
+/// the store, owner-only) or `SIGHTLINE_SECRET` (32 hex digits); else the store's own
+/// `plate-key.secret`. Stores made with `sightline init --secret-file` need one of them.
+func environmentSecretSource() -> PlateKeySecretSource {
+    let environment = ProcessInfo.processInfo.environment
+    if let path = environment["SIGHTLINE_SECRET_FILE"], !path.isEmpty { return .file(path) }
+    if environment["SIGHTLINE_SECRET"] != nil { return .environment("SIGHTLINE_SECRET") }
+    return .storeDirectory
+}
+
+/// Store options with the environment's secret source.
+func cliStoreOptions() -> StoreOptions {
+    var options = StoreOptions()
+    options.secretSource = environmentSecretSource()
+    return options
 }

@@ -332,3 +332,65 @@ final class SplitMixBox: @unchecked Sendable {
     static let shared = SplitMixBox()
     var g = SplitMix64(seed: 99)
 }
+
+/// The plate-key secret kept outside the store: created where asked, never written inside,
+/// required to open, checked against the store.
+@Suite struct SecretOutsideTheStoreTests {
+    @Test func aStoreWhoseSecretIsOutsideNeedsItAndKnowsAWrongOne() throws {
+        let dir = temporaryDirectory("secret-outside")
+        let keys = temporaryDirectory("secret-keys")
+        defer { removeTree(dir); removeTree(keys) }
+        let keyFile = "\(keys)/store.key"
+        var options = storeOptions()
+        options.secret = nil  // from the source, not given
+        options.secretSource = .file(keyFile)
+        let store = try Store(directory: dir, options: options)
+        let plate = try Plate("7ABC123")
+        var batch = SightingBatch()
+        batch.append(Sighting(unchecked: plate, time: 1_717_200_000_000, latitudeE7: 375_000_000, longitudeE7: -1_221_000_000,
+                              camera: 1, confidence: 90, region: nil, image: nil))
+        try store.append(batch)
+        _ = try store.snapshot(access: AuditTests.reader).run(Query(.history(plate)))
+        try store.close()
+        // The file was made owner-only; the directory holds a check, not the secret.
+        #expect(try PosixFileSystem().permissions(keyFile) == 0o600)
+        let secretHex = try String(contentsOfFile: keyFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let secret = try PlateKeySecret(hex: secretHex)
+        let names = try FileManager.default.contentsOfDirectory(atPath: dir)
+        #expect(!names.contains("plate-key.secret") && names.contains("plate-key.check"))
+        var keyBytes: [UInt8] = []
+        for word in [secret.k0, secret.k1] { for i in 0..<8 { keyBytes.append(UInt8(truncatingIfNeeded: word >> (8 * UInt64(i)))) } }
+        for name in names {
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/\(name)"))
+            #expect(bytes.range(of: Data(secretHex.utf8)) == nil && bytes.range(of: Data(keyBytes)) == nil, "\(name) holds the secret")
+        }
+        // Without it: a clear error, for owners and readers alike; a wrong one is refused.
+        var bare = storeOptions()
+        bare.secret = nil
+        #expect(throws: SightlineError.secretRequired(path: dir)) { try Store(directory: dir, options: bare) }
+        #expect(throws: SightlineError.secretRequired(path: dir)) { try ReadOnlyStore(directory: dir) }
+        var wrong = bare
+        wrong.secretSource = .provider { PlateKeySecret(k0: 1, k1: 2) }
+        #expect(throws: SightlineError.wrongPlateKeySecret(path: dir)) { try Store(directory: dir, options: wrong) }
+        // A provider (key-management service) or the environment with the right secret opens it.
+        var provided = bare
+        provided.secretSource = .provider { secret }
+        let reopened = try ReadOnlyStore(directory: dir, options: provided)
+        #expect(try reopened.snapshot(access: AuditTests.reader).run(Query(.history(plate))).rows.count == 1)
+        setenv("SIGHTLINE_TEST_SECRET", secretHex, 1)
+        defer { unsetenv("SIGHTLINE_TEST_SECRET") }
+        var fromEnvironment = bare
+        fromEnvironment.secretSource = .environment("SIGHTLINE_TEST_SECRET")
+        try Store(directory: dir, options: fromEnvironment).close()
+        #expect(Store.verify(directory: dir, secretSource: .environment("SIGHTLINE_TEST_SECRET")).isSound)
+        #expect(!Store.verify(directory: dir).isSound)
+        // A secret file others may read is refused.
+        chmod(keyFile, 0o644)
+        #expect(throws: SightlineError.self) { try Store(directory: dir, options: options) }
+        chmod(keyFile, 0o600)
+        try Store(directory: dir, options: options).close()
+        // The audit names the plate by a key only the secret computes.
+        let record = try AuditLog.records(directory: dir).first { $0.operation == "query" }
+        #expect(record?.query.contains("#" + hex16(PlateHasher(secret: secret).key(plate))) == true)
+    }
+}

@@ -87,6 +87,8 @@ final class FaultInjectingFileSystem: FileSystem, @unchecked Sendable {
     func lockExclusive(_ file: OpenFile) throws(SightlineError) { try check("lock", file.path); try real.lockExclusive(file) }
     func lockWaiting(_ file: OpenFile) throws(SightlineError) { try check("lock", file.path); try real.lockWaiting(file) }
     func unlock(_ file: OpenFile) throws(SightlineError) { try check("unlock", file.path); try real.unlock(file) }
+    func permissions(_ path: String) throws(SightlineError) -> UInt16 { try check("stat", path); return try real.permissions(path) }
+    func setPermissions(_ path: String, _ mode: UInt16) throws(SightlineError) { try check("chmod", path); try real.setPermissions(path, mode) }
 }
 
 /// A fresh empty directory under /tmp, removed by the caller with `removeTree`.

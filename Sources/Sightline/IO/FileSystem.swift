@@ -86,6 +86,10 @@ public protocol FileSystem: Sendable {
     func lockWaiting(_ file: OpenFile) throws(SightlineError)
     /// Releases the lock of `lockWaiting`.
     func unlock(_ file: OpenFile) throws(SightlineError)
+    /// The permission bits of the file at `path` (`stat`), e.g. 0o600.
+    func permissions(_ path: String) throws(SightlineError) -> UInt16
+    /// Sets the permission bits of the file at `path` (`chmod`).
+    func setPermissions(_ path: String, _ mode: UInt16) throws(SightlineError)
 }
 
 extension FileSystem {
@@ -276,6 +280,18 @@ public struct PosixFileSystem: FileSystem {
     /// Unlocks with `flock(2)`, `LOCK_UN`.
     public func unlock(_ file: OpenFile) throws(SightlineError) {
         _ = try check(Int(flock(file.descriptor, LOCK_UN)), "flock", file.path)
+    }
+
+    /// `stat(2)`'s permission bits.
+    public func permissions(_ path: String) throws(SightlineError) -> UInt16 {
+        var info = stat()
+        _ = try check(Int(stat(path, &info)), "stat", path)
+        return UInt16(info.st_mode & 0o7777)
+    }
+
+    /// `chmod(2)`.
+    public func setPermissions(_ path: String, _ mode: UInt16) throws(SightlineError) {
+        _ = try check(Int(chmod(path, mode_t(mode))), "chmod", path)
     }
 
     /// Lists with `opendir`/`readdir`, sorted.

@@ -38,12 +38,15 @@ public enum SightlineError: Error, Sendable, Equatable, CustomStringConvertible 
     /// A read the store's access rules refuse: no purpose (or case number) where the store
     /// requires one. The refusal itself is audited.
     case accessRefused(String)
+    /// The store's plate-key secret is kept outside it and none was supplied
+    /// (`StoreOptions.secret` or `secretSource`).
+    case secretRequired(path: String)
 
     /// The file the error concerns, when it concerns one.
     public var path: String? {
         switch self {
         case .corruptFile(let path, _, _), .unsupportedFormat(let path, _), .wrongPlateKeySecret(let path),
-             .storeLocked(let path), .io(_, let path, _), .storeClosed(let path), .controlFailed(let path, _):
+             .storeLocked(let path), .io(_, let path, _), .storeClosed(let path), .controlFailed(let path, _), .secretRequired(let path):
             return path
         case .invalidInput(let source, _, _):
             return source
@@ -89,6 +92,8 @@ public enum SightlineError: Error, Sendable, Equatable, CustomStringConvertible 
             return "\(source):\(line): \(reason)"
         case .accessRefused(let reason):
             return "access refused: \(reason)"
+        case .secretRequired(let path):
+            return "\(path): the store's plate-key secret is kept outside it; supply it (a secret file, an environment variable or a provider)"
         }
     }
 }

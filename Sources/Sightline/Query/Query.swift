@@ -44,6 +44,9 @@ public struct QueryFilters: Sendable, Hashable {
     public var minimumConfidence: UInt8
     /// At most this many rows, after ordering (nil: all).
     public var limit: Int?
+    /// The cameras whose rows the reader may not see (the sharing policy); set by the
+    /// snapshot, not by callers.
+    var visibility: CameraVisibility?
 
     /// Filters; the defaults keep everything.
     public init(cameras: Set<UInt32>? = nil, region: Region? = nil, minimumConfidence: UInt8 = 0, limit: Int? = nil) {
@@ -57,6 +60,7 @@ public struct QueryFilters: Sendable, Hashable {
     @inline(__always)
     func accepts(camera: UInt32, confidence: UInt8, regionCode: UInt32) -> Bool {
         confidence >= minimumConfidence && (region == nil || region!.code == regionCode) && (cameraList.map { Self.contains($0, camera) } ?? true)
+            && (visibility?.allows(camera) ?? true)
     }
 
     @inline(__always)
@@ -68,7 +72,7 @@ public struct QueryFilters: Sendable, Hashable {
     /// Columns the filters read besides time and position.
     var columns: ColumnSet {
         var c: ColumnSet = []
-        if cameras != nil { c.insert(.camera) }
+        if cameras != nil || visibility != nil { c.insert(.camera) }
         if region != nil { c.insert(.region) }
         if minimumConfidence > 0 { c.insert(.confidence) }
         return c

@@ -131,7 +131,8 @@ enum QueryExecutor {
         var searchPattern: PlatePattern?
         if case .search(let pattern, _) = query.kind { searchPattern = pattern }
         if let windows = plan.cameraWindows {
-            try scanCompanions(segment, blocks: blocks, windows: windows, time: query.time, decoder: decoder, into: &sink, stats: &stats)
+            try scanCompanions(segment, blocks: blocks, windows: windows, time: query.time, visibility: query.filters.visibility,
+                               decoder: decoder, into: &sink, stats: &stats)
             return
         }
         for b in blocks {
@@ -249,7 +250,7 @@ enum QueryExecutor {
     /// target's windows; the plate chunk is read only for a block with a row inside one,
     /// and a plate is built only for such rows (positions are never needed).
     static func scanCompanions<Sink: MatchSink>(_ segment: SegmentReader, blocks: [Int], windows: CameraWindows, time: TimeRange,
-                                                decoder: BlockDecoder, into sink: inout Sink,
+                                                visibility: CameraVisibility?, decoder: BlockDecoder, into sink: inout Sink,
                                                 stats: inout QueryStatistics) throws(SightlineError) {
         var inside: [Int32] = []
         for b in blocks {
@@ -260,7 +261,8 @@ enum QueryExecutor {
             stats.rowsExamined += rowCount
             let times = decoder.times.base, cameras = decoder.cameras.base
             inside.removeAll(keepingCapacity: true)
-            for row in 0..<rowCount where time.contains(times[row]) && windows.contains(camera: cameras[row], time: times[row]) {
+            for row in 0..<rowCount where time.contains(times[row]) && windows.contains(camera: cameras[row], time: times[row])
+                && (visibility?.allows(cameras[row]) ?? true) {
                 inside.append(Int32(truncatingIfNeeded: row))
             }
             guard !inside.isEmpty else { continue }

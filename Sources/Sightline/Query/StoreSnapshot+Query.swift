@@ -12,6 +12,9 @@ extension StoreSnapshot {
             // Retention: expired rows are never returned, whatever is still on disk.
             query.time = (try? TimeRange(from: cutoff, to: query.time.to)) ?? TimeRange(uncheckedFrom: cutoff, to: cutoff)
         }
+        // Sharing policy: rows of hidden cameras are filtered where rows are examined, so they
+        // are never materialized nor counted.
+        if let visibility { query.filters.visibility = visibility }
         var plan = try QueryPlanner.plan(query, segments: segments, memory: memory, countOnly: countOnly, parallelism: parallelism)
         plan.parallelism = parallelism
         return plan

@@ -15,6 +15,8 @@ public struct StoreSnapshot: Sendable {
     public internal(set) var access: AccessContext = .unattributed
     /// Where this snapshot's reads are audited; nil for the engine's own internal reads.
     var auditTrail: AuditTrail? = nil
+    /// The cameras whose rows this snapshot's reader may not see (nil: all visible).
+    var visibility: CameraVisibility? = nil
 
     /// The first and last time held (expired rows aside), or nil when empty.
     var dataExtent: ClosedRange<Int64>? {
@@ -36,6 +38,7 @@ public struct StoreSnapshot: Sendable {
         for segment in segments { rows += try segment.allSightings() }
         for batch in memory { rows += batch.sightings }
         if let cutoff = expiredBefore { rows.removeAll { $0.time < cutoff } }
+        if let visibility { rows.removeAll { !visibility.allows($0.camera) } }
         return rows
     }
 }

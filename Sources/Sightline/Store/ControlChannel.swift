@@ -16,6 +16,10 @@ public enum ControlRequest: Sendable, Hashable {
     case purge(Plate, TimeRange, access: AccessContext = .unattributed)
     /// Set what every read must state (`Store.setAccessRequirement`).
     case setAccessRequirement(AccessRequirement)
+    /// Replace the camera registry (`Store.setCameraRegistry`).
+    case setCameraRegistry(CameraRegistry)
+    /// Replace the sharing policy (`Store.setSharingPolicy`).
+    case setSharingPolicy(SharingPolicy)
     /// Report the store's statistics.
     case statistics
     /// Set the guardrails of investigative queries (replies with the statistics).
@@ -231,6 +235,8 @@ enum ControlWire {
         case .addGeofence(let g, let from): return "geofence-add \(hexEncoded(RulesFile.line(of: g))) \(time(from))"
         case .removeGeofence(let name): return "geofence-remove \(name)"
         case .setAccessRequirement(let r): return "access \(r.rawValue)"
+        case .setCameraRegistry(let r): return "cameras \(hexEncoded(String(decoding: CamerasFile.encode(r), as: UTF8.self)))"
+        case .setSharingPolicy(let p): return "policy \(hexEncoded(String(decoding: PolicyFile.encode(p), as: UTF8.self)))"
         }
     }
 
@@ -261,6 +267,8 @@ enum ControlWire {
         case ("hotlist-remove", 2): return .removeHotlistEntries(file: try hexDecoded(f[1]))
         case ("geofence-add", 3): return .addGeofence(try RulesFile.geofence(line: try hexDecoded(f[1])), retroactiveFrom: try time(f[2]))
         case ("geofence-remove", 2): return .removeGeofence(f[1])
+        case ("cameras", 2): return .setCameraRegistry(try CamerasFile.decode(Array(try hexDecoded(f[1]).utf8), path: "control request"))
+        case ("policy", 2): return .setSharingPolicy(try PolicyFile.decode(Array(try hexDecoded(f[1]).utf8), path: "control request"))
         case ("access", 2):
             guard let r = AccessRequirement(rawValue: f[1]) else { throw .invalidArgument("control request: \(line)") }
             return .setAccessRequirement(r)

@@ -74,11 +74,11 @@ public final class ReadOnlyStore: Sendable {
             if case .io(_, _, let errno) = error, errno == ENOENT || errno == ENOTDIR { throw .invalidArgument("\(directory) holds no store") }
             throw error
         }
-        guard names.contains(Store.secretFileName), names.contains(Manifest.fileName) else {
+        guard names.contains(Store.secretFileName) || names.contains(SecretCheckFile.fileName), names.contains(Manifest.fileName) else {
             throw .invalidArgument("\(directory) holds no store")
         }
-        let secret = try Store.readSecret("\(directory)/\(Store.secretFileName)", fileSystem: fileSystem)
-        if let given = options.secret, given != secret { throw .wrongPlateKeySecret(path: directory) }
+        let secret = try Store.openSecret(directory: directory, names: names, secret: options.secret, source: options.secretSource,
+                                          create: false, fileSystem: fileSystem)
         hasher = PlateHasher(secret: secret)
         state = Locked(State())
         _ = try engineSnapshot()
@@ -97,7 +97,20 @@ public final class ReadOnlyStore: Sendable {
         snapshot.access = access
         snapshot.auditTrail = AuditTrail(log: auditLog, requirement: try AccessFile.read(directory: directory, fileSystem: fileSystem),
                                          hasher: hasher, now: options.wallClock)
+        // The owner may change the registry or the policy at any time: read both now.
+        let registry = try CamerasFile.read(directory: directory, fileSystem: fileSystem)
+        snapshot.visibility = try PolicyFile.read(directory: directory, fileSystem: fileSystem).visibility(for: access.agency, registry: registry)
         return snapshot
+    }
+
+    /// The cameras and their owners (as `CAMERAS` says now).
+    public var cameraRegistry: CameraRegistry {
+        get throws(SightlineError) { try CamerasFile.read(directory: directory, fileSystem: fileSystem) }
+    }
+
+    /// Who may read whose rows (as `POLICY` says now).
+    public var sharingPolicy: SharingPolicy {
+        get throws(SightlineError) { try PolicyFile.read(directory: directory, fileSystem: fileSystem) }
     }
 
     /// What every read of this store must state (as `ACCESS` says now).

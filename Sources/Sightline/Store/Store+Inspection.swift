@@ -126,8 +126,10 @@ extension Store {
     /// Checks a store without opening it for writing (no lock, no repair): the manifest,
     /// every listed segment (every chunk's checksum, every value, both copies agreeing),
     /// the logs and the deletion log. Files that a crash left behind (the next open removes
-    /// them) are reported as notes, not problems.
-    public static func verify(directory: String, fileSystem: any FileSystem = PosixFileSystem()) -> VerificationReport {
+    /// them) are reported as notes, not problems. A store whose plate-key secret is kept
+    /// outside it needs `secretSource`.
+    public static func verify(directory: String, secretSource: PlateKeySecretSource = .storeDirectory,
+                              fileSystem: any FileSystem = PosixFileSystem()) -> VerificationReport {
         var report = VerificationReport()
         func problem(_ path: String, _ message: String) { report.problems.append(.init(path: path, message: message)) }
         func problem(_ e: SightlineError) { problem(e.path ?? directory, "\(e)") }
@@ -135,7 +137,9 @@ extension Store {
         let names: [String]
         do { names = try fileSystem.contentsOfDirectory(directory) } catch { problem(error); return report }
         let secret: PlateKeySecret
-        do { secret = try readSecret("\(directory)/\(secretFileName)", fileSystem: fileSystem) } catch { problem(error); return report }
+        do {
+            secret = try openSecret(directory: directory, names: names, secret: nil, source: secretSource, create: false, fileSystem: fileSystem)
+        } catch { problem(error); return report }
         let hasher = PlateHasher(secret: secret)
         let manifest: Manifest
         do { manifest = try Manifest.read(directory: directory, fileSystem: fileSystem) } catch { problem(error); return report }

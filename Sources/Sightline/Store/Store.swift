@@ -70,6 +70,11 @@ public final class Store: Sendable {
         var investigationLimits = InvestigationLimits.off
         /// What every read must state (`ACCESS`).
         var accessRequirement = AccessRequirement.none
+        /// Who owns which camera's rows (`CAMERAS`), and who may read whose (`POLICY`).
+        var cameraRegistry = CameraRegistry()
+        var sharingPolicy = SharingPolicy.open
+        /// Each requesting agency's visibility under the two (cleared when either changes).
+        var visibilities: [String: CameraVisibility?] = [:]
         /// Standing rules (as in `RULES`) and their compiled form (nil when there are none).
         var rules = RuleSet()
         var matcher: RuleMatcher?
@@ -120,21 +125,8 @@ public final class Store: Sendable {
         let names = try fileSystem.contentsOfDirectory(directory)
         // The secret is written before the first manifest: a crash between the two leaves a
         // secret and no manifest, which is still a new (empty) store.
-        let secret: PlateKeySecret
-        if names.contains(Self.secretFileName) {
-            secret = try Self.readSecret("\(directory)/\(Self.secretFileName)", fileSystem: fileSystem)
-            if let given = options.secret, given != secret { throw .wrongPlateKeySecret(path: directory) }
-        } else {
-            guard !names.contains(Manifest.fileName) else {
-                throw .corruptFile(path: "\(directory)/\(Self.secretFileName)", offset: 0, reason: "missing: the store's plate keys cannot be recomputed")
-            }
-            guard options.createIfMissing else { throw .invalidArgument("\(directory) holds no store") }
-            secret = options.secret ?? .random()
-            let text = Array((secret.hex + "\n").utf8)
-            try fileSystem.writeAtomically("\(directory)/\(Self.secretFileName)") { (write: (UnsafeRawBufferPointer) throws(SightlineError) -> Void) throws(SightlineError) in
-                try text.withUnsafeBytesTyped { (raw: UnsafeRawBufferPointer) throws(SightlineError) in try write(raw) }
-            }
-        }
+        let secret = try Self.openSecret(directory: directory, names: names, secret: options.secret, source: options.secretSource,
+                                         create: options.createIfMissing, fileSystem: fileSystem)
         hasher = PlateHasher(secret: secret)
 
         var manifest: Manifest
@@ -162,6 +154,8 @@ public final class Store: Sendable {
                             rowFilters: RowFilterCache(budget: options.duplicateFilterBytes), frozenKeys: RowKeySet(capacity: 16))
         initial.investigationLimits = try GuardrailsFile.read(directory: directory, fileSystem: fileSystem)
         initial.accessRequirement = try AccessFile.read(directory: directory, fileSystem: fileSystem)
+        initial.cameraRegistry = try CamerasFile.read(directory: directory, fileSystem: fileSystem)
+        initial.sharingPolicy = try PolicyFile.read(directory: directory, fileSystem: fileSystem)
         initial.rules = try RulesFile.read(directory: directory, fileSystem: fileSystem)
         let matcher = RuleMatcher(initial.rules)
         initial.matcher = matcher.isEmpty ? nil : matcher
@@ -238,6 +232,12 @@ public final class Store: Sendable {
         case .setInvestigationLimits(let limits):
             try setInvestigationLimits(limits)
             return .statistics(try statistics().report)
+        case .setCameraRegistry(let registry):
+            try setCameraRegistry(registry)
+            return .statistics("cameras: \(registry.cameras.count)")
+        case .setSharingPolicy(let policy):
+            try setSharingPolicy(policy)
+            return .statistics("policy: \(policy.rules.count) rules")
         case .setAccessRequirement(let requirement):
             try setAccessRequirement(requirement)
             return .statistics("access: require \(requirement.rawValue)")
@@ -381,8 +381,48 @@ public final class Store: Sendable {
     public func snapshot(access: AccessContext) -> StoreSnapshot {
         var snapshot = engineSnapshot()
         snapshot.access = access
-        snapshot.auditTrail = AuditTrail(log: auditLog, requirement: state.withLock { $0.accessRequirement }, hasher: hasher, now: options.wallClock)
+        let (requirement, visibility) = state.withLock { (s: inout State) -> (AccessRequirement, CameraVisibility?) in
+            if let known = s.visibilities[access.agency] { return (s.accessRequirement, known) }
+            let v = s.sharingPolicy.visibility(for: access.agency, registry: s.cameraRegistry)
+            s.visibilities[access.agency] = v
+            return (s.accessRequirement, v)
+        }
+        snapshot.auditTrail = AuditTrail(log: auditLog, requirement: requirement, hasher: hasher, now: options.wallClock)
+        snapshot.visibility = visibility
         return snapshot
+    }
+
+    /// The cameras and their owners (`CAMERAS`).
+    public var cameraRegistry: CameraRegistry { state.withLock { $0.cameraRegistry } }
+    /// Who may read whose rows (`POLICY`).
+    public var sharingPolicy: SharingPolicy { state.withLock { $0.sharingPolicy } }
+
+    /// Replaces the camera registry: written durably (`CAMERAS`), in force for later
+    /// snapshots here and every process's next snapshot; audited (operation `cameras`).
+    public func setCameraRegistry(_ registry: CameraRegistry, by access: AccessContext = .unattributed) throws(SightlineError) {
+        for c in registry.cameras.values {
+            try checkPolicyName(c.agency, "agency"); try checkPolicyName(c.jurisdiction, "jurisdiction")
+            try checkPolicyName(c.kind, "kind"); try checkPolicyName(c.name, "name")
+        }
+        try state.withLock { (s: inout State) throws(SightlineError) in
+            try fileSystem.replaceAtomically("\(directory)/\(CamerasFile.fileName)", with: CamerasFile.encode(registry))
+            s.cameraRegistry = registry
+            s.visibilities = [:]
+        }
+        try audit(access, "cameras", "cameras=\(registry.cameras.count) default-owner=\(registry.defaultOwner.map { "\($0.agency):\($0.jurisdiction)" } ?? "-")",
+                  rows: 0, plates: 0)
+    }
+
+    /// Replaces the sharing policy: written durably (`POLICY`), enforced in the planner for
+    /// later snapshots here and every process's next snapshot; audited (operation `policy`).
+    public func setSharingPolicy(_ policy: SharingPolicy, by access: AccessContext = .unattributed) throws(SightlineError) {
+        for r in policy.rules { for name in [r.owner] + r.allow + r.deny { try checkPolicyName(name, "policy name") } }
+        try state.withLock { (s: inout State) throws(SightlineError) in
+            try fileSystem.replaceAtomically("\(directory)/\(PolicyFile.fileName)", with: PolicyFile.encode(policy))
+            s.sharingPolicy = policy
+            s.visibilities = [:]
+        }
+        try audit(access, "policy", "default=\(policy.defaultAllows ? "allow" : "deny") rules=\(policy.rules.count)", rows: 0, plates: 0)
     }
 
     /// A view for the engine's own reads (deduplication, purges, statistics): not audited.
@@ -479,6 +519,47 @@ public final class Store: Sendable {
             guard name.hasPrefix("log-"), name.hasSuffix(".log"), let n = UInt64(name.dropFirst(4).dropLast(4)) else { return nil }
             return (n, name)
         }.sorted { $0.0 < $1.0 }
+    }
+
+    /// The store's plate-key secret: from `plate-key.secret` in the directory, or — for a
+    /// store that keeps only `plate-key.check` — from `secret` or `source`, checked against
+    /// it. A new store (no manifest yet; with `create`) gets one: in the directory when
+    /// `source` is `.storeDirectory`, else outside it, with a check file.
+    static func openSecret(directory: String, names: [String], secret given: PlateKeySecret?, source: PlateKeySecretSource,
+                           create: Bool, fileSystem: any FileSystem) throws(SightlineError) -> PlateKeySecret {
+        if names.contains(secretFileName) {
+            let secret = try readSecret("\(directory)/\(secretFileName)", fileSystem: fileSystem)
+            if let given, given != secret { throw .wrongPlateKeySecret(path: directory) }
+            return secret
+        }
+        if names.contains(SecretCheckFile.fileName) {
+            var supplied = given
+            if supplied == nil { supplied = try source.resolve(creating: false, fileSystem: fileSystem) }
+            guard let secret = supplied else { throw .secretRequired(path: directory) }
+            let path = "\(directory)/\(SecretCheckFile.fileName)"
+            guard let bytes = try fileSystem.contentsIfPresent(path, limit: 4096, "plate-key check file"),
+                  try SecretCheckFile.matches(secret, bytes, path: path) else { throw .wrongPlateKeySecret(path: directory) }
+            return secret
+        }
+        guard !names.contains(Manifest.fileName) else {
+            throw .corruptFile(path: "\(directory)/\(secretFileName)", offset: 0, reason: "missing: the store's plate keys cannot be recomputed")
+        }
+        guard create else { throw .invalidArgument("\(directory) holds no store") }
+        // The secret (or its check) is written before the first manifest: a crash between
+        // the two leaves it and no manifest, which is still a new (empty) store.
+        if case .storeDirectory = source {
+            let secret = given ?? .random()
+            let text = Array((secret.hex + "\n").utf8)
+            try fileSystem.writeAtomically("\(directory)/\(secretFileName)") { (write: (UnsafeRawBufferPointer) throws(SightlineError) -> Void) throws(SightlineError) in
+                try text.withUnsafeBytesTyped { (raw: UnsafeRawBufferPointer) throws(SightlineError) in try write(raw) }
+            }
+            return secret
+        }
+        var supplied = given
+        if supplied == nil { supplied = try source.resolve(creating: true, fileSystem: fileSystem) }
+        guard let secret = supplied else { throw .secretRequired(path: directory) }
+        try fileSystem.replaceAtomically("\(directory)/\(SecretCheckFile.fileName)", with: SecretCheckFile.encode(secret))
+        return secret
     }
 
     static func readSecret(_ path: String, fileSystem: any FileSystem) throws(SightlineError) -> PlateKeySecret {

@@ -25,6 +25,11 @@ public struct StoreOptions: Sendable {
     /// The plate key secret for a new store (default: a random one). For an existing store,
     /// if given, it must be the store's own.
     public var secret: PlateKeySecret?
+    /// Where the secret comes from when `secret` is nil: inside the store (the default) or
+    /// outside it (a file, an environment variable, a callback). A store created with an
+    /// outside source keeps only a check of it (`plate-key.check`); opening it without the
+    /// secret is `SightlineError.secretRequired`.
+    public var secretSource = PlateKeySecretSource.storeDirectory
     /// Create the store when the directory holds none.
     public var createIfMissing = true
     /// The access requirement a store created by this open starts with (`ACCESS`); an
