@@ -144,3 +144,134 @@ struct InitCommand: ParsableCommand {
         print("created \(store): every read must state \(requirement == .none ? "nothing (reads are audited all the same)" : requirement == .purpose ? "a purpose" : "a purpose and a case number")")
     }
 }
+
+/// `sightline cameras STORE load FILE | list`: the camera registry.
+struct CamerasCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "cameras",
+        abstract: "The camera registry: load FILE (CSV camera,agency,jurisdiction[,kind,lat,lon,name]) or list it.",
+        discussion: "Each sighting belongs to its camera's agency; rows from unregistered cameras to --default-owner AGENCY:JURISDICTION (none: the policy's default decides). load replaces the registry; a bad line is reported with its number and nothing changes.")
+    @Argument(help: "Store directory.") var store: String
+    @Argument(help: "load or list.") var action: String
+    @Argument(help: "The CSV file (load).") var file: String?
+    @Option(help: "Owner of rows from unregistered cameras, AGENCY:JURISDICTION.") var defaultOwner: String?
+    @OptionGroup var access: AccessArguments
+
+    func run() throws {
+        switch action {
+        case "list":
+            do {
+                let registry = try openReadOnly(store).cameraRegistry
+                print("camera,agency,jurisdiction,kind,lat,lon,name")
+                for c in registry.sorted {
+                    print([String(c.camera), c.agency, c.jurisdiction, c.kind, c.latitude.map { "\($0)" } ?? "", c.longitude.map { "\($0)" } ?? "", c.name]
+                        .map(csvField).joined(separator: ","))
+                }
+                if let d = registry.defaultOwner { FileHandle.standardError.write(Data("default owner: \(d.agency):\(d.jurisdiction)\n".utf8)) }
+            } catch { throw CommandFailure(error) }
+        case "load":
+            guard let file else { throw ValidationError("cameras load needs a CSV file") }
+            var registry = try Self.parse(file)
+            if let defaultOwner {
+                let parts = defaultOwner.split(separator: ":", maxSplits: 1).map(String.init)
+                guard parts.count == 2, !parts[0].isEmpty else { throw ValidationError("--default-owner must be AGENCY:JURISDICTION") }
+                registry.defaultOwner = CameraRegistry.Owner(agency: parts[0], jurisdiction: parts[1])
+            }
+            let context = access.context
+            _ = try MaintenanceTarget(store).run(.setCameraRegistry(registry)) { (s: Store) throws(SightlineError) -> ControlReply in
+                try s.setCameraRegistry(registry, by: context)
+                return .statistics("")
+            }
+            print("loaded \(registry.cameras.count) cameras")
+        default:
+            throw ValidationError("cameras takes load FILE or list, not \(action)")
+        }
+    }
+
+    /// The registry in a CSV file: header names the columns (camera, agency, jurisdiction
+    /// required; kind, lat, lon, name optional), in any order.
+    static func parse(_ path: String) throws -> CameraRegistry {
+        func bad(_ line: Int, _ reason: String) -> ValidationError { ValidationError("\(path):\(line): \(reason)") }
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw ValidationError("\(path): cannot read") }
+        let lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).map(String.init)
+        guard let header = lines.first?.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces).lowercased() }) else { throw bad(1, "empty file") }
+        func column(_ name: String) -> Int? { header.firstIndex(of: name) }
+        guard let ci = column("camera"), let ai = column("agency"), let ji = column("jurisdiction") else {
+            throw bad(1, "the header needs camera, agency and jurisdiction")
+        }
+        var registry = CameraRegistry()
+        for (n, line) in lines.enumerated().dropFirst() where !line.trimmingCharacters(in: .whitespaces).isEmpty {
+            let f = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard f.count == header.count else { throw bad(n + 1, "\(f.count) fields, the header has \(header.count)") }
+            guard let id = UInt32(f[ci]) else { throw bad(n + 1, "camera \"\(f[ci])\" is not a camera id") }
+            guard !f[ai].isEmpty else { throw bad(n + 1, "no agency") }
+            guard registry.cameras[id] == nil else { throw bad(n + 1, "camera \(id) listed twice") }
+            func optional(_ name: String) -> String { column(name).map { f[$0] } ?? "" }
+            func coordinate(_ name: String, _ limit: Double) throws -> Double? {
+                let t = optional(name)
+                if t.isEmpty { return nil }
+                guard let v = Double(t), abs(v) <= limit else { throw bad(n + 1, "\(name) \"\(t)\" is not a coordinate") }
+                return v
+            }
+            registry.cameras[id] = RegisteredCamera(camera: id, agency: f[ai], jurisdiction: f[ji], kind: optional("kind"),
+                                                    latitude: try coordinate("lat", 90), longitude: try coordinate("lon", 180), name: optional("name"))
+        }
+        return registry
+    }
+}
+
+/// `sightline policy STORE set FILE | show`: the sharing policy (JSON).
+struct PolicyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "policy",
+        abstract: "The sharing policy: set FILE (JSON) or show it.",
+        discussion: """
+            {"default": "allow" | "deny", "rules": [{"owner": "AGENCY" | "jurisdiction:XX", "allow": [...], "deny": [...]}]}
+            For a row, the rules naming its agency apply if any, else those naming its jurisdiction; the requester reads it \
+            when its agency or jurisdiction is in an applicable allow and in no applicable deny; no rule: default. Owners read their own rows.
+            """)
+    @Argument(help: "Store directory.") var store: String
+    @Argument(help: "set or show.") var action: String
+    @Argument(help: "The policy file (set).") var file: String?
+    @OptionGroup var access: AccessArguments
+
+    func run() throws {
+        switch action {
+        case "show":
+            do { print(Self.json(try openReadOnly(store).sharingPolicy)) } catch { throw CommandFailure(error) }
+        case "set":
+            guard let file else { throw ValidationError("policy set needs a JSON file") }
+            let policy = try Self.parse(file)
+            let context = access.context
+            _ = try MaintenanceTarget(store).run(.setSharingPolicy(policy)) { (s: Store) throws(SightlineError) -> ControlReply in
+                try s.setSharingPolicy(policy, by: context)
+                return .statistics("")
+            }
+            print("policy set: default \(policy.defaultAllows ? "allow" : "deny"), \(policy.rules.count) rules")
+        default:
+            throw ValidationError("policy takes set FILE or show, not \(action)")
+        }
+    }
+
+    static func parse(_ path: String) throws -> SharingPolicy {
+        guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("\(path): cannot read") }
+        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { throw ValidationError("\(path): not a JSON object") }
+        let decision = object["default"] as? String ?? "allow"
+        guard decision == "allow" || decision == "deny" else { throw ValidationError("\(path): default must be allow or deny, not \(decision)") }
+        var policy = SharingPolicy(defaultAllows: decision == "allow")
+        guard let rules = (object["rules"] ?? []) as? [[String: Any]] else { throw ValidationError("\(path): rules must be an array of objects") }
+        for (i, rule) in rules.enumerated() {
+            guard let owner = rule["owner"] as? String, !owner.isEmpty else { throw ValidationError("\(path): rule \(i + 1) has no owner") }
+            guard let allow = (rule["allow"] ?? []) as? [String], let deny = (rule["deny"] ?? []) as? [String] else {
+                throw ValidationError("\(path): rule \(i + 1): allow and deny must be arrays of names")
+            }
+            policy.rules.append(SharingRule(owner: owner, allow: allow, deny: deny))
+        }
+        return policy
+    }
+
+    static func json(_ policy: SharingPolicy) -> String {
+        let object: [String: Any] = ["default": policy.defaultAllows ? "allow" : "deny",
+                                     "rules": policy.rules.map { ["owner": $0.owner, "allow": $0.allow, "deny": $0.deny] }]
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])) ?? Data()
+        return String(decoding: data, as: UTF8.self)
+    }
+}

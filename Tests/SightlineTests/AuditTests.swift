@@ -394,3 +394,120 @@ final class SplitMixBox: @unchecked Sendable {
         #expect(record?.query.contains("#" + hex16(PlateHasher(secret: secret).key(plate))) == true)
     }
 }
+
+/// Sharing policy: for random registries, policies and requesters, every query type on the
+/// whole store equals the same query on a store holding only the rows the policy lets the
+/// requester read — computed by an oracle written from the policy's definition.
+@Suite struct SharingPolicyTests {
+    static let agencies = ["SFPD", "OPD", "CHP", "RPD", "FBI"]
+    static let jurisdictionOf = ["SFPD": "CA", "OPD": "CA", "CHP": "CA", "RPD": "NV", "FBI": "federal"]
+
+    /// The definition, independently of the engine: rules naming the owner's agency apply,
+    /// else those naming its jurisdiction; allowed when the requester's agency or
+    /// jurisdiction is in some applicable allow and in no applicable deny; no rule: default;
+    /// owners read their own.
+    static func oracle(_ policy: SharingPolicy, _ registry: CameraRegistry, requester: String, camera: UInt32) -> Bool {
+        let owner: (agency: String, jurisdiction: String)? = registry.cameras[camera].map { ($0.agency, $0.jurisdiction) }
+            ?? registry.defaultOwner.map { ($0.agency, $0.jurisdiction) }
+        if let owner, owner.agency == requester, !requester.isEmpty { return true }
+        // The requester's jurisdiction: that of a camera its agency owns (none otherwise).
+        let ownsCameras = registry.cameras.values.contains { $0.agency == requester } || registry.defaultOwner?.agency == requester
+        let requesterJurisdiction = ownsCameras ? jurisdictionOf[requester] : nil
+        var rules = policy.rules.filter { $0.owner == owner?.agency }
+        if rules.isEmpty, let j = owner?.jurisdiction, !j.isEmpty { rules = policy.rules.filter { $0.owner == "jurisdiction:\(j)" } }
+        if owner == nil { rules = [] }
+        if rules.isEmpty { return policy.defaultAllows }
+        let names = [requester, requesterJurisdiction.map { "jurisdiction:\($0)" }].compactMap { $0 }.filter { !$0.isEmpty }
+        return rules.contains { r in names.contains { r.allow.contains($0) } } && !rules.contains { r in names.contains { r.deny.contains($0) } }
+    }
+
+    static func randomPolicy(_ g: inout SplitMix64) -> (CameraRegistry, SharingPolicy) {
+        var registry = CameraRegistry()
+        for camera in 0..<UInt32(6) where g.next() % 5 != 0 {  // some cameras unregistered
+            let agency = agencies[Int(g.next() % UInt64(agencies.count - 1))]  // the FBI owns no camera
+            registry.cameras[camera] = RegisteredCamera(camera: camera, agency: agency, jurisdiction: jurisdictionOf[agency]!)
+        }
+        if g.next() % 2 == 0 { registry.defaultOwner = CameraRegistry.Owner(agency: "CHP", jurisdiction: "CA") }
+        let names = agencies + ["jurisdiction:CA", "jurisdiction:NV", "jurisdiction:federal"]
+        var policy = SharingPolicy(defaultAllows: g.next() % 2 == 0)
+        for _ in 0..<Int(g.next() % 4) {
+            let owner = g.next() % 2 == 0 ? agencies[Int(g.next() % 4)] : ["jurisdiction:CA", "jurisdiction:NV"][Int(g.next() % 2)]
+            let allow = names.filter { _ in g.next() % 3 == 0 }, deny = names.filter { _ in g.next() % 6 == 0 }
+            policy.rules.append(SharingRule(owner: owner, allow: allow, deny: deny))
+        }
+        return (registry, policy)
+    }
+
+    @Test func everyQueryTypeSeesOnlyWhatThePolicyAllows() throws {
+        let seed = testSeed()
+        var g = SplitMix64(seed: seed)
+        let dir = temporaryDirectory("policy-all")
+        let visibleDir = temporaryDirectory("policy-visible")
+        defer { removeTree(dir); removeTree(visibleDir) }
+        let plates = AlertingTests.plates(&g, 30)
+        var rows: [Sighting] = []
+        for k in 0..<3 { rows += AlertingTests.batch(&g, plates, rows: 300, start: 1_717_200_000_000 + Int64(k) * 300 * 611_000).sightings }
+        let store = try Store(directory: dir, options: storeOptions(bufferRows: 400))
+        defer { try? store.close() }
+        var all = SightingBatch()
+        for s in rows { all.append(s) }
+        try store.append(all)
+        try store.flush()
+        var checkedHidden = 0
+        for round in 0..<6 {
+            let (registry, policy) = Self.randomPolicy(&g)
+            try store.setCameraRegistry(registry)
+            try store.setSharingPolicy(policy)
+            let requester = (Self.agencies + [""])[Int(g.next() % UInt64(Self.agencies.count + 1))]
+            let visible = rows.filter { Self.oracle(policy, registry, requester: requester, camera: $0.camera) }
+            checkedHidden += rows.count - visible.count
+            // The same rows alone, in a store with no policy.
+            removeTree(visibleDir)
+            let reference = try Store(directory: visibleDir, options: storeOptions(bufferRows: 400))
+            var batch = SightingBatch()
+            for s in visible { batch.append(s) }
+            if batch.count > 0 { try reference.append(batch) }
+            try reference.flush()
+            let context = AccessContext(requester: "r", agency: requester, purpose: "test")
+            let got = store.snapshot(access: context), want = reference.snapshot(access: context)
+            let readOnly = try ReadOnlyStore(directory: dir).snapshot(access: context)
+            let box = Area.box(south: 37.5, west: -122.1, north: 37.6, east: -122.0)
+            let pattern = try PlatePattern("\(plates[0].text.prefix(1))*")
+            let window = try IntersectionWindow(area: box, time: .all)
+            var rules = RuleSet()
+            rules.add([try HotlistEntry(plate: plates[1].text, list: "l", mode: .equivalent)])
+            let message = "SIGHTLINE_TEST_SEED=\(seed) round \(round) requester \(requester)"
+            for snapshot in [got, readOnly] {
+                for p in plates.prefix(6) {
+                    #expect(try snapshot.run(Query(.history(p))).rows == want.run(Query(.history(p))).rows, "\(message): history")
+                    #expect(try snapshot.frequentLocations(p) == want.frequentLocations(p), "\(message): frequent")
+                    #expect(try snapshot.convoy(p, within: .seconds(3600), minimumCameras: 1) == want.convoy(p, within: .seconds(3600), minimumCameras: 1), "\(message): convoy")
+                }
+                #expect(try snapshot.run(Query(.area(box))).rows == want.run(Query(.area(box))).rows, "\(message): area")
+                #expect(try snapshot.count(Query(.area(box))).count == want.count(Query(.area(box))).count, "\(message): count")
+                #expect(try snapshot.heatmap(Query(.area(box)), by: .day) == want.heatmap(Query(.area(box)), by: .day), "\(message): heatmap")
+                #expect(try snapshot.run(Query(.search(pattern, within: nil))).rows == want.run(Query(.search(pattern, within: nil))).rows, "\(message): search")
+                #expect(try snapshot.searchPlates(Query(.search(pattern, within: nil))) == want.searchPlates(Query(.search(pattern, within: nil))), "\(message): search plates")
+                #expect(try snapshot.intersect([window, window], minimum: 1) == want.intersect([window, window], minimum: 1), "\(message): intersect")
+                #expect(try snapshot.checkRules(rules).map(\.sighting) == want.checkRules(rules).map(\.sighting), "\(message): hotlist check")
+                #expect(try Set(snapshot.allSightings()) == Set(want.allSightings()), "\(message): export")
+                let cursor = try snapshot.cursor(Query(.area(box)), options: CursorOptions(batchRows: 7))
+                var streamed: [Sighting] = []
+                while let b = try cursor.next() { streamed += b }
+                #expect(streamed == (try want.run(Query(.area(box))).rows), "\(message): cursor")
+            }
+            try reference.close()
+        }
+        #expect(checkedHidden > 0, "the random policies hid nothing: the test checked nothing")
+        // Both files survive a reopen, and a flipped byte is reported, never ignored.
+        try store.close()
+        let reopened = try Store(directory: dir, options: storeOptions())
+        #expect(reopened.sharingPolicy == (try ReadOnlyStore(directory: dir).sharingPolicy))
+        try reopened.close()
+        var policyBytes = Array(try Data(contentsOf: URL(fileURLWithPath: "\(dir)/POLICY")))
+        policyBytes[policyBytes.count / 2] ^= 0x01
+        try Data(policyBytes).write(to: URL(fileURLWithPath: "\(dir)/POLICY"))
+        #expect(throws: SightlineError.self) { try ReadOnlyStore(directory: dir).snapshot(access: AuditTests.reader) }
+        #expect(throws: SightlineError.self) { try Store(directory: dir, options: storeOptions()) }
+    }
+}

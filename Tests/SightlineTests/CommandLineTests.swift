@@ -352,4 +352,55 @@ import Glibc
         let (s5, broken) = try Self.run(["verify", "\(dir)/s"])
         #expect(s5 == 1 && broken.contains(segment), "\(broken)")
     }
+
+    /// Accountable access through the CLI: a store made by `init` refuses reads without a
+    /// purpose; each read is audited with its context; verify and anchor; the camera
+    /// registry and the sharing policy filter what an agency sees.
+    @Test func accessAuditAndPolicyCommandsKeepTheirContracts() throws {
+        let dir = temporaryDirectory("cli-access")
+        defer { removeTree(dir) }
+        let store = "\(dir)/s"
+        #expect(try Self.run(["init", store]).0 == 0)
+        #expect(try Self.run(["generate", "--rows", "3000", "-o", "\(dir)/rows.csv"]).0 == 0)
+        #expect(try Self.run(["ingest", store, "\(dir)/rows.csv"]).0 == 0)
+        let rows = try String(contentsOfFile: "\(dir)/rows.csv", encoding: .utf8).split(separator: "\n").dropFirst().map { $0.split(separator: ",").map(String.init) }
+        let plate = rows[0][0], camera = rows[0][4]
+        let (refused, message) = try Self.run(["history", store, plate])
+        #expect(refused != 0 && message.contains("access refused"), "\(message)")
+        let (answered, history) = try Self.run(["history", store, plate, "--purpose", "stolen vehicle", "--case", "24-7", "--agency", "SFPD", "--requester", "det.ramos"])
+        #expect(answered == 0 && history.contains(plate))
+        let (s1, audit) = try Self.run(["audit", store, "--format", "csv"])
+        let lines = audit.split(separator: "\n").map(String.init)
+        #expect(s1 == 0 && lines.first == "sequence,time,requester,agency,purpose,case,operation,query,rows,plates,outcome,detail", "\(audit)")
+        #expect(lines.contains { $0.contains(",det.ramos,SFPD,stolen vehicle,24-7,cursor,") && $0.hasSuffix(",answered,") })
+        #expect(lines.contains { $0.contains(",refused,") } && !audit.contains(plate), "the audit log names plates only by keyed hash")
+        #expect(try Self.run(["audit", store, "--plate", plate, "--format", "ndjson"]).1.split(separator: "\n").count == 2)
+        #expect(try Self.run(["audit", "verify", store]).0 == 0)
+        #expect(try Self.run(["audit", "anchor", store, "\(dir)/anchor"]).0 == 0)
+        #expect(try Self.run(["audit", "verify", store, "--anchor", "\(dir)/anchor"]).0 == 0)
+        // Cut the last record: verify with the anchor fails, naming it.
+        let log = try Data(contentsOf: URL(fileURLWithPath: "\(store)/AUDIT"))
+        try log.prefix(log.count - 10).write(to: URL(fileURLWithPath: "\(store)/AUDIT"))
+        let (cut, cutMessage) = try Self.run(["audit", "verify", store, "--anchor", "\(dir)/anchor"])
+        #expect(cut == 1 && cutMessage.contains("cut off"), "\(cutMessage)")
+        try log.write(to: URL(fileURLWithPath: "\(store)/AUDIT"))
+        // Registry and policy: another state's agency does not see this camera's rows.
+        try "camera,agency,jurisdiction\n\(camera),SFPD,CA\n".write(toFile: "\(dir)/cams.csv", atomically: true, encoding: .utf8)
+        try #"{"default": "allow", "rules": [{"owner": "jurisdiction:CA", "allow": ["jurisdiction:CA"], "deny": ["FBI"]}]}"#
+            .write(toFile: "\(dir)/policy.json", atomically: true, encoding: .utf8)
+        #expect(try Self.run(["cameras", store, "load", "\(dir)/cams.csv"]).0 == 0)
+        #expect(try Self.run(["cameras", store, "list"]).1.contains("\(camera),SFPD,CA"))
+        #expect(try Self.run(["policy", store, "set", "\(dir)/policy.json"]).0 == 0)
+        #expect(try Self.run(["policy", store, "show"]).1.contains("jurisdiction:CA"))
+        func count(_ agency: String) throws -> Int {
+            let (status, text) = try Self.run(["area", store, "--bbox=-90,-180,90,180", "--count", "--purpose", "audit test", "--agency", agency])
+            #expect(status == 0, "\(text)")
+            return Int(text.split(separator: "\n").first ?? "") ?? -1
+        }
+        let onCamera = rows.filter { $0[4] == camera }.count
+        #expect(try count("SFPD") == rows.count && count("FBI") == rows.count - onCamera, "the FBI must not see camera \(camera)'s \(onCamera) rows")
+        try "camera,agency\n1,X\n".write(toFile: "\(dir)/bad.csv", atomically: true, encoding: .utf8)
+        let (bad, badMessage) = try Self.run(["cameras", store, "load", "\(dir)/bad.csv"])
+        #expect(bad != 0 && badMessage.contains("bad.csv:1:"), "\(badMessage)")
+    }
 }
