@@ -275,3 +275,66 @@ struct PolicyCommand: ParsableCommand {
         return String(decoding: data, as: UTF8.self)
     }
 }
+
+/// `sightline hold STORE add|release|list`: legal holds.
+struct HoldCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "hold",
+        abstract: "Legal holds: add --case N (--plate P | --bbox/--circle/--polygon) [--from T] [--to T]; release ID|CASE; list.",
+        discussion: "Held rows survive retention and compaction until released, stay readable past the retention period, and purge refuses them unless --force. Placing and releasing are audited.")
+    @Argument(help: "Store directory.") var store: String
+    @Argument(help: "add, release or list.") var action: String
+    @Argument(help: "The hold id or case number (release).") var target: String?
+    @Option(help: "Hold this plate's sightings (add).") var plate: String?
+    @OptionGroup var region: AreaOptions
+    @Option(help: "From this time, inclusive (epoch ms or RFC 3339).") var from: String?
+    @Option(help: "To this time, exclusive.") var to: String?
+    @OptionGroup var access: AccessArguments
+
+    func run() throws {
+        let context = access.context
+        switch action {
+        case "list":
+            do {
+                let holds = try HoldsList.read(store)
+                print("id,case,scope,from,to,placed,by")
+                for h in holds {
+                    let scope = h.plate.map { "plate \($0.text)" } ?? "area"
+                    print([h.id, h.caseNumber, scope, h.time.from.map(Timestamp.rfc3339) ?? "", h.time.to.map(Timestamp.rfc3339) ?? "",
+                           Timestamp.rfc3339(h.placedAt), h.placedBy].map(csvField).joined(separator: ","))
+                }
+            } catch { throw CommandFailure(error) }
+        case "add":
+            // --case names the hold's case (and, as on every command, the case of the request).
+            guard let caseNumber = access.caseNumber, !caseNumber.isEmpty else { throw ValidationError("hold add needs --case") }
+            let hasArea = region.bbox != nil || region.circle != nil || region.polygon != nil
+            guard (plate != nil) != hasArea else { throw ValidationError("hold add needs exactly one of --plate, --bbox, --circle, --polygon") }
+            let hold: LegalHold
+            do {
+                hold = try LegalHold(caseNumber: caseNumber, plate: try plate.map { try Plate($0) }, area: hasArea ? try region.area() : nil,
+                                     time: try TimeRange(from: try parseTime(from, "from"), to: try parseTime(to, "to")))
+            } catch let e as SightlineError { throw ValidationError("\(e)") }
+            let reply = try MaintenanceTarget(store).run(.placeLegalHold(hold, access: context)) { (s: Store) throws(SightlineError) -> ControlReply in
+                .statistics("placed \(try s.placeLegalHold(hold, by: context).id)")
+            }
+            if case .statistics(let text) = reply { print(text + " (case \(caseNumber))") }
+        case "release":
+            guard let target else { throw ValidationError("hold release needs the hold id or the case number") }
+            let reply = try MaintenanceTarget(store).run(.releaseLegalHold(target, access: context)) { (s: Store) throws(SightlineError) -> ControlReply in
+                .statistics("released \(try s.releaseLegalHold(target, by: context).map(\.id).joined(separator: " "))")
+            }
+            guard case .statistics(let text) = reply, text != "released " else { throw ValidationError("no hold \(target)") }
+            print(text)
+        default:
+            throw ValidationError("hold takes add, release or list, not \(action)")
+        }
+    }
+}
+
+/// The holds as the store has them (read-only).
+enum HoldsList {
+    static func read(_ store: String) throws -> [LegalHold] {
+        // The owner writes HOLDS; any reader may list it. Opening read-only checks it is a store.
+        _ = try openReadOnly(store)
+        return try ReadOnlyStore.legalHolds(directory: store)
+    }
+}

@@ -42,6 +42,7 @@ struct PurgeCommand: ParsableCommand {
     @Option(help: "From this time, inclusive (epoch ms or RFC 3339).") var from: String?
     @Option(help: "To this time, exclusive.") var to: String?
     @OptionGroup var access: AccessArguments
+    @Flag(help: "Purge even rows under a legal hold (refused otherwise; the audit record says so).") var force = false
 
     func run() throws {
         let plate: Plate
@@ -58,8 +59,9 @@ struct PurgeCommand: ParsableCommand {
         let clock = ContinuousClock()
         let start = clock.now
         let context = access.context
-        let reply = try MaintenanceTarget(store).run(.purge(plate, time, access: context)) { (s: Store) throws(SightlineError) -> ControlReply in
-            .rewrite(try s.purge(plate, time: time, access: context))
+        let force = self.force
+        let reply = try MaintenanceTarget(store).run(.purge(plate, time, access: context, force: force)) { (s: Store) throws(SightlineError) -> ControlReply in
+            .rewrite(try s.purge(plate, time: time, access: context, force: force))
         }
         if case .rewrite(let summary) = reply { printSummary(summary, clock.now - start) }
     }

@@ -511,3 +511,90 @@ final class SplitMixBox: @unchecked Sendable {
         #expect(throws: SightlineError.self) { try Store(directory: dir, options: storeOptions()) }
     }
 }
+
+/// Legal holds: held rows survive retention, compaction and purge (unless forced), stay
+/// readable past the retention period, persist, and go once released.
+@Suite struct LegalHoldTests {
+    @Test func heldRowsSurviveRetentionCompactionAndPurgeUntilReleased() throws {
+        let seed = testSeed()
+        var g = SplitMix64(seed: seed)
+        let dir = temporaryDirectory("holds")
+        defer { removeTree(dir) }
+        let plates = AlertingTests.plates(&g, 20)
+        let start: Int64 = 1_717_200_000_000
+        var rows: [Sighting] = []
+        for k in 0..<4 { rows += AlertingTests.batch(&g, plates, rows: 250, start: start + Int64(k) * 250 * 611_000).sightings }
+        let end = rows.map(\.time).max()!
+        // Retention keeps the last day of data; "now" is the last row's time.
+        var options = storeOptions(bufferRows: 300)
+        options.retention = .milliseconds(86_400_000)
+        options.wallClock = { end + 1 }
+        options.maintenanceInterval = .seconds(3600)
+        let cutoff = end + 1 - 86_400_000
+        var store = try Store(directory: dir, options: options)
+        // Holds first: rows already past the retention period are never written unless held.
+        let held = plates[0]
+        let box = Area.box(south: 37.5, west: -122.1, north: 37.55, east: -122.05)
+        let officer = AccessContext(requester: "clerk", agency: "DA", purpose: "evidence", caseNumber: "CR-9")
+        let plateHold = try store.placeLegalHold(try LegalHold(caseNumber: "CR-9", plate: held), by: officer)
+        let areaHold = try store.placeLegalHold(try LegalHold(caseNumber: "CR-10", area: box, time: try TimeRange(from: start, to: cutoff)), by: officer)
+        var batch = SightingBatch()
+        for s in rows { batch.append(s) }
+        try store.append(batch)
+        try store.flush()
+        func isHeld(_ s: Sighting) -> Bool {
+            s.plate == held || (box.contains(latitudeE7: s.latitudeE7, longitudeE7: s.longitudeE7) && s.time < cutoff)
+        }
+        let expected = rows.filter { $0.time >= cutoff || isHeld($0) }
+        #expect(expected.count < rows.count && rows.contains { $0.time < cutoff && isHeld($0) }, "SIGHTLINE_TEST_SEED=\(seed): the data must hold expired rows, held and not")
+        func check(_ what: String, _ s: Store) throws {
+            let snapshot = s.snapshot(access: officer)
+            let got = Set(try snapshot.allSightings())
+            #expect(got == Set(expected), "SIGHTLINE_TEST_SEED=\(seed) \(what): export: \(got.count) rows, \(expected.count) expected")
+            #expect(try snapshot.run(Query(.history(held))).rows.count == rows.filter { $0.plate == held }.count, "\(what): held history")
+            let world = Area.box(south: -90, west: -180, north: 90, east: 180)
+            #expect(try snapshot.count(Query(.area(world))).count == expected.count, "\(what): count")
+            #expect(Set(try snapshot.run(Query(.area(box))).rows) == Set(expected.filter { box.contains(latitudeE7: $0.latitudeE7, longitudeE7: $0.longitudeE7) }), "\(what): area")
+            #expect(try snapshot.run(Query(.history(plates[1]))).rows.allSatisfy { $0.time >= cutoff || isHeld($0) }, "\(what): unheld history")
+        }
+        try check("after flush", store)
+        try store.enforceRetention()
+        try check("after retention", store)
+        // Physically: every segment row is expected (expired unheld rows deleted).
+        #expect(Set(try store.engineSnapshot().allSightingsOnDisk()) == Set(expected), "after retention: on disk")
+        try store.compact(CompactionOptions(partitioning: .day, targetRows: 200, deleteOlderThan: cutoff))
+        try check("after compaction", store)
+        // Purge refuses the held plate, names the hold; forced, it goes (and says so).
+        #expect(throws: SightlineError.self) { try store.purge(held, access: officer) }
+        #expect(try AuditLog.records(directory: dir).last.map { $0.operation == "purge" && $0.outcome == .refused && $0.detail.contains(plateHold.id) } == true)
+        try store.close()
+        // Holds persist; a read-only opener honours them too.
+        store = try Store(directory: dir, options: options)
+        #expect(store.legalHolds.map(\.id).sorted() == [plateHold.id, areaHold.id].sorted())
+        try check("after reopen", store)
+        var readOnlyOptions = storeOptions()
+        readOnlyOptions.retention = options.retention
+        readOnlyOptions.wallClock = options.wallClock
+        #expect(Set(try ReadOnlyStore(directory: dir, options: readOnlyOptions).snapshot(access: officer).allSightings()) == Set(expected))
+        let forced = try store.purge(held, access: officer, force: true)
+        #expect(forced.rowsDeleted == expected.filter { $0.plate == held }.count)
+        #expect(try AuditLog.records(directory: dir).last?.detail.contains("forced over legal holds") == true)
+        // Released: the area's old rows go at the next retention run.
+        #expect(try store.releaseLegalHold("CR-10", by: officer).map(\.id) == [areaHold.id])
+        try store.enforceRetention()
+        #expect(Set(try store.engineSnapshot().allSightingsOnDisk()) == Set(rows.filter { $0.time >= cutoff && $0.plate != held }))
+        let operations = try AuditLog.records(directory: dir).map(\.operation)
+        #expect(operations.filter { $0 == "hold" }.count == 2 && operations.contains("hold-release") && operations.contains("retention"))
+        try store.close()
+    }
+}
+
+extension StoreSnapshot {
+    /// Every row in the segments and memory, retention and holds ignored: what is on disk.
+    func allSightingsOnDisk() throws -> [Sighting] {
+        var rows: [Sighting] = []
+        for segment in segments { rows += try segment.allSightings() }
+        for batch in memory { rows += batch.sightings }
+        return rows
+    }
+}

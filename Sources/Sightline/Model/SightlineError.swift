@@ -41,6 +41,9 @@ public enum SightlineError: Error, Sendable, Equatable, CustomStringConvertible 
     /// The store's plate-key secret is kept outside it and none was supplied
     /// (`StoreOptions.secret` or `secretSource`).
     case secretRequired(path: String)
+    /// A purge refused because rows it would remove are under a legal hold (which holds,
+    /// how many rows); release them or force the purge.
+    case legalHold(String)
 
     /// The file the error concerns, when it concerns one.
     public var path: String? {
@@ -51,7 +54,7 @@ public enum SightlineError: Error, Sendable, Equatable, CustomStringConvertible 
         case .invalidInput(let source, _, _):
             return source
         case .invalidPlate, .invalidField, .compression, .invalidArgument, .deadlineExceeded, .cancelled, .invalidPageToken,
-             .investigationRefused, .accessRefused:
+             .investigationRefused, .accessRefused, .legalHold:
             return nil
         }
     }
@@ -92,6 +95,8 @@ public enum SightlineError: Error, Sendable, Equatable, CustomStringConvertible 
             return "\(source):\(line): \(reason)"
         case .accessRefused(let reason):
             return "access refused: \(reason)"
+        case .legalHold(let reason):
+            return "refused: \(reason)"
         case .secretRequired(let path):
             return "\(path): the store's plate-key secret is kept outside it; supply it (a secret file, an environment variable or a provider)"
         }

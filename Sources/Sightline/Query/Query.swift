@@ -47,6 +47,9 @@ public struct QueryFilters: Sendable, Hashable {
     /// The cameras whose rows the reader may not see (the sharing policy); set by the
     /// snapshot, not by callers.
     var visibility: CameraVisibility?
+    /// Retention with legal holds: rows older than the cutoff are kept only when held; set
+    /// by the snapshot when holds exist (otherwise the cutoff narrows the time range).
+    var retention: RetentionRule?
 
     /// Filters; the defaults keep everything.
     public init(cameras: Set<UInt32>? = nil, region: Region? = nil, minimumConfidence: UInt8 = 0, limit: Int? = nil) {
@@ -73,6 +76,7 @@ public struct QueryFilters: Sendable, Hashable {
     var columns: ColumnSet {
         var c: ColumnSet = []
         if cameras != nil || visibility != nil { c.insert(.camera) }
+        if retention != nil { c.formUnion([.plate, .position]) }  // a hold may name the plate
         if region != nil { c.insert(.region) }
         if minimumConfidence > 0 { c.insert(.confidence) }
         return c

@@ -109,7 +109,9 @@ enum QueryExecutor {
             stats.rowsExamined += batch.count
             for r in 0..<batch.count where query.matches(plate: batch.plates[r], time: batch.times[r], latitudeE7: batch.latitudesE7[r],
                                                        longitudeE7: batch.longitudesE7[r], camera: batch.cameras[r],
-                                                       confidence: batch.confidences[r], regionCode: batch.regionCodes[r]) {
+                                                       confidence: batch.confidences[r], regionCode: batch.regionCodes[r])
+                && (query.filters.retention?.keeps(plate: batch.plates[r], time: batch.times[r], latitudeE7: batch.latitudesE7[r],
+                                                   longitudeE7: batch.longitudesE7[r]) ?? true) {
                 memorySink.add(batch, row: r)
                 stats.rowsMatched += 1
             }
@@ -132,6 +134,7 @@ enum QueryExecutor {
         if case .search(let pattern, _) = query.kind { searchPattern = pattern }
         if let windows = plan.cameraWindows {
             try scanCompanions(segment, blocks: blocks, windows: windows, time: query.time, visibility: query.filters.visibility,
+                               retention: query.filters.retention,
                                decoder: decoder, into: &sink, stats: &stats)
             return
         }
@@ -170,6 +173,12 @@ enum QueryExecutor {
             stats.rowsExamined += rowCount
             let c = DecodedColumns(decoder)
             var matched = 0
+            // Retention with holds: tested where each row's real plate is known (the
+            // spatial path tests rows against a placeholder plate first).
+            let retention = query.filters.retention
+            @inline(__always) func retained(_ row: Int, _ plate: Plate) -> Bool {
+                retention?.keeps(plate: plate, time: c.times[row], latitudeE7: c.latitudes[row], longitudeE7: c.longitudes[row]) ?? true
+            }
             @inline(__always) func matches(_ row: Int, _ plate: Plate) -> Bool {
                 query.matches(plate: plate, time: c.times[row], latitudeE7: c.latitudes[row],
                               longitudeE7: c.longitudes[row], camera: hasCamera ? c.cameras[row] : 0,
@@ -194,6 +203,7 @@ enum QueryExecutor {
                             guard pattern.matches(p) else { break }  // no row of this run can match
                             plate = p
                         }
+                        guard retained(k, plate!) else { continue }
                         sink.add(c, row: k, plate: plate!)
                         matched += 1
                     }
@@ -206,7 +216,7 @@ enum QueryExecutor {
                 for r in 0..<decoder.runLengths.count {
                     let length = Int(runLengths[r])
                     if try decoder.plate(run: r) == target {
-                        for k in row..<(row + length) where matches(k, target) {
+                        for k in row..<(row + length) where matches(k, target) && retained(k, target) {
                             sink.add(c, row: k, plate: target)
                             matched += 1
                         }
@@ -219,7 +229,9 @@ enum QueryExecutor {
                 var run = 0, runEnd = Int(runLengths[0])
                 for row in 0..<rowCount where matches(row, placeholder) {
                     while row >= runEnd { run += 1; runEnd += Int(runLengths[run]) }
-                    sink.add(c, row: row, plate: try decoder.plate(run: run))
+                    let plate = try decoder.plate(run: run)
+                    guard retained(row, plate) else { continue }
+                    sink.add(c, row: row, plate: plate)
                     matched += 1
                 }
             } else if hasPlate {
@@ -230,13 +242,14 @@ enum QueryExecutor {
                     let plate = runPlates[r]
                     let length = Int(runLengths[r])
                     if let target, plate != target { row += length; continue }
-                    for k in row..<(row + length) where matches(k, plate) {
+                    for k in row..<(row + length) where matches(k, plate) && retained(k, plate) {
                         sink.add(c, row: k, plate: plate)
                         matched += 1
                     }
                     row += length
                 }
             } else {
+                assert(retention == nil, "retention with holds decodes plates")
                 for row in 0..<rowCount where matches(row, placeholder) {
                     sink.add(c, row: row, plate: placeholder)
                     matched += 1
@@ -250,7 +263,8 @@ enum QueryExecutor {
     /// target's windows; the plate chunk is read only for a block with a row inside one,
     /// and a plate is built only for such rows (positions are never needed).
     static func scanCompanions<Sink: MatchSink>(_ segment: SegmentReader, blocks: [Int], windows: CameraWindows, time: TimeRange,
-                                                visibility: CameraVisibility?, decoder: BlockDecoder, into sink: inout Sink,
+                                                visibility: CameraVisibility?, retention: RetentionRule? = nil,
+                                                decoder: BlockDecoder, into sink: inout Sink,
                                                 stats: inout QueryStatistics) throws(SightlineError) {
         var inside: [Int32] = []
         for b in blocks {
@@ -266,17 +280,21 @@ enum QueryExecutor {
                 inside.append(Int32(truncatingIfNeeded: row))
             }
             guard !inside.isEmpty else { continue }
-            try decoder.decode(segment, block: b, columns: .plate, verifyKeys: false)
-            stats.bytesRead += Int(segment.blocks[b].columnLengths[ColumnID.plate.rawValue])
+            // Held rows past the retention period: positions too (an area hold needs them).
+            let second: ColumnSet = retention == nil ? .plate : [.plate, .position]
+            try decoder.decode(segment, block: b, columns: second, verifyKeys: false)
+            stats.bytesRead += segment.blocks[b].byteLength(of: second)
             let c = DecodedColumns(decoder)
             let runLengths = decoder.runLengths.base
             var run = 0, runEnd = Int(runLengths[0])
             for row in inside {
                 let row = Int(row)
                 while row >= runEnd { run += 1; runEnd += Int(runLengths[run]) }
-                sink.add(c, row: row, plate: try decoder.plate(run: run))
+                let plate = try decoder.plate(run: run)
+                if let retention, !retention.keeps(plate: plate, time: c.times[row], latitudeE7: c.latitudes[row], longitudeE7: c.longitudes[row]) { continue }
+                sink.add(c, row: row, plate: plate)
+                stats.rowsMatched += 1
             }
-            stats.rowsMatched += inside.count
         }
     }
 }

@@ -155,6 +155,7 @@ extension StoreSnapshot {
         var narrowed = StoreSnapshot(segments: meeting, memory: memory, expiredBefore: expiredBefore, parallelism: parallelism,
                                      metrics: metrics, investigationLimits: investigationLimits)
         narrowed.visibility = visibility
+        narrowed.holds = holds
         var plan = try narrowed.plan(query, countOnly: true)
         if meeting.count < segments.count { plan.skippedSegments[.timeRange, default: 0] += segments.count - meeting.count }
         plan.columns.insert(.plate)

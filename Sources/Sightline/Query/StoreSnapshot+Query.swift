@@ -8,7 +8,10 @@ extension StoreSnapshot {
     ///   reads the plate n-gram index's lists for its bigrams).
     public func plan(_ query: Query, countOnly: Bool = false) throws(SightlineError) -> QueryPlan {
         var query = query
-        if let cutoff = expiredBefore, query.time.lower < cutoff {
+        if let cutoff = expiredBefore, query.time.lower < cutoff, !holds.isEmpty {
+            // Held rows outlive the retention period: the cutoff becomes a row test.
+            query.filters.retention = RetentionRule(cutoff: cutoff, holds: holds)
+        } else if let cutoff = expiredBefore, query.time.lower < cutoff {
             // Retention: expired rows are never returned, whatever is still on disk.
             query.time = (try? TimeRange(from: cutoff, to: query.time.to)) ?? TimeRange(uncheckedFrom: cutoff, to: cutoff)
         }

@@ -17,13 +17,15 @@ public struct StoreSnapshot: Sendable {
     var auditTrail: AuditTrail? = nil
     /// The cameras whose rows this snapshot's reader may not see (nil: all visible).
     var visibility: CameraVisibility? = nil
+    /// Legal holds in force: their rows stay readable past the retention period.
+    var holds: [LegalHold] = []
 
     /// The first and last time held (expired rows aside), or nil when empty.
     var dataExtent: ClosedRange<Int64>? {
         var lo = Int64.max, hi = Int64.min
         for s in segments where s.rowCount > 0 { lo = min(lo, s.statistics.minTime); hi = max(hi, s.statistics.maxTime) }
         for b in memory { for t in b.times { lo = min(lo, t); hi = max(hi, t) } }
-        if let cutoff = expiredBefore { lo = max(lo, cutoff) }
+        if let cutoff = expiredBefore, holds.isEmpty { lo = max(lo, cutoff) }
         return lo <= hi ? lo...hi : nil
     }
 
@@ -37,7 +39,10 @@ public struct StoreSnapshot: Sendable {
         var rows: [Sighting] = []
         for segment in segments { rows += try segment.allSightings() }
         for batch in memory { rows += batch.sightings }
-        if let cutoff = expiredBefore { rows.removeAll { $0.time < cutoff } }
+        if let cutoff = expiredBefore {
+            let rule = RetentionRule(cutoff: cutoff, holds: holds)
+            rows.removeAll { !rule.keeps(plate: $0.plate, time: $0.time, latitudeE7: $0.latitudeE7, longitudeE7: $0.longitudeE7) }
+        }
         if let visibility { rows.removeAll { !visibility.allows($0.camera) } }
         return rows
     }

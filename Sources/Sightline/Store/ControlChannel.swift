@@ -13,7 +13,11 @@ public enum ControlRequest: Sendable, Hashable {
     case compact(CompactionOptions)
     /// Remove a plate's sightings within a time range from every file, on behalf of
     /// `access` (the purge's audit record names it).
-    case purge(Plate, TimeRange, access: AccessContext = .unattributed)
+    case purge(Plate, TimeRange, access: AccessContext = .unattributed, force: Bool = false)
+    /// Place a legal hold (`Store.placeLegalHold`).
+    case placeLegalHold(LegalHold, access: AccessContext = .unattributed)
+    /// Release the legal hold with this id, or those of this case (`Store.releaseLegalHold`).
+    case releaseLegalHold(String, access: AccessContext = .unattributed)
     /// Set what every read must state (`Store.setAccessRequirement`).
     case setAccessRequirement(AccessRequirement)
     /// Replace the camera registry (`Store.setCameraRegistry`).
@@ -225,9 +229,11 @@ enum ControlWire {
         case .flush: return "flush"
         case .statistics: return "stats"
         case .compact(let c): return "compact \(c.partitioning.rawValue) \(c.targetRows) \(time(c.deleteOlderThan))"
-        case .purge(let plate, let range, let a):
-            let context = [a.requester, a.agency, a.purpose, a.caseNumber ?? ""].map { $0.isEmpty ? "-" : hexEncoded($0) }
-            return "purge \(plate) \(time(range.from)) \(time(range.to)) " + context.joined(separator: " ")
+        case .purge(let plate, let range, let a, let force):
+            return "purge \(plate) \(time(range.from)) \(time(range.to)) \(contextFields(a))" + (force ? " force" : "")
+        case .placeLegalHold(let h, let a):
+            return "hold-add \(hexEncoded(String(decoding: HoldsFile.encode([h]), as: UTF8.self))) \(contextFields(a))"
+        case .releaseLegalHold(let id, let a): return "hold-release \(hexEncoded(id)) \(contextFields(a))"
         case .setInvestigationLimits(let l):
             return "guardrails \(time(l.maximumTimeSpan?.milliseconds)) \(l.maximumPlates.map(String.init) ?? "-")"
         case .addHotlistEntries(let file, let from): return "hotlist-add \(hexEncoded(file)) \(time(from))"
@@ -238,6 +244,17 @@ enum ControlWire {
         case .setCameraRegistry(let r): return "cameras \(hexEncoded(String(decoding: CamerasFile.encode(r), as: UTF8.self)))"
         case .setSharingPolicy(let p): return "policy \(hexEncoded(String(decoding: PolicyFile.encode(p), as: UTF8.self)))"
         }
+    }
+
+    /// An access context as four space-free fields (hex, `-` for empty).
+    static func contextFields(_ a: AccessContext) -> String {
+        [a.requester, a.agency, a.purpose, a.caseNumber ?? ""].map { $0.isEmpty ? "-" : hexEncoded($0) }.joined(separator: " ")
+    }
+
+    static func context(_ f: ArraySlice<String>) throws(SightlineError) -> AccessContext {
+        var t: [String] = []
+        for s in f { t.append(s == "-" ? "" : try hexDecoded(s)) }
+        return AccessContext(requester: t[0], agency: t[1], purpose: t[2], caseNumber: t[3])
     }
 
     static func decodeRequest(_ line: String) throws(SightlineError) -> ControlRequest {
@@ -255,10 +272,15 @@ enum ControlWire {
             return .compact(CompactionOptions(partitioning: p, targetRows: target, deleteOlderThan: try time(f[3])))
         case ("purge", 4):
             return .purge(try Plate(f[1]), try TimeRange(from: try time(f[2]), to: try time(f[3])))
-        case ("purge", 8):
-            func text(_ s: String) throws(SightlineError) -> String { s == "-" ? "" : try hexDecoded(s) }
-            return .purge(try Plate(f[1]), try TimeRange(from: try time(f[2]), to: try time(f[3])),
-                          access: AccessContext(requester: try text(f[4]), agency: try text(f[5]), purpose: try text(f[6]), caseNumber: try text(f[7])))
+        case ("purge", 8), ("purge", 9):
+            guard f.count == 8 || f[8] == "force" else { throw .invalidArgument("control request: \(line.prefix(80))") }
+            return .purge(try Plate(f[1]), try TimeRange(from: try time(f[2]), to: try time(f[3])), access: try context(f[4...7]), force: f.count == 9)
+        case ("hold-add", 6):
+            guard let hold = try HoldsFile.decode(Array(try hexDecoded(f[1]).utf8), path: "control request").first else {
+                throw .invalidArgument("control request: no hold")
+            }
+            return .placeLegalHold(hold, access: try context(f[2...5]))
+        case ("hold-release", 6): return .releaseLegalHold(try hexDecoded(f[1]), access: try context(f[2...5]))
         case ("guardrails", 3):
             let span = try time(f[1]), plates = try time(f[2])
             guard (span ?? 1) > 0, (plates ?? 1) > 0 else { throw .invalidArgument("control request: \(line)") }

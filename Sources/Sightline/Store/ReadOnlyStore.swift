@@ -100,6 +100,7 @@ public final class ReadOnlyStore: Sendable {
         // The owner may change the registry or the policy at any time: read both now.
         let registry = try CamerasFile.read(directory: directory, fileSystem: fileSystem)
         snapshot.visibility = try PolicyFile.read(directory: directory, fileSystem: fileSystem).visibility(for: access.agency, registry: registry)
+        snapshot.holds = try HoldsFile.read(directory: directory, fileSystem: fileSystem)
         return snapshot
     }
 
@@ -111,6 +112,11 @@ public final class ReadOnlyStore: Sendable {
     /// Who may read whose rows (as `POLICY` says now).
     public var sharingPolicy: SharingPolicy {
         get throws(SightlineError) { try PolicyFile.read(directory: directory, fileSystem: fileSystem) }
+    }
+
+    /// The legal holds of the store at `directory` (as `HOLDS` says now).
+    public static func legalHolds(directory: String, fileSystem: any FileSystem = PosixFileSystem()) throws(SightlineError) -> [LegalHold] {
+        try HoldsFile.read(directory: directory, fileSystem: fileSystem)
     }
 
     /// What every read of this store must state (as `ACCESS` says now).

@@ -82,9 +82,13 @@ extension Store {
         let (segments, current) = state.withLock { (s: inout State) in (s.segments, s.manifest) }
         var (kept, dropped) = try dropRowsAlreadyStored(rows, segments: segments)
         if let cutoff = expiredBefore, kept.times.contains(where: { $0 < cutoff }) {
-            // Expired before it reached a segment: never written (retention).
+            // Expired before it reached a segment: never written (retention), unless held.
+            let rule = retentionRule(cutoff: cutoff)
             var fresh = SightingBatch(capacity: kept.count)
-            for i in 0..<kept.count where kept.times[i] >= cutoff { fresh.appendRow(i, of: kept) }
+            for i in 0..<kept.count
+            where rule.keeps(plate: kept.plates[i], time: kept.times[i], latitudeE7: kept.latitudesE7[i], longitudeE7: kept.longitudesE7[i]) {
+                fresh.appendRow(i, of: kept)
+            }
             kept = fresh
         }
         var manifest = current

@@ -13,7 +13,13 @@ extension Store {
         return try onFlushQueue { () throws(SightlineError) -> RewriteSummary in
             let segments = state.withLock { $0.segments }.filter { $0.rowCount > 0 }
             let cutoff = compaction.deleteOlderThan
-            let plan = CompactionPlanner.plan(segments.map(CompactionPlanner.Segment.init), options: compaction)
+            let rule = cutoff.map { retentionRule(cutoff: $0) }
+            // With legal holds the planner may not drop wholly expired partitions unread: it
+            // plans as without a cutoff, and the rows it rewrites are kept or expired one by
+            // one (retention enforcement reaches the segments it leaves).
+            var planning = compaction
+            if let rule, !rule.holds.isEmpty { planning.deleteOlderThan = nil }
+            let plan = CompactionPlanner.plan(segments.map(CompactionPlanner.Segment.init), options: planning)
             let byName = Dictionary(uniqueKeysWithValues: segments.map { ($0.fileName, $0) })
             let groups = plan.groups.map { g in
                 RewriteGroup(inputs: g.inputs.map { byName[$0]! }, time: g.time.map { ($0.lowerBound, $0.upperBound) },
@@ -21,8 +27,9 @@ extension Store {
             }
             let candidates = plan.inputs.map { byName[$0]! }
             var summary = try rewrite(groups, removing: candidates, targetRows: compaction.targetRows,
-                                      maximumRowsPerSecond: compaction.maximumRowsPerSecond) { _, time in
-                cutoff.map { time >= $0 } ?? true
+                                      maximumRowsPerSecond: compaction.maximumRowsPerSecond) { plate, time, lat, lon in
+                // Expired rows go, held ones stay (holds are read now: placing one waits for this rewrite).
+                rule.map { $0.keeps(plate: plate, time: time, latitudeE7: lat, longitudeE7: lon) } ?? true
             }
             if summary.rowsDeleted > 0 {
                 summary.deletionID = try recordDeletion(kind: "retention", summary: summary, details: [("olderThan", String(cutoff ?? 0))])
@@ -40,17 +47,41 @@ extension Store {
     /// (operation `purge`, the plate by its keyed name, the rows deleted) under `access`;
     /// the audit log itself is not rewritten.
     @discardableResult
-    public func purge(_ plate: Plate, time: TimeRange = .all, access: AccessContext = .unattributed) throws(SightlineError) -> RewriteSummary {
-        let query = "purge plate=#\(hex16(hasher.key(plate))) time=\(time.auditText)"
+    ///
+    /// Rows under a legal hold are not purged: the purge is refused (`legalHold`, naming the
+    /// holds and how many rows they keep) unless `force`, and says so in its audit record.
+    public func purge(_ plate: Plate, time: TimeRange = .all, access: AccessContext = .unattributed,
+                      force: Bool = false) throws(SightlineError) -> RewriteSummary {
+        let query = "purge plate=#\(hex16(hasher.key(plate))) time=\(time.auditText)" + (force ? " force" : "")
         let summary: RewriteSummary
+        var forced = ""
         do throws(SightlineError) {
+            let holds = state.withLock { $0.holds }
+            if !holds.isEmpty {
+                var held: [String: Int] = [:]
+                for s in try engineSnapshot().run(Query(.history(plate), time: time)).rows {
+                    for h in holds where h.covers(plate: s.plate, time: s.time, latitudeE7: s.latitudeE7, longitudeE7: s.longitudeE7) {
+                        held["\(h.id) (case \(h.caseNumber))", default: 0] += 1
+                    }
+                }
+                if !held.isEmpty {
+                    let list = held.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value) rows" }.joined(separator: ", ")
+                    guard force else {
+                        let reason = "rows of this plate are under legal hold — \(list); release the holds or force the purge"
+                        _ = try? audit(access, "purge", query, rows: 0, plates: 0, outcome: .refused, detail: reason)
+                        throw SightlineError.legalHold(reason)
+                    }
+                    forced = "forced over legal holds: \(list)"
+                }
+            }
             summary = try purgeRows(plate, time: time)
         } catch {
+            if case .legalHold = error { throw error }
             _ = try? audit(access, "purge", query, rows: 0, plates: 0, outcome: .failed, detail: "\(error)")
             throw error
         }
         try audit(access, "purge", query, rows: summary.rowsDeleted, plates: summary.rowsDeleted > 0 ? 1 : 0,
-                  detail: summary.deletionID.map { "deletion \($0)" } ?? "")
+                  detail: ([summary.deletionID.map { "deletion \($0)" }, forced.isEmpty ? nil : forced].compactMap { $0 }).joined(separator: "; "))
         return summary
     }
 
@@ -72,7 +103,7 @@ extension Store {
                 if found { inputs.append(segment) }
             }
             var summary = try rewrite(inputs.map { RewriteGroup(inputs: [$0], time: nil) }, removing: inputs,
-                                      targetRows: Int.max) { p, t in !(p == plate && time.contains(t)) }
+                                      targetRows: Int.max) { p, t, _, _ in !(p == plate && time.contains(t)) }
             if summary.rowsDeleted > 0 {
                 summary.deletionID = try recordDeletion(kind: "purge", summary: summary,
                                                         details: [("from", time.from.map(String.init) ?? "null"), ("to", time.to.map(String.init) ?? "null")])
@@ -89,9 +120,16 @@ extension Store {
         let bufferExpired = state.withLock { s in s.buffer.times.contains { $0 < cutoff } }
         if bufferExpired { try flush() }
         return try onFlushQueue { () throws(SightlineError) -> RewriteSummary in
-            let inputs = state.withLock { $0.segments }.filter { $0.rowCount > 0 && $0.statistics.minTime < cutoff }
+            let rule = retentionRule(cutoff: cutoff)
+            var inputs = state.withLock { $0.segments }.filter { $0.rowCount > 0 && $0.statistics.minTime < cutoff }
+            if !rule.holds.isEmpty {
+                // A segment whose expired rows are all held would be rewritten unchanged, every run.
+                var pending: [SegmentReader] = []
+                for segment in inputs where try Self.holdsExpiredRows(segment, rule) { pending.append(segment) }
+                inputs = pending
+            }
             var summary = try rewrite(inputs.map { RewriteGroup(inputs: [$0], time: nil) }, removing: inputs,
-                                      targetRows: Int.max) { _, t in t >= cutoff }
+                                      targetRows: Int.max) { p, t, lat, lon in rule.keeps(plate: p, time: t, latitudeE7: lat, longitudeE7: lon) }
             if summary.rowsDeleted > 0 {
                 summary.deletionID = try recordDeletion(kind: "retention", summary: summary, details: [("olderThan", String(cutoff))])
                 try audit(AccessContext(requester: "sightline", purpose: "retention"), "retention", "retention older-than=\(Timestamp.rfc3339(cutoff))",
@@ -99,6 +137,21 @@ extension Store {
             }
             return summary
         }
+    }
+
+    /// Whether `segment` holds a row retention would delete (expired and not held).
+    static func holdsExpiredRows(_ segment: SegmentReader, _ rule: RetentionRule) throws(SightlineError) -> Bool {
+        let decoder = BlockDecoder()
+        for b in 0..<segment.blockCount where segment.blockStatistics(b).minTime < rule.cutoff {
+            try decoder.decode(segment, block: b, columns: [.plate, .time, .position])
+            let c = DecodedColumns(decoder)
+            var found = false
+            decoder.forEachRow { plate, row in
+                if !found && !rule.keeps(plate: plate, time: c.times[row], latitudeE7: c.latitudes[row], longitudeE7: c.longitudes[row]) { found = true }
+            }
+            if found { return true }
+        }
+        return false
     }
 
     /// The time before which rows are expired now (nil without retention).

@@ -75,6 +75,8 @@ public final class Store: Sendable {
         var sharingPolicy = SharingPolicy.open
         /// Each requesting agency's visibility under the two (cleared when either changes).
         var visibilities: [String: CameraVisibility?] = [:]
+        /// Legal holds in force (`HOLDS`).
+        var holds: [LegalHold] = []
         /// Standing rules (as in `RULES`) and their compiled form (nil when there are none).
         var rules = RuleSet()
         var matcher: RuleMatcher?
@@ -156,6 +158,7 @@ public final class Store: Sendable {
         initial.accessRequirement = try AccessFile.read(directory: directory, fileSystem: fileSystem)
         initial.cameraRegistry = try CamerasFile.read(directory: directory, fileSystem: fileSystem)
         initial.sharingPolicy = try PolicyFile.read(directory: directory, fileSystem: fileSystem)
+        initial.holds = try HoldsFile.read(directory: directory, fileSystem: fileSystem)
         initial.rules = try RulesFile.read(directory: directory, fileSystem: fileSystem)
         let matcher = RuleMatcher(initial.rules)
         initial.matcher = matcher.isEmpty ? nil : matcher
@@ -227,7 +230,12 @@ public final class Store: Sendable {
         switch request {
         case .flush: try flush(); return .flushed
         case .compact(let c): return .rewrite(try compact(c))
-        case .purge(let plate, let time, let access): return .rewrite(try purge(plate, time: time, access: access))
+        case .purge(let plate, let time, let access, let force): return .rewrite(try purge(plate, time: time, access: access, force: force))
+        case .placeLegalHold(let hold, let access):
+            let placed = try placeLegalHold(hold, by: access)
+            return .statistics("placed \(placed.id)")
+        case .releaseLegalHold(let id, let access):
+            return .statistics("released \(try releaseLegalHold(id, by: access).map(\.id).joined(separator: " "))")
         case .statistics: return .statistics(try statistics().report)
         case .setInvestigationLimits(let limits):
             try setInvestigationLimits(limits)
@@ -428,8 +436,10 @@ public final class Store: Sendable {
     /// A view for the engine's own reads (deduplication, purges, statistics): not audited.
     func engineSnapshot() -> StoreSnapshot {
         state.withLock { (s: inout State) -> StoreSnapshot in
-            StoreSnapshot(segments: s.segments, memory: (s.frozen.map { [$0] } ?? []) + [s.buffer], expiredBefore: expiredBefore,
-                          parallelism: options.queryParallelism, metrics: metrics, investigationLimits: s.investigationLimits)
+            var snapshot = StoreSnapshot(segments: s.segments, memory: (s.frozen.map { [$0] } ?? []) + [s.buffer], expiredBefore: expiredBefore,
+                                         parallelism: options.queryParallelism, metrics: metrics, investigationLimits: s.investigationLimits)
+            snapshot.holds = s.holds
+            return snapshot
         }
     }
 
