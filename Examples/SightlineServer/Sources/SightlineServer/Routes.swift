@@ -86,7 +86,10 @@ struct Routes: Sendable {
 
     /// One page of a query: `from`, `to` (epoch ms or RFC 3339), `limit` (rows per page),
     /// `page` (the `next` token of the previous page). The body is
-    /// `{"sightings":[…],"next":TOKEN|null}`.
+    /// `{"sightings":[…],"next":TOKEN|null}`. Who asks and why travel in headers
+    /// (`X-Sightline-Requester`, `-Agency`, `-Purpose`, `-Case`): the store audits each page
+    /// under them, applies its sharing policy to the agency, and refuses (403) a read
+    /// without the purpose it requires.
     func page(_ kind: QueryKind, _ request: Request) async throws -> Response {
         let q = request.uri.queryParameters
         func time(_ name: String) throws -> Int64? {
@@ -107,7 +110,10 @@ struct Routes: Sendable {
         let rows: QueryRows
         do {
             let query = try Query(kind, time: try TimeRange(from: try time("from"), to: try time("to")))
-            rows = try store.rows(query, after: token, options: CursorOptions(batchRows: limit, deadline: .now + .seconds(10)))
+            rows = try store.rows(query, after: token, options: CursorOptions(batchRows: limit, deadline: .now + .seconds(10)),
+                                  access: Self.access(request))
+        } catch SightlineError.accessRefused(let reason) {
+            throw HTTPError(.forbidden, message: "access refused: \(reason) (send X-Sightline-Purpose)")
         } catch let error as SightlineError {
             throw HTTPError(.badRequest, message: "\(error)")
         }
@@ -125,6 +131,13 @@ struct Routes: Sendable {
         let next = batch.count == limit ? rows.cursor.pageToken.map { quoted($0.description) } ?? "null" : "null"
         json += "],\"next\":\(next)}\n"
         return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: json)))
+    }
+
+    /// The reader's access context from the request's headers.
+    static func access(_ request: Request) -> AccessContext {
+        func header(_ name: String) -> String { request.headers.first { $0.name.canonicalName == name.lowercased() }?.value ?? "" }
+        return AccessContext(requester: header("X-Sightline-Requester"), agency: header("X-Sightline-Agency"),
+                             purpose: header("X-Sightline-Purpose"), caseNumber: header("X-Sightline-Case"))
     }
 
     static func json(_ s: Sighting) -> String {

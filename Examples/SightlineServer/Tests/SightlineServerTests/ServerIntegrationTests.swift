@@ -57,9 +57,11 @@ import FoundationNetworking
     }
 
     /// Sends a request; returns the status and body.
-    static func http(_ method: String, _ url: String, body: String? = nil, contentType: String = "application/x-ndjson") async throws -> (Int, String) {
+    static func http(_ method: String, _ url: String, body: String? = nil, contentType: String = "application/x-ndjson",
+                     headers: [String: String] = [:]) async throws -> (Int, String) {
         var request = URLRequest(url: URL(string: url)!)
         request.httpMethod = method
+        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
         if let body {
             request.httpBody = Data(body.utf8)
             request.setValue(contentType, forHTTPHeaderField: "Content-Type")
@@ -116,13 +118,17 @@ import FoundationNetworking
         #expect(try await Self.http("GET", server.base + "/plates/P1X1/sightings?page=nonsense").0 == 400)
 
         // A plate's history, paged: pages concatenate to the whole answer.
-        let (s1, first) = try await Self.http("GET", server.base + "/plates/P3X2/sightings?limit=3")
+        let reader = ["X-Sightline-Requester": "dispatch-7", "X-Sightline-Agency": "SFPD", "X-Sightline-Purpose": "stolen vehicle", "X-Sightline-Case": "24-11"]
+        let (s1, first) = try await Self.http("GET", server.base + "/plates/P3X2/sightings?limit=3", headers: reader)
         #expect(s1 == 200 && first.contains("\"next\":\"v1."), "\(first)")
         let token = first.components(separatedBy: "\"next\":\"").last!.split(separator: "\"").first!
         let (s2, second) = try await Self.http("GET", server.base + "/plates/P3X2/sightings?limit=100&page=\(token)")
         #expect(s2 == 200 && second.hasSuffix("\"next\":null}\n"), "\(second)")
         let count = { (s: String) in s.components(separatedBy: "\"plate\":").count - 1 }
         #expect(count(first) + count(second) == 7)
+        // Each page was audited under the reader the headers named, durably before it was sent.
+        let (auditStatus, audit) = try runCLI(["audit", store, "--requester", "dispatch-7"])
+        #expect(auditStatus == 0 && audit.contains(",dispatch-7,SFPD,stolen vehicle,24-11,cursor,"), "\(audit)")
         let (s3, area) = try await Self.http("GET", server.base + "/area?circle=37.75,-122.45,20000&limit=10000")
         #expect(s3 == 200 && count(area) == 20 * 50 + 1, "\(area.prefix(200))")
         let (s4, metrics) = try await Self.http("GET", server.base + "/metrics")
