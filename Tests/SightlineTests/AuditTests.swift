@@ -598,3 +598,23 @@ extension StoreSnapshot {
         return rows
     }
 }
+
+@Suite struct CameraVisibilityTests {
+    /// The bitmap answers as the sorted lists do, for ids in, around and beyond it.
+    @Test func bitmapAgreesWithTheLists() {
+        let seed = testSeed()
+        var g = SplitMix64(seed: seed)
+        for _ in 0..<30 {
+            var registered = Set<UInt32>()
+            for _ in 0..<Int(g.next() % 300) { registered.insert(g.next() % 4 == 0 ? UInt32(truncatingIfNeeded: g.next()) : UInt32(g.next() % 100_000)) }
+            if g.next() % 5 == 0 { registered.insert(.max) }
+            let hidden = registered.filter { _ in g.next() % 3 == 0 }
+            let v = CameraVisibility(registered: registered.sorted(), hidden: hidden.sorted(), unregisteredVisible: g.next() % 2 == 0)
+            let probes = Array(registered) + (0..<500).map { _ in UInt32(g.next() % 200_000) } + [0, UInt32.max, CameraVisibility.bitmapLimit, CameraVisibility.bitmapLimit - 1]
+            for c in probes {
+                let want = hidden.contains(c) ? false : (registered.contains(c) ? true : v.unregisteredVisible)
+                #expect(v.allows(c) == want, "SIGHTLINE_TEST_SEED=\(seed): camera \(c)")
+            }
+        }
+    }
+}

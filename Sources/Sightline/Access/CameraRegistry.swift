@@ -147,10 +147,32 @@ public struct CameraVisibility: Sendable, Hashable {
     let hidden: [UInt32]
     /// Whether rows of unregistered cameras are visible.
     let unregisteredVisible: Bool
+    /// One bit per camera id below `bitmapLimit`: visible or not (a bit test per row where a
+    /// binary search over thousands of cameras cost ~11 compares). Ids at or above the
+    /// limit (rare: ids are small in practice) take the sorted lists.
+    private let visibleBits: [UInt64]
+    static let bitmapLimit: UInt32 = 1 << 22  // 512 KiB at most
+
+    init(registered: [UInt32], hidden: [UInt32], unregisteredVisible: Bool) {
+        self.registered = registered
+        self.hidden = hidden
+        self.unregisteredVisible = unregisteredVisible
+        // Ids from `top` up to the limit are above every registered one: unregistered.
+        let top = registered.last.map { $0 >= Self.bitmapLimit ? Self.bitmapLimit : $0 + 1 } ?? 0
+        var bits = [UInt64](repeating: unregisteredVisible ? ~0 : 0, count: Int((top + 63) / 64))
+        for c in registered where c < top {
+            let visible = !Self.contains(hidden, c)
+            if visible { bits[Int(c >> 6)] |= 1 << UInt64(c & 63) } else { bits[Int(c >> 6)] &= ~(1 << UInt64(c & 63)) }
+        }
+        visibleBits = bits
+    }
 
     /// Whether rows of `camera` are visible.
     @inline(__always)
     public func allows(_ camera: UInt32) -> Bool {
+        let word = Int(camera >> 6)
+        if word < visibleBits.count { return visibleBits[word] & (1 << UInt64(camera & 63)) != 0 }
+        if camera < Self.bitmapLimit { return unregisteredVisible }  // above every registered id
         if Self.contains(hidden, camera) { return false }
         return unregisteredVisible || Self.contains(registered, camera)
     }
