@@ -27,7 +27,6 @@ public enum AuditLog {
     /// first record that was altered, removed, reordered or inserted, or the cut-off tail.
     public static func verify(directory: String, anchor: AuditAnchor? = nil,
                               fileSystem: any FileSystem = PosixFileSystem()) throws(SightlineError) -> AuditVerification {
-        let path = "\(directory)/\(AuditLogFormat.fileName)"
         let entries: [AuditLogFormat.Entry], torn: Int
         do throws(SightlineError) {
             (entries, torn) = try Self.entries(directory: directory, fileSystem: fileSystem)
