@@ -12,20 +12,13 @@ enum AccessFile {
     static let header = "sightline access v1"
 
     static func encode(_ requirement: AccessRequirement) -> [UInt8] {
-        let body = "\(header)\nrequire \(requirement.rawValue)\n"
-        return Array((body + "crc32c \(hex8(Array(body.utf8).withUnsafeBytes { CRC32C.checksum($0) }))\n").utf8)
+        withChecksumLine("\(header)\nrequire \(requirement.rawValue)\n")
     }
 
     static func decode(_ bytes: [UInt8], path: String) throws(SightlineError) -> AccessRequirement {
-        func corrupt(_ reason: String) -> SightlineError { .corruptFile(path: path, offset: 0, reason: reason) }
-        let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        guard lines.count == 4, lines[3].isEmpty, lines[0] == header else { throw corrupt("not an access file") }
-        let body = lines[0...1].joined(separator: "\n") + "\n"
-        guard lines[2].hasPrefix("crc32c "), UInt32(lines[2].dropFirst(7), radix: 16) == Array(body.utf8).withUnsafeBytes({ CRC32C.checksum($0) }) else {
-            throw corrupt("access file checksum mismatch")
-        }
-        guard lines[1].hasPrefix("require "), let requirement = AccessRequirement(rawValue: String(lines[1].dropFirst(8))) else {
-            throw corrupt("expected require none, purpose or purpose+case")
+        let lines = try checkedLines(bytes, header: header, path: path)
+        guard lines.count == 1, lines[0].hasPrefix("require "), let requirement = AccessRequirement(rawValue: String(lines[0].dropFirst(8))) else {
+            throw .corruptFile(path: path, offset: 0, reason: "expected require none, purpose or purpose+case")
         }
         return requirement
     }

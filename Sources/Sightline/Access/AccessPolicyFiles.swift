@@ -2,6 +2,11 @@
 /// text lines ending in a CRC32C line, replaced whole (write-temp, fsync, rename, fsync
 /// directory). No file: no cameras, no policy (everyone reads everything). A damaged file is
 /// `corruptFile`: reads are refused rather than shown unfiltered. Docs/format.md draws them.
+/// `body` (lines, newline-terminated) followed by its CRC32C line.
+func withChecksumLine(_ body: String) -> [UInt8] {
+    Array((body + "crc32c \(hex8(Array(body.utf8).withUnsafeBytes { CRC32C.checksum($0) }))\n").utf8)
+}
+
 enum CamerasFile {
     static let fileName = "CAMERAS"
     static let header = "sightline cameras v1"
@@ -11,7 +16,7 @@ enum CamerasFile {
         for c in r.sorted {
             body += "camera\t\(c.camera)\t\(c.agency)\t\(c.jurisdiction)\t\(c.kind)\t\(c.latitude.map { "\($0)" } ?? "-")\t\(c.longitude.map { "\($0)" } ?? "-")\t\(c.name)\n"
         }
-        return Array((body + "crc32c \(hex8(Array(body.utf8).withUnsafeBytes { CRC32C.checksum($0) }))\n").utf8)
+        return withChecksumLine(body)
     }
 
     static func decode(_ bytes: [UInt8], path: String) throws(SightlineError) -> CameraRegistry {
@@ -45,7 +50,7 @@ enum PolicyFile {
     static func encode(_ p: SharingPolicy) -> [UInt8] {
         var body = "\(header)\ndefault \(p.defaultAllows ? "allow" : "deny")\n"
         for r in p.rules { body += "rule\t\(r.owner)\t\(r.allow.joined(separator: ","))\t\(r.deny.joined(separator: ","))\n" }
-        return Array((body + "crc32c \(hex8(Array(body.utf8).withUnsafeBytes { CRC32C.checksum($0) }))\n").utf8)
+        return withChecksumLine(body)
     }
 
     static func decode(_ bytes: [UInt8], path: String) throws(SightlineError) -> SharingPolicy {
@@ -70,8 +75,9 @@ enum PolicyFile {
     }
 }
 
-/// The lines between `header` and the CRC line, the CRC checked.
-private func checkedLines(_ bytes: [UInt8], header: String, path: String) throws(SightlineError) -> [String] {
+/// The lines between `header` and the CRC line, the CRC checked (the text files `ACCESS`,
+/// `CAMERAS`, `POLICY`, `HOLDS`).
+func checkedLines(_ bytes: [UInt8], header: String, path: String) throws(SightlineError) -> [String] {
     var lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
     guard lines.count >= 3, lines.removeLast().isEmpty, lines[0] == header, let crcLine = lines.popLast(), crcLine.hasPrefix("crc32c ") else {
         throw .corruptFile(path: path, offset: 0, reason: "not a \(header) file")

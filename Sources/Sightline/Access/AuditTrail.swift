@@ -23,9 +23,7 @@ struct AuditTrail: Sendable {
     /// A pattern (or any text that may hold a plate) as the log names it: `#` and the first
     /// 8 bytes of its HMAC-SHA256 under the store's secret.
     func name(text: String) -> String {
-        var key = [UInt8]()
-        for word in [hasher.secret.k0, hasher.secret.k1] { for i in 0..<8 { key.append(UInt8(truncatingIfNeeded: word >> (8 * UInt64(i)))) } }
-        let code = HMAC<SHA256>.authenticationCode(for: Array(text.utf8), using: SymmetricKey(data: key))
+        let code = HMAC<SHA256>.authenticationCode(for: Array(text.utf8), using: SymmetricKey(data: hasher.secret.bytes))
         return "#" + hexString(Array(code.prefix(8)))
     }
 }

@@ -179,8 +179,7 @@ public struct CameraVisibility: Sendable, Hashable {
 
     @inline(__always)
     static func contains(_ sorted: [UInt32], _ value: UInt32) -> Bool {
-        var (lo, hi) = (0, sorted.count)
-        while lo < hi { let mid = (lo + hi) >> 1; if sorted[mid] < value { lo = mid + 1 } else { hi = mid } }
-        return lo < sorted.count && sorted[lo] == value
+        let i = sorted.partitionPoint { $0 < value }
+        return i < sorted.count && sorted[i] == value
     }
 }

@@ -27,9 +27,7 @@ enum SecretCheckFile {
     static let header = "sightline plate-key check v1"
 
     static func fingerprint(_ secret: PlateKeySecret) -> String {
-        var key = [UInt8]()
-        for word in [secret.k0, secret.k1] { for i in 0..<8 { key.append(UInt8(truncatingIfNeeded: word >> (8 * UInt64(i)))) } }
-        return hexString(Array(HMAC<SHA256>.authenticationCode(for: Array("sightline plate-key check".utf8), using: SymmetricKey(data: key))))
+        hexString(Array(HMAC<SHA256>.authenticationCode(for: Array("sightline plate-key check".utf8), using: SymmetricKey(data: secret.bytes))))
     }
 
     static func encode(_ secret: PlateKeySecret) -> [UInt8] { Array("\(header)\nhmac-sha256 \(fingerprint(secret))\n".utf8) }

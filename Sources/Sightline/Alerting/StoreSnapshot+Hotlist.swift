@@ -14,7 +14,7 @@ extension StoreSnapshot {
         if auditTrail != nil {
             return try audited("hotlist-check", { t in
                 "hotlist-check entries=\(rules.hotlistCount) geofences=\(rules.allGeofences.count) time=\(time.auditText)"
-            }, { (s: StoreSnapshot) throws(SightlineError) in try s.checkRules(rules, time: time) }, counted: { (rows: $0.count, plates: Set($0.lazy.map(\.sighting.plate)).count) })
+            }, { (s: StoreSnapshot) throws(SightlineError) in try s.checkRules(rules, time: time) }, counted: { Self.counted($0.map(\.sighting)) })
         }
         // One query per distinct plate, pattern or geofence; the rules it serves share its rows.
         struct Tag { let rule: String, list: String, match: AlertMatch }

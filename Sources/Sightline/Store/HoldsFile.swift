@@ -17,19 +17,13 @@ enum HoldsFile {
             let scope = h.plate.map { "plate:\($0.text)" } ?? "area:" + RulesFile.areaText(h.area!)
             body += "hold\t\(h.id)\t\(h.caseNumber)\t\(scope)\t\(h.time.from.map(String.init) ?? "-")\t\(h.time.to.map(String.init) ?? "-")\t\(h.placedAt)\t\(h.placedBy)\n"
         }
-        return Array((body + "crc32c \(hex8(Array(body.utf8).withUnsafeBytes { CRC32C.checksum($0) }))\n").utf8)
+        return withChecksumLine(body)
     }
 
     static func decode(_ bytes: [UInt8], path: String) throws(SightlineError) -> [LegalHold] {
         func corrupt(_ reason: String) -> SightlineError { .corruptFile(path: path, offset: 0, reason: reason) }
-        var lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        guard lines.count >= 3, lines.removeLast().isEmpty, lines[0] == header, let crc = lines.popLast(), crc.hasPrefix("crc32c ") else {
-            throw corrupt("not a holds file")
-        }
-        let body = lines.joined(separator: "\n") + "\n"
-        guard UInt32(crc.dropFirst(7), radix: 16) == Array(body.utf8).withUnsafeBytes({ CRC32C.checksum($0) }) else { throw corrupt("holds checksum mismatch") }
         var holds: [LegalHold] = []
-        for (i, line) in lines.dropFirst().enumerated() {
+        for (i, line) in try checkedLines(bytes, header: header, path: path).enumerated() {
             let f = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
             guard f.count == 8, f[0] == "hold", let placedAt = Int64(f[6]) else { throw corrupt("bad hold line \(i + 2)") }
             func time(_ s: String) throws(SightlineError) -> Int64? {
