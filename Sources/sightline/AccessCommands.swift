@@ -108,7 +108,7 @@ struct AccessCommand: ParsableCommand {
         }
         guard let requirement = AccessRequirement(rawValue: require) else { throw ValidationError("--require must be none, purpose or purpose+case") }
         let context = access.context
-        _ = try MaintenanceTarget(store).run(.setAccessRequirement(requirement)) { (s: Store) throws(SightlineError) -> ControlReply in
+        _ = try MaintenanceTarget(store).run(.setAccessRequirement(requirement, access: context)) { (s: Store) throws(SightlineError) -> ControlReply in
             try s.setAccessRequirement(requirement, by: context)
             return .statistics("")
         }
@@ -177,7 +177,7 @@ struct CamerasCommand: ParsableCommand {
                 registry.defaultOwner = CameraRegistry.Owner(agency: parts[0], jurisdiction: parts[1])
             }
             let context = access.context
-            _ = try MaintenanceTarget(store).run(.setCameraRegistry(registry)) { (s: Store) throws(SightlineError) -> ControlReply in
+            _ = try MaintenanceTarget(store).run(.setCameraRegistry(registry, access: context)) { (s: Store) throws(SightlineError) -> ControlReply in
                 try s.setCameraRegistry(registry, by: context)
                 return .statistics("")
             }
@@ -241,7 +241,7 @@ struct PolicyCommand: ParsableCommand {
             guard let file else { throw ValidationError("policy set needs a JSON file") }
             let policy = try Self.parse(file)
             let context = access.context
-            _ = try MaintenanceTarget(store).run(.setSharingPolicy(policy)) { (s: Store) throws(SightlineError) -> ControlReply in
+            _ = try MaintenanceTarget(store).run(.setSharingPolicy(policy, access: context)) { (s: Store) throws(SightlineError) -> ControlReply in
                 try s.setSharingPolicy(policy, by: context)
                 return .statistics("")
             }
@@ -271,6 +271,77 @@ struct PolicyCommand: ParsableCommand {
     static func json(_ policy: SharingPolicy) -> String {
         let object: [String: Any] = ["default": policy.defaultAllows ? "allow" : "deny",
                                      "rules": policy.rules.map { ["owner": $0.owner, "allow": $0.allow, "deny": $0.deny] }]
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])) ?? Data()
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// `sightline retention STORE set FILE | show | enforce`: retention periods per owner.
+struct RetentionCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "retention",
+        abstract: "Retention per owner: set FILE (JSON), show it, or enforce it now.",
+        discussion: """
+            {"default": "90d", "hits": "2y", "rules": [{"owner": "AGENCY" | "jurisdiction:XX", "keep": "3m", "hits": "3y"}, ...]}
+            A row's period is that of the first rule naming its camera's agency, else its jurisdiction, else the default \
+            (null or absent: kept until purged). "hits" keeps rows that matched a hotlist longer. Periods: 3m, 21d, 18mo (30 d), \
+            2y (365 d), 12h, 45s, 2w or milliseconds. Rows past their period are gone from answers at once and from disk \
+            at the owner's next retention run (enforce runs one now); held rows stay. Setting and deleting are audited.
+            """)
+    @Argument(help: "Store directory.") var store: String
+    @Argument(help: "set, show or enforce.") var action: String
+    @Argument(help: "The retention file (set).") var file: String?
+    @OptionGroup var access: AccessArguments
+
+    func run() throws {
+        switch action {
+        case "show":
+            do { print(Self.json(try openReadOnly(store).retentionPolicy)) } catch { throw CommandFailure(error) }
+        case "set":
+            guard let file else { throw ValidationError("retention set needs a JSON file") }
+            let policy = try Self.parse(file)
+            let context = access.context
+            _ = try MaintenanceTarget(store).run(.setRetentionPolicy(policy, access: context)) { (s: Store) throws(SightlineError) -> ControlReply in
+                try s.setRetentionPolicy(policy, by: context)
+                return .statistics("")
+            }
+            print("retention set: default \(policy.defaultPeriod.map(RetentionPolicy.text) ?? "none"), \(policy.rules.count) rules")
+        case "enforce":
+            let clock = ContinuousClock()
+            let start = clock.now
+            let reply = try MaintenanceTarget(store).run(.enforceRetention) { (s: Store) throws(SightlineError) -> ControlReply in .rewrite(try s.enforceRetention()) }
+            if case .rewrite(let summary) = reply { printSummary(summary, clock.now - start) }
+        default:
+            throw ValidationError("retention takes set FILE, show or enforce, not \(action)")
+        }
+    }
+
+    static func parse(_ path: String) throws -> RetentionPolicy {
+        guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("\(path): cannot read") }
+        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { throw ValidationError("\(path): not a JSON object") }
+        func period(_ value: Any?, _ what: String) throws -> Duration? {
+            switch value {
+            case nil, is NSNull: return nil
+            case let text as String:
+                if text == "forever" { return nil }
+                do { return try RetentionPolicy.period(text) } catch { throw ValidationError("\(path): \(what): \(error)") }
+            case let number as NSNumber where number.int64Value >= 0: return .milliseconds(number.int64Value)
+            default: throw ValidationError("\(path): \(what) must be a period such as \"21d\"")
+            }
+        }
+        var policy = RetentionPolicy(defaultPeriod: try period(object["default"], "default"), defaultHits: try period(object["hits"], "hits"))
+        guard let rules = (object["rules"] ?? []) as? [[String: Any]] else { throw ValidationError("\(path): rules must be an array of objects") }
+        for (i, rule) in rules.enumerated() {
+            guard let owner = rule["owner"] as? String, !owner.isEmpty else { throw ValidationError("\(path): rule \(i + 1) has no owner") }
+            policy.rules.append(RetentionPolicy.Rule(owner: owner, keep: try period(rule["keep"], "rule \(i + 1) keep"),
+                                                     hits: try period(rule["hits"], "rule \(i + 1) hits")))
+        }
+        return policy
+    }
+
+    static func json(_ policy: RetentionPolicy) -> String {
+        func t(_ d: Duration?) -> Any { d.map(RetentionPolicy.text) ?? NSNull() }
+        let object: [String: Any] = ["default": t(policy.defaultPeriod), "hits": t(policy.defaultHits),
+                                     "rules": policy.rules.map { ["owner": $0.owner, "keep": t($0.keep), "hits": t($0.hits)] }]
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])) ?? Data()
         return String(decoding: data, as: UTF8.self)
     }

@@ -11,7 +11,7 @@ struct SightlineCommand: ParsableCommand {
             CommandGroup(name: "Queries", subcommands: [HistoryCommand.self, AreaCommand.self, HeatmapCommand.self, ExplainCommand.self]),
             CommandGroup(name: "Investigation", subcommands: [SearchCommand.self, IntersectCommand.self, ConvoyCommand.self, FrequentCommand.self]),
             CommandGroup(name: "Alerts", subcommands: [HotlistCommand.self, GeofenceCommand.self, AlertsCommand.self]),
-            CommandGroup(name: "Accountability", subcommands: [AuditCommand.self, AccessCommand.self, CamerasCommand.self, PolicyCommand.self, HoldCommand.self]),
+            CommandGroup(name: "Accountability", subcommands: [AuditCommand.self, AccessCommand.self, CamerasCommand.self, PolicyCommand.self, RetentionCommand.self, HoldCommand.self]),
             CommandGroup(name: "Administration", subcommands: [InitCommand.self, CompactCommand.self, PurgeCommand.self, FlushCommand.self, StatsCommand.self, VerifyCommand.self, GuardrailsCommand.self]),
             CommandGroup(name: "Development and benchmarks", subcommands: [
                 GenerateCommand.self, BenchCommand.self, QueryBenchCommand.self, IngestBenchCommand.self, AlertBenchCommand.self,

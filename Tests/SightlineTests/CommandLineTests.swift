@@ -402,5 +402,19 @@ import Glibc
         try "camera,agency\n1,X\n".write(toFile: "\(dir)/bad.csv", atomically: true, encoding: .utf8)
         let (bad, badMessage) = try Self.run(["cameras", store, "load", "\(dir)/bad.csv"])
         #expect(bad != 0 && badMessage.contains("bad.csv:1:"), "\(badMessage)")
+        // Retention per owner: SFPD keeps a day (the sample's rows are older), others forever.
+        try #"{"default": null, "rules": [{"owner": "SFPD", "keep": "1d", "hits": "2y"}]}"#.write(toFile: "\(dir)/retention.json", atomically: true, encoding: .utf8)
+        let (set, setText) = try Self.run(["retention", store, "set", "\(dir)/retention.json", "--requester", "dpo"])
+        #expect(set == 0 && setText.contains("1 rules"), "\(setText)")
+        let shown = try Self.run(["retention", store, "show"]).1
+        #expect(shown.contains("\"owner\" : \"SFPD\"") && shown.contains("\"keep\" : \"1d\"") && shown.contains("\"hits\" : \"2y\""), "\(shown)")
+        #expect(try count("SFPD") == rows.count - onCamera, "SFPD's rows past a day are gone from answers")
+        let (enforced, enforceText) = try Self.run(["retention", store, "enforce"])
+        #expect(enforced == 0 && enforceText.contains("deleted \(onCamera) rows"), "\(enforceText)")
+        let operations = try Self.run(["audit", store, "--format", "csv"]).1
+        #expect(operations.contains(",dpo,,,,retention-policy,") && operations.contains(",retention,retention per-owner"), "\(operations)")
+        try #"{"rules": [{"owner": "SFPD", "keep": "soon"}]}"#.write(toFile: "\(dir)/bad.json", atomically: true, encoding: .utf8)
+        let (badRetention, badRetentionText) = try Self.run(["retention", store, "set", "\(dir)/bad.json"])
+        #expect(badRetention != 0 && badRetentionText.contains("soon"), "\(badRetentionText)")
     }
 }

@@ -49,6 +49,16 @@ import Glibc
         #expect(owner.accessRequirement == .purpose)
         #expect(throws: SightlineError.self) { try owner.snapshot().run(Query(.history(plate))) }
         #expect(try ControlWire.decodeRequest(ControlWire.encode(.purge(plate, .all))) == .purge(plate, .all))
+        // Every policy change carries its context across the socket.
+        let retention = RetentionPolicy(defaultPeriod: .seconds(86_400 * 90), rules: [.init(owner: "jurisdiction:NH", keep: .seconds(180), hits: .seconds(86_400 * 365))])
+        let registry = CameraRegistry(cameras: [RegisteredCamera(camera: 7, agency: "NHSP", jurisdiction: "NH")])
+        for request: ControlRequest in [.setRetentionPolicy(retention, access: officer), .enforceRetention, .setCameraRegistry(registry, access: officer),
+                                        .setSharingPolicy(SharingPolicy(defaultAllows: false), access: officer), .setAccessRequirement(.purposeAndCase, access: officer)] {
+            #expect(try ControlWire.decodeRequest(ControlWire.encode(request)) == request, "\(request)")
+        }
+        _ = try StoreControl.send(.setRetentionPolicy(retention, access: officer), to: dir)
+        #expect(owner.retentionPolicy == retention)
+        #expect(try AuditLog.records(directory: dir).last.map { $0.operation == "retention-policy" && $0.access == officer } == true)
         // The owner reports its errors; the request is refused, nothing changes.
         #expect(throws: SightlineError.controlFailed(path: "\(dir)/control.sock", reason: "the owner refused: targetRows must be at least 1")) {
             try StoreControl.send(.compact(CompactionOptions(partitioning: .day, targetRows: 0)), to: dir)

@@ -83,7 +83,8 @@ func checkedLines(_ bytes: [UInt8], header: String, path: String) throws(Sightli
         throw .corruptFile(path: path, offset: 0, reason: "not a \(header) file")
     }
     let body = lines.joined(separator: "\n") + "\n"
-    guard UInt32(crcLine.dropFirst(7), radix: 16) == Array(body.utf8).withUnsafeBytes({ CRC32C.checksum($0) }) else {
+    // Compared as text: a flipped bit that only changes a hex digit's case is damage too.
+    guard crcLine.dropFirst(7) == hex8(Array(body.utf8).withUnsafeBytes({ CRC32C.checksum($0) })) else {
         throw .corruptFile(path: path, offset: 0, reason: "checksum mismatch")
     }
     return Array(lines.dropFirst())

@@ -40,14 +40,3 @@ public struct LegalHold: Sendable, Hashable {
         return area!.contains(latitudeE7: latitudeE7, longitudeE7: longitudeE7)
     }
 }
-
-/// What retention keeps: rows from `cutoff` on, and older rows under a hold.
-struct RetentionRule: Sendable, Hashable {
-    let cutoff: Int64
-    let holds: [LegalHold]
-
-    @inline(__always)
-    func keeps(plate: Plate, time: Int64, latitudeE7: Int32, longitudeE7: Int32) -> Bool {
-        time >= cutoff || holds.contains { $0.covers(plate: plate, time: time, latitudeE7: latitudeE7, longitudeE7: longitudeE7) }
-    }
-}

@@ -47,8 +47,8 @@ public struct QueryFilters: Sendable, Hashable {
     /// The cameras whose rows the reader may not see (the sharing policy); set by the
     /// snapshot, not by callers.
     var visibility: CameraVisibility?
-    /// Retention with legal holds: rows older than the cutoff are kept only when held; set
-    /// by the snapshot when holds exist (otherwise the cutoff narrows the time range).
+    /// Retention tested row by row (per-owner periods, hotlist hits, legal holds); set by
+    /// the snapshot when one cutoff cannot stand for it (otherwise the time range narrows).
     var retention: RetentionRule?
 
     /// Filters; the defaults keep everything.
@@ -76,7 +76,7 @@ public struct QueryFilters: Sendable, Hashable {
     var columns: ColumnSet {
         var c: ColumnSet = []
         if cameras != nil || visibility != nil { c.insert(.camera) }
-        if retention != nil { c.formUnion([.plate, .position]) }  // a hold may name the plate
+        if retention != nil { c.formUnion([.plate, .position, .camera]) }  // owner by camera; a hold may name the plate or an area
         if region != nil { c.insert(.region) }
         if minimumConfidence > 0 { c.insert(.confidence) }
         return c

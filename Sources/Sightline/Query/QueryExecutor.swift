@@ -110,8 +110,8 @@ enum QueryExecutor {
             for r in 0..<batch.count where query.matches(plate: batch.plates[r], time: batch.times[r], latitudeE7: batch.latitudesE7[r],
                                                        longitudeE7: batch.longitudesE7[r], camera: batch.cameras[r],
                                                        confidence: batch.confidences[r], regionCode: batch.regionCodes[r])
-                && (query.filters.retention?.keeps(plate: batch.plates[r], time: batch.times[r], latitudeE7: batch.latitudesE7[r],
-                                                   longitudeE7: batch.longitudesE7[r]) ?? true) {
+                && (query.filters.retention?.keeps(plate: batch.plates[r], time: batch.times[r], camera: batch.cameras[r],
+                                                   latitudeE7: batch.latitudesE7[r], longitudeE7: batch.longitudesE7[r]) ?? true) {
                 memorySink.add(batch, row: r)
                 stats.rowsMatched += 1
             }
@@ -173,11 +173,12 @@ enum QueryExecutor {
             stats.rowsExamined += rowCount
             let c = DecodedColumns(decoder)
             var matched = 0
-            // Retention with holds: tested where each row's real plate is known (the
+            // Retention row by row: tested where each row's real plate is known (the
             // spatial path tests rows against a placeholder plate first).
             let retention = query.filters.retention
             @inline(__always) func retained(_ row: Int, _ plate: Plate) -> Bool {
-                retention?.keeps(plate: plate, time: c.times[row], latitudeE7: c.latitudes[row], longitudeE7: c.longitudes[row]) ?? true
+                retention?.keeps(plate: plate, time: c.times[row], camera: c.cameras[row], latitudeE7: c.latitudes[row],
+                                 longitudeE7: c.longitudes[row]) ?? true
             }
             @inline(__always) func matches(_ row: Int, _ plate: Plate) -> Bool {
                 query.matches(plate: plate, time: c.times[row], latitudeE7: c.latitudes[row],
@@ -249,7 +250,7 @@ enum QueryExecutor {
                     row += length
                 }
             } else {
-                assert(retention == nil, "retention with holds decodes plates")
+                assert(retention == nil, "row-by-row retention decodes plates")
                 for row in 0..<rowCount where matches(row, placeholder) {
                     sink.add(c, row: row, plate: placeholder)
                     matched += 1
@@ -291,7 +292,8 @@ enum QueryExecutor {
                 let row = Int(row)
                 while row >= runEnd { run += 1; runEnd += Int(runLengths[run]) }
                 let plate = try decoder.plate(run: run)
-                if let retention, !retention.keeps(plate: plate, time: c.times[row], latitudeE7: c.latitudes[row], longitudeE7: c.longitudes[row]) { continue }
+                if let retention, !retention.keeps(plate: plate, time: c.times[row], camera: c.cameras[row], latitudeE7: c.latitudes[row],
+                                                   longitudeE7: c.longitudes[row]) { continue }
                 sink.add(c, row: row, plate: plate)
                 stats.rowsMatched += 1
             }

@@ -152,10 +152,9 @@ extension StoreSnapshot {
         // Only the segments meeting a window: the hull spans the gaps between the plate's
         // days (a plate seen in March and in May would plan every segment in between).
         let meeting = segments.filter { s in windows.cameraIntervals.contains { CameraWindows.overlaps($0, s.statistics.minTime, s.statistics.maxTime) } }
-        var narrowed = StoreSnapshot(segments: meeting, memory: memory, expiredBefore: expiredBefore, parallelism: parallelism,
+        var narrowed = StoreSnapshot(segments: meeting, memory: memory, retention: retention, parallelism: parallelism,
                                      metrics: metrics, investigationLimits: investigationLimits)
         narrowed.visibility = visibility
-        narrowed.holds = holds
         var plan = try narrowed.plan(query, countOnly: true)
         if meeting.count < segments.count { plan.skippedSegments[.timeRange, default: 0] += segments.count - meeting.count }
         plan.columns.insert(.plate)

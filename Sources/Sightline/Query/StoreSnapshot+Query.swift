@@ -8,12 +8,15 @@ extension StoreSnapshot {
     ///   reads the plate n-gram index's lists for its bigrams).
     public func plan(_ query: Query, countOnly: Bool = false) throws(SightlineError) -> QueryPlan {
         var query = query
-        if let cutoff = expiredBefore, query.time.lower < cutoff, !holds.isEmpty {
-            // Held rows outlive the retention period: the cutoff becomes a row test.
-            query.filters.retention = RetentionRule(cutoff: cutoff, holds: holds)
-        } else if let cutoff = expiredBefore, query.time.lower < cutoff {
-            // Retention: expired rows are never returned, whatever is still on disk.
-            query.time = (try? TimeRange(from: cutoff, to: query.time.to)) ?? TimeRange(uncheckedFrom: cutoff, to: cutoff)
+        if let retention, query.time.lower < retention.keepsFrom {
+            // Retention: expired rows are never returned, whatever is still on disk. Rows
+            // before the earliest cutoff are gone (held ones aside): the range narrows.
+            if retention.holds.isEmpty, query.time.lower < retention.expiresBefore {
+                let cutoff = retention.expiresBefore
+                query.time = (try? TimeRange(from: cutoff, to: query.time.to)) ?? TimeRange(uncheckedFrom: cutoff, to: cutoff)
+            }
+            // Per-owner periods, hotlist hits and holds: the rest is a test of each row.
+            if !retention.isOneCutoff { query.filters.retention = retention }
         }
         // Sharing policy: rows of hidden cameras are filtered where rows are examined, so they
         // are never materialized nor counted.

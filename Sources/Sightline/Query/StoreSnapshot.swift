@@ -3,8 +3,8 @@ public struct StoreSnapshot: Sendable {
     let segments: [SegmentReader]
     /// Rows not yet in a segment: the batch being flushed (if any), then the buffer.
     let memory: [SightingBatch]
-    /// Rows older than this are expired (retention): never returned.
-    var expiredBefore: Int64? = nil
+    /// What retention keeps now (nil: every row): expired rows are never returned.
+    var retention: RetentionRule? = nil
     /// Threads a query may read segments with (`StoreOptions.queryParallelism`).
     var parallelism = Machine.coreCount
     /// The store's instruments, recording each query's latency and reads.
@@ -17,15 +17,13 @@ public struct StoreSnapshot: Sendable {
     var auditTrail: AuditTrail? = nil
     /// The cameras whose rows this snapshot's reader may not see (nil: all visible).
     var visibility: CameraVisibility? = nil
-    /// Legal holds in force: their rows stay readable past the retention period.
-    var holds: [LegalHold] = []
 
     /// The first and last time held (expired rows aside), or nil when empty.
     var dataExtent: ClosedRange<Int64>? {
         var lo = Int64.max, hi = Int64.min
         for s in segments where s.rowCount > 0 { lo = min(lo, s.statistics.minTime); hi = max(hi, s.statistics.maxTime) }
         for b in memory { for t in b.times { lo = min(lo, t); hi = max(hi, t) } }
-        if let cutoff = expiredBefore, holds.isEmpty { lo = max(lo, cutoff) }
+        if let retention, retention.holds.isEmpty { lo = max(lo, retention.expiresBefore) }
         return lo <= hi ? lo...hi : nil
     }
 
@@ -39,9 +37,8 @@ public struct StoreSnapshot: Sendable {
         var rows: [Sighting] = []
         for segment in segments { rows += try segment.allSightings() }
         for batch in memory { rows += batch.sightings }
-        if let cutoff = expiredBefore {
-            let rule = RetentionRule(cutoff: cutoff, holds: holds)
-            rows.removeAll { !rule.keeps(plate: $0.plate, time: $0.time, latitudeE7: $0.latitudeE7, longitudeE7: $0.longitudeE7) }
+        if let retention {
+            rows.removeAll { !retention.keeps(plate: $0.plate, time: $0.time, camera: $0.camera, latitudeE7: $0.latitudeE7, longitudeE7: $0.longitudeE7) }
         }
         if let visibility { rows.removeAll { !visibility.allows($0.camera) } }
         return rows

@@ -18,12 +18,16 @@ public enum ControlRequest: Sendable, Hashable {
     case placeLegalHold(LegalHold, access: AccessContext = .unattributed)
     /// Release the legal hold with this id, or those of this case (`Store.releaseLegalHold`).
     case releaseLegalHold(String, access: AccessContext = .unattributed)
-    /// Set what every read must state (`Store.setAccessRequirement`).
-    case setAccessRequirement(AccessRequirement)
-    /// Replace the camera registry (`Store.setCameraRegistry`).
-    case setCameraRegistry(CameraRegistry)
-    /// Replace the sharing policy (`Store.setSharingPolicy`).
-    case setSharingPolicy(SharingPolicy)
+    /// Set what every read must state (`Store.setAccessRequirement`), on behalf of `access`.
+    case setAccessRequirement(AccessRequirement, access: AccessContext = .unattributed)
+    /// Replace the camera registry (`Store.setCameraRegistry`), on behalf of `access`.
+    case setCameraRegistry(CameraRegistry, access: AccessContext = .unattributed)
+    /// Replace the sharing policy (`Store.setSharingPolicy`), on behalf of `access`.
+    case setSharingPolicy(SharingPolicy, access: AccessContext = .unattributed)
+    /// Replace the retention policy (`Store.setRetentionPolicy`), on behalf of `access`.
+    case setRetentionPolicy(RetentionPolicy, access: AccessContext = .unattributed)
+    /// Delete rows past their retention period now (`Store.enforceRetention`).
+    case enforceRetention
     /// Report the store's statistics.
     case statistics
     /// Set the guardrails of investigative queries (replies with the statistics).
@@ -57,7 +61,10 @@ public enum ControlReply: Sendable, Hashable {
 ///     request:  flush | stats | compact <day|week> <targetRows> <deleteOlderThan|-> |
 ///               purge <PLATE> <from|-> <to|-> | guardrails <maxSpanMs|-> <maxPlates|-> |
 ///               hotlist-add <hex path> <from|-> | hotlist-remove <hex path> |
-///               geofence-add <hex rules-file line> <from|-> | geofence-remove <name>
+///               geofence-add <hex rules-file line> <from|-> | geofence-remove <name> |
+///               access|cameras|policy|retention <value> <context> | retention-enforce |
+///               hold-add <hex> <context> | hold-release <hex id> <context>
+///               (a context: requester, agency, purpose, case — hex each, `-` when empty)
 ///     reply:    ok flushed | ok rewrite <key=value …> | ok stats <report, \n as \x1f> | error <reason>
 ///
 /// A socket file left by a killed owner is stale: the next owner (who holds `LOCK`, so no
@@ -240,9 +247,11 @@ enum ControlWire {
         case .removeHotlistEntries(let file): return "hotlist-remove \(hexEncoded(file))"
         case .addGeofence(let g, let from): return "geofence-add \(hexEncoded(RulesFile.line(of: g))) \(time(from))"
         case .removeGeofence(let name): return "geofence-remove \(name)"
-        case .setAccessRequirement(let r): return "access \(r.rawValue)"
-        case .setCameraRegistry(let r): return "cameras \(hexEncoded(String(decoding: CamerasFile.encode(r), as: UTF8.self)))"
-        case .setSharingPolicy(let p): return "policy \(hexEncoded(String(decoding: PolicyFile.encode(p), as: UTF8.self)))"
+        case .setAccessRequirement(let r, let a): return "access \(r.rawValue) \(contextFields(a))"
+        case .setCameraRegistry(let r, let a): return "cameras \(hexEncoded(String(decoding: CamerasFile.encode(r), as: UTF8.self))) \(contextFields(a))"
+        case .setSharingPolicy(let p, let a): return "policy \(hexEncoded(String(decoding: PolicyFile.encode(p), as: UTF8.self))) \(contextFields(a))"
+        case .setRetentionPolicy(let p, let a): return "retention \(hexEncoded(String(decoding: RetentionFile.encode(p), as: UTF8.self))) \(contextFields(a))"
+        case .enforceRetention: return "retention-enforce"
         }
     }
 
@@ -289,11 +298,18 @@ enum ControlWire {
         case ("hotlist-remove", 2): return .removeHotlistEntries(file: try hexDecoded(f[1]))
         case ("geofence-add", 3): return .addGeofence(try RulesFile.geofence(line: try hexDecoded(f[1])), retroactiveFrom: try time(f[2]))
         case ("geofence-remove", 2): return .removeGeofence(f[1])
-        case ("cameras", 2): return .setCameraRegistry(try CamerasFile.decode(Array(try hexDecoded(f[1]).utf8), path: "control request"))
-        case ("policy", 2): return .setSharingPolicy(try PolicyFile.decode(Array(try hexDecoded(f[1]).utf8), path: "control request"))
-        case ("access", 2):
+        case ("cameras", 2), ("cameras", 6):
+            return .setCameraRegistry(try CamerasFile.decode(Array(try hexDecoded(f[1]).utf8), path: "control request"),
+                                      access: f.count == 6 ? try context(f[2...5]) : .unattributed)
+        case ("policy", 2), ("policy", 6):
+            return .setSharingPolicy(try PolicyFile.decode(Array(try hexDecoded(f[1]).utf8), path: "control request"),
+                                     access: f.count == 6 ? try context(f[2...5]) : .unattributed)
+        case ("retention", 6):
+            return .setRetentionPolicy(try RetentionFile.decode(Array(try hexDecoded(f[1]).utf8), path: "control request"), access: try context(f[2...5]))
+        case ("retention-enforce", 1): return .enforceRetention
+        case ("access", 2), ("access", 6):
             guard let r = AccessRequirement(rawValue: f[1]) else { throw .invalidArgument("control request: \(line)") }
-            return .setAccessRequirement(r)
+            return .setAccessRequirement(r, access: f.count == 6 ? try context(f[2...5]) : .unattributed)
         default:
             throw .invalidArgument("control request not understood: \(line.prefix(80))")
         }

@@ -93,6 +93,4 @@ extension Store {
         (h.plate.map { "hold plate=#\(hex16(hasher.key($0)))" } ?? "hold area=\(h.area!.auditText)") + " time=\(h.time.auditText)"
     }
 
-    /// What retention keeps now: rows from the cutoff on, and held rows.
-    func retentionRule(cutoff: Int64) -> RetentionRule { RetentionRule(cutoff: cutoff, holds: state.withLock { $0.holds }) }
 }

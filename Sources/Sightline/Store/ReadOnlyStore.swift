@@ -38,6 +38,10 @@ public final class ReadOnlyStore: Sendable {
         var segments: [SegmentReader] = []
         /// Each log's records read so far (first sequence → the log's tail state).
         var logs: [UInt64: LogTail] = [:]
+        /// Rows of the owner's hotlist alerts (read from `ALERTS` up to `alertsRead`, only
+        /// while the retention policy keeps hits longer).
+        var hotlistHits: Set<RowKey> = []
+        var alertsRead: Int64 = 0
     }
 
     /// What has been read of one log: its valid length and the records in it.
@@ -93,14 +97,12 @@ public final class ReadOnlyStore: Sendable {
     /// against the store's access requirement (re-read now: the owner may change it) and
     /// audited in the store's audit log, durably before its answer returns.
     public func snapshot(access: AccessContext) throws(SightlineError) -> StoreSnapshot {
-        var snapshot = try engineSnapshot()
+        var (snapshot, registry) = try view()
         snapshot.access = access
         snapshot.auditTrail = AuditTrail(log: auditLog, requirement: try AccessFile.read(directory: directory, fileSystem: fileSystem),
                                          hasher: hasher, now: options.wallClock)
         // The owner may change the registry or the policy at any time: read both now.
-        let registry = try CamerasFile.read(directory: directory, fileSystem: fileSystem)
         snapshot.visibility = try PolicyFile.read(directory: directory, fileSystem: fileSystem).visibility(for: access.agency, registry: registry)
-        snapshot.holds = try HoldsFile.read(directory: directory, fileSystem: fileSystem)
         return snapshot
     }
 
@@ -119,20 +121,52 @@ public final class ReadOnlyStore: Sendable {
         try HoldsFile.read(directory: directory, fileSystem: fileSystem)
     }
 
+    /// How long whose rows are kept (as `RETENTION` says now; `options.retention` where it
+    /// names no period).
+    public var retentionPolicy: RetentionPolicy {
+        get throws(SightlineError) { try RetentionFile.read(directory: directory, fileSystem: fileSystem) }
+    }
+
     /// What every read of this store must state (as `ACCESS` says now).
     public var accessRequirement: AccessRequirement {
         get throws(SightlineError) { try AccessFile.read(directory: directory, fileSystem: fileSystem) }
     }
 
-    private func engineSnapshot() throws(SightlineError) -> StoreSnapshot {
+    private func engineSnapshot() throws(SightlineError) -> StoreSnapshot { try view().0 }
+
+    /// The owner's rows now, under the retention the owner's files state now, and the
+    /// camera registry that retention was resolved with.
+    private func view() throws(SightlineError) -> (StoreSnapshot, CameraRegistry) {
         let (segments, memory) = try state.withLock { (s: inout State) throws(SightlineError) -> ([SegmentReader], [SightingBatch]) in
             try catchUp(&s)
         }
-        let expiredBefore = options.retention.map { options.wallClock() - $0.milliseconds }
-        // The owner may change the guardrails at any time: read them with every snapshot.
+        // The owner may change the guardrails, registry, retention and holds at any time:
+        // read them with every snapshot.
         let limits = try GuardrailsFile.read(directory: directory, fileSystem: fileSystem)
-        return StoreSnapshot(segments: segments, memory: memory, expiredBefore: expiredBefore, parallelism: options.queryParallelism,
-                             metrics: metrics, investigationLimits: limits)
+        let registry = try CamerasFile.read(directory: directory, fileSystem: fileSystem)
+        let policy = try RetentionFile.read(directory: directory, fileSystem: fileSystem)
+        let shape = RetentionShape.make(policy, registry: registry, fallback: options.retention)
+        var hits: Set<RowKey> = []
+        if let shape, shape.classes.contains(where: { ($0.hits ?? .max) > ($0.keep ?? .max) }) { hits = try readHotlistHits() }
+        let retention = RetentionRule(shape, now: options.wallClock(), hits: hits,
+                                      holds: try HoldsFile.read(directory: directory, fileSystem: fileSystem))
+        return (StoreSnapshot(segments: segments, memory: memory, retention: retention, parallelism: options.queryParallelism,
+                              metrics: metrics, investigationLimits: limits), registry)
+    }
+
+    /// The rows of the owner's hotlist alerts: `ALERTS` read on from where the last call
+    /// stopped (the owner only appends).
+    private func readHotlistHits() throws(SightlineError) -> Set<RowKey> {
+        try state.withLock { (s: inout State) throws(SightlineError) -> Set<RowKey> in
+            let path = "\(directory)/\(AlertLogFormat.fileName)"
+            // A torn tail is the owner writing: it is read whole next time.
+            let read = try AlertLogFormat.read(path, from: s.alertsRead, after: 0, fileSystem: fileSystem)
+            for a in read.alerts where a.match != .geofence {
+                s.hotlistHits.insert(RowKey(plate: a.sighting.plate, time: a.sighting.time, camera: a.sighting.camera))
+            }
+            s.alertsRead = read.end
+            return s.hotlistHits
+        }
     }
 
     /// The store's shape as the latest snapshot sees it (compaction debt judged against

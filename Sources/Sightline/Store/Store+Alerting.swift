@@ -132,10 +132,15 @@ extension Store {
         let (segments, log) = state.withLock { (s: inout State) in (s.segments, s.alertLog) }
         guard let log else { throw .storeClosed(path: directory) }
         let (kept, dropped) = try dropRowsAlreadyStored(rows, segments: segments)
-        guard dropped > 0 else { return try log.append(pending) }
-        var keptKeys = Set<RowKey>()
-        for i in 0..<kept.count { keptKeys.insert(RowKey(plate: kept.plates[i], time: kept.times[i], camera: kept.cameras[i])) }
-        return try log.append(pending.filter { keptKeys.contains(RowKey(plate: $0.sighting.plate, time: $0.sighting.time, camera: $0.sighting.camera)) })
+        var fresh = pending
+        if dropped > 0 {
+            var keptKeys = Set<RowKey>()
+            for i in 0..<kept.count { keptKeys.insert(RowKey(plate: kept.plates[i], time: kept.times[i], camera: kept.cameras[i])) }
+            fresh = pending.filter { keptKeys.contains(RowKey(plate: $0.sighting.plate, time: $0.sighting.time, camera: $0.sighting.camera)) }
+        }
+        let written = try log.append(fresh)
+        state.withLock { Self.noteHotlistHits(written, in: &$0) }
+        return written
     }
 
     // MARK: Recovery and history
@@ -172,7 +177,9 @@ extension Store {
     private func appendHistorical(_ rules: RuleSet, from: Int64, access: AccessContext) throws(SightlineError) -> [Alert] {
         let hits = try snapshot(access: access).checkRules(rules, time: TimeRange(uncheckedFrom: from, to: nil))
         guard let log = state.withLock({ $0.alertLog }) else { throw .storeClosed(path: directory) }
-        return try log.append(hits)
+        let written = try log.append(hits)
+        state.withLock { Self.noteHotlistHits(written, in: &$0) }
+        return written
     }
 
     // MARK: Reading alerts

@@ -81,12 +81,12 @@ extension Store {
                                  andThen install: (inout State) -> Void = { _ in }) throws(SightlineError) {
         let (segments, current) = state.withLock { (s: inout State) in (s.segments, s.manifest) }
         var (kept, dropped) = try dropRowsAlreadyStored(rows, segments: segments)
-        if let cutoff = expiredBefore, kept.times.contains(where: { $0 < cutoff }) {
+        if let rule = retentionRule(), kept.times.contains(where: { $0 < rule.keepsFrom }) {
             // Expired before it reached a segment: never written (retention), unless held.
-            let rule = retentionRule(cutoff: cutoff)
             var fresh = SightingBatch(capacity: kept.count)
             for i in 0..<kept.count
-            where rule.keeps(plate: kept.plates[i], time: kept.times[i], latitudeE7: kept.latitudesE7[i], longitudeE7: kept.longitudesE7[i]) {
+            where rule.keeps(plate: kept.plates[i], time: kept.times[i], camera: kept.cameras[i],
+                             latitudeE7: kept.latitudesE7[i], longitudeE7: kept.longitudesE7[i]) {
                 fresh.appendRow(i, of: kept)
             }
             kept = fresh

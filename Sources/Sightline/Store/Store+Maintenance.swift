@@ -13,12 +13,15 @@ extension Store {
         return try onFlushQueue { () throws(SightlineError) -> RewriteSummary in
             let segments = state.withLock { $0.segments }.filter { $0.rowCount > 0 }
             let cutoff = compaction.deleteOlderThan
-            let rule = cutoff.map { retentionRule(cutoff: $0) }
+            let holds = state.withLock { $0.holds }
+            let rule = cutoff.map { RetentionRule(cutoff: $0, holds: holds) }
+            // The store's own retention too: rows past their owner's period are not rewritten.
+            let policy = retentionRule()
             // With legal holds the planner may not drop wholly expired partitions unread: it
             // plans as without a cutoff, and the rows it rewrites are kept or expired one by
             // one (retention enforcement reaches the segments it leaves).
             var planning = compaction
-            if let rule, !rule.holds.isEmpty { planning.deleteOlderThan = nil }
+            if !holds.isEmpty { planning.deleteOlderThan = nil }
             let plan = CompactionPlanner.plan(segments.map(CompactionPlanner.Segment.init), options: planning)
             let byName = Dictionary(uniqueKeysWithValues: segments.map { ($0.fileName, $0) })
             let groups = plan.groups.map { g in
@@ -27,9 +30,10 @@ extension Store {
             }
             let candidates = plan.inputs.map { byName[$0]! }
             var summary = try rewrite(groups, removing: candidates, targetRows: compaction.targetRows,
-                                      maximumRowsPerSecond: compaction.maximumRowsPerSecond) { plate, time, lat, lon in
+                                      maximumRowsPerSecond: compaction.maximumRowsPerSecond) { plate, time, camera, lat, lon in
                 // Expired rows go, held ones stay (holds are read now: placing one waits for this rewrite).
-                rule.map { $0.keeps(plate: plate, time: time, latitudeE7: lat, longitudeE7: lon) } ?? true
+                (rule?.keeps(plate: plate, time: time, camera: camera, latitudeE7: lat, longitudeE7: lon) ?? true)
+                    && (policy?.keeps(plate: plate, time: time, camera: camera, latitudeE7: lat, longitudeE7: lon) ?? true)
             }
             if summary.rowsDeleted > 0 {
                 summary.deletionID = try recordDeletion(kind: "retention", summary: summary, details: [("olderThan", String(cutoff ?? 0))])
@@ -103,7 +107,7 @@ extension Store {
                 if found { inputs.append(segment) }
             }
             var summary = try rewrite(inputs.map { RewriteGroup(inputs: [$0], time: nil) }, removing: inputs,
-                                      targetRows: Int.max) { p, t, _, _ in !(p == plate && time.contains(t)) }
+                                      targetRows: Int.max) { p, t, _, _, _ in !(p == plate && time.contains(t)) }
             if summary.rowsDeleted > 0 {
                 summary.deletionID = try recordDeletion(kind: "purge", summary: summary,
                                                         details: [("from", time.from.map(String.init) ?? "null"), ("to", time.to.map(String.init) ?? "null")])
@@ -112,50 +116,98 @@ extension Store {
         }
     }
 
-    /// Deletes rows older than the retention period now (what the maintenance timer does):
-    /// flushes buffered rows that have expired, then rewrites the segments that hold any.
+    /// Deletes rows past their retention period now (what the maintenance timer does, once
+    /// per `maintenanceInterval`): flushes buffered rows that have expired, then rewrites the
+    /// segments that hold any. The period is each owner's (`retentionPolicy`), else
+    /// `StoreOptions.retention`; hotlist hits and held rows are kept as the policy says.
+    /// Audited (operation `retention`) when it deletes.
     @discardableResult
     public func enforceRetention() throws(SightlineError) -> RewriteSummary {
-        guard let cutoff = expiredBefore else { return RewriteSummary() }
-        let bufferExpired = state.withLock { s in s.buffer.times.contains { $0 < cutoff } }
+        guard let now = retentionRule() else { return RewriteSummary() }
+        let bufferExpired = state.withLock { s in
+            (0..<s.buffer.count).contains { i in
+                s.buffer.times[i] < now.keepsFrom && !now.keeps(plate: s.buffer.plates[i], time: s.buffer.times[i], camera: s.buffer.cameras[i],
+                                                                latitudeE7: s.buffer.latitudesE7[i], longitudeE7: s.buffer.longitudesE7[i])
+            }
+        }
         if bufferExpired { try flush() }
         return try onFlushQueue { () throws(SightlineError) -> RewriteSummary in
-            let rule = retentionRule(cutoff: cutoff)
-            var inputs = state.withLock { $0.segments }.filter { $0.rowCount > 0 && $0.statistics.minTime < cutoff }
-            if !rule.holds.isEmpty {
-                // A segment whose expired rows are all held would be rewritten unchanged, every run.
+            guard let rule = retentionRule() else { return RewriteSummary() }  // holds and hits as of now: placing one waits for this rewrite
+            var inputs = state.withLock { $0.segments }.filter { $0.rowCount > 0 && $0.statistics.minTime < rule.keepsFrom }
+            if !rule.isOneCutoff {
+                // A segment whose older rows are all kept would be rewritten unchanged, every run.
                 var pending: [SegmentReader] = []
                 for segment in inputs where try Self.holdsExpiredRows(segment, rule) { pending.append(segment) }
                 inputs = pending
             }
-            var summary = try rewrite(inputs.map { RewriteGroup(inputs: [$0], time: nil) }, removing: inputs,
-                                      targetRows: Int.max) { p, t, lat, lon in rule.keeps(plate: p, time: t, latitudeE7: lat, longitudeE7: lon) }
+            var summary = try rewrite(inputs.map { RewriteGroup(inputs: [$0], time: nil) }, removing: inputs, targetRows: Int.max) { p, t, camera, lat, lon in
+                rule.keeps(plate: p, time: t, camera: camera, latitudeE7: lat, longitudeE7: lon)
+            }
             if summary.rowsDeleted > 0 {
-                summary.deletionID = try recordDeletion(kind: "retention", summary: summary, details: [("olderThan", String(cutoff))])
-                try audit(AccessContext(requester: "sightline", purpose: "retention"), "retention", "retention older-than=\(Timestamp.rfc3339(cutoff))",
+                summary.deletionID = try recordDeletion(kind: "retention", summary: summary, details: [("olderThan", String(rule.expiresBefore)),
+                                                                                                       ("policyFrom", String(rule.keepsFrom))])
+                let text = rule.isOneCutoff ? "retention older-than=\(Timestamp.rfc3339(rule.keepsFrom))"
+                    : "retention per-owner older-than=\(Timestamp.rfc3339(rule.expiresBefore))..\(Timestamp.rfc3339(rule.keepsFrom))"
+                try audit(AccessContext(requester: "sightline", purpose: "retention"), "retention", text,
                           rows: summary.rowsDeleted, plates: -1, detail: summary.deletionID.map { "deletion \($0)" } ?? "")
             }
             return summary
         }
     }
 
-    /// Whether `segment` holds a row retention would delete (expired and not held).
+    /// Whether `segment` holds a row retention would delete (expired and not kept).
     static func holdsExpiredRows(_ segment: SegmentReader, _ rule: RetentionRule) throws(SightlineError) -> Bool {
         let decoder = BlockDecoder()
-        for b in 0..<segment.blockCount where segment.blockStatistics(b).minTime < rule.cutoff {
-            try decoder.decode(segment, block: b, columns: [.plate, .time, .position])
+        for b in 0..<segment.blockCount where segment.blockStatistics(b).minTime < rule.keepsFrom {
+            try decoder.decode(segment, block: b, columns: [.plate, .time, .position, .camera])
             let c = DecodedColumns(decoder)
             var found = false
             decoder.forEachRow { plate, row in
-                if !found && !rule.keeps(plate: plate, time: c.times[row], latitudeE7: c.latitudes[row], longitudeE7: c.longitudes[row]) { found = true }
+                if !found && !rule.keeps(plate: plate, time: c.times[row], camera: c.cameras[row], latitudeE7: c.latitudes[row],
+                                         longitudeE7: c.longitudes[row]) { found = true }
             }
             if found { return true }
         }
         return false
     }
 
-    /// The time before which rows are expired now (nil without retention).
-    var expiredBefore: Int64? { options.retention.map { options.wallClock() - $0.milliseconds } }
+    /// What retention keeps now (nil: every row).
+    func retentionRule() -> RetentionRule? { state.withLock { retentionRule($0) } }
+
+    func retentionRule(_ s: State) -> RetentionRule? {
+        RetentionRule(s.retentionShape, now: options.wallClock(), hits: s.hotlistHits, holds: s.holds)
+    }
+
+    /// How long whose rows are kept (`RETENTION`; `StoreOptions.retention` where it names
+    /// no period).
+    public var retentionPolicy: RetentionPolicy { state.withLock { $0.retentionPolicy } }
+
+    /// Replaces the retention policy: written durably (`RETENTION`), in force for the next
+    /// snapshot here and every process's next snapshot (rows past their period are gone
+    /// from answers at once), deleted from disk by the next retention run; the maintenance
+    /// timer starts if it was not running. Audited (operation `retention-policy`).
+    public func setRetentionPolicy(_ policy: RetentionPolicy, by access: AccessContext = .unattributed) throws(SightlineError) {
+        for r in policy.rules { try checkPolicyName(r.owner, "retention owner") }
+        try onFlushQueue { () throws(SightlineError) in  // not while a rewrite decides what to keep
+            try state.withLock { (s: inout State) throws(SightlineError) in
+                try fileSystem.replaceAtomically("\(directory)/\(RetentionFile.fileName)", with: RetentionFile.encode(policy))
+                s.retentionPolicy = policy
+                s.retentionShape = RetentionShape.make(policy, registry: s.cameraRegistry, fallback: options.retention)
+            }
+        }
+        startMaintenance()
+        func t(_ d: Duration?) -> String { d.map(RetentionPolicy.text) ?? "-" }
+        let text = (["retention default=\(t(policy.defaultPeriod)) hits=\(t(policy.defaultHits))"]
+            + policy.rules.map { "\($0.owner)=\(t($0.keep))/\(t($0.hits))" }).joined(separator: " ")
+        try audit(access, "retention-policy", text, rows: 0, plates: 0)
+    }
+
+    /// Remembers the rows of hotlist alerts (their rows are kept for the policy's hits period).
+    static func noteHotlistHits(_ alerts: [Alert], in s: inout State) {
+        for a in alerts where a.match != .geofence {
+            s.hotlistHits.insert(RowKey(plate: a.sighting.plate, time: a.sighting.time, camera: a.sighting.camera))
+        }
+    }
 
     /// Stops background maintenance (compaction and retention) until `resumeMaintenance`.
     public func pauseMaintenance() { state.withLock { $0.maintenancePaused = true } }
@@ -171,9 +223,11 @@ extension Store {
         state.withLock(waitingUntil: { $0.maintenanceRuns >= count }) { _ in }
     }
 
-    /// Starts the maintenance timer if the options ask for retention or compaction.
+    /// Starts the maintenance timer if the options ask for retention or compaction, or the
+    /// store has a retention policy (and it is not running yet).
     func startMaintenance() {
-        guard options.retention != nil || options.compaction != nil else { return }
+        let wanted = state.withLock { s in s.maintenanceTimer == nil && !s.closed && (s.retentionShape != nil || options.compaction != nil) }
+        guard wanted else { return }
         let timer = DispatchSource.makeTimerSource(queue: DispatchQueue.global(qos: .utility))
         let interval = max(0.01, seconds(options.maintenanceInterval))
         timer.schedule(deadline: .now() + interval, repeating: interval)
@@ -191,9 +245,8 @@ extension Store {
         }
         do throws(SightlineError) {
             try enforceRetention()
-            if var compaction = options.compaction {
-                compaction.deleteOlderThan = expiredBefore
-                try compact(compaction)
+            if let compaction = options.compaction {
+                try compact(compaction)  // keeps what retention keeps (enforced just above)
             }
         } catch .storeClosed {
             return  // closed while this run was starting: nothing to do

@@ -25,7 +25,7 @@ extension Store {
     /// Rewrites `groups` (whose inputs together are `inputs`), keeping rows `keep` accepts.
     func rewrite(_ groups: [RewriteGroup], removing inputs: [SegmentReader], targetRows: Int,
                  maximumRowsPerSecond: Int? = nil,
-                 keep: (Plate, Int64, Int32, Int32) -> Bool) throws(SightlineError) -> RewriteSummary {
+                 keep: (Plate, Int64, UInt32, Int32, Int32) -> Bool) throws(SightlineError) -> RewriteSummary {
         var summary = RewriteSummary()
         guard !inputs.isEmpty else { return summary }
         let span = startSpan("sightline.rewrite")
@@ -60,7 +60,7 @@ extension Store {
                         let from = group.time?.from ?? .min, to = group.time?.to ?? .max, bounded = group.time != nil
                         decoder.forEachRow { plate, row in
                             let time = c.times[row]
-                            if (!bounded || time >= from && (time < to || to == .max)) && keep(plate, time, c.latitudes[row], c.longitudes[row]) {
+                            if (!bounded || time >= from && (time < to || to == .max)) && keep(plate, time, c.cameras[row], c.latitudes[row], c.longitudes[row]) {
                                 rows.appendUnchecked(plate: plate, time: time, latitudeE7: c.latitudes[row],
                                                      longitudeE7: c.longitudes[row], camera: c.cameras[row],
                                                      confidence: c.confidences[row], regionCode: c.regions[row],

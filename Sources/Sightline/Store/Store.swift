@@ -77,6 +77,11 @@ public final class Store: Sendable {
         var visibilities: [String: CameraVisibility?] = [:]
         /// Legal holds in force (`HOLDS`).
         var holds: [LegalHold] = []
+        /// How long whose rows are kept (`RETENTION`), resolved against the registry (nil:
+        /// nothing expires), and the rows that matched a hotlist (from the alert log).
+        var retentionPolicy = RetentionPolicy.none
+        var retentionShape: RetentionShape?
+        var hotlistHits: Set<RowKey> = []
         /// Standing rules (as in `RULES`) and their compiled form (nil when there are none).
         var rules = RuleSet()
         var matcher: RuleMatcher?
@@ -159,11 +164,14 @@ public final class Store: Sendable {
         initial.cameraRegistry = try CamerasFile.read(directory: directory, fileSystem: fileSystem)
         initial.sharingPolicy = try PolicyFile.read(directory: directory, fileSystem: fileSystem)
         initial.holds = try HoldsFile.read(directory: directory, fileSystem: fileSystem)
+        initial.retentionPolicy = try RetentionFile.read(directory: directory, fileSystem: fileSystem)
+        initial.retentionShape = RetentionShape.make(initial.retentionPolicy, registry: initial.cameraRegistry, fallback: options.retention)
         initial.rules = try RulesFile.read(directory: directory, fileSystem: fileSystem)
         let matcher = RuleMatcher(initial.rules)
         initial.matcher = matcher.isEmpty ? nil : matcher
         let (alertLog, loggedAlerts) = try AlertLogWriter.open(directory: directory, sync: options.durability != .none, fileSystem: fileSystem)
         initial.alertLog = alertLog
+        Self.noteHotlistHits(loggedAlerts, in: &initial)
         state = Locked(initial)
 
         // Replay the logs: records at or past `persistedSequence` are not in any segment yet.
@@ -240,14 +248,19 @@ public final class Store: Sendable {
         case .setInvestigationLimits(let limits):
             try setInvestigationLimits(limits)
             return .statistics(try statistics().report)
-        case .setCameraRegistry(let registry):
-            try setCameraRegistry(registry)
+        case .setCameraRegistry(let registry, let access):
+            try setCameraRegistry(registry, by: access)
             return .statistics("cameras: \(registry.cameras.count)")
-        case .setSharingPolicy(let policy):
-            try setSharingPolicy(policy)
+        case .setSharingPolicy(let policy, let access):
+            try setSharingPolicy(policy, by: access)
             return .statistics("policy: \(policy.rules.count) rules")
-        case .setAccessRequirement(let requirement):
-            try setAccessRequirement(requirement)
+        case .setRetentionPolicy(let policy, let access):
+            try setRetentionPolicy(policy, by: access)
+            return .statistics("retention: \(policy.rules.count) rules")
+        case .enforceRetention:
+            return .rewrite(try enforceRetention())
+        case .setAccessRequirement(let requirement, let access):
+            try setAccessRequirement(requirement, by: access)
             return .statistics("access: require \(requirement.rawValue)")
         case .addHotlistEntries(let file, let from):
             let entries = try HotlistFile.read(file, fileSystem: fileSystem)
@@ -416,6 +429,7 @@ public final class Store: Sendable {
             try fileSystem.replaceAtomically("\(directory)/\(CamerasFile.fileName)", with: CamerasFile.encode(registry))
             s.cameraRegistry = registry
             s.visibilities = [:]
+            s.retentionShape = RetentionShape.make(s.retentionPolicy, registry: registry, fallback: options.retention)
         }
         try audit(access, "cameras", "cameras=\(registry.cameras.count) default-owner=\(registry.defaultOwner.map { "\($0.agency):\($0.jurisdiction)" } ?? "-")",
                   rows: 0, plates: 0)
@@ -436,10 +450,8 @@ public final class Store: Sendable {
     /// A view for the engine's own reads (deduplication, purges, statistics): not audited.
     func engineSnapshot() -> StoreSnapshot {
         state.withLock { (s: inout State) -> StoreSnapshot in
-            var snapshot = StoreSnapshot(segments: s.segments, memory: (s.frozen.map { [$0] } ?? []) + [s.buffer], expiredBefore: expiredBefore,
-                                         parallelism: options.queryParallelism, metrics: metrics, investigationLimits: s.investigationLimits)
-            snapshot.holds = s.holds
-            return snapshot
+            StoreSnapshot(segments: s.segments, memory: (s.frozen.map { [$0] } ?? []) + [s.buffer], retention: retentionRule(s),
+                          parallelism: options.queryParallelism, metrics: metrics, investigationLimits: s.investigationLimits)
         }
     }
 
