@@ -170,12 +170,13 @@ struct AlertsCommand: ParsableCommand {
     @Option(help: "Print alerts with a sequence above this.") var after: UInt64?
     @Option(help: "A consumer's name: resume after its acknowledged sequence, acknowledge as printed.") var consumer: String?
     @Flag(help: "Keep printing new alerts as they are logged (until interrupted).") var follow = false
+    @OptionGroup var access: AccessArguments
 
     func run() throws {
-        _ = try openReadOnly(store)  // a store is there
+        let readOnly = try openReadOnly(store)
         do {
             let start = try after ?? consumer.map { try AlertTail.acknowledged(directory: store, consumer: $0) } ?? 0
-            var tail = AlertTail(directory: store, after: start)
+            var tail = try AlertTail(store: readOnly, after: start, access: access.context)
             repeat {
                 let alerts = try tail.poll()
                 if alerts.isEmpty {

@@ -315,6 +315,9 @@ import Glibc
         #expect(try Self.run(["alerts", "\(dir)/s", "--after", "2"]).1.split(separator: "\n") == Array(lines.dropFirst(2)))
         #expect(try Self.run(["alerts", "\(dir)/s", "--consumer", "desk"]).1.split(separator: "\n").count == lines.count)
         #expect(try Self.run(["alerts", "\(dir)/s", "--consumer", "desk"]).1.isEmpty)
+        // Reading alerts is reading sightings: audited, one record per batch printed.
+        let audited = try Self.run(["audit", "\(dir)/s", "--format", "csv"]).1.split(separator: "\n").filter { $0.contains(",alerts,alerts after=") }
+        #expect(audited.count == 3 && audited[0].contains(",\(lines.count),"), "\(audited)")
         // Retroactive check: CSV columns, ordered by time, plate, camera, list.
         let (s5, hits) = try Self.run(["hotlist", "check", "\(dir)/s", "\(dir)/hot.csv", "--epoch-ms"])
         let hitLines = hits.split(separator: "\n")
@@ -367,6 +370,9 @@ import Glibc
         let plate = rows[0][0], camera = rows[0][4]
         let (refused, message) = try Self.run(["history", store, plate])
         #expect(refused != 0 && message.contains("access refused"), "\(message)")
+        let (alertsRefused, alertsMessage) = try Self.run(["alerts", store])
+        #expect(alertsRefused != 0 && alertsMessage.contains("access refused"), "\(alertsMessage)")
+        #expect(try Self.run(["alerts", store, "--purpose", "watch desk"]).0 == 0)
         let (answered, history) = try Self.run(["history", store, plate, "--purpose", "stolen vehicle", "--case", "24-7", "--agency", "SFPD", "--requester", "det.ramos"])
         #expect(answered == 0 && history.contains(plate))
         let (s1, audit) = try Self.run(["audit", store, "--format", "csv"])

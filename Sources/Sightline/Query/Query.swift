@@ -76,7 +76,10 @@ public struct QueryFilters: Sendable, Hashable {
     var columns: ColumnSet {
         var c: ColumnSet = []
         if cameras != nil || visibility != nil { c.insert(.camera) }
-        if retention != nil { c.formUnion([.plate, .position, .camera]) }  // owner by camera; a hold may name the plate or an area
+        if let retention {
+            c.insert(.camera)  // the owner's period, by camera
+            if retention.needsPlate { c.formUnion([.plate, .position]) }  // a hold or a hit names the plate (or an area)
+        }
         if region != nil { c.insert(.region) }
         if minimumConfidence > 0 { c.insert(.confidence) }
         return c

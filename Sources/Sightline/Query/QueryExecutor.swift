@@ -177,8 +177,10 @@ enum QueryExecutor {
             // spatial path tests rows against a placeholder plate first).
             let retention = query.filters.retention
             @inline(__always) func retained(_ row: Int, _ plate: Plate) -> Bool {
-                retention?.keeps(plate: plate, time: c.times[row], camera: c.cameras[row], latitudeE7: c.latitudes[row],
-                                 longitudeE7: c.longitudes[row]) ?? true
+                guard let retention else { return true }
+                guard retention.needsPlate else { return retention.keeps(time: c.times[row], camera: c.cameras[row]) }
+                return retention.keeps(plate: plate, time: c.times[row], camera: c.cameras[row], latitudeE7: c.latitudes[row],
+                                       longitudeE7: c.longitudes[row])
             }
             @inline(__always) func matches(_ row: Int, _ plate: Plate) -> Bool {
                 query.matches(plate: plate, time: c.times[row], latitudeE7: c.latitudes[row],
@@ -250,8 +252,8 @@ enum QueryExecutor {
                     row += length
                 }
             } else {
-                assert(retention == nil, "row-by-row retention decodes plates")
-                for row in 0..<rowCount where matches(row, placeholder) {
+                assert(!(retention?.needsPlate ?? false), "holds and hits decode plates")
+                for row in 0..<rowCount where matches(row, placeholder) && retained(row, placeholder) {
                     sink.add(c, row: row, plate: placeholder)
                     matched += 1
                 }

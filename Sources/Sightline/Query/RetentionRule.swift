@@ -81,6 +81,19 @@ struct RetentionRule: Sendable, Hashable {
     /// Whether every row expires at one cutoff (a time range can stand for the rule).
     var isOneCutoff: Bool { holds.isEmpty && keepsFrom == expiresBefore }
 
+    /// Whether a row's plate and position matter (a hold or a hotlist hit may keep it);
+    /// otherwise its time and camera decide (`keeps(time:camera:)`), and a count need not
+    /// decode plates.
+    var needsPlate: Bool { !holds.isEmpty || !hits.isEmpty }
+
+    /// `keeps` for a rule without holds or hits (`needsPlate` false).
+    @inline(__always)
+    func keeps(time: Int64, camera: UInt32) -> Bool {
+        assert(!needsPlate, "holds and hits need the plate")
+        if time >= keepsFrom { return true }
+        return time >= (shape.map { cutoffs[$0.cameraClass[camera] ?? 0] } ?? cutoffs[0]).keep
+    }
+
     @inline(__always)
     func keeps(plate: Plate, time: Int64, camera: UInt32, latitudeE7: Int32, longitudeE7: Int32) -> Bool {
         if time >= keepsFrom { return true }

@@ -25,7 +25,7 @@ public final class ReadOnlyStore: Sendable {
     /// The hasher under the store's plate key secret.
     public let hasher: PlateHasher
     private let options: StoreOptions
-    private let fileSystem: any FileSystem
+    let fileSystem: any FileSystem
     private let state: Locked<State>
     private let metrics: SightlineMetrics
     /// Reads through this store's snapshots are audited in the store's log like the owner's.
@@ -99,11 +99,15 @@ public final class ReadOnlyStore: Sendable {
     public func snapshot(access: AccessContext) throws(SightlineError) -> StoreSnapshot {
         var (snapshot, registry) = try view()
         snapshot.access = access
-        snapshot.auditTrail = AuditTrail(log: auditLog, requirement: try AccessFile.read(directory: directory, fileSystem: fileSystem),
-                                         hasher: hasher, now: options.wallClock)
+        snapshot.auditTrail = try auditTrail()
         // The owner may change the registry or the policy at any time: read both now.
         snapshot.visibility = try PolicyFile.read(directory: directory, fileSystem: fileSystem).visibility(for: access.agency, registry: registry)
         return snapshot
+    }
+
+    /// The audit trail of reads through this opener, under the requirement `ACCESS` states now.
+    func auditTrail() throws(SightlineError) -> AuditTrail {
+        AuditTrail(log: auditLog, requirement: try AccessFile.read(directory: directory, fileSystem: fileSystem), hasher: hasher, now: options.wallClock)
     }
 
     /// The cameras and their owners (as `CAMERAS` says now).

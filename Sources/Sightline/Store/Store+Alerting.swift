@@ -216,18 +216,40 @@ public struct AlertTail: Sendable {
     private var offset: Int64 = 0
     /// The last sequence returned (or the one given to start after).
     public private(set) var last: UInt64
+    /// Where and on whose behalf polls are audited (nil: an unaudited tail).
+    private var audit: (trail: AuditTrail, access: AccessContext)?
 
     /// A tail of the log of the store at `directory`, starting after sequence `after`.
+    /// Unaudited: for the owner's own alert handling; readers on someone's behalf use
+    /// `init(store:after:access:)`.
     public init(directory: String, after: UInt64 = 0, fileSystem: any FileSystem = PosixFileSystem()) {
         path = "\(directory)/\(AlertLogFormat.fileName)"
         self.fileSystem = fileSystem
         last = after
     }
 
+    /// A tail of `store`'s alert log read on behalf of `access`: alerts are sightings (a
+    /// plate, a time, a place), so the store's access requirement is checked now (a refusal
+    /// is audited and thrown as `accessRefused`) and every poll that returns alerts appends
+    /// one audit record (operation `alerts`, the alerts and distinct plates returned).
+    public init(store: ReadOnlyStore, after: UInt64 = 0, access: AccessContext) throws(SightlineError) {
+        self.init(directory: store.directory, after: after, fileSystem: store.fileSystem)
+        let trail = try store.auditTrail()
+        if let reason = trail.requirement.refusal(of: access) {
+            try trail.record(access, "alerts", "alerts after=\(after)", rows: 0, plates: 0, outcome: .refused, detail: reason)
+            throw .accessRefused(reason)
+        }
+        audit = (trail, access)
+    }
+
     /// The alerts logged since the last poll (a torn or half-written last record waits for
-    /// the next poll).
+    /// the next poll). Audited when the tail is (before the alerts are returned).
     public mutating func poll() throws(SightlineError) -> [Alert] {
         let read = try AlertLogFormat.read(path, from: offset, after: last, fileSystem: fileSystem)
+        if let audit, !read.alerts.isEmpty {
+            try audit.trail.record(audit.access, "alerts", "alerts after=\(last)", rows: read.alerts.count,
+                                   plates: StoreSnapshot.distinctPlates(read.alerts.map(\.sighting)), outcome: .answered)
+        }
         offset = read.end
         if let l = read.alerts.last { last = l.sequence }
         return read.alerts
