@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Sightline next to DuckDB and ClickHouse (chDB) on the same generated sightings.
 
-Usage: python3 Benchmarks/peers/peers.py ROWS WORKDIR [--queries N] [--sightline PATH]
+Usage: python3 Benchmarks/peers/peers.py ROWS WORKDIR [--queries N] [--mode alpr|tracks] [--sightline PATH]
 
-Generates ROWS ALPR-like sightings with `sightline generate` (CSV), loads them into
+Generates ROWS ALPR-like sightings (or, with --mode tracks, dense GPS tracks: 500 vehicles
+reporting every 1–5 s) with `sightline generate` (CSV), loads them into
 Sightline (`sightline ingest`), DuckDB (a table ordered by plate, time) and chDB (MergeTree
 ORDER BY (plate, time) with per-column codecs), runs the same query mix on each — plate
 histories over all time, 1 km² areas over 24 h and 30 days, 1 km² counts over 24 h — warm
@@ -19,6 +20,7 @@ ap.add_argument("workdir")
 ap.add_argument("--queries", type=int, default=100)
 ap.add_argument("--sightline", default=".build/release/sightline")
 ap.add_argument("--seed", type=int, default=1)
+ap.add_argument("--mode", choices=["alpr", "tracks"], default="alpr")
 args = ap.parse_args()
 os.makedirs(args.workdir, exist_ok=True)
 csv = os.path.join(args.workdir, "sightings.csv")
@@ -36,8 +38,8 @@ def pct(values, q):
 
 # 1. Data.
 if not os.path.exists(csv) or sum(1 for _ in open(csv)) - 1 != args.rows:
-    subprocess.run([args.sightline, "generate", "--rows", str(args.rows), "--seed", str(args.seed), "-o", csv], check=True)
-print(f"data: {args.rows} rows, {du(csv) / 1e6:.0f} MB of CSV", flush=True)
+    subprocess.run([args.sightline, "generate", "--rows", str(args.rows), "--seed", str(args.seed), "--mode", args.mode, "-o", csv], check=True)
+print(f"data: {args.rows} {args.mode} rows, {du(csv) / 1e6:.0f} MB of CSV", flush=True)
 
 # 2. The query mix, from rows sampled out of the file.
 random.seed(args.seed)
@@ -161,4 +163,4 @@ for name, r in results.items():
             cell += f" ({p50 / base['latency'][t][0]:.1f}×)"
         cells.append(cell)
     print(f"| {name} | " + " | ".join(cells) + " |")
-json.dump({"rows": args.rows, "queries": args.queries, "results": results}, open(os.path.join(args.workdir, "peers.json"), "w"), indent=2)
+json.dump({"rows": args.rows, "mode": args.mode, "queries": args.queries, "results": results}, open(os.path.join(args.workdir, "peers.json"), "w"), indent=2)

@@ -89,6 +89,22 @@ struct MeasureCommand: ParsableCommand {
             print(String(format: "    %-11@ %8.3f B/row", id.name as NSString, Double(summary.spatialColumnBytes[id.rawValue]) / Double(n)))
         }
         print(String(format: "  %-11@ %8.3f B/row", "metadata" as NSString, Double(summary.metadataBytes) / Double(n)))
+        // Area reach: blocks whose statistics meet a 1 km × 1 km, 1 h query centred on a row
+        // (256 rows spread over the batch), in plate order and in the spatial copy.
+        var reach = (plateOrdered: 0, spatial: 0)
+        let samples = min(256, n)
+        for k in 0..<samples {
+            let i = k * n / samples
+            let lat = batch.latitudesE7[i], lon = batch.longitudesE7[i], t = batch.times[i]
+            func meets(_ s: BlockStatistics) -> Bool {
+                s.minTime <= t + 1_800_000 && s.maxTime >= t - 1_800_000 && s.bounds.minLatitudeE7 <= lat + 45_000 && s.bounds.maxLatitudeE7 >= lat - 45_000
+                    && s.bounds.minLongitudeE7 <= lon + 57_000 && s.bounds.maxLongitudeE7 >= lon - 57_000
+            }
+            for b in 0..<reader.blockCount where meets(reader.blockStatistics(b)) { reach.plateOrdered += 1 }
+            for b in 0..<reader.spatialBlockCount where meets(reader.blockStatistics(reader.blockCount + b)) { reach.spatial += 1 }
+        }
+        print(String(format: "area reach: a 1 km², 1 h query meets %.1f plate-ordered blocks of %d, %.1f spatial blocks of %d",
+                     Double(reach.plateOrdered) / Double(samples), reader.blockCount, Double(reach.spatial) / Double(samples), reader.spatialBlockCount))
         print("sort:    \(formatRate(n, bestSort))  (hash + sort by plate key, time, camera)")
         print("encode:  \(formatRate(n, bestEncode))  (sorted rows → segment bytes)")
         print("sort+encode: \(formatRate(n, bestSort + bestEncode))")

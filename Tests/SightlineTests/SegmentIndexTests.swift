@@ -31,6 +31,55 @@ import Testing
         return (try SegmentReader(bytes: bytes, hasher: testHasher), bytes)
     }
 
+    /// The spatial copy's blocks: plate order within a block of long plate runs (dense
+    /// tracks), space-time order within one of many plates (ALPR-like); either way the same
+    /// rows as the plate-ordered copy, and area queries answer as a brute-force filter does.
+    @Test func spatialBlocksOfVehicleRunsAreInPlateOrder() throws {
+        let tracks = DenseTrackWorkload(DenseTrackWorkload.Configuration()).generate(rows: 40_000)
+        let alpr = ALPRWorkload().generate(rows: 40_000)
+        for (name, batch, grouped) in [("tracks", tracks, true), ("alpr", alpr, false)] {
+            let bytes = try SegmentEncoder(hasher: testHasher, options: SegmentOptions(blockRows: 2048, spatialBlockRows: 1024)).encode(batch)
+            let reader = try SegmentReader(bytes: bytes, hasher: testHasher)
+            try reader.verify()
+            let decoder = BlockDecoder()
+            var plateOrdered = 0, multiPlate = 0
+            var spatialRows: [Sighting] = []
+            for b in reader.blockCount..<(reader.blockCount + reader.spatialBlockCount) {
+                try decoder.decode(reader, block: b, columns: .all, verifyKeys: false)
+                try decoder.materializePlates()
+                var rows: [Sighting] = []
+                let times = decoder.times.base, cameras = decoder.cameras.base
+                decoder.forEachRow { plate, row in
+                    rows.append(Sighting(unchecked: plate, time: times[row], latitudeE7: 0, longitudeE7: 0, camera: cameras[row], confidence: 0, region: nil, image: nil))
+                }
+                spatialRows += rows
+                guard Set(rows.map(\.plate)).count > 1 else { continue }
+                multiPlate += 1
+                let keys = rows.map { testHasher.key($0.plate) }
+                if zip(keys, keys.dropFirst()).allSatisfy({ $0 <= $1 }) { plateOrdered += 1 }
+            }
+            #expect(spatialRows.count == batch.count, "\(name): the copy holds every row")
+            #expect(Set(spatialRows.map { RowKey(plate: $0.plate, time: $0.time, camera: $0.camera) })
+                    == Set(batch.sightings.map { RowKey(plate: $0.plate, time: $0.time, camera: $0.camera) }), "\(name): the same rows")
+            if grouped {
+                #expect(multiPlate > 0 && plateOrdered == multiPlate, "\(name): \(plateOrdered) of \(multiPlate) blocks in plate order")
+            } else {
+                #expect(plateOrdered < multiPlate / 10, "\(name): \(plateOrdered) of \(multiPlate) blocks in plate order")
+            }
+            // Areas answer as a filter of the rows does.
+            let snapshot = StoreSnapshot(segments: [reader], memory: [])
+            var g = SplitMix64(seed: 5)
+            for _ in 0..<20 {
+                let s = batch.sightings[Int(g.next() % UInt64(batch.count))]
+                let lat = Double(s.latitudeE7) / 1e7, lon = Double(s.longitudeE7) / 1e7
+                let box = Area.box(south: lat - 0.01, west: lon - 0.01, north: lat + 0.01, east: lon + 0.01)
+                let time = try TimeRange(from: s.time - 3_600_000, to: s.time + 3_600_000)
+                let want = batch.sightings.filter { box.contains(latitudeE7: $0.latitudeE7, longitudeE7: $0.longitudeE7) && time.contains($0.time) }
+                #expect(Set(try snapshot.run(Query(.area(box), time: time)).rows) == Set(want), "\(name): area")
+            }
+        }
+    }
+
     @Test func patternsGiveTheBigramsEveryMatchHolds() throws {
         let g = PlateGramIndex.gram
         let (start, end) = (PlateGramIndex.start, PlateGramIndex.end)

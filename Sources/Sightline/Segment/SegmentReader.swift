@@ -71,6 +71,10 @@ public final class SegmentReader: Sendable {
     /// Statistics of block `index`.
     public func blockStatistics(_ index: Int) -> BlockStatistics { blocks[index].statistics }
 
+    /// Blocks of the spatial copy (their statistics follow the plate-ordered blocks':
+    /// `blockStatistics(blockCount + i)`).
+    public var spatialBlockCount: Int { spatialBlocks.count }
+
     /// Opens the segment at `path`, written under `hasher`'s secret.
     /// - Throws: `wrongPlateKeySecret` when it was written under another secret.
     public convenience init(path: String, hasher: PlateHasher, fileSystem: any FileSystem = PosixFileSystem()) throws(SightlineError) {

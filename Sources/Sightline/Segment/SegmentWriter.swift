@@ -1,3 +1,4 @@
+import Dispatch
 /// Options for writing segments.
 public struct SegmentOptions: Sendable, Hashable {
     /// Rows per block: the unit of decoding and of statistics-based skipping (256...65536).
@@ -138,16 +139,39 @@ public struct SegmentEncoder: Sendable {
             return (entries, bytes)
         }
         let mainRanges = stride(from: 0, to: rows.count, by: options.blockRows).map { $0..<min(rows.count, $0 + options.blockRows) }
-        let (entries, mainBytes) = try encodeBlocks(rows, homeRefs: homeRefs, ranges: mainRanges, keysSorted: true)
+        // The spatial copy — the same rows in space-time order — is independent of the
+        // plate-ordered blocks: on a second core it is ordered and encoded (into memory)
+        // while this thread encodes and streams the plate-ordered blocks; then it follows
+        // them. (About half a flush's work: a flush takes ~55 % of the time it took alone.)
+        let spatialJob = SpatialCopyJob(rows: rows, homeRefs: homeRefs, options: options)
+        let group = DispatchGroup()
+        if Machine.coreCount > 1 && rows.count >= 2 * options.spatialBlockRows {
+            DispatchQueue.global(qos: .userInitiated).async(group: group) { spatialJob.run() }
+        } else {
+            spatialJob.run()
+        }
+        let encodedMain: ([BlockEntry], [Int])
+        do throws(SightlineError) {
+            encodedMain = try encodeBlocks(rows, homeRefs: homeRefs, ranges: mainRanges, keysSorted: true)
+        } catch {
+            group.wait()  // the job reads `rows`: let it finish before they go
+            throw error
+        }
+        let (entries, mainBytes) = encodedMain
         summary.columnBytes = mainBytes
-
-        // The spatial copy: the same rows in space-time order.
-        let (order, cells) = rows.spatialPermutation()
-        let spatialRows = SortedBatch(reordering: rows, by: order)
-        let spatialRefs = SortedBatch.gather(homeRefs, order)
-        let spatialRanges = SpatialOrder.blockRanges(cells: cells, limit: options.spatialBlockRows)
-        let (spatialEntries, spatialBytes) = try encodeBlocks(spatialRows, homeRefs: spatialRefs, ranges: spatialRanges, keysSorted: false)
-        summary.spatialColumnBytes = spatialBytes
+        group.wait()
+        let spatial = try spatialJob.result()
+        let spatialBase = written + Int64(out.count)
+        let spatialEntries = spatial.entries.map { e in
+            var e = e
+            e.offset += spatialBase
+            return e
+        }
+        try flush(&out)
+        try spatial.bytes.bytes.withUnsafeBytesTyped { (raw: UnsafeRawBufferPointer) throws(SightlineError) in try sink(raw) }
+        written += Int64(spatial.bytes.count)
+        let spatialRows = spatial.rows, spatialRanges = spatial.ranges
+        summary.spatialColumnBytes = spatial.columnBytes
 
         // Camera homes section.
         let homesOffset = written + Int64(out.count)
@@ -347,5 +371,68 @@ public struct SegmentWriter: Sendable {
             summary = try encoder.encode(batch, to: write)
         }
         return summary!
+    }
+}
+
+/// The spatial copy of one segment, ordered and encoded on its own thread with its own
+/// encoder (block offsets relative to the copy's first byte).
+final class SpatialCopyJob: @unchecked Sendable {
+    private let rows: SortedBatch
+    private let homeRefs: [UInt32]
+    private let options: SegmentOptions
+    /// Set by `run()` before the dispatch group is left; read only after waiting on it.
+    private var outcome: Result<Encoded, SightlineError>?
+
+    struct Encoded {
+        var rows: SortedBatch
+        var ranges: [Range<Int>]
+        var entries: [BlockEntry]
+        var columnBytes: [Int]
+        var bytes: ByteWriter
+    }
+
+    init(rows: SortedBatch, homeRefs: [UInt32], options: SegmentOptions) {
+        self.rows = rows
+        self.homeRefs = homeRefs
+        self.options = options
+    }
+
+    func run() {
+        do throws(SightlineError) {
+            var (order, cells) = rows.spatialPermutation()
+            let ranges = SpatialOrder.blockRanges(cells: cells, limit: options.spatialBlockRows)
+            rows.groupVehiclesWithinBlocks(&order, ranges: ranges)
+            let spatialRows = SortedBatch(reordering: rows, by: order)
+            let refs = SortedBatch.gather(homeRefs, order)
+            var encoder = BlockEncoder(compression: options.compression, compressor: Compressor())
+            var out = ByteWriter(capacity: max(1 << 16, rows.count * 8))
+            var column = ByteWriter(capacity: 1 << 16)
+            var scratch: [UInt64] = []
+            var entries: [BlockEntry] = []
+            var bytes = Array(repeating: 0, count: SegmentFormat.columnCount)
+            for range in ranges {
+                var entry = BlockEntry(offset: Int64(out.count), statistics: SegmentEncoder.statistics(spatialRows, range, keysSorted: false),
+                                       columnLengths: [], columnChecksums: [])
+                for id in ColumnID.allCases {
+                    column.removeAll()
+                    try SegmentEncoder.encodeChunk(id, spatialRows, range, homeRefs: refs, encoder: &encoder, scratch: &scratch, into: &column)
+                    entry.columnLengths.append(UInt32(column.count))
+                    entry.columnChecksums.append(column.bytes.withUnsafeBytes { CRC32C.checksum($0) })
+                    bytes[id.rawValue] += column.count
+                    out.append(contentsOf: column.bytes)
+                }
+                entries.append(entry)
+            }
+            outcome = .success(Encoded(rows: spatialRows, ranges: ranges, entries: entries, columnBytes: bytes, bytes: out))
+        } catch {
+            outcome = .failure(error)
+        }
+    }
+
+    func result() throws(SightlineError) -> Encoded {
+        switch outcome! {
+        case .success(let encoded): return encoded
+        case .failure(let error): throw error
+        }
     }
 }

@@ -23,4 +23,53 @@ extension SortedBatch {
         }
         return (order, keys)
     }
+
+    /// Within each spatial block, puts rows in plate order (the rows' own order: `order`
+    /// holds indices into this plate-ordered batch) where the block's plates come in long
+    /// runs — a vehicle's consecutive GPS fixes through a cell — so plates, cameras, times
+    /// and positions compress as they do in plate order (dense tracks: spatial copy 2.95 →
+    /// 2.28 B a row). Blocks of many plates seen once or twice (fixed ALPR cameras) keep
+    /// space-time order, where times are close. A block's rows, bounds and time range are
+    /// the same either way; readers do not depend on the order within a block.
+    func groupVehiclesWithinBlocks(_ order: inout [UInt32], ranges: [Range<Int>]) {
+        let n = count
+        guard n > 0 else { return }
+        // Each row's plate run in plate order; a block's distinct runs are counted on a
+        // bitmap of runs (set, counted, cleared), so blocks that stay in space-time order
+        // (most, on ALPR data) cost O(rows) and no sort.
+        var run = [UInt32](repeating: 0, count: n)
+        var runs: UInt32 = 0
+        plates.withUnsafeBufferPointer { p in
+            run.withUnsafeMutableBufferPointer { r in
+                for i in 1..<n {
+                    if p[i] != p[i - 1] { runs &+= 1 }  // < n ≤ 2^32: no wrap
+                    r[i] = runs
+                }
+            }
+        }
+        var seen = [UInt64](repeating: 0, count: Int(runs) / 64 + 1)
+        order.withUnsafeMutableBufferPointer { o in
+            run.withUnsafeBufferPointer { r in
+                seen.withUnsafeMutableBufferPointer { bits in
+                    for range in ranges where range.count >= 2 * Self.minimumVehicleRun {
+                        var distinct = 0
+                        for k in range {
+                            let id = Int(r[Int(o[k])])
+                            let mask: UInt64 = 1 << UInt64(id & 63)
+                            if bits[id >> 6] & mask == 0 { bits[id >> 6] |= mask; distinct += 1 }
+                        }
+                        for k in range { bits[Int(r[Int(o[k])]) >> 6] = 0 }
+                        guard range.count >= distinct * Self.minimumVehicleRun else { continue }
+                        var slice = UnsafeMutableBufferPointer(rebasing: o[range])
+                        slice.sort()
+                    }
+                }
+            }
+        }
+    }
+
+    /// Mean rows per plate in a spatial block from which plate order pays: runs make plates
+    /// and cameras nearly free and positions delta-code along the track, while each run's
+    /// first time costs what a row's time costs in space-time order.
+    static let minimumVehicleRun = 8
 }
