@@ -121,17 +121,19 @@ struct IngestCommand: ParsableCommand {
         var held: [SightingBatch] = []  // --strict: nothing is stored until the file is clean
         var shown = 0
         var fileBytes = 0
+        // Appends run on their own thread, in order, while this one parses the next batch
+        // (the append's duplicate check, log write and fsync overlap the parsing).
+        let appender = BatchAppender(store)
 
         func flushBatch() throws {
             guard !batch.isEmpty else { return }
             if strict {
                 held.append(batch)
+                batch.removeAll()
             } else {
-                let r = try store.append(batch)
-                totals.stored += r.stored
-                totals.duplicates += r.duplicates
+                try appender.submit(batch)
+                batch = appender.recycled() ?? SightingBatch(capacity: min(batchRows, 1 << 20))
             }
-            batch.removeAll()
         }
 
         var roles: [UInt8] = []
@@ -177,13 +179,77 @@ struct IngestCommand: ParsableCommand {
                 progress.update(rows: totals.read, bytes: totals.bytes + consumed, total: size.map { totals.bytes + $0 })
             }
         }
-        try flushBatch()
+        do {
+            try flushBatch()
+        } catch {
+            _ = try? appender.finish()
+            throw error
+        }
+        let appended = try appender.finish()
+        totals.stored += appended.stored
+        totals.duplicates += appended.duplicates
         for b in held {
             let r = try store.append(b)
             totals.stored += r.stored
             totals.duplicates += r.duplicates
         }
         totals.bytes += fileBytes
+    }
+}
+
+/// Appends parsed batches to a store on a serial queue, at most two in flight (so memory
+/// stays bounded and the parser waits when the store falls behind); the first failure
+/// stops later appends and is thrown by the next `submit` or by `finish`.
+final class BatchAppender: @unchecked Sendable {
+    private let store: Store
+    private let queue = DispatchQueue(label: "sightline.ingest.append")
+    private let slots = DispatchSemaphore(value: 2)
+    private struct State {
+        var stored = 0, duplicates = 0
+        var failure: (any Error)?
+        var spare: [SightingBatch] = []
+    }
+    private let state = NSLock()
+    private var shared = State()
+
+    init(_ store: Store) { self.store = store }
+
+    func submit(_ batch: SightingBatch) throws {
+        if let failure = locked({ $0.failure }) { throw failure }
+        slots.wait()
+        queue.async { [self] in
+            defer { slots.signal() }
+            guard locked({ $0.failure }) == nil else { return }
+            var rows = batch
+            do {
+                let r = try store.append(rows)
+                rows.removeAll()  // in place: the parser reuses its capacity
+                locked { s in
+                    s.stored += r.stored
+                    s.duplicates += r.duplicates
+                    s.spare.append(rows)
+                }
+            } catch {
+                locked { $0.failure = $0.failure ?? error }
+            }
+        }
+    }
+
+    /// An emptied batch whose capacity the parser may reuse.
+    func recycled() -> SightingBatch? { locked { $0.spare.popLast() } }
+
+    /// Waits for every submitted append; their totals, or the first failure.
+    func finish() throws -> (stored: Int, duplicates: Int) {
+        queue.sync {}
+        let s = locked { $0 }
+        if let failure = s.failure { throw failure }
+        return (s.stored, s.duplicates)
+    }
+
+    private func locked<R>(_ body: (inout State) -> R) -> R {
+        state.lock()
+        defer { state.unlock() }
+        return body(&shared)
     }
 }
 

@@ -145,20 +145,27 @@ public struct SegmentEncoder: Sendable {
         // them. (About half a flush's work: a flush takes ~55 % of the time it took alone.)
         let spatialJob = SpatialCopyJob(rows: rows, homeRefs: homeRefs, options: options)
         let group = DispatchGroup()
-        if Machine.coreCount > 1 && rows.count >= 2 * options.spatialBlockRows {
-            DispatchQueue.global(qos: .userInitiated).async(group: group) { spatialJob.run() }
+        let parallel = Machine.coreCount > 1 && rows.count >= 2 * options.spatialBlockRows
+        if parallel {
+            DispatchQueue.global(qos: .userInitiated).async(group: group) {
+                spatialJob.prepare()
+                spatialJob.encodeBlocks()
+            }
         } else {
-            spatialJob.run()
+            spatialJob.prepare()
         }
         let encodedMain: ([BlockEntry], [Int])
         do throws(SightlineError) {
             encodedMain = try encodeBlocks(rows, homeRefs: homeRefs, ranges: mainRanges, keysSorted: true)
         } catch {
+            spatialJob.cancel()
             group.wait()  // the job reads `rows`: let it finish before they go
             throw error
         }
         let (entries, mainBytes) = encodedMain
         summary.columnBytes = mainBytes
+        // Then this thread helps encode the spatial blocks the job has not taken yet.
+        spatialJob.encodeBlocks()
         group.wait()
         let spatial = try spatialJob.result()
         let spatialBase = written + Int64(out.count)
@@ -170,7 +177,6 @@ public struct SegmentEncoder: Sendable {
         try flush(&out)
         try spatial.bytes.bytes.withUnsafeBytesTyped { (raw: UnsafeRawBufferPointer) throws(SightlineError) in try sink(raw) }
         written += Int64(spatial.bytes.count)
-        let spatialRows = spatial.rows, spatialRanges = spatial.ranges
         summary.spatialColumnBytes = spatial.columnBytes
 
         // Camera homes section.
@@ -202,13 +208,11 @@ public struct SegmentEncoder: Sendable {
         summary.plateIndexBytes = column.count
         if out.count >= 1 << 20 { try flush(&out) }
 
-        // Camera index section.
+        // Camera index section (over the spatial blocks).
         let cameraIndexOffset = written + Int64(out.count)
-        column.removeAll()
-        try CameraBlockIndex.build(cameras: spatialRows.cameras, times: spatialRows.times, ranges: spatialRanges).encode(&encoder.streams, into: &column)
-        let cameraIndexCRC = column.bytes.withUnsafeBytes { CRC32C.checksum($0) }
-        out.append(contentsOf: column.bytes)
-        summary.cameraIndexBytes = column.count
+        let cameraIndexCRC = spatial.cameraIndex.bytes.withUnsafeBytes { CRC32C.checksum($0) }
+        out.append(contentsOf: spatial.cameraIndex.bytes)
+        summary.cameraIndexBytes = spatial.cameraIndex.count
 
         // Footer and trailer.
         let footerOffset = written + Int64(out.count)
@@ -374,65 +378,111 @@ public struct SegmentWriter: Sendable {
     }
 }
 
-/// The spatial copy of one segment, ordered and encoded on its own thread with its own
-/// encoder (block offsets relative to the copy's first byte).
+/// The spatial copy of one segment: ordered on a second thread (`prepare`), then its blocks
+/// encoded by every thread that calls `encodeBlocks` — the job's thread, and the writer's
+/// once its plate-ordered blocks are done — each with its own encoder, taking the next
+/// block in turn; `result` joins them in order (offsets relative to the copy's first byte)
+/// and builds the camera index over them.
 final class SpatialCopyJob: @unchecked Sendable {
     private let rows: SortedBatch
     private let homeRefs: [UInt32]
     private let options: SegmentOptions
-    /// Set by `run()` before the dispatch group is left; read only after waiting on it.
-    private var outcome: Result<Encoded, SightlineError>?
+    /// Set once by `prepare` (before `prepared` is; read only after waiting for it).
+    private var spatialRows: SortedBatch
+    private var refs: [UInt32] = []
+    private var ranges: [Range<Int>] = []
+    private struct Progress {
+        var prepared = false
+        var next = 0
+        var done: [Int: (bytes: [UInt8], entry: BlockEntry, columnBytes: [Int])] = [:]
+        var failure: SightlineError?
+        var cancelled = false
+    }
+    private let progress = Locked(Progress())
 
     struct Encoded {
-        var rows: SortedBatch
-        var ranges: [Range<Int>]
         var entries: [BlockEntry]
         var columnBytes: [Int]
         var bytes: ByteWriter
+        var cameraIndex: ByteWriter
     }
 
     init(rows: SortedBatch, homeRefs: [UInt32], options: SegmentOptions) {
         self.rows = rows
         self.homeRefs = homeRefs
         self.options = options
+        spatialRows = rows  // replaced by `prepare`
     }
 
-    func run() {
-        do throws(SightlineError) {
-            var (order, cells) = rows.spatialPermutation()
-            let ranges = SpatialOrder.blockRanges(cells: cells, limit: options.spatialBlockRows)
-            rows.groupVehiclesWithinBlocks(&order, ranges: ranges)
-            let spatialRows = SortedBatch(reordering: rows, by: order)
-            let refs = SortedBatch.gather(homeRefs, order)
-            var encoder = BlockEncoder(compression: options.compression, compressor: Compressor())
-            var out = ByteWriter(capacity: max(1 << 16, rows.count * 8))
-            var column = ByteWriter(capacity: 1 << 16)
-            var scratch: [UInt64] = []
-            var entries: [BlockEntry] = []
-            var bytes = Array(repeating: 0, count: SegmentFormat.columnCount)
-            for range in ranges {
-                var entry = BlockEntry(offset: Int64(out.count), statistics: SegmentEncoder.statistics(spatialRows, range, keysSorted: false),
+    /// Orders the rows in space-time and cuts the blocks.
+    func prepare() {
+        var (order, cells) = rows.spatialPermutation()
+        ranges = SpatialOrder.blockRanges(cells: cells, limit: options.spatialBlockRows)
+        rows.groupVehiclesWithinBlocks(&order, ranges: ranges)
+        spatialRows = SortedBatch(reordering: rows, by: order)
+        refs = SortedBatch.gather(homeRefs, order)
+        progress.withLock { $0.prepared = true }
+        progress.broadcast()
+    }
+
+    /// Stops handing out blocks (the writer failed).
+    func cancel() { progress.withLock { $0.cancelled = true } }
+
+    /// Encodes blocks until none is left (waits for `prepare` first).
+    func encodeBlocks() {
+        progress.withLock(waitingUntil: { $0.prepared || $0.cancelled }) { _ in }
+        var encoder = BlockEncoder(compression: options.compression, compressor: Compressor())
+        var column = ByteWriter(capacity: 1 << 16)
+        var block = ByteWriter(capacity: 1 << 16)
+        var scratch: [UInt64] = []
+        while true {
+            let b: Int? = progress.withLock { p in
+                guard !p.cancelled, p.failure == nil, p.next < ranges.count else { return nil }
+                p.next += 1
+                return p.next - 1
+            }
+            guard let b else { return }
+            let range = ranges[b]
+            do throws(SightlineError) {
+                block.removeAll()
+                var entry = BlockEntry(offset: 0, statistics: SegmentEncoder.statistics(spatialRows, range, keysSorted: false),
                                        columnLengths: [], columnChecksums: [])
+                var bytes = Array(repeating: 0, count: SegmentFormat.columnCount)
                 for id in ColumnID.allCases {
                     column.removeAll()
                     try SegmentEncoder.encodeChunk(id, spatialRows, range, homeRefs: refs, encoder: &encoder, scratch: &scratch, into: &column)
                     entry.columnLengths.append(UInt32(column.count))
                     entry.columnChecksums.append(column.bytes.withUnsafeBytes { CRC32C.checksum($0) })
                     bytes[id.rawValue] += column.count
-                    out.append(contentsOf: column.bytes)
+                    block.append(contentsOf: column.bytes)
                 }
-                entries.append(entry)
+                let encoded = (Array(block.bytes), entry, bytes)
+                progress.withLock { $0.done[b] = encoded }
+            } catch {
+                progress.withLock { $0.failure = $0.failure ?? error }
+                return
             }
-            outcome = .success(Encoded(rows: spatialRows, ranges: ranges, entries: entries, columnBytes: bytes, bytes: out))
-        } catch {
-            outcome = .failure(error)
         }
     }
 
+    /// The copy's blocks in order, once every `encodeBlocks` call has returned.
     func result() throws(SightlineError) -> Encoded {
-        switch outcome! {
-        case .success(let encoded): return encoded
-        case .failure(let error): throw error
+        let p = progress.withLock { $0 }
+        if let failure = p.failure { throw failure }
+        var out = ByteWriter(capacity: p.done.values.reduce(0) { $0 + $1.bytes.count })
+        var entries: [BlockEntry] = []
+        var columnBytes = Array(repeating: 0, count: SegmentFormat.columnCount)
+        for b in 0..<ranges.count {
+            guard let (bytes, entry, counts) = p.done[b] else { throw .invalidArgument("spatial block \(b) was not encoded") }
+            var e = entry
+            e.offset = Int64(out.count)
+            entries.append(e)
+            out.append(contentsOf: bytes)
+            for c in 0..<counts.count { columnBytes[c] += counts[c] }
         }
+        var encoder = BlockEncoder(compression: options.compression, compressor: Compressor())
+        var cameraIndex = ByteWriter(capacity: 1 << 16)
+        try CameraBlockIndex.build(cameras: spatialRows.cameras, times: spatialRows.times, ranges: ranges).encode(&encoder.streams, into: &cameraIndex)
+        return Encoded(entries: entries, columnBytes: columnBytes, bytes: out, cameraIndex: cameraIndex)
     }
 }
