@@ -122,17 +122,10 @@ public struct SegmentEncoder: Sendable {
             var entries: [BlockEntry] = []
             var bytes = Array(repeating: 0, count: SegmentFormat.columnCount)
             for range in ranges {
-                var entry = BlockEntry(offset: written + Int64(out.count),
-                                       statistics: Self.statistics(rows, range, keysSorted: keysSorted),
-                                       columnLengths: [], columnChecksums: [])
-                for id in ColumnID.allCases {
-                    column.removeAll()
-                    try Self.encodeChunk(id, rows, range, homeRefs: homeRefs, encoder: &encoder, scratch: &scratch, into: &column)
-                    entry.columnLengths.append(UInt32(column.count))
-                    entry.columnChecksums.append(column.bytes.withUnsafeBytes { CRC32C.checksum($0) })
-                    bytes[id.rawValue] += column.count
-                    out.append(contentsOf: column.bytes)
-                }
+                let offset = written + Int64(out.count)
+                var entry = try Self.encodeBlock(rows, range, homeRefs: homeRefs, keysSorted: keysSorted, encoder: &encoder,
+                                                 column: &column, scratch: &scratch, into: &out, columnBytes: &bytes)
+                entry.offset = offset
                 entries.append(entry)
                 if out.count >= 1 << 20 { try flush(&out) }
             }
@@ -298,6 +291,23 @@ public struct SegmentEncoder: Sendable {
     }
 
     /// Encodes column `id` of the rows in `range` (one block's chunk).
+    /// Appends one block's column chunks to `out` and adds their sizes to `columnBytes`;
+    /// returns its entry (offset 0: the caller places the block).
+    static func encodeBlock(_ rows: SortedBatch, _ range: Range<Int>, homeRefs: [UInt32], keysSorted: Bool,
+                            encoder: inout BlockEncoder, column: inout ByteWriter, scratch: inout [UInt64],
+                            into out: inout ByteWriter, columnBytes: inout [Int]) throws(SightlineError) -> BlockEntry {
+        var entry = BlockEntry(offset: 0, statistics: statistics(rows, range, keysSorted: keysSorted), columnLengths: [], columnChecksums: [])
+        for id in ColumnID.allCases {
+            column.removeAll()
+            try encodeChunk(id, rows, range, homeRefs: homeRefs, encoder: &encoder, scratch: &scratch, into: &column)
+            entry.columnLengths.append(UInt32(column.count))
+            entry.columnChecksums.append(column.bytes.withUnsafeBytes { CRC32C.checksum($0) })
+            columnBytes[id.rawValue] += column.count
+            out.append(contentsOf: column.bytes)
+        }
+        return entry
+    }
+
     static func encodeChunk(_ id: ColumnID, _ rows: SortedBatch, _ range: Range<Int>, homeRefs: [UInt32],
                             encoder: inout BlockEncoder, scratch: inout [UInt64], into column: inout ByteWriter) throws(SightlineError) {
         switch id {
@@ -445,17 +455,9 @@ final class SpatialCopyJob: @unchecked Sendable {
             let range = ranges[b]
             do throws(SightlineError) {
                 block.removeAll()
-                var entry = BlockEntry(offset: 0, statistics: SegmentEncoder.statistics(spatialRows, range, keysSorted: false),
-                                       columnLengths: [], columnChecksums: [])
                 var bytes = Array(repeating: 0, count: SegmentFormat.columnCount)
-                for id in ColumnID.allCases {
-                    column.removeAll()
-                    try SegmentEncoder.encodeChunk(id, spatialRows, range, homeRefs: refs, encoder: &encoder, scratch: &scratch, into: &column)
-                    entry.columnLengths.append(UInt32(column.count))
-                    entry.columnChecksums.append(column.bytes.withUnsafeBytes { CRC32C.checksum($0) })
-                    bytes[id.rawValue] += column.count
-                    block.append(contentsOf: column.bytes)
-                }
+                let entry = try SegmentEncoder.encodeBlock(spatialRows, range, homeRefs: refs, keysSorted: false, encoder: &encoder,
+                                                           column: &column, scratch: &scratch, into: &block, columnBytes: &bytes)
                 let encoded = (Array(block.bytes), entry, bytes)
                 progress.withLock { $0.done[b] = encoded }
             } catch {
