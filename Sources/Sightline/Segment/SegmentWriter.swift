@@ -380,9 +380,15 @@ public struct SegmentWriter: Sendable {
     /// directory. Either the whole segment is at `path` afterwards or nothing is.
     @discardableResult
     public func write(_ batch: SightingBatch, to path: String) throws(SightlineError) -> SegmentSummary {
+        try write(SortedBatch(batch, hasher: encoder.hasher), to: path)
+    }
+
+    /// Writes rows already sorted, as `write(_:to:)` does.
+    @discardableResult
+    func write(_ rows: SortedBatch, to path: String) throws(SightlineError) -> SegmentSummary {
         var summary: SegmentSummary?
         try fileSystem.writeAtomically(path) { (write: (UnsafeRawBufferPointer) throws(SightlineError) -> Void) throws(SightlineError) in
-            summary = try encoder.encode(batch, to: write)
+            summary = try encoder.encode(rows, to: write)
         }
         return summary!
     }

@@ -21,6 +21,38 @@ public struct SortedBatch: Sendable {
     /// key, then a comparison sort inside each run of equal keys (one plate's rows, plus any
     /// colliding plate) by plate, time, camera and input position.
     public init(_ batch: SightingBatch, hasher: PlateHasher) {
+        let (keys, order) = Self.order(of: batch, hasher: hasher)
+        self.init(gathering: batch, keys: keys, order: order)
+    }
+
+    /// `batch`'s rows in `order` (from `order(of:hasher:)`, with their sorted `keys`), only
+    /// those whose input position is not in `dropped` (nil: all): a flush sorts while its
+    /// duplicate check runs, then drops what the check found.
+    init(gathering batch: SightingBatch, keys sortedKeys: [UInt64], order: [UInt32], dropping dropped: [Bool]? = nil) {
+        var order = order, sortedKeys = sortedKeys
+        if let dropped {
+            var k = 0
+            for (i, index) in order.enumerated() where !dropped[Int(index)] {
+                order[k] = index
+                sortedKeys[k] = sortedKeys[i]
+                k += 1
+            }
+            order.removeLast(order.count - k)
+            sortedKeys.removeLast(sortedKeys.count - k)
+        }
+        keys = sortedKeys
+        plates = Self.gather(batch.plates, order)
+        times = Self.gather(batch.times, order)
+        latitudes = Self.gather(batch.latitudesE7, order)
+        longitudes = Self.gather(batch.longitudesE7, order)
+        cameras = Self.gather(batch.cameras, order)
+        confidences = Self.gather(batch.confidences, order)
+        regions = Self.gather(batch.regionCodes, order)
+        if !batch.images.isEmpty { images = order.map { batch.images[Int($0)] } }
+    }
+
+    /// The keys of `batch`'s plates, sorted, and the row order that sorts the batch.
+    static func order(of batch: SightingBatch, hasher: PlateHasher) -> (keys: [UInt64], order: [UInt32]) {
         let n = batch.count
         var sortedKeys = [UInt64](repeating: 0, count: n)
         var order = [UInt32](repeating: 0, count: n)
@@ -72,15 +104,7 @@ public struct SortedBatch: Sendable {
                 }
             }
         }
-        keys = sortedKeys
-        plates = Self.gather(batch.plates, order)
-        times = Self.gather(batch.times, order)
-        latitudes = Self.gather(batch.latitudesE7, order)
-        longitudes = Self.gather(batch.longitudesE7, order)
-        cameras = Self.gather(batch.cameras, order)
-        confidences = Self.gather(batch.confidences, order)
-        regions = Self.gather(batch.regionCodes, order)
-        if !batch.images.isEmpty { images = order.map { batch.images[Int($0)] } }
+        return (sortedKeys, order)
     }
 
     /// `other`'s rows in the order `order` gives (a permutation of its row numbers).

@@ -10,10 +10,18 @@
 extension Store {
     /// `rows` without those a segment already holds, and how many were dropped.
     func dropRowsAlreadyStored(_ rows: SightingBatch, segments: [SegmentReader]) throws(SightlineError) -> (SightingBatch, Int) {
-        guard !rows.isEmpty else { return (rows, 0) }
+        guard let (stored, storedCount) = try rowsAlreadyStored(rows, segments: segments) else { return (rows, 0) }
+        var kept = SightingBatch(capacity: rows.count - storedCount)
+        for i in 0..<rows.count where !stored[i] { kept.appendRow(i, of: rows) }
+        return (kept, storedCount)
+    }
+
+    /// Which of `rows` a segment already holds, and how many (nil: none).
+    func rowsAlreadyStored(_ rows: SightingBatch, segments: [SegmentReader]) throws(SightlineError) -> ([Bool], Int)? {
+        guard !rows.isEmpty else { return nil }
         let low = rows.times.min()!, high = rows.times.max()!
         let overlapping = segments.filter { $0.rowCount > 0 && $0.statistics.minTime <= high && $0.statistics.maxTime >= low }
-        guard !overlapping.isEmpty else { return (rows, 0) }
+        guard !overlapping.isEmpty else { return nil }
         let hashes = rows.plates.indices.map { RowKey.hash(plate: rows.plates[$0], time: rows.times[$0], camera: rows.cameras[$0]) }
         var stored = [Bool](repeating: false, count: rows.count)
         var storedCount = 0
@@ -41,10 +49,7 @@ extension Store {
                 }
             }
         }
-        guard storedCount > 0 else { return (rows, 0) }
-        var kept = SightingBatch(capacity: rows.count - storedCount)
-        for i in 0..<rows.count where !stored[i] { kept.appendRow(i, of: rows) }
-        return (kept, storedCount)
+        return storedCount > 0 ? (stored, storedCount) : nil
     }
 
     /// The segment's row filter: cached, or built by decoding its key columns (and cached).
@@ -62,6 +67,12 @@ extension Store {
 
     /// The row filter of rows about to become a segment.
     static func rowFilter(of rows: SightingBatch) -> SplitBlockBloomFilter {
+        var filter = SplitBlockBloomFilter(expectedKeys: rows.count)
+        for i in 0..<rows.count { filter.insert(hash: RowKey.hash(plate: rows.plates[i], time: rows.times[i], camera: rows.cameras[i])) }
+        return filter
+    }
+
+    static func rowFilter(of rows: SortedBatch) -> SplitBlockBloomFilter {
         var filter = SplitBlockBloomFilter(expectedKeys: rows.count)
         for i in 0..<rows.count { filter.insert(hash: RowKey.hash(plate: rows.plates[i], time: rows.times[i], camera: rows.cameras[i])) }
         return filter

@@ -1,3 +1,4 @@
+import Dispatch
 import Tracing
 
 /// Flushing: freezing the buffer, writing its segment on the flush queue, swapping the
@@ -80,22 +81,38 @@ extension Store {
     func writeSegmentAndManifest(_ rows: SightingBatch, persistedSequence: UInt64,
                                  andThen install: (inout State) -> Void = { _ in }) throws(SightlineError) {
         let (segments, current) = state.withLock { (s: inout State) in (s.segments, s.manifest) }
-        var (kept, dropped) = try dropRowsAlreadyStored(rows, segments: segments)
-        if let rule = retentionRule(), kept.times.contains(where: { $0 < rule.keepsFrom }) {
-            // Expired before it reached a segment: never written (retention), unless held.
-            var fresh = SightingBatch(capacity: kept.count)
-            for i in 0..<kept.count
-            where rule.keeps(plate: kept.plates[i], time: kept.times[i], camera: kept.cameras[i],
-                             latitudeE7: kept.latitudesE7[i], longitudeE7: kept.longitudesE7[i]) {
-                fresh.appendRow(i, of: kept)
-            }
-            kept = fresh
+        // The rows are sorted (on a second core) while the duplicate check probes the
+        // segments' row filters here; then the rows it found, and rows expired on arrival
+        // (retention, unless held), are left out of the sorted rows.
+        let sorting = SortJob(rows, hasher: hasher)
+        let group = DispatchGroup()
+        if Machine.coreCount > 1 && rows.count >= 1 << 16 {
+            DispatchQueue.global(qos: .userInitiated).async(group: group) { sorting.run() }
+        } else {
+            sorting.run()
         }
+        let found: ([Bool], Int)?
+        do throws(SightlineError) { found = try rowsAlreadyStored(rows, segments: segments) } catch {
+            group.wait()
+            throw error
+        }
+        var dropMask = found?.0
+        let dropped = found?.1 ?? 0
+        if let rule = retentionRule(), rows.times.contains(where: { $0 < rule.keepsFrom }) {
+            var mask = dropMask ?? [Bool](repeating: false, count: rows.count)
+            for i in 0..<rows.count where !mask[i] && !rule.keeps(plate: rows.plates[i], time: rows.times[i], camera: rows.cameras[i],
+                                                                   latitudeE7: rows.latitudesE7[i], longitudeE7: rows.longitudesE7[i]) {
+                mask[i] = true
+            }
+            dropMask = mask
+        }
+        group.wait()
+        let kept = SortedBatch(gathering: rows, keys: sorting.keys, order: sorting.order, dropping: dropMask)
         var manifest = current
         manifest.generation += 1
         manifest.persistedSequence = persistedSequence
         var added: (SegmentReader, SplitBlockBloomFilter)?
-        if !kept.isEmpty {
+        if kept.count > 0 {
             let name = Self.segmentName(manifest.nextSegmentNumber)
             let path = "\(directory)/\(name)"
             let summary = try SegmentWriter(hasher: hasher, options: options.segment, fileSystem: fileSystem).write(kept, to: path)
@@ -103,7 +120,7 @@ extension Store {
             manifest.nextSegmentNumber += 1
             manifest.segments.append(Manifest.Segment(name: name, rowCount: summary.rowCount, fileBytes: summary.fileBytes,
                                                       minTime: reader.statistics.minTime, maxTime: reader.statistics.maxTime))
-            added = (reader, Self.rowFilter(of: kept))
+            added = (reader, Self.rowFilter(of: kept))  // the sorted rows: same keys
             options.logger.debug("flushed", metadata: ["store": "\(directory)", "segment": "\(name)",
                                                        "rows": "\(summary.rowCount)", "bytes": "\(summary.fileBytes)"])
         }
@@ -146,4 +163,20 @@ extension Store {
         metrics.segments.record(s.manifest.segments.count)
         metrics.segmentBytes.record(s.manifest.segments.reduce(0) { $0 + $1.fileBytes })
     }
+}
+
+/// Sorting a flush's rows (`SortedBatch.order(of:hasher:)`) on another thread; read its
+/// result only after the dispatch group that ran `run` is left.
+final class SortJob: @unchecked Sendable {
+    private let rows: SightingBatch
+    private let hasher: PlateHasher
+    private(set) var keys: [UInt64] = []
+    private(set) var order: [UInt32] = []
+
+    init(_ rows: SightingBatch, hasher: PlateHasher) {
+        self.rows = rows
+        self.hasher = hasher
+    }
+
+    func run() { (keys, order) = SortedBatch.order(of: rows, hasher: hasher) }
 }
