@@ -11,6 +11,7 @@ final class RetentionShape: Sendable {
     /// The shape of `policy` over `registry`, `fallback` standing for a missing default; nil
     /// when no row ever expires.
     static func make(_ policy: RetentionPolicy, registry: CameraRegistry, fallback: Duration?) -> RetentionShape? {
+        guard policy.statesPeriods || fallback != nil else { return nil }  // nothing expires: no camera to look at
         func ms(_ p: (keep: Duration?, hits: Duration?)) -> (keep: Int64?, hits: Int64?) {
             (p.keep?.milliseconds, p.hits?.milliseconds ?? p.keep?.milliseconds)
         }
