@@ -213,11 +213,7 @@ struct IntegerStreamPlan {
         }
         // Pass 3: the varint layouts' exact sizes and the length-prefixed layout's estimate.
         var offsets = LayoutEstimate(compressed: compressed)
-        var i = 0
-        while i < n {
-            offsets.add(divide(values[i] &- base, by: scale))
-            i &+= stride
-        }
+        offsets.add(values, stride: stride) { divide($0 &- base, by: scale) }
         let (forVarint, forPrefixed) = offsets.plans(count: n, varint: .forVarint, prefixed: .forLengthPrefixed, base: base, scale: scale)
         consider(forVarint, &best)
         consider(forPrefixed, &best)
@@ -225,11 +221,7 @@ struct IntegerStreamPlan {
             let (z10, z100, z1000, zOr) = Self.divisibility(values, offset: 0, magnitudes: true)
             let zScale = commonScale(divisibleBy10: z10, by100: z100, by1000: z1000, orOfValues: zOr)
             var zigZags = LayoutEstimate(compressed: compressed)
-            var k = 0
-            while k < n {
-                zigZags.add(IntegerStreamWriter.zigZag(values[k], scale: zScale))
-                k &+= stride
-            }
+            zigZags.add(values, stride: stride) { IntegerStreamWriter.zigZag($0, scale: zScale) }
             let (zVarint, zPrefixed) = zigZags.plans(count: n, varint: .zigZagVarint, prefixed: .zigZagLengthPrefixed, base: 0, scale: zScale)
             consider(zVarint, &best)
             consider(zPrefixed, &best)
@@ -274,6 +266,37 @@ struct LayoutEstimate {
         mantissaBits &+= l > 1 ? l - 1 : 0
     }
 
+    /// `add(transform(v))` for every `stride`-th value, counting into the histograms through
+    /// unsafe pointers (one uniqueness check per stream, not two per value: this loop runs
+    /// over every block's every stream).
+    @inline(__always)
+    mutating func add(_ values: UnsafeBufferPointer<UInt64>, stride: Int, _ transform: (UInt64) -> UInt64) {
+        var count = 0, varint = 0, mantissa = 0, large = 0
+        let compressed = self.compressed
+        lengthCounts.withUnsafeMutableBufferPointer { lengths in
+            varints.counts.withUnsafeMutableBufferPointer { small in
+                var i = 0
+                while i < values.count {
+                    let u = transform(values[i])
+                    let bytes = varintLength(u)
+                    count &+= 1
+                    varint &+= bytes
+                    if compressed {
+                        if u < 128 { small[Int(u)] &+= 1 } else { small[128] &+= 1; large &+= bytes }
+                    }
+                    let l = BitPacking.width(of: u)  // 0...64: inside the 65 counts
+                    lengths[l] &+= 1
+                    mantissa &+= l > 1 ? l - 1 : 0
+                    i &+= stride
+                }
+            }
+        }
+        sampled &+= count
+        varintBytes &+= varint
+        mantissaBits &+= mantissa
+        varints.largeBytes &+= large
+    }
+
     /// The varint-family and length-prefixed-family plans for a stream of `count` values.
     func plans(count n: Int, varint: IntegerLayout, prefixed: IntegerLayout, base: UInt64,
                scale: UInt64) -> (IntegerStreamPlan, IntegerStreamPlan) {
@@ -290,8 +313,8 @@ struct LayoutEstimate {
 /// Estimates the compressed size of a varint stream: values below 128 are one byte each,
 /// entropy-coded by their histogram; larger values count in full, as if incompressible.
 struct VarintEstimate {
-    private var counts = [Int](repeating: 0, count: 129)
-    private var largeBytes = 0
+    fileprivate var counts = [Int](repeating: 0, count: 129)
+    fileprivate var largeBytes = 0
 
     @inline(__always)
     mutating func add(_ u: UInt64) {
