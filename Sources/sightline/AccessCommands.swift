@@ -252,8 +252,7 @@ struct PolicyCommand: ParsableCommand {
     }
 
     static func parse(_ path: String) throws -> SharingPolicy {
-        guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("\(path): cannot read") }
-        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { throw ValidationError("\(path): not a JSON object") }
+        let object = try readJSONObject(path)
         let decision = object["default"] as? String ?? "allow"
         guard decision == "allow" || decision == "deny" else { throw ValidationError("\(path): default must be allow or deny, not \(decision)") }
         var policy = SharingPolicy(defaultAllows: decision == "allow")
@@ -271,8 +270,7 @@ struct PolicyCommand: ParsableCommand {
     static func json(_ policy: SharingPolicy) -> String {
         let object: [String: Any] = ["default": policy.defaultAllows ? "allow" : "deny",
                                      "rules": policy.rules.map { ["owner": $0.owner, "allow": $0.allow, "deny": $0.deny] }]
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])) ?? Data()
-        return String(decoding: data, as: UTF8.self)
+        return prettyJSON(object)
     }
 }
 
@@ -316,8 +314,7 @@ struct RetentionCommand: ParsableCommand {
     }
 
     static func parse(_ path: String) throws -> RetentionPolicy {
-        guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("\(path): cannot read") }
-        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { throw ValidationError("\(path): not a JSON object") }
+        let object = try readJSONObject(path)
         func period(_ value: Any?, _ what: String) throws -> Duration? {
             switch value {
             case nil, is NSNull: return nil
@@ -342,8 +339,7 @@ struct RetentionCommand: ParsableCommand {
         func t(_ d: Duration?) -> Any { d.map(RetentionPolicy.text) ?? NSNull() }
         let object: [String: Any] = ["default": t(policy.defaultPeriod), "hits": t(policy.defaultHits),
                                      "rules": policy.rules.map { ["owner": $0.owner, "keep": t($0.keep), "hits": t($0.hits)] }]
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])) ?? Data()
-        return String(decoding: data, as: UTF8.self)
+        return prettyJSON(object)
     }
 }
 
@@ -408,4 +404,16 @@ enum HoldsList {
         _ = try openReadOnly(store)
         return try ReadOnlyStore.legalHolds(directory: store)
     }
+}
+
+/// The JSON object in the file at `path` (policy and retention files).
+func readJSONObject(_ path: String) throws -> [String: Any] {
+    guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("\(path): cannot read") }
+    guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { throw ValidationError("\(path): not a JSON object") }
+    return object
+}
+
+/// `object` as indented JSON with sorted keys (what `policy show` and `retention show` print).
+func prettyJSON(_ object: [String: Any]) -> String {
+    String(decoding: (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])) ?? Data(), as: UTF8.self)
 }

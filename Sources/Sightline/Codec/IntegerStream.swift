@@ -256,17 +256,7 @@ struct LayoutEstimate {
 
     init(compressed: Bool) { self.compressed = compressed }
 
-    @inline(__always)
-    mutating func add(_ u: UInt64) {
-        sampled &+= 1
-        varintBytes &+= varintLength(u)
-        if compressed { varints.add(u) }
-        let l = BitPacking.width(of: u)
-        lengthCounts[l] &+= 1
-        mantissaBits &+= l > 1 ? l - 1 : 0
-    }
-
-    /// `add(transform(v))` for every `stride`-th value, counting into the histograms through
+    /// Counts `transform(v)` for every `stride`-th value of `values`, into the histograms through
     /// unsafe pointers (one uniqueness check per stream, not two per value: this loop runs
     /// over every block's every stream).
     @inline(__always)
@@ -315,16 +305,6 @@ struct LayoutEstimate {
 struct VarintEstimate {
     fileprivate var counts = [Int](repeating: 0, count: 129)
     fileprivate var largeBytes = 0
-
-    @inline(__always)
-    mutating func add(_ u: UInt64) {
-        if u < 128 {
-            counts[Int(u)] &+= 1
-        } else {
-            counts[128] &+= 1
-            largeBytes &+= varintLength(u)
-        }
-    }
 
     func bytes(total n: Int) -> Int {
         counts.withUnsafeBufferPointer { entropyBytes($0, total: n) } + largeBytes

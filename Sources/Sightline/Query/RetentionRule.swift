@@ -7,6 +7,9 @@ final class RetentionShape: Sendable {
     let classes: [(keep: Int64?, hits: Int64?)]
     /// Registered cameras whose class is not 0.
     let cameraClass: [UInt32: Int]
+    /// Whether some class keeps hotlist hits longer than its other rows (only then do the
+    /// hits matter).
+    var keepsHitsLonger: Bool { classes.contains { ($0.hits ?? .max) > ($0.keep ?? .max) } }
 
     /// The shape of `policy` over `registry`, `fallback` standing for a missing default; nil
     /// when no row ever expires.
@@ -70,7 +73,7 @@ struct RetentionRule: Sendable, Hashable {
             let keep = c.keep.map { now &- $0 } ?? .min  // periods are ≥ 0 and far below the epoch: no wrap
             return (keep, min(keep, c.hits.map { now &- $0 } ?? .min))
         }
-        let extended = cutoffs.contains { $0.hits < $0.keep } && !hits.isEmpty
+        let extended = shape.keepsHitsLonger && !hits.isEmpty
         self.shape = shape.classes.count > 1 ? shape : nil
         self.hits = extended ? hits : []
         keepsFrom = cutoffs.map(\.keep).max()!
@@ -92,14 +95,20 @@ struct RetentionRule: Sendable, Hashable {
     func keeps(time: Int64, camera: UInt32) -> Bool {
         assert(!needsPlate, "holds and hits need the plate")
         if time >= keepsFrom { return true }
-        return time >= (shape.map { cutoffs[$0.cameraClass[camera] ?? 0] } ?? cutoffs[0]).keep
+        return time >= cutoffs(of: camera).keep
+    }
+
+    /// The cutoffs of `camera`'s class.
+    @inline(__always)
+    private func cutoffs(of camera: UInt32) -> (keep: Int64, hits: Int64) {
+        shape.map { cutoffs[$0.cameraClass[camera] ?? 0] } ?? cutoffs[0]
     }
 
     @inline(__always)
     func keeps(plate: Plate, time: Int64, camera: UInt32, latitudeE7: Int32, longitudeE7: Int32) -> Bool {
         if time >= keepsFrom { return true }
         if time >= expiresBefore {
-            let c = shape.map { cutoffs[$0.cameraClass[camera] ?? 0] } ?? cutoffs[0]
+            let c = cutoffs(of: camera)
             if time >= c.keep { return true }
             if time >= c.hits && hits.contains(RowKey(plate: plate, time: time, camera: camera)) { return true }
         }

@@ -151,7 +151,7 @@ public final class ReadOnlyStore: Sendable {
         let policy = try RetentionFile.read(directory: directory, fileSystem: fileSystem)
         let shape = RetentionShape.make(policy, registry: registry, fallback: options.retention)
         var hits: Set<RowKey> = []
-        if let shape, shape.classes.contains(where: { ($0.hits ?? .max) > ($0.keep ?? .max) }) { hits = try readHotlistHits() }
+        if shape?.keepsHitsLonger == true { hits = try readHotlistHits() }
         let retention = RetentionRule(shape, now: options.wallClock(), hits: hits,
                                       holds: try HoldsFile.read(directory: directory, fileSystem: fileSystem))
         return (StoreSnapshot(segments: segments, memory: memory, retention: retention, parallelism: options.queryParallelism,
@@ -165,9 +165,7 @@ public final class ReadOnlyStore: Sendable {
             let path = "\(directory)/\(AlertLogFormat.fileName)"
             // A torn tail is the owner writing: it is read whole next time.
             let read = try AlertLogFormat.read(path, from: s.alertsRead, after: 0, fileSystem: fileSystem)
-            for a in read.alerts where a.match != .geofence {
-                s.hotlistHits.insert(RowKey(plate: a.sighting.plate, time: a.sighting.time, camera: a.sighting.camera))
-            }
+            Store.noteHotlistHits(read.alerts, into: &s.hotlistHits)
             s.alertsRead = read.end
             return s.hotlistHits
         }

@@ -66,15 +66,14 @@ extension Store {
     }
 
     /// The row filter of rows about to become a segment.
-    static func rowFilter(of rows: SightingBatch) -> SplitBlockBloomFilter {
-        var filter = SplitBlockBloomFilter(expectedKeys: rows.count)
-        for i in 0..<rows.count { filter.insert(hash: RowKey.hash(plate: rows.plates[i], time: rows.times[i], camera: rows.cameras[i])) }
-        return filter
-    }
+    static func rowFilter(of rows: SightingBatch) -> SplitBlockBloomFilter { rowFilter(rows.plates, rows.times, rows.cameras) }
 
-    static func rowFilter(of rows: SortedBatch) -> SplitBlockBloomFilter {
-        var filter = SplitBlockBloomFilter(expectedKeys: rows.count)
-        for i in 0..<rows.count { filter.insert(hash: RowKey.hash(plate: rows.plates[i], time: rows.times[i], camera: rows.cameras[i])) }
+    static func rowFilter(of rows: SortedBatch) -> SplitBlockBloomFilter { rowFilter(rows.plates, rows.times, rows.cameras) }
+
+    /// A filter of the row keys of rows given column by column.
+    private static func rowFilter(_ plates: [Plate], _ times: [Int64], _ cameras: [UInt32]) -> SplitBlockBloomFilter {
+        var filter = SplitBlockBloomFilter(expectedKeys: plates.count)
+        for i in plates.indices { filter.insert(hash: RowKey.hash(plate: plates[i], time: times[i], camera: cameras[i])) }
         return filter
     }
 }

@@ -147,7 +147,7 @@ extension Store {
                 summary.deletionID = try recordDeletion(kind: "retention", summary: summary, details: [("olderThan", String(rule.expiresBefore)),
                                                                                                        ("policyFrom", String(rule.keepsFrom))])
                 let text = rule.isOneCutoff ? "retention older-than=\(Timestamp.rfc3339(rule.keepsFrom))"
-                    : "retention per-owner older-than=\(Timestamp.rfc3339(rule.expiresBefore))..\(Timestamp.rfc3339(rule.keepsFrom))"
+                    : "retention per-owner older-than=\(rule.expiresBefore == .min ? "-" : Timestamp.rfc3339(rule.expiresBefore))..\(Timestamp.rfc3339(rule.keepsFrom))"
                 try audit(AccessContext(requester: "sightline", purpose: "retention"), "retention", text,
                           rows: summary.rowsDeleted, plates: -1, detail: summary.deletionID.map { "deletion \($0)" } ?? "")
             }
@@ -203,9 +203,12 @@ extension Store {
     }
 
     /// Remembers the rows of hotlist alerts (their rows are kept for the policy's hits period).
-    static func noteHotlistHits(_ alerts: [Alert], in s: inout State) {
+    static func noteHotlistHits(_ alerts: [Alert], in s: inout State) { noteHotlistHits(alerts, into: &s.hotlistHits) }
+
+    /// The rows of `alerts` that matched a hotlist (geofence alerts are not hits).
+    static func noteHotlistHits(_ alerts: [Alert], into hits: inout Set<RowKey>) {
         for a in alerts where a.match != .geofence {
-            s.hotlistHits.insert(RowKey(plate: a.sighting.plate, time: a.sighting.time, camera: a.sighting.camera))
+            hits.insert(RowKey(plate: a.sighting.plate, time: a.sighting.time, camera: a.sighting.camera))
         }
     }
 
