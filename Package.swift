@@ -3,7 +3,8 @@ import PackageDescription
 
 // The stack, one way (Docs/architecture.md draws it):
 //   CZstd, CLZ4, CSightlineCRC (C)  →  Sightline (the engine)  →  SightlineWorkload (synthetic data)
-//   →  SightlineTestSupport (crash-test child entry points)  →  sightline (CLI), tests;
+//   →  SightlineTestSupport (crash-test child entry points, soak data)  →  sightline (CLI),
+//   sightline-crash-writer and sightline-soak (test processes), tests;
 //   Sightline  →  SightlineService (swift-service-lifecycle).
 // Separate targets make the outer edges enforceable: the engine cannot reach the generators
 // or the test support, and nothing test-only ships in the `Sightline` product.
@@ -72,6 +73,10 @@ let package = Package(
         ),
         // Child process for the crash tests (killed with SIGKILL mid-write); not a product.
         .executableTarget(name: "sightline-crash-writer", dependencies: ["SightlineTestSupport"]),
+        // The chaos soak (Scripts/soak.sh): a writer it kills at random, readers, an oracle; not a product.
+        .executableTarget(name: "sightline-soak", dependencies: [
+            "Sightline", "SightlineWorkload", "SightlineTestSupport", .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "SightlineTests", dependencies: [
             "Sightline", "SightlineWorkload", "SightlineTestSupport", "SightlineService", "sightline", "sightline-crash-writer",
             .product(name: "MetricsTestKit", package: "swift-metrics"),

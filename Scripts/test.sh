@@ -13,4 +13,8 @@ swift test "$@"
 if [ "$#" -eq 0 ]; then
     export SIGHTLINE_CLI="$PWD/.build/debug/sightline"
     (cd Examples/SightlineServer && swift test)
+    # Every fuzz target for a short while (libFuzzer + AddressSanitizer; its own release
+    # build), then a short chaos soak. Long runs: Docs/reliability.md.
+    bash Scripts/fuzz.sh --all "${SIGHTLINE_FUZZ_SECONDS:-15}"
+    bash Scripts/soak.sh "${SIGHTLINE_SOAK_MINUTES:-2}"
 fi

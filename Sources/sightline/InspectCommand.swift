@@ -24,7 +24,7 @@ struct InspectCommand: ParsableCommand {
                 secretHex = text.trimmingCharacters(in: .whitespacesAndNewlines)
             }
             let reader = try SegmentReader(path: file, hasher: PlateHasher(secret: try PlateKeySecret(hex: secretHex)))
-            print("\(file): segment v2, \(reader.rowCount) rows in \(reader.blockCount) blocks (≤ \(reader.blockRowLimit) rows each), \(reader.fileSize) bytes")
+            print("\(file): segment v\(reader.formatVersion), \(reader.rowCount) rows in \(reader.blockCount) blocks (≤ \(reader.blockRowLimit) rows each), \(reader.fileSize) bytes")
             if reader.rowCount > 0 {
                 let s = reader.statistics
                 print("  time \(s.minTime) ... \(s.maxTime) ms; plate keys \(hex(s.minPlateKey)) ... \(hex(s.maxPlateKey))")

@@ -35,26 +35,16 @@ struct AreaOptions: ParsableArguments {
     @Option(help: "Polygon: \"lat lon;lat lon;...\" (at least 3 vertices).") var polygon: String?
 
     func area() throws -> Area {
-        func numbers(_ text: String, _ separator: Character, _ count: Int, _ what: String) throws -> [Double] {
-            let parts = text.split(separator: separator).map { Double($0.trimmingCharacters(in: .whitespaces)) }
-            guard parts.count == count, parts.allSatisfy({ $0 != nil }) else { throw ValidationError("--\(what) \(text): expected \(count) numbers") }
-            return parts.map { $0! }
-        }
         let given = [bbox, circle, polygon].compactMap { $0 }
         guard given.count == 1 else { throw ValidationError("give exactly one of --bbox, --circle, --polygon") }
         let area: Area
-        if let bbox {
-            let v = try numbers(bbox, ",", 4, "bbox")
-            area = .box(south: v[0], west: v[1], north: v[2], east: v[3])
-        } else if let circle {
-            let v = try numbers(circle, ",", 3, "circle")
-            area = .circle(latitude: v[0], longitude: v[1], metres: v[2])
-        } else {
-            let vertices = try polygon!.split(separator: ";").map { pair -> Area.Vertex in
-                let v = try numbers(String(pair), " ", 2, "polygon")
-                return Area.Vertex(latitude: v[0], longitude: v[1])
-            }
-            area = .polygon(vertices)
+        do {
+            if let bbox { area = try Area(parsingBox: bbox) }
+            else if let circle { area = try Area(parsingCircle: circle) }
+            else { area = try Area(parsingPolygon: polygon!) }
+        } catch {
+            guard case .invalidArgument(let message) = error else { throw error }
+            throw ValidationError(message)
         }
         return try area.validated()
     }

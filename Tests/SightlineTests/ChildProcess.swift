@@ -48,6 +48,13 @@ struct ChildProcess {
         return (status, String(decoding: bytes, as: UTF8.self))
     }
 
+    /// Reads everything, reaps the child; returns the signal that ended it (0 when it
+    /// exited), its exit status, and its output.
+    func finishWithSignal() -> (signal: Int32, status: Int32, output: String) {
+        let (raw, output) = finishRaw()
+        return (raw & 0x7F, (raw >> 8) & 0xFF, output)
+    }
+
     /// Kills the child with SIGKILL, then `finish()`es; returns its output.
     func kill9() -> String { kill9WithStatus().output }
 

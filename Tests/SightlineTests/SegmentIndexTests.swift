@@ -140,7 +140,7 @@ import Testing
     @Test func cameraIndexListsExactlyTheBlocksOfEachCamera() throws {
         var g = SplitMix64(seed: testSeed())
         let (reader, _) = try Self.segment(&g)
-        let index = try #require(reader.cameraIndex)
+        let index = try #require(try reader.cameraIndex())
         let decoder = BlockDecoder()
         var blocksOf: [UInt32: [UInt32]] = [:]
         /// Per camera and spatial block: its rows' times there.

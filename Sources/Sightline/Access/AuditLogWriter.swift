@@ -47,6 +47,9 @@ final class AuditLogWriter: Sendable {
                     (s.end, s.last) = try findTail(file, size: size)
                 }
                 var logged = record
+                guard s.last.sequence < .max else {
+                    throw .corruptFile(path: path, offset: s.end, reason: "the last record's sequence is the largest there can be")
+                }
                 logged.sequence = s.last.sequence + 1
                 logged.time = time
                 let (bytes, hash) = AuditLogFormat.record(body: AuditLogFormat.body(logged), previous: s.last.hash)

@@ -128,7 +128,7 @@ enum AlertLogFormat {
                     throw .corruptFile(path: path, offset: start + Int64(position), reason: "alert record checksum mismatch")
                 }
                 let sequence = try r.read(UInt64.self)
-                if let last, sequence != last + 1 {
+                if let last, last == .max || sequence != last + 1 {
                     throw .corruptFile(path: path, offset: start + Int64(position), reason: "alert sequence \(sequence) after \(last)")
                 }
                 var payload = ByteReader(try r.readBytes(length, "alert"), fileOffset: start + Int64(position + recordHeaderSize), path: path)

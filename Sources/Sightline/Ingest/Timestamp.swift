@@ -1,6 +1,6 @@
 /// Parses the times ingest accepts: integer epoch milliseconds, or RFC 3339
 /// (`2024-06-01T08:00:00Z`, `2024-06-01T08:00:00.123+02:00`; fractions beyond milliseconds
-/// are truncated). Returns nil for anything else.
+/// are truncated), in years 0000–9999 (`range`). Returns nil for anything else.
 public enum Timestamp {
     /// Epoch milliseconds from integer milliseconds or RFC 3339 text; nil if it is neither.
     public static func milliseconds(_ text: String) -> Int64? { parse(text.utf8[...]) }
@@ -9,7 +9,16 @@ public enum Timestamp {
         Array(text).withUnsafeBytes { parse($0) }
     }
 
+    /// The times accepted: years 0000–9999, what RFC 3339 can write (an epoch count past
+    /// them is a mistake in the data, and could not be printed back).
+    public static let range: ClosedRange<Int64> = -62_167_219_200_000...253_402_300_799_999
+
     static func parse(_ b: UnsafeRawBufferPointer) -> Int64? {
+        guard let t = parseUnchecked(b), range.contains(t) else { return nil }
+        return t
+    }
+
+    private static func parseUnchecked(_ b: UnsafeRawBufferPointer) -> Int64? {
         guard !b.isEmpty else { return nil }
         if b.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D }), b.count <= 20 {
             return Int64(String(decoding: b, as: UTF8.self))

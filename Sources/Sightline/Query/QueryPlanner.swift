@@ -38,7 +38,7 @@ enum QueryPlanner {
             candidates = try Self.candidateBlocks(pattern, planned, parallelism: parallelism)
         }
         for (i, segment) in planned.enumerated() {
-            plans.append(plan(query, segment, columns: columns, plateKey: plateKey, boxes: boxes, candidates: candidates[i]))
+            plans.append(try plan(query, segment, columns: columns, plateKey: plateKey, boxes: boxes, candidates: candidates[i]))
         }
         var reasons: [SkipReason: Int] = [:]
         for (reason, n) in [(SkipReason.empty, skipped.empty), (.timeRange, skipped.time), (.plateFilter, skipped.plate), (.outsideArea, skipped.area)] where n > 0 {
@@ -77,7 +77,7 @@ enum QueryPlanner {
     }
 
     private static func plan(_ query: Query, _ segment: SegmentReader, columns: ColumnSet, plateKey: UInt64?, boxes: [GeoBox],
-                             candidates found: (blocks: [Int], runs: Int)?) -> SegmentPlan {
+                             candidates found: (blocks: [Int], runs: Int)?) throws(SightlineError) -> SegmentPlan {
         var result = SegmentPlan(segment: segment.fileName, segmentRows: segment.rowCount, chosen: nil, alternatives: [], skipped: nil, reader: segment)
         let stats = segment.statistics
         // (Segments ruled out by their statistics never get here: `plan(_:segments:…)` counts them.)
@@ -140,7 +140,7 @@ enum QueryPlanner {
             }
             if area != nil { estimates.append(spatialEstimate()) }
         case .area:
-            if let cameras = query.filters.cameras, segment.cameraIndex != nil {
+            if let cameras = query.filters.cameras, segment.hasCameraIndex {
                 // Each camera's own seconds in a block prune it (a block's range spans its cells').
                 var listed = Set<Int>()
                 let within: [ClosedRange<Int64>]
@@ -149,7 +149,7 @@ enum QueryPlanner {
                 } else {
                     within = [query.time.lower...Int64.max]
                 }
-                for camera in cameras { listed.formUnion(segment.spatialBlocks(ofCamera: camera, meeting: within) ?? []) }
+                for camera in cameras { listed.formUnion(try segment.spatialBlocks(ofCamera: camera, meeting: within) ?? []) }
                 let blocks = listed.sorted().filter { b in
                     let s = segment.blocks[b].statistics
                     return query.time.overlaps(min: s.minTime, max: s.maxTime) && boxes.contains { $0.intersects(s.bounds) }

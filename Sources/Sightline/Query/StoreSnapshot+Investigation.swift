@@ -168,7 +168,7 @@ extension StoreSnapshot {
                 // all its cells' rows: often the whole day).
                 var listed = Set<Int>()
                 for (camera, intervals) in zip(windows.cameras, windows.cameraIntervals) {
-                    listed.formUnion(reader.spatialBlocks(ofCamera: camera, meeting: intervals) ?? [])
+                    listed.formUnion(try reader.spatialBlocks(ofCamera: camera, meeting: intervals) ?? [])
                 }
                 keep = chosen.blocks.filter { listed.contains($0) }
             } else {

@@ -301,7 +301,9 @@ public final class BlockDecoder {
                     let ref = homeRefs.base[i]
                     largest = max(largest, ref)
                     if ref != 0 && hasHomes {
-                        let k = min(Int(truncatingIfNeeded: ref &- 1), homeLast)
+                        // Clamped unsigned: a reference past the homes (rejected below)
+                        // must not index before the first one either.
+                        let k = Int(min(ref &- 1, UInt64(homeLast)))
                         lat[i] = homeLat[k]
                         lon[i] = homeLon[k]
                     } else {

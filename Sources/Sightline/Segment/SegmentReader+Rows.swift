@@ -88,7 +88,7 @@ extension SegmentReader {
                 }
             }
         }
-        if let index = cameraIndex {
+        if let index = try cameraIndex() {
             var cameras: [UInt32] = [], times: [Int64] = []
             var ranges: [Range<Int>] = []
             for b in spatialBlocks {

@@ -33,8 +33,9 @@ public final class SegmentReader: Sendable {
     let mainColumnBytes: [Int]
     /// The plate n-gram index (nil in a v2 segment: searches scan it).
     let plateIndex: PlateGramIndex?
-    /// Spatial blocks per camera (nil in a v2 segment: camera filters scan it).
-    let cameraIndex: CameraBlockIndex?
+    /// Where the camera index lies (nil in a v2 segment: camera filters scan it); decoded on
+    /// first use through `CameraIndexCache` (`cameraIndex()`).
+    let cameraIndexLocation: (offset: Int64, length: Int, checksum: UInt32)?
     /// The file's format version (2 or 3).
     public let formatVersion: Int
     /// Bytes of the plate n-gram index and of the camera index (0 in a v2 segment).
@@ -54,15 +55,37 @@ public final class SegmentReader: Sendable {
 
     /// The spatial blocks (indices into `blocks`) holding rows of `camera`, from the camera
     /// index; nil in a v2 segment, which has none.
-    func spatialBlocks(ofCamera camera: UInt32) -> [Int]? {
-        cameraIndex.map { index in index.spatialBlocks(of: camera).map { spatialBlocks.lowerBound + Int($0) } }
+    func spatialBlocks(ofCamera camera: UInt32) throws(SightlineError) -> [Int]? {
+        try cameraIndex().map { index in index.spatialBlocks(of: camera).map { spatialBlocks.lowerBound + Int($0) } }
+    }
+
+    /// True when the segment has a camera index (v3).
+    var hasCameraIndex: Bool { cameraIndexLocation != nil }
+
+    /// The camera index, read, checked and decoded on first use and kept in
+    /// `CameraIndexCache` (nil in a v2 segment).
+    /// - Throws: `corruptFile` when its checksum or contents are wrong.
+    func cameraIndex() throws(SightlineError) -> CameraBlockIndex? {
+        guard let location = cameraIndexLocation else { return nil }
+        return try CameraIndexCache.shared.index(of: self) { () throws(SightlineError) -> CameraBlockIndex in
+            var bytes = [UInt8](repeating: 0, count: location.length)
+            try Self.read(source, path, into: &bytes, at: location.offset)
+            guard bytes.withUnsafeBytes({ CRC32C.checksum($0) }) == location.checksum else {
+                throw .corruptFile(path: path, offset: location.offset, reason: "camera index checksum mismatch")
+            }
+            let spatialUnits = blocks[spatialBlocks].map { CameraBlockIndex.unit($0.statistics.minTime)...CameraBlockIndex.unit($0.statistics.maxTime) }
+            return try bytes.withUnsafeBytesTyped { raw throws(SightlineError) in
+                var r = ByteReader(raw, fileOffset: location.offset, path: path)
+                return try CameraBlockIndex.decode(&r, spatialUnits: spatialUnits, streams: StreamReader(compressor: Compressor()))
+            }
+        }
     }
 
     /// The spatial blocks (indices into `blocks`) holding rows of `camera` at a time in one of
     /// `intervals` (sorted, disjoint, inclusive ms), by the camera's own minutes in each block;
     /// nil in a v2 segment.
-    func spatialBlocks(ofCamera camera: UInt32, meeting intervals: [ClosedRange<Int64>]) -> [Int]? {
-        guard let index = cameraIndex else { return nil }
+    func spatialBlocks(ofCamera camera: UInt32, meeting intervals: [ClosedRange<Int64>]) throws(SightlineError) -> [Int]? {
+        guard let index = try cameraIndex() else { return nil }
         let base = spatialBlocks.lowerBound
         return index.spatialBlocks(of: camera, meeting: intervals) { CameraBlockIndex.unit(blocks[base + $0].statistics.minTime) }
             .map { base + Int($0) }
@@ -249,19 +272,10 @@ public final class SegmentReader: Sendable {
                 try PlateGramIndex(directory: raw, offset: indexes.plateOffset, sectionLength: indexes.plateLength,
                                    blockRows: blockRows, path: path, streams: streams)
             }
-            var cameraBytes = [UInt8](repeating: 0, count: indexes.cameraLength)
-            try Self.read(source, path, into: &cameraBytes, at: indexes.cameraOffset)
-            guard cameraBytes.withUnsafeBytes({ CRC32C.checksum($0) }) == indexes.cameraCRC else {
-                throw corrupt(indexes.cameraOffset, "camera index checksum mismatch")
-            }
-            let spatialUnits = blocks[spatialBlocks].map { CameraBlockIndex.unit($0.statistics.minTime)...CameraBlockIndex.unit($0.statistics.maxTime) }
-            cameraIndex = try cameraBytes.withUnsafeBytesTyped { raw throws(SightlineError) in
-                var r = ByteReader(raw, fileOffset: indexes.cameraOffset, path: path)
-                return try CameraBlockIndex.decode(&r, spatialUnits: spatialUnits, streams: streams)
-            }
+            cameraIndexLocation = (indexes.cameraOffset, indexes.cameraLength, indexes.cameraCRC)
         } else {
             plateIndex = nil
-            cameraIndex = nil
+            cameraIndexLocation = nil
         }
         var columnBytes = [Int](repeating: 0, count: SegmentFormat.columnCount)
         for b in 0..<rows.1 { for c in 0..<SegmentFormat.columnCount { columnBytes[c] += Int(blocks[b].columnLengths[c]) } }
@@ -269,6 +283,7 @@ public final class SegmentReader: Sendable {
     }
 
     deinit {
+        if cameraIndexLocation != nil { CameraIndexCache.shared.remove(ObjectIdentifier(self)) }
         if case .file(let fs, let file) = source { try? fs.close(file) }
     }
 

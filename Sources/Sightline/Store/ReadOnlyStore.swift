@@ -71,6 +71,7 @@ public final class ReadOnlyStore: Sendable {
         self.directory = directory
         self.options = options
         self.fileSystem = fileSystem
+        CameraIndexCache.shared.raiseBudget(to: options.cameraIndexCacheBytes)
         metrics = SightlineMetrics(store: directory, factory: options.metricsFactory)
         auditLog = AuditLogWriter(directory: directory, sync: options.durability != .none, fileSystem: fileSystem)
         let names: [String]

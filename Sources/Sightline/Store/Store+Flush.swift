@@ -21,9 +21,9 @@ extension Store {
             s.flushing = true
             s.buffer = s.spare ?? SightingBatch(capacity: min(options.bufferRows, 1 << 16))
             s.spare = nil
-            // Alerts need the frozen rows' keys (duplicates raise none); without rules the
-            // keys are dropped, as before, sparing a second set's memory.
-            if s.matcher != nil { swap(&s.frozenKeys, &s.bufferKeys) }
+            // The frozen rows' keys move with them: an append equal to a frozen row is a
+            // duplicate (no second copy in snapshots, no second alert).
+            swap(&s.frozenKeys, &s.bufferKeys)
             s.bufferKeys.removeAll()
             flushQueue.async { self.flushInBackground(persistedSequence: next, oldLog: oldName) }
         } catch {

@@ -52,9 +52,7 @@ public final class Store: Sendable {
         var buffer = SightingBatch()
         var bufferKeys: RowKeySet
         /// Rows handed to the background flush: still visible to snapshots until their
-        /// segment is live. (Without rules appends do not check them: a row equal to a frozen
-        /// one is dropped when its own buffer is flushed, against the frozen rows' segment;
-        /// with rules, `frozenKeys` drops it at append, so it raises no alert.)
+        /// segment is live. An append equal to one of them is dropped (`frozenKeys`).
         var frozen: SightingBatch?
         /// The previous frozen batch's storage, emptied, for the next buffer: reusing it
         /// spares the page faults of fresh memory.
@@ -119,12 +117,15 @@ public final class Store: Sendable {
     public init(directory: String, options: StoreOptions = StoreOptions(),
                 fileSystem: any FileSystem = PosixFileSystem()) throws(SightlineError) {
         self.directory = directory
+        let (options, fitted) = try MemoryBudget.fit(options, to: MemoryBudget.processLimit())
+        if let fitted { options.logger.notice("\(directory): \(fitted)") }
         self.options = options
         self.fileSystem = fileSystem
         metrics = SightlineMetrics(store: directory, factory: options.metricsFactory)
         auditLog = AuditLogWriter(directory: directory, sync: options.durability != .none, fileSystem: fileSystem)
         guard options.bufferRows >= 1 else { throw .invalidArgument("bufferRows must be at least 1") }
         guard options.queryParallelism >= 1 else { throw .invalidArgument("queryParallelism must be at least 1") }
+        CameraIndexCache.shared.raiseBudget(to: options.cameraIndexCacheBytes)
         guard options.maintenanceInterval >= .milliseconds(10) else { throw .invalidArgument("maintenanceInterval must be at least 10 ms") }
         if options.createIfMissing { try fileSystem.createDirectory(directory) }
         lock = Locked(StoreLockBox(try StoreLock(directory: directory, fileSystem: fileSystem)) as StoreLockBox?)
@@ -283,36 +284,39 @@ public final class Store: Sendable {
             + (historical.isEmpty ? "" : " (sequences \(historical.first!.sequence)–\(historical.last!.sequence))"))
     }
 
-    /// Appends sightings. Rows equal in (plate, time, camera) to a buffered row, or to an
-    /// earlier row of the same batch, are skipped (the first copy wins); rows equal to a
-    /// row already flushed (or being flushed) are dropped at flush (the stored copy wins). When this returns,
-    /// the stored rows are in the log (durable per `options.durability`) and visible to the
-    /// next `snapshot()`. Safe to call from many threads: their log writes are grouped.
+    /// Appends sightings. Rows equal in (plate, time, camera) to a stored row — in a
+    /// segment, being flushed, or buffered — or to an earlier row of the same batch are
+    /// skipped (the first copy wins), before anything is logged: the log, the buffer and
+    /// every snapshot, the owner's and read-only openers', hold each row once. When this
+    /// returns, the stored rows are in the log (durable per `options.durability`) and
+    /// visible to the next `snapshot()`. Safe to call from many threads: their log writes
+    /// are grouped.
     @discardableResult
     public func append(_ batch: SightingBatch) throws(SightlineError) -> AppendResult {
         let bufferRows = options.bufferRows
-        // Backpressure: a full buffer waits while the previous one is still being flushed.
-        let (log, sequence, result, fresh, matcher) = try state.withLock(waitingUntil: { s in
-            s.buffer.count < bufferRows || !s.flushing || s.failure != nil || s.log == nil
-        }) { (s: inout State) throws(SightlineError) -> (LogWriter?, UInt64, AppendResult, SightingBatch, RuleMatcher?) in
-            try checkOpen(s)
-            if let failure = s.failure { throw failure }
-            guard let log = s.log else { throw .storeClosed(path: directory) }
-            let fresh = Self.newRows(of: batch, in: &s)
-            let result = AppendResult(stored: fresh.count, duplicates: batch.count - fresh.count)
-            guard !fresh.isEmpty else { return (nil, 0, result, fresh, nil) }
-            let sequence: UInt64
-            do throws(SightlineError) {
-                sequence = try log.enqueue(fresh)
-            } catch {
-                throw poison(&s, error, "log append failed")
+        // Rows the segments hold are found outside the lock (filter probes, and block
+        // decodes for the candidates); if the segments change meanwhile (a flush, a
+        // compaction, a purge), the check is redone against the new ones.
+        var checked = state.withLock { (s: inout State) in s.segments }
+        var candidate = try dropRowsAlreadyStored(batch, segments: checked).0
+        var outcome: (LogWriter?, UInt64, AppendResult, SightingBatch, RuleMatcher?)?
+        while outcome == nil {
+            // Backpressure: a full buffer waits while the previous one is still being flushed.
+            outcome = try state.withLock(waitingUntil: { s in
+                s.buffer.count < bufferRows || !s.flushing || s.failure != nil || s.log == nil
+            }) { (s: inout State) throws(SightlineError) -> (LogWriter?, UInt64, AppendResult, SightingBatch, RuleMatcher?)? in
+                try checkOpen(s)
+                if let failure = s.failure { throw failure }
+                guard let log = s.log else { throw .storeClosed(path: directory) }
+                guard Self.same(s.segments, checked) else { return nil }
+                return try appendChecked(candidate, of: batch.count, log: log, bufferRows: bufferRows, &s)
             }
-            s.buffer.append(contentsOf: fresh)
-            // Matched outside the lock; until its alerts are written no flush passes the record.
-            if s.matcher != nil { s.alertsPending[sequence, default: 0] += 1 }
-            if s.buffer.count >= bufferRows && !s.flushing { try freeze(&s) }
-            return (log, sequence, result, fresh, s.matcher)
+            if outcome == nil {
+                checked = state.withLock { (s: inout State) in s.segments }
+                candidate = try dropRowsAlreadyStored(batch, segments: checked).0
+            }
         }
+        let (log, sequence, result, fresh, matcher) = outcome!
         // Outside the store's lock: other appenders enqueue while this one matches, writes and syncs.
         let pendingAlerts = matcher.map { $0.alerts(of: fresh, logSequence: sequence, now: Self.nowMilliseconds()) } ?? []
         if let log {
@@ -329,13 +333,36 @@ public final class Store: Sendable {
         return final
     }
 
-    /// Rows of `batch` not already buffered nor earlier in the batch; their keys
+    /// Whether two segment lists are the same readers.
+    private static func same(_ a: [SegmentReader], _ b: [SegmentReader]) -> Bool {
+        a.count == b.count && zip(a, b).allSatisfy { $0 === $1 }
+    }
+
+    /// The locked part of `append`: `batch` (already without rows the segments hold) less
+    /// the buffered and frozen rows, logged and buffered.
+    private func appendChecked(_ batch: SightingBatch, of asked: Int, log: LogWriter, bufferRows: Int,
+                               _ s: inout State) throws(SightlineError) -> (LogWriter?, UInt64, AppendResult, SightingBatch, RuleMatcher?) {
+        let fresh = Self.newRows(of: batch, in: &s)
+        let result = AppendResult(stored: fresh.count, duplicates: asked - fresh.count)
+        guard !fresh.isEmpty else { return (nil, 0, result, fresh, nil) }
+        let sequence: UInt64
+        do throws(SightlineError) {
+            sequence = try log.enqueue(fresh)
+        } catch {
+            throw poison(&s, error, "log append failed")
+        }
+        s.buffer.append(contentsOf: fresh)
+        // Matched outside the lock; until its alerts are written no flush passes the record.
+        if s.matcher != nil { s.alertsPending[sequence, default: 0] += 1 }
+        if s.buffer.count >= bufferRows && !s.flushing { try freeze(&s) }
+        return (log, sequence, result, fresh, s.matcher)
+    }
+
+    /// Rows of `batch` not already buffered or frozen, nor earlier in the batch; their keys
     /// are added to the buffer's. If the log append then fails the store is poisoned, so
     /// keys of rows that were not stored never matter. Copies rows only from the first
     /// duplicate on: most batches have none and are taken whole.
     private static func newRows(of batch: SightingBatch, in s: inout State) -> SightingBatch {
-        // With rules, the frozen rows' keys are kept too: a row equal to a frozen one is a
-        // duplicate here (it would be dropped at flush anyway) and raises no alert.
         let checkFrozen = s.frozenKeys.count > 0
         func isNew(_ i: Int, _ s: inout State) -> Bool {
             if checkFrozen && s.frozenKeys.contains(plate: batch.plates[i], time: batch.times[i], camera: batch.cameras[i]) { return false }
@@ -521,7 +548,9 @@ public final class Store: Sendable {
         return error
     }
 
-    /// Rows dropped at flush because a segment already held them (re-ingested data).
+    /// Rows dropped at flush because a segment already held them. Appends drop such rows
+    /// before logging them (and report them in `AppendResult.duplicates`), so this counts
+    /// only rows whose equal reached a segment while the append ran: normally 0.
     public var duplicatesDroppedAtFlush: Int {
         state.withLock { (s: inout State) -> Int in s.duplicatesAtFlush }
     }

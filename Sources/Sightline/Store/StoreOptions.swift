@@ -49,6 +49,11 @@ public struct StoreOptions: Sendable {
     /// server answering many small queries at once may prefer 1: each query then runs on
     /// the calling thread alone.
     public var queryParallelism: Int = Machine.coreCount
+    /// Memory for decoded camera indexes, which camera-filtered queries and convoys read
+    /// (decoded on first use, least recently used dropped first; ~1.9 bytes a row decoded).
+    /// One cache serves every store in the process, sized by the largest budget any store
+    /// opened with asked for.
+    public var cameraIndexCacheBytes: Int = CameraIndexCache.defaultBudgetBytes
     /// Where the store's metrics go (swift-metrics); nil: `MetricsSystem.factory`, the
     /// backend the service bootstrapped (a no-op until it does).
     public var metricsFactory: (any MetricsFactory)?

@@ -75,6 +75,12 @@ package struct LogReader {
                     break
                 }
                 let sequence = try reader.read(UInt64.self)
+                // The last sequence there can be: nothing may follow it (and counting on
+                // from it would overflow).
+                guard sequence < .max else {
+                    contents.tail = reader.corrupt("record sequence \(sequence) is the largest there can be", at: start)
+                    break
+                }
                 if let expectedSequence, sequence != expectedSequence {
                     contents.tail = reader.corrupt("record sequence \(sequence), expected \(expectedSequence)", at: start)
                     break

@@ -1,0 +1,145 @@
+import Foundation
+import Testing
+@_spi(Benchmarks) @testable import Sightline
+
+/// Every input the fuzzers ever broke something with (Fuzz/Regressions/TARGET/, replayed by
+/// Scripts/fuzz.sh too), fed to the same decoders in the ordinary build. Fuzz builds zero
+/// every checksum, so segment findings are resealed here with real ones first.
+@Suite struct FuzzRegressionTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Fuzz/Regressions").path
+
+    static func inputs(_ target: String) throws -> [(String, [UInt8])] {
+        let dir = "\(root)/\(target)"
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+        return try names.sorted().map { ($0, Array(try Data(contentsOf: URL(fileURLWithPath: "\(dir)/\($0)")))) }
+    }
+
+    @Test func segmentFindingsDecodeToAnErrorOrToRows() throws {
+        let inputs = try Self.inputs("segment")
+        #expect(!inputs.isEmpty, "no regression inputs under \(Self.root)/segment")
+        for (name, bytes) in inputs {
+            let sealed = Self.resealed(bytes)
+            do {
+                let reader = try SegmentReader(bytes: sealed, hasher: testHasher, label: name)
+                try reader.verify()
+                #expect(try reader.allSightings().count == reader.rowCount, "\(name)")
+            } catch {
+                // Damage is reported as such, naming where.
+                guard case .corruptFile = error else { Issue.record("\(name): \(error)"); continue }
+            }
+        }
+    }
+
+    @Test func alertLogFindingsDecodeToAnErrorOrToAlerts() throws {
+        let inputs = try Self.inputs("alert-log")
+        #expect(!inputs.isEmpty)
+        let dir = temporaryDirectory("fuzz-regressions-alerts")
+        let fs = PosixFileSystem()
+        for (name, bytes) in inputs {
+            let path = "\(dir)/\(AlertLogFormat.fileName)"
+            try? fs.remove(path)
+            try fs.replaceAtomically(path, with: Self.resealedRecords(bytes, headerSize: AlertLogFormat.headerSize))
+            do {
+                let read = try AlertLogFormat.read(path, from: 0, after: 0, fileSystem: fs)
+                #expect(read.end <= Int64(bytes.count), "\(name)")
+            } catch {
+                guard case .corruptFile = error else { Issue.record("\(name): \(error)"); continue }
+            }
+        }
+    }
+
+    @Test func walFindingsDecodeToAnErrorOrToRecords() throws {
+        let dir = temporaryDirectory("fuzz-regressions-wal")
+        let fs = PosixFileSystem()
+        for (name, bytes) in try Self.inputs("wal") {
+            let path = "\(dir)/\(name)"
+            try fs.replaceAtomically(path, with: Self.resealedRecords(bytes, headerSize: LogFormat.headerSize))
+            do {
+                let contents = try LogReader.read(path, fileSystem: fs)
+                #expect(contents.validLength <= Int64(bytes.count), "\(name)")
+            } catch {
+                guard case .corruptFile = error else { Issue.record("\(name): \(error)"); continue }
+            }
+        }
+    }
+
+    /// A log of `length u32 | crc u32 | sequence u64 | payload` records after a header (the
+    /// write-ahead log's and the alert log's shape) with every record's checksum recomputed.
+    static func resealedRecords(_ input: [UInt8], headerSize: Int) -> [UInt8] {
+        var b = input
+        var position = headerSize
+        while position + 16 <= b.count {
+            let length = Int(b.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: position, as: UInt32.self) })
+            let end = position + 16 + length
+            guard end <= b.count else { break }
+            let crc = b.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[(position + 8)..<end])) }
+            withUnsafeBytes(of: crc.littleEndian) { for i in 0..<4 { b[position + 4 + i] = $0[i] } }
+            position = end
+        }
+        return b
+    }
+
+    /// `query-text` inputs: a selector byte, then the text (Fuzz/Sources/sightline-fuzz/TextTargets.swift).
+    @Test func queryTextFindingsHoldTheirInvariants() throws {
+        let inputs = try Self.inputs("query-text")
+        #expect(!inputs.isEmpty)
+        for (name, bytes) in inputs where bytes.first.map({ $0 % 8 == 3 }) == true {
+            let text = String(decoding: bytes.dropFirst(), as: UTF8.self)
+            if let t = Timestamp.milliseconds(text) {
+                #expect(Timestamp.milliseconds(Timestamp.rfc3339(t)) == t, "\(name): \(t)")
+            }
+        }
+        #expect(Timestamp.milliseconds("17172000000000001") == nil)
+        #expect(Timestamp.milliseconds("253402300799999") == 253_402_300_799_999)
+        #expect(Timestamp.milliseconds("9999-12-31T23:59:59.999Z") == 253_402_300_799_999)
+        #expect(Timestamp.milliseconds("0000-01-01T00:00:00Z") == -62_167_219_200_000)
+        #expect(Timestamp.milliseconds("0000-01-01T00:00:00+00:01") == nil)
+    }
+
+    @Test func resealingAValidSegmentChangesNothing() throws {
+        let (_, original) = try CorruptionTests.smallSegment()
+        #expect(Self.resealed(original) == original)
+        var zeroed = original
+        for i in 12..<16 { zeroed[i] = 0 }  // the header's checksum
+        #expect(Self.resealed(zeroed) == original)
+    }
+
+    /// `bytes` with every checksum the layout lets us find recomputed: header, each block's
+    /// column chunks, camera homes, plate filter, plate index directory, camera index, footer
+    /// (Docs/format.md). Anything that does not parse is left as it is.
+    static func resealed(_ input: [UInt8]) -> [UInt8] {
+        var b = input
+        func u64(_ o: Int) -> Int? { o >= 0 && o + 8 <= b.count ? Int(truncatingIfNeeded: b.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: o, as: UInt64.self) }) : nil }
+        func u32(_ o: Int) -> Int? { o >= 0 && o + 4 <= b.count ? Int(b.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: o, as: UInt32.self) }) : nil }
+        func seal(at o: Int, over start: Int?, _ length: Int?) {
+            guard let start, let length, start >= 0, length >= 0, start + length <= b.count, o >= 0, o + 4 <= b.count else { return }
+            let crc = b.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[start..<(start + length)])) }
+            withUnsafeBytes(of: crc.littleEndian) { for i in 0..<4 { b[o + i] = $0[i] } }
+        }
+        guard b.count >= SegmentFormat.headerSize + SegmentFormat.trailerSize else { return b }
+        seal(at: 12, over: 0, 12)
+        let trailer = b.count - SegmentFormat.trailerSize
+        guard let f = u64(trailer), let footerLength = u32(trailer + 8), f >= SegmentFormat.headerSize, f + footerLength == trailer,
+              let version = u32(8), let blocks = u32(f + 8), let spatial = u32(f + 88) else { return b }
+        let fixed = version == 2 ? SegmentFormat.footerFixedSizeV2 : SegmentFormat.footerFixedSize
+        guard footerLength >= fixed else { return b }
+        for e in 0..<min(blocks + spatial, (footerLength - fixed) / SegmentFormat.blockEntrySize) {
+            let entry = f + fixed + e * SegmentFormat.blockEntrySize
+            guard var offset = u64(entry) else { break }
+            for c in 0..<SegmentFormat.columnCount {
+                guard let length = u32(entry + 60 + c * 8), offset + length <= f else { break }
+                seal(at: entry + 64 + c * 8, over: offset, length)
+                offset += length
+            }
+        }
+        seal(at: f + 76, over: u64(f + 64), u32(f + 72))
+        seal(at: f + 108, over: u64(f + 96), u32(f + 104))
+        if version >= 3 {
+            seal(at: f + 128, over: u64(f + 112), u32(f + 124))
+            seal(at: f + 144, over: u64(f + 132), u32(f + 140))
+        }
+        seal(at: trailer + 12, over: f, footerLength)
+        return b
+    }
+}
