@@ -37,11 +37,18 @@ SCRATCH="$PWD/.build-fuzz"
 FLAGS=(-c release --package-path Fuzz --scratch-path "$SCRATCH"
        -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -enable-testing -Xswiftc -DSIGHTLINE_FUZZING)
 mkdir -p "$SCRATCH"
+# SwiftPM does not notice files added to or removed from a path dependency: when the list
+# of sources changed since the last fuzz build, touch the manifests so it plans again.
+SOURCES_NOW="$(find Sources Fuzz/Sources -name '*.swift' | sort | cksum)"
+if [ "$(cat "$SCRATCH/sources.cksum" 2>/dev/null)" != "$SOURCES_NOW" ]; then
+    touch Package.swift Fuzz/Package.swift
+fi
 if ! swift build "${FLAGS[@]}" >"$SCRATCH/build.log" 2>&1; then
     grep -E "error" -A3 "$SCRATCH/build.log" | head -30 >&2
     echo "fuzz.sh: the fuzz build failed (log: $SCRATCH/build.log)" >&2
     exit 1
 fi
+echo "$SOURCES_NOW" > "$SCRATCH/sources.cksum"
 BIN="$(swift build "${FLAGS[@]}" --show-bin-path)/sightline-fuzz"
 [ -x "$BIN" ] || { echo "fuzz.sh: build failed" >&2; exit 1; }
 

@@ -97,6 +97,29 @@ import Testing
         #expect(Timestamp.milliseconds("0000-01-01T00:00:00+00:01") == nil)
     }
 
+    /// `csv` inputs (TextTargets.csv): the header is the first line when the first byte is
+    /// odd, else the standard one; the fast path and the general parser agree on every line.
+    @Test func csvFindingsParseTheSameOnBothPaths() throws {
+        let inputs = try Self.inputs("csv")
+        #expect(!inputs.isEmpty)
+        for (name, bytes) in inputs {
+            var lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+            var parser = SightingParser(source: name, format: .csv)
+            let header = (bytes.first ?? 0) & 1 == 1 && !lines.isEmpty ? lines.removeFirst()
+                : Substring("plate,time,lat,lon,camera,confidence,region,image")
+            guard (try? parser.readHeader(header)) != nil else { continue }
+            let roles = parser.fastRoles
+            for (k, line) in lines.enumerated() {
+                var batch = SightingBatch()
+                let rejected = Array(line.utf8).withUnsafeBytes { parser.parseCSVLine($0, number: k + 2, roles: roles, into: &batch) }
+                switch parser.parse(line, number: k + 2) {
+                case .success(let row): #expect(rejected == nil && batch.count == 1 && batch[0] == row, "\(name) line \(k + 2)")
+                case .failure: #expect(rejected != nil && batch.count == 0, "\(name) line \(k + 2): \(line)")
+                }
+            }
+        }
+    }
+
     @Test func resealingAValidSegmentChangesNothing() throws {
         let (_, original) = try CorruptionTests.smallSegment()
         #expect(Self.resealed(original) == original)

@@ -80,7 +80,7 @@ extension SightingParser {
             guard n > 0 else { return false }
             row.plate = Plate(uncheckedLow: low, high: high, count: UInt8(n))
         case 1:  // time
-            if let t = integer(f) { row.time = t } else if let t = Timestamp.parse(f) { row.time = t } else { return false }
+            if let t = integer(f), Timestamp.range.contains(t) { row.time = t } else if let t = Timestamp.parse(f) { row.time = t } else { return false }
         case 2, 3:  // lat, lon
             guard let v = fixedPoint7(f) else { return false }
             let limit: Int64 = role == 2 ? 900_000_000 : 1_800_000_000
