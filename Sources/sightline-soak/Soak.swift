@@ -33,7 +33,8 @@ final class Soak: @unchecked Sendable {
     }
 
     func count(_ what: String, _ n: Int = 1) { lock.lock(); counts[what, default: 0] += n; lock.unlock() }
-    var isRunning: Bool { lock.lock(); defer { lock.unlock() }; return running && violations.count < 10 }
+    var isRunning: Bool { lock.lock(); defer { lock.unlock() }; return running && violations.isEmpty }
+    var hasViolations: Bool { lock.lock(); defer { lock.unlock() }; return !violations.isEmpty }
 
     func violation(_ message: String) {
         lock.lock(); violations.append(message); lock.unlock()
@@ -76,7 +77,9 @@ final class Soak: @unchecked Sendable {
     /// Sends op until it is acknowledged, restarting the writer each time it was killed.
     private func perform(_ op: SoakOracle.Op, rows: [Sighting], command: String) {
         let j = oracle.add(op, rows: rows)
-        while isRunning || violations.isEmpty {
+        // Until acknowledged — also after the deadline (the op is in the oracle as sent) —
+        // unless a violation has ended the run.
+        while !hasViolations {
             oracle.markSent(j)
             lock.lock(); let input = writerIn, output = writerOut; lock.unlock()
             var reply: String?
@@ -114,8 +117,7 @@ final class Soak: @unchecked Sendable {
             try? writerIn?.close()
             count("restarts")
             if startWriter() { return true }
-            lock.lock(); let failed = violations.count > 0; lock.unlock()
-            if failed { return false }
+            if hasViolations { return false }
         }
         violation("the writer did not come back after 50 starts")
         return false

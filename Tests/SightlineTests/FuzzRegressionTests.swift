@@ -23,7 +23,14 @@ import Testing
             do {
                 let reader = try SegmentReader(bytes: sealed, hasher: testHasher, label: name)
                 try reader.verify()
-                #expect(try reader.allSightings().count == reader.rowCount, "\(name)")
+                let rows = try reader.allSightings()
+                #expect(rows.count == reader.rowCount, "\(name)")
+                // A segment that verifies answers as a scan of its rows does.
+                let snapshot = StoreSnapshot(segments: [reader], memory: [])
+                for plate in Set([rows.first?.plate, rows.last?.plate].compactMap { $0 }) {
+                    let answer = try snapshot.run(try Query(.history(plate))).rows
+                    #expect(sameRows(answer, rows.filter { $0.plate == plate }), "\(name): history of \(plate)")
+                }
             } catch {
                 // Damage is reported as such, naming where.
                 guard case .corruptFile = error else { Issue.record("\(name): \(error)"); continue }
@@ -118,6 +125,36 @@ import Testing
                 }
             }
         }
+    }
+
+    /// What the planner prunes by — the plate filter, block time ranges — damaged behind
+    /// valid checksums (as a rewrite tool could leave it): `verify` reports it. Before it did,
+    /// such a segment verified, and a history missed its rows (the fuzzer's `segment` finding
+    /// `statistics-that-do-not-cover-the-rows`).
+    @Test func verifyChecksThePlannersStatisticsAgainstTheRows() throws {
+        let (_, original) = try CorruptionTests.smallSegment()
+        let reader = try SegmentReader(bytes: original, hasher: testHasher)
+        try reader.verify()
+        let footer = Int(original.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: original.count - SegmentFormat.trailerSize, as: UInt64.self) })
+        func u64(_ b: [UInt8], _ o: Int) -> Int { Int(truncatingIfNeeded: b.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: o, as: UInt64.self) }) }
+        func u32(_ b: [UInt8], _ o: Int) -> Int { Int(b.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: o, as: UInt32.self) }) }
+
+        // An empty plate filter: the planner would skip the segment for every plate.
+        var noFilter = original
+        let filterOffset = u64(original, footer + 96), filterLength = u32(original, footer + 104)
+        for i in filterOffset..<(filterOffset + filterLength) { noFilter[i] = 0 }
+        let damaged = try SegmentReader(bytes: Self.resealed(noFilter), hasher: testHasher)
+        let plate = try reader.allSightings()[0].plate
+        #expect(try StoreSnapshot(segments: [damaged], memory: []).run(try Query(.history(plate))).rows.isEmpty)
+        #expect { try damaged.verify() } throws: { "\($0)".contains("plate filter lacks a plate") }
+
+        // A block whose time range starts after its first row: time-bounded reads skip it.
+        var lateStart = original
+        let entry = footer + SegmentFormat.footerFixedSize  // block 0
+        let minTime = u64(original, entry + 28)
+        withUnsafeBytes(of: Int64(minTime + 1).littleEndian) { for i in 0..<8 { lateStart[entry + 28 + i] = $0[i] } }
+        let shifted = try SegmentReader(bytes: Self.resealed(lateStart), hasher: testHasher)
+        #expect { try shifted.verify() } throws: { "\($0)".contains("time is outside block 0's time range") }
     }
 
     @Test func resealingAValidSegmentChangesNothing() throws {

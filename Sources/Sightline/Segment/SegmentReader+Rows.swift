@@ -25,9 +25,16 @@ extension SegmentReader {
 extension SegmentReader {
     /// Decodes every block of both copies (checking every chunk's checksum and every value)
     /// and checks that the spatial copy holds exactly the plate-ordered rows: same count, same
-    /// order-independent sum of row hashes. Throws `corruptFile` naming the first problem.
+    /// order-independent sum of row hashes; and that everything the planner prunes by holds
+    /// for every row — each block's key, time and position ranges and the segment's, the
+    /// plate filter, the plate-ordered blocks' key order — since a rewrite tool that
+    /// recomputed the checksums could have left them wrong, and a query trusting them would
+    /// then miss rows. Throws `corruptFile` naming the first problem.
     public func verify() throws(SightlineError) {
         let decoder = BlockDecoder()
+        for b in 1..<max(1, blockCount) where blocks[b - 1].statistics.maxPlateKey > blocks[b].statistics.minPlateKey {
+            throw .corruptFile(path: path, offset: blocks[b].offset, reason: "block \(b)'s plate keys start before block \(b - 1)'s end")
+        }
         func digest(_ blocks: Range<Int>) throws(SightlineError) -> (Int, UInt64) {
             var rows = 0
             var sum: UInt64 = 0
@@ -35,6 +42,8 @@ extension SegmentReader {
                 try decoder.decode(self, block: b, columns: .all)
                 try decoder.materializePlates()
                 let c = DecodedColumns(decoder)
+                let stats = self.blocks[b].statistics, whole = statistics
+                var problem: String?
                 decoder.forEachRow { plate, row in
                     // Wrapping sum of per-row hashes: independent of row order.
                     var h = RowKey.hash(plate: plate, time: c.times[row], camera: c.cameras[row])
@@ -42,7 +51,19 @@ extension SegmentReader {
                     h ^= UInt64(UInt32(bitPattern: c.longitudes[row])) << 32 | UInt64(c.confidences[row]) << 8
                     h ^= UInt64(c.regions[row]) &* 0xC2B2_AE3D_27D4_EB4F
                     sum &+= h &* 0xBF58_476D_1CE4_E5B9
+                    guard problem == nil else { return }
+                    let key = hasher.key(plate), t = c.times[row], lat = c.latitudes[row], lon = c.longitudes[row]
+                    for (range, name) in [(stats, "block \(b)'s"), (whole, "the segment's")] {
+                        if key < range.minPlateKey || key > range.maxPlateKey { problem = "a row's plate key is outside \(name) key range" }
+                        else if t < range.minTime || t > range.maxTime { problem = "a row's time is outside \(name) time range" }
+                        else if lat < range.bounds.minLatitudeE7 || lat > range.bounds.maxLatitudeE7
+                                    || lon < range.bounds.minLongitudeE7 || lon > range.bounds.maxLongitudeE7 {
+                            problem = "a row's position is outside \(name) bounds"
+                        }
+                    }
+                    if problem == nil && !mayContain(plateKey: key) { problem = "the plate filter lacks a plate the segment holds" }
                 }
+                if let problem { throw .corruptFile(path: path, offset: self.blocks[b].offset, reason: "block \(b): \(problem)") }
                 rows += decoder.rowCount
             }
             return (rows, sum)
