@@ -13,6 +13,7 @@ struct SightlineCommand: ParsableCommand {
             CommandGroup(name: "Alerts", subcommands: [HotlistCommand.self, GeofenceCommand.self, AlertsCommand.self]),
             CommandGroup(name: "Accountability", subcommands: [AuditCommand.self, AccessCommand.self, CamerasCommand.self, PolicyCommand.self, RetentionCommand.self, HoldCommand.self]),
             CommandGroup(name: "Administration", subcommands: [InitCommand.self, CompactCommand.self, PurgeCommand.self, FlushCommand.self, StatsCommand.self, VerifyCommand.self, GuardrailsCommand.self]),
+            CommandGroup(name: "Lake", subcommands: [ExportCommand.self]),
             CommandGroup(name: "Development and benchmarks", subcommands: [
                 GenerateCommand.self, BenchCommand.self, QueryBenchCommand.self, IngestBenchCommand.self, AlertBenchCommand.self,
                 MeasureCommand.self, SampleCommand.self, InspectCommand.self,

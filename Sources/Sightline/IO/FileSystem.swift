@@ -67,8 +67,8 @@ public protocol FileSystem: Sendable {
     /// Renames `from` to `to`, atomically replacing `to` if it exists. Durable only after
     /// ``syncDirectory(_:)``.
     func rename(_ from: String, to: String) throws(SightlineError)
-    /// Removes the file at `path`. Open handles to it stay readable until closed (snapshots
-    /// read segments that compaction has replaced).
+    /// Removes the file (or empty directory) at `path`. Open handles to a file stay
+    /// readable until closed (snapshots read segments that compaction has replaced).
     func remove(_ path: String) throws(SightlineError)
     /// Makes a directory's entries (creations, renames, removals) durable.
     func syncDirectory(_ path: String) throws(SightlineError)
@@ -237,9 +237,11 @@ public struct PosixFileSystem: FileSystem {
         _ = try check(Int(Glibc.rename(from, to)), "rename", from)
     }
 
-    /// Removes with `unlink(2)`.
+    /// Removes with `unlink(2)`; an empty directory with `rmdir(2)`.
     public func remove(_ path: String) throws(SightlineError) {
-        _ = try check(Int(unlink(path)), "unlink", path)
+        if unlink(path) == 0 { return }
+        guard errno == EISDIR else { throw .io(operation: "unlink", path: path, errno: errno) }
+        _ = try check(Int(rmdir(path)), "rmdir", path)
     }
 
     /// Opens the directory and `fsync(2)`s it.

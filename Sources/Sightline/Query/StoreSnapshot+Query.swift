@@ -76,7 +76,7 @@ extension StoreSnapshot {
         plan.grouping = grouping
         plan.columns.formUnion([.time, .position])
         let (sink, _) = try QueryExecutor.run(plan, into: HeatmapSink.self)
-        return sink.counts.map { HeatmapCell(key: $0.key, count: $0.value) }.sorted { $0.key < $1.key }
+        return sink.allCounts.map { HeatmapCell(key: $0.key, count: $0.value) }.sorted { $0.key < $1.key }
     }
 }
 
@@ -108,13 +108,30 @@ struct HeatmapSink: MatchSink {
             return String(Timestamp.rfc3339(time).prefix(10))
         }
     }
+    /// Per-day counts by day number: a day's key string is made once, not once a row (the
+    /// GeoParquet export counts every row of a store by day).
+    var dayCounts: [Int64: Int] = [:]
+    @inline(__always) static func dayNumber(_ time: Int64) -> Int64 {
+        time >= 0 ? time / 86_400_000 : -((-(time + 1)) / 86_400_000) - 1
+    }
     mutating func add(_ d: DecodedColumns, row: Int, plate: Plate) {
+        if case .day = grouping { dayCounts[Self.dayNumber(d.times[row]), default: 0] += 1; return }
         counts[key(time: d.times[row], latitudeE7: d.latitudes[row], longitudeE7: d.longitudes[row]), default: 0] += 1
     }
     mutating func add(_ batch: SightingBatch, row: Int) {
+        if case .day = grouping { dayCounts[Self.dayNumber(batch.times[row]), default: 0] += 1; return }
         counts[key(time: batch.times[row], latitudeE7: batch.latitudesE7[row], longitudeE7: batch.longitudesE7[row]), default: 0] += 1
     }
-    mutating func merge(_ other: consuming HeatmapSink) { counts.merge(other.counts, uniquingKeysWith: +) }
+    mutating func merge(_ other: consuming HeatmapSink) {
+        counts.merge(other.counts, uniquingKeysWith: +)
+        dayCounts.merge(other.dayCounts, uniquingKeysWith: +)
+    }
+    /// Every count by key (day numbers turned into `YYYY-MM-DD`).
+    var allCounts: [String: Int] {
+        var all = counts
+        for (day, n) in dayCounts { all[key(time: day * 86_400_000, latitudeE7: 0, longitudeE7: 0), default: 0] += n }
+        return all
+    }
 }
 
 extension StoreSnapshot {
