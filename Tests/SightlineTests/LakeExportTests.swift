@@ -318,3 +318,127 @@ func rowMultiset(_ rows: [Sighting]) -> [String: Int] {
         #expect(summary.partitionsWritten == ["2024-06-02", "2024-06-03"])
     }
 }
+
+/// The export against engines Sightline does not control, and under SIGKILL.
+@Suite struct LakeExportProcessTests {
+    /// Whether `python3` can import DuckDB and pyarrow (the independent readers).
+    static let pythonReaders: Bool = {
+        guard let p = try? ChildProcess("/usr/bin/env", ["python3", "-c", "import duckdb, pyarrow"], captureStandardError: true) else { return false }
+        return p.finish().0 == 0
+    }()
+
+    static func canonical(_ s: Sighting) -> String {
+        "\(s.plate),\(s.time),\(s.latitudeE7),\(s.longitudeE7),\(s.camera),\(s.confidence),\(s.region?.text ?? ""),\(s.image ?? "")"
+    }
+
+    @Test(.enabled(if: pythonReaders, "python3 with duckdb and pyarrow is not installed (pip install duckdb pyarrow)"))
+    func duckDBAndPyArrowReturnSightlinesRowsForHistoryAndAreaQueries() throws {
+        let seed = testSeed()
+        var g = SplitMix64(seed: seed)
+        let dir = temporaryDirectory("lake-engines")
+        defer { removeTree(dir) }
+        // A city's worth of positions (randomBatch spreads them over the world).
+        var rows = lakeRows(&g, rows: 4_000, days: 3, plates: 50)
+        for i in rows.indices {
+            rows[i].latitudeE7 = 377_000_000 + Int32(g.next() % 1_000_000)
+            rows[i].longitudeE7 = -1_225_000_000 + Int32(g.next() % 1_000_000)
+        }
+        let store = try Store(directory: "\(dir)/store", options: storeOptions(bufferRows: 1_500))
+        var batch = SightingBatch()
+        for r in rows { batch.append(r) }
+        try store.append(batch)
+        try store.close()
+        let reader = try ReadOnlyStore(directory: "\(dir)/store", options: storeOptions())
+        let access = AccessContext(requester: "t", purpose: "test")
+        var options = LakeExportOptions()
+        options.rowGroupRows = 500
+        if g.next() % 2 == 0 { options.order = .plate }
+        _ = try reader.exportLake(to: "\(dir)/lake", options: options, access: access)
+        let snapshot = try reader.snapshot()
+        var lines: [String] = [], expected: [[String: Int]] = []
+        for q in 0..<12 {
+            let from = 1_717_200_000_000 + Int64(g.next() % 200_000_000), to = from + 1 + Int64(g.next() % 150_000_000)
+            let query: Query
+            if q % 2 == 0 {
+                let plate = rows[Int(g.next() % UInt64(rows.count))].plate
+                query = try Query(.history(plate), time: TimeRange(from: from, to: to))
+                lines.append("history \(plate) \(from) \(to)")
+            } else {
+                // Edges between representable coordinates: no point lies on one.
+                let s = 37.7 + Double(g.next() % 60_000) / 1e5 + 0.5e-7, w = -122.5 + Double(g.next() % 60_000) / 1e5 + 0.5e-7
+                let n = s + 0.01 + Double(g.next() % 30_000) / 1e5, e = w + 0.01 + Double(g.next() % 30_000) / 1e5
+                query = try Query(.area(.box(south: s, west: w, north: n, east: e)), time: TimeRange(from: from, to: to))
+                lines.append("area \(s) \(w) \(n) \(e) \(from) \(to)")
+            }
+            expected.append(Dictionary(try snapshot.run(query).rows.map { (Self.canonical($0), 1) }, uniquingKeysWith: +))
+        }
+        try PosixFileSystem().replaceAtomically("\(dir)/queries", with: Array(lines.joined(separator: "\n").utf8))
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Scripts/lake-readers.py").path
+        let (status, output) = try ChildProcess("/usr/bin/env", ["python3", script, "\(dir)/lake", "\(dir)/queries"], captureStandardError: true).finish()
+        #expect(status == 0, "\(output.prefix(2000))")
+        var answers: [String: [[String: Int]]] = ["duckdb": Array(repeating: [:], count: lines.count), "pyarrow": Array(repeating: [:], count: lines.count)]
+        for line in output.split(separator: "\n") {
+            let parts = line.split(separator: " ", maxSplits: 2).map(String.init)
+            guard parts.count == 3, let n = Int(parts[1]), answers[parts[0]] != nil else { Issue.record("unexpected line \(line)"); continue }
+            answers[parts[0]]![n][parts[2], default: 0] += 1
+        }
+        for engine in ["duckdb", "pyarrow"] {
+            for (n, want) in expected.enumerated() {
+                #expect(answers[engine]![n] == want, "\(engine) query \(lines[n]) seed \(seed): \(answers[engine]![n].count) distinct rows, want \(want.count)")
+            }
+        }
+        #expect(expected.contains { !$0.isEmpty })
+    }
+
+    @Test func anExportKilledAtAnyMomentLeavesEveryPartitionWholeThenCompletes() throws {
+        let seed = testSeed()
+        var g = SplitMix64(seed: seed)
+        let dir = temporaryDirectory("lake-kill")
+        defer { removeTree(dir) }
+        let rows = lakeRows(&g, rows: 12_000, days: 12, plates: 30)
+        let store = try Store(directory: "\(dir)/store", options: storeOptions(bufferRows: 2_000))
+        var batch = SightingBatch()
+        for r in rows { batch.append(r) }
+        try store.append(batch)
+        try store.flush()
+        let lake = "\(dir)/lake"
+        let access = AccessContext(requester: "t", purpose: "test")
+        let reader = try ReadOnlyStore(directory: "\(dir)/store", options: storeOptions())
+        _ = try reader.exportLake(to: lake, access: access)
+        let fs = PosixFileSystem()
+        var old: [String: [UInt8]] = [:]
+        for d in try fs.contentsOfDirectory(lake) where d.hasPrefix("day=") { old[d] = try fs.contentsIfPresent("\(lake)/\(d)/part-0.parquet")! }
+        // Change most days: purge several plates (every day holds some of them).
+        for plate in Set(rows.prefix(40).map(\.plate)).prefix(6) { _ = try store.purge(plate) }
+        try store.close()
+        let snapshot = try reader.snapshot()
+        var new: [String: [String: Int]] = [:]
+        for d in old.keys {
+            let from = Timestamp.milliseconds(String(d.dropFirst(4)) + "T00:00:00Z")!
+            new[d] = rowMultiset(try snapshot.run(Query(.area(LakeExport.world), time: TimeRange(from: from, to: from + 86_400_000))).rows)
+        }
+        var kills = 0, oldSeen = 0, newSeen = 0
+        var delay = 0
+        while true {
+            let child = try ChildProcess(CommandLineTests.binary, ["export", "\(dir)/store", lake, "--purpose", "t"], captureStandardError: true)
+            usleep(useconds_t(delay * 1000))
+            let (_, killed) = child.kill9WithStatus()
+            // Whatever moment it died at, each partition is the old file or the whole new one.
+            for d in old.keys {
+                let path = "\(lake)/\(d)/part-0.parquet"
+                guard let bytes = try fs.contentsIfPresent(path) else { Issue.record("\(path) missing after a kill at \(delay) ms, seed \(seed)"); continue }
+                if bytes == old[d]! { oldSeen += 1; continue }
+                #expect(rowMultiset(try lakeFileRows(bytes, path: path)) == new[d]!, "\(path) after a kill at \(delay) ms, seed \(seed)")
+                newSeen += 1
+            }
+            guard killed else { break }
+            kills += 1
+            delay += 2 + Int(g.next() % 25)
+        }
+        #expect(kills >= 3, "the export finished before enough kills: \(kills)")
+        #expect(oldSeen > 0 && newSeen > 0)
+        try LakeExportTests.expectInStep("\(dir)/store", lake, "after \(kills) kills, seed \(seed)")
+        #expect(try fs.contentsOfDirectory("\(lake)/_staging").isEmpty)
+    }
+}
