@@ -91,4 +91,5 @@ def main():
                                              t.column("camera")[i].as_py(), t.column("confidence")[i].as_py(), t.column("region")[i].as_py(), t.column("image")[i].as_py()))
 
 
-main()
+if __name__ == "__main__":
+    main()

@@ -1,6 +1,6 @@
 /// One export or check of a directory against a snapshot (`ReadOnlyStore.exportLake`,
 /// `checkLake`). Docs/architecture.md, "GeoParquet export", explains the bookkeeping.
-struct LakeExport {
+struct LakeExport: Sendable {
     let snapshot: StoreSnapshot
     let hasher: PlateHasher
     let directory: String
@@ -16,7 +16,7 @@ struct LakeExport {
     var manifestPath: String { "\(directory)/\(LakeManifest.fileName)" }
 
     /// What the store holds for one day now.
-    struct Day {
+    struct Day: Sendable {
         var number: Int64
         var name: String
         var rows: Int

@@ -1,3 +1,5 @@
+import Dispatch
+
 extension LakeExport {
     /// Brings the directory in step with the snapshot: writes new, changed and damaged
     /// partitions, removes obsolete ones and foreign files, keeps the rest.
@@ -29,14 +31,10 @@ extension LakeExport {
         let known = Set(current.partitions.keys.compactMap(Self.dayNumber))
         let days = try storeDays(inner, also: known)
         var summary = LakeExportSummary()
-        let encoder = LakePartitionEncoder(options: options, hasher: hasher)
         let total = days.values.reduce(0) { $0 + $1.rows }
-        var done = 0
+        // Decide per day, in order: remove, skip, or read (then compare or write).
+        var reads: [(day: Day, old: LakeManifest.Partition?)] = []
         for day in days.values.sorted(by: { $0.number < $1.number }) {
-            defer {
-                done += 1
-                options.progress?(LakeExportProgress(partitionsDone: done, partitionsTotal: days.count, rowsWritten: summary.rowsWritten, rowsTotal: total))
-            }
             let old = current.partitions[day.name]
             if day.rows == 0 {
                 guard old != nil || entries("\(directory)/\(LakeManifest.directory(day: day.name))") != nil else { continue }
@@ -44,29 +42,49 @@ extension LakeExport {
                 current.partitions[day.name] = nil
                 try saveManifest(current)
                 summary.partitionsRemoved.append(day.name)
-                continue
-            }
-            if let old, !settingsChanged, fileSize("\(directory)/\(old.file)") == old.bytes {
+            } else if let old, !settingsChanged, fileSize("\(directory)/\(old.file)") == old.bytes {
                 if old.sources == day.sources && old.rows == day.rows {
                     summary.partitionsSkipped += 1
-                    continue
+                } else {
+                    // Sources changed (a compaction, a purge elsewhere in the segment,
+                    // expiry): the rows decide whether the file must change.
+                    reads.append((day, old))
                 }
-                // Sources changed (a compaction, a purge elsewhere in the segment, expiry):
-                // the rows decide whether the file must change.
-                let rows = try rows(of: day, inner)
-                if rows.count == old.rows && LakePartitionEncoder.digest(rows) == old.digest {
-                    var kept = old
-                    kept.sources = day.sources
-                    current.partitions[day.name] = kept
-                    try saveManifest(current)
-                    summary.partitionsUnchanged.append(day.name)
-                    continue
-                }
-                try writePartition(day, rows: rows, encoder, &current, &summary)
-                continue
+            } else {
+                reads.append((day, nil))
             }
-            try writePartition(day, rows: try rows(of: day, inner), encoder, &current, &summary)
         }
+        // Days are read, encoded and written on several threads (one query and one encoder
+        // each); the manifest is updated under a lock as each finishes.
+        let shared = Locked(LakeExportState(current: current, summary: summary, done: days.count - reads.count, error: nil))
+        let workers = max(1, min(reads.count, inner.parallelism))
+        var perWorker = inner
+        perWorker.parallelism = max(1, inner.parallelism / workers)
+        let encoder = LakePartitionEncoder(options: options, hasher: hasher)
+        let (export, dayCount, reading, reader) = (self, days.count, reads, perWorker)
+        let work: @Sendable (Int) -> Void = { worker in
+            var i = worker
+            while i < reading.count, shared.withLock({ $0.error == nil }) {
+                do throws(SightlineError) {
+                    try export.read(reading[i].day, old: reading[i].old, reader, encoder, shared: shared)
+                    shared.withLock { s in
+                        s.done += 1
+                        export.options.progress?(LakeExportProgress(partitionsDone: s.done, partitionsTotal: dayCount,
+                                                                    rowsWritten: s.summary.rowsWritten, rowsTotal: total))
+                    }
+                } catch {
+                    shared.withLock { if $0.error == nil { $0.error = error } }
+                }
+                i += workers
+            }
+        }
+        if workers == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: workers) { work($0) } }
+        let result = shared.withLock { $0 }
+        if let error = result.error { throw error }
+        current = result.current
+        summary = result.summary
+        summary.partitionsWritten.sort()
+        summary.partitionsUnchanged.sort()
         // Files nobody wrote here (by hand, from elsewhere), and days outside the store.
         for path in foreignEntries(current.partitions) {
             if removeTree("\(directory)/\(path)") { summary.foreignRemoved.append(path) }
@@ -91,11 +109,24 @@ extension LakeExport {
         }
     }
 
-    /// Writes one day's file through the staging area and renames it into its partition
-    /// directory (atomic: readers see the old file or the new one), then records it.
-    private func writePartition(_ day: Day, rows: [Sighting], _ encoder: LakePartitionEncoder,
-                                _ current: inout LakeManifest, _ summary: inout LakeExportSummary) throws(SightlineError) {
-        let (bytes, groups) = try encoder.encode(rows)
+    /// Reads one day; keeps the file when the rows equal what it holds (`old`), else
+    /// writes it through the staging area and renames it into its partition directory
+    /// (atomic: readers see the old file or the new one), then records it.
+    private func read(_ day: Day, old: LakeManifest.Partition?, _ inner: StoreSnapshot, _ encoder: LakePartitionEncoder,
+                      shared: Locked<LakeExportState>) throws(SightlineError) {
+        let rows = try rows(of: day, inner)
+        let digest = LakePartitionEncoder.digest(rows)
+        if let old, rows.count == old.rows && digest == old.digest {
+            var kept = old
+            kept.sources = day.sources
+            try shared.withLock { (s: inout LakeExportState) throws(SightlineError) in
+                s.current.partitions[day.name] = kept
+                try saveManifest(s.current)
+                s.summary.partitionsUnchanged.append(day.name)
+            }
+            return
+        }
+        let (bytes, groups) = try encoder.encode(rows, parallelism: inner.parallelism)
         let staged = "\(directory)/\(Self.stagingName)/day=\(day.name).parquet"
         try? fileSystem.remove(staged)
         let file = try fileSystem.open(staged, mode: .createExclusive)
@@ -115,13 +146,15 @@ extension LakeExport {
         }
         try fileSystem.rename(staged, to: "\(directory)/\(LakeManifest.file(day: day.name))")
         try fileSystem.syncDirectory(partition)
-        current.partitions[day.name] = LakeManifest.Partition(
-            day: day.name, rows: rows.count, rowGroups: groups, bytes: Int64(bytes.count), crc: CRC32C.checksum(bytes),
-            digest: LakePartitionEncoder.digest(rows), sources: day.sources)
-        try saveManifest(current)
-        summary.partitionsWritten.append(day.name)
-        summary.rowsWritten += rows.count
-        summary.bytesWritten += Int64(bytes.count)
+        let record = LakeManifest.Partition(day: day.name, rows: rows.count, rowGroups: groups, bytes: Int64(bytes.count),
+                                            crc: CRC32C.checksum(bytes), digest: digest, sources: day.sources)
+        try shared.withLock { (s: inout LakeExportState) throws(SightlineError) in
+            s.current.partitions[day.name] = record
+            try saveManifest(s.current)
+            s.summary.partitionsWritten.append(day.name)
+            s.summary.rowsWritten += rows.count
+            s.summary.bytesWritten += Int64(bytes.count)
+        }
     }
 
     private func removePartition(_ day: String) throws(SightlineError) {
@@ -142,4 +175,13 @@ extension LakeExport {
     private func saveManifest(_ manifest: LakeManifest) throws(SightlineError) {
         try fileSystem.replaceAtomically(manifestPath, with: manifest.encode())
     }
+}
+
+/// What an export's threads share: the manifest as it grows, the summary, progress, and the
+/// first error (which stops the others between days).
+struct LakeExportState {
+    var current: LakeManifest
+    var summary: LakeExportSummary
+    var done: Int
+    var error: SightlineError?
 }
