@@ -59,6 +59,8 @@ struct FuzzTarget: Sendable {
         FuzzTarget(name: "ndjson", run: TextTargets.ndjson),
         FuzzTarget(name: "query-text", run: TextTargets.queryText),
         FuzzTarget(name: "control-request", run: TextTargets.controlRequest),
+        FuzzTarget(name: "export-manifest", run: LakeTargets.exportManifest),
+        FuzzTarget(name: "parquet", run: LakeTargets.parquet),
     ]
 }
 

@@ -95,6 +95,7 @@ enum SeedCorpus {
             .removeGeofence("downtown"), .addHotlistEntries(file: "/tmp/hot.csv", retroactiveFrom: 5),
         ]
         for (k, request) in requests.enumerated() { put("control-request", "\(k)", Array(ControlWire.encode(request).utf8)) }
+        try LakeTargets.seeds(put, hasher: hasher)
     }
 
     /// A small store that went through everything that writes a file: segments, an

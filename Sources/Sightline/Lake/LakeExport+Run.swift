@@ -106,9 +106,10 @@ struct LakeExport: Sendable {
         return days
     }
 
-    /// The day's rows as `inner` sees them, in area-query order (time, plate, camera).
-    func rows(of day: Day, _ inner: StoreSnapshot) throws(SightlineError) -> [Sighting] {
-        try inner.run(try Query(.area(Self.world), time: day.range)).rows
+    /// The day's rows as `inner` sees them (retention and sharing rules applied), unordered.
+    func rows(of day: Day, _ inner: StoreSnapshot) throws(SightlineError) -> LakeRows {
+        let plan = try inner.plan(try Query(.area(Self.world), time: day.range))
+        return try QueryExecutor.run(plan, into: LakeRows.self).0
     }
 
     // MARK: The directory's side

@@ -114,9 +114,10 @@ extension LakeExport {
     /// (atomic: readers see the old file or the new one), then records it.
     private func read(_ day: Day, old: LakeManifest.Partition?, _ inner: StoreSnapshot, _ encoder: LakePartitionEncoder,
                       shared: Locked<LakeExportState>) throws(SightlineError) {
-        let rows = try rows(of: day, inner)
-        let digest = LakePartitionEncoder.digest(rows)
-        if let old, rows.count == old.rows && digest == old.digest {
+        let columns = encoder.arrange(try rows(of: day, inner))
+        let rows = columns.times.count
+        let digest = LakePartitionEncoder.digest(columns)
+        if let old, rows == old.rows && digest == old.digest {
             var kept = old
             kept.sources = day.sources
             try shared.withLock { (s: inout LakeExportState) throws(SightlineError) in
@@ -126,7 +127,7 @@ extension LakeExport {
             }
             return
         }
-        let (bytes, groups) = try encoder.encode(rows, parallelism: inner.parallelism)
+        let (bytes, groups) = try encoder.encode(columns, parallelism: inner.parallelism)
         let staged = "\(directory)/\(Self.stagingName)/day=\(day.name).parquet"
         try? fileSystem.remove(staged)
         let file = try fileSystem.open(staged, mode: .createExclusive)
@@ -146,13 +147,13 @@ extension LakeExport {
         }
         try fileSystem.rename(staged, to: "\(directory)/\(LakeManifest.file(day: day.name))")
         try fileSystem.syncDirectory(partition)
-        let record = LakeManifest.Partition(day: day.name, rows: rows.count, rowGroups: groups, bytes: Int64(bytes.count),
+        let record = LakeManifest.Partition(day: day.name, rows: rows, rowGroups: groups, bytes: Int64(bytes.count),
                                             crc: CRC32C.checksum(bytes), digest: digest, sources: day.sources)
         try shared.withLock { (s: inout LakeExportState) throws(SightlineError) in
             s.current.partitions[day.name] = record
             try saveManifest(s.current)
             s.summary.partitionsWritten.append(day.name)
-            s.summary.rowsWritten += rows.count
+            s.summary.rowsWritten += rows
             s.summary.bytesWritten += Int64(bytes.count)
         }
     }

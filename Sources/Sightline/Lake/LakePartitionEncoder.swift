@@ -27,57 +27,89 @@ struct LakePartitionEncoder {
         return ParquetSchema(fields: fields)
     }
 
-    /// The order rows are written in: indexes into `rows` (which arrive by time, plate,
-    /// camera — the area query's order — so a stable sort on the leading key keeps time next).
-    func order(_ rows: [Sighting]) -> [UInt32] {
-        var index = (0..<UInt32(rows.count)).map { $0 }
+    /// The order rows are written in, as indexes into `rows`: a total order, so equal rows
+    /// give equal files (and digests) however the store laid them out.
+    /// - `space`: the position's Z-order cell, then time, plate, camera.
+    /// - `plate`: plate (plate key when pseudonymous), then time, camera.
+    func order(_ rows: LakeRows) -> [UInt32] {
+        let n = rows.count
+        var index = (0..<UInt32(n)).map { $0 }
+        guard n > 1 else { return index }
+        let minTime = rows.times.min()!, span = rows.times.max()! &- minTime
+        func tieBreak(_ a: UInt32, _ b: UInt32) -> Bool {
+            let (i, j) = (Int(a), Int(b))
+            if rows.times[i] != rows.times[j] { return rows.times[i] < rows.times[j] }
+            if rows.plates[i] != rows.plates[j] { return rows.plates[i] < rows.plates[j] }
+            if rows.cameras[i] != rows.cameras[j] { return rows.cameras[i] < rows.cameras[j] }
+            if rows.latitudes[i] != rows.latitudes[j] { return rows.latitudes[i] < rows.latitudes[j] }
+            if rows.longitudes[i] != rows.longitudes[j] { return rows.longitudes[i] < rows.longitudes[j] }
+            return a < b
+        }
         switch options.order {
-        case .space:
-            var keys = rows.map { SpatialOrder.cell(latitudeE7: $0.latitudeE7, longitudeE7: $0.longitudeE7) }
-            keys.withUnsafeMutableBufferPointer { k in index.withUnsafeMutableBufferPointer { RadixSort.sort(keys: k, payload: $0) } }
-        case .plate where options.pseudonymous:
-            var keys = rows.map { hasher.key($0.plate) }
-            keys.withUnsafeMutableBufferPointer { k in index.withUnsafeMutableBufferPointer { RadixSort.sort(keys: k, payload: $0) } }
-        case .plate:
-            // Byte-wise plate order (Parquet's order for the `plate` column), stable on time.
-            index.sort { a, b in
-                let pa = rows[Int(a)].plate, pb = rows[Int(b)].plate
-                return pa != pb ? pa < pb : a < b
+        case .space where span >= 0 && span < 1 << 34:
+            // One radix sort on cell (30 bits) and time within the day (34 bits), then the
+            // rare runs of equal cell and millisecond ordered by the rest.
+            var keys = (0..<n).map { i in
+                SpatialOrder.cell(latitudeE7: rows.latitudes[i], longitudeE7: rows.longitudes[i]) << 34 | UInt64(rows.times[i] &- minTime)
             }
+            keys.withUnsafeMutableBufferPointer { k in index.withUnsafeMutableBufferPointer { RadixSort.sort(keys: k, payload: $0) } }
+            var start = 0
+            while start < n {
+                var end = start + 1
+                while end < n && keys[end] == keys[start] { end += 1 }
+                if end - start > 1 { index[start..<end].sort(by: tieBreak) }
+                start = end
+            }
+        case .space:
+            let cells = (0..<n).map { SpatialOrder.cell(latitudeE7: rows.latitudes[$0], longitudeE7: rows.longitudes[$0]) }
+            index.sort { a, b in cells[Int(a)] != cells[Int(b)] ? cells[Int(a)] < cells[Int(b)] : tieBreak(a, b) }
+        case .plate where options.pseudonymous:
+            let keys = rows.plates.map { hasher.key($0) }
+            index.sort { a, b in keys[Int(a)] != keys[Int(b)] ? keys[Int(a)] < keys[Int(b)] : tieBreak(a, b) }
+        case .plate:
+            // Byte-wise plate order: Parquet's order for the `plate` column's statistics.
+            index.sort { a, b in rows.plates[Int(a)] != rows.plates[Int(b)] ? rows.plates[Int(a)] < rows.plates[Int(b)] : tieBreak(a, b) }
         }
         return index
     }
 
-    /// The file's bytes and its row-group count. `rows` in area-query order. Row groups
-    /// are encoded and compressed on `parallelism` threads.
-    func encode(_ rows: [Sighting], parallelism: Int = Machine.coreCount) throws(SightlineError) -> (bytes: [UInt8], rowGroups: Int) {
-        let schema = Self.schema(pseudonymous: options.pseudonymous)
+    /// The rows in file order, as the file's columns, with their bounding box.
+    func arrange(_ rows: LakeRows) -> Columns {
         let order = order(rows)
-        // Gather the columns in file order: the only per-row pass over the rows.
         let n = rows.count
-        var plates: [Plate] = [], keys: [Int64] = [], times: [Int64] = [], lats: [Double] = [], lons: [Double] = []
-        var cameras: [Int64] = [], confidences: [Int32] = [], regions: [UInt32] = [], images: [String?] = []
-        plates.reserveCapacity(n); keys.reserveCapacity(n); times.reserveCapacity(n); lats.reserveCapacity(n); lons.reserveCapacity(n)
-        cameras.reserveCapacity(n); confidences.reserveCapacity(n); regions.reserveCapacity(n)
-        let withImages = !options.pseudonymous && rows.contains { $0.image != nil }
-        if withImages { images.reserveCapacity(n) }
+        var c = Columns(plates: [], keys: [], times: [], lats: [], lons: [], cameras: [], confidences: [], regions: [],
+                        images: !options.pseudonymous && !rows.images.isEmpty ? [] : nil, bbox: [0, 0, 0, 0])
+        c.plates.reserveCapacity(n); c.keys.reserveCapacity(n); c.times.reserveCapacity(n); c.lats.reserveCapacity(n)
+        c.lons.reserveCapacity(n); c.cameras.reserveCapacity(n); c.confidences.reserveCapacity(n); c.regions.reserveCapacity(n)
         var west = Double.infinity, south = Double.infinity, east = -Double.infinity, north = -Double.infinity
-        for i in order {
-            let s = rows[Int(i)]
-            let lat = Double(s.latitudeE7) / coordinateScale, lon = Double(s.longitudeE7) / coordinateScale
+        for o in order {
+            let i = Int(o)
+            let lat = Double(rows.latitudes[i]) / coordinateScale, lon = Double(rows.longitudes[i]) / coordinateScale
             west = min(west, lon); east = max(east, lon); south = min(south, lat); north = max(north, lat)
-            plates.append(s.plate)
-            keys.append(Int64(bitPattern: hasher.key(s.plate)))
-            times.append(s.time &* 1000)  // ms → µs (Timestamp.range keeps it in range)
-            lats.append(lat)
-            lons.append(lon)
-            cameras.append(Int64(s.camera))
-            confidences.append(Int32(s.confidence))
-            regions.append(s.region?.code ?? 0)
-            if withImages { images.append(s.image) }
+            c.plates.append(rows.plates[i])
+            c.keys.append(Int64(bitPattern: hasher.key(rows.plates[i])))
+            c.times.append(rows.times[i] &* 1000)  // ms → µs (the export keeps to years 0000–9999: no overflow)
+            c.lats.append(lat)
+            c.lons.append(lon)
+            c.cameras.append(Int64(rows.cameras[i]))
+            c.confidences.append(Int32(rows.confidences[i]))
+            c.regions.append(rows.regions[i])
+            if c.images != nil { c.images!.append(rows.image(i)) }
         }
-        let columns = Self.Columns(plates: plates, keys: keys, times: times, lats: lats, lons: lons, cameras: cameras,
-                                   confidences: confidences, regions: regions, images: withImages ? images : nil)
+        if n > 0 { c.bbox = [west, south, east, north] }
+        return c
+    }
+
+    /// Encodes `sightings` (tests, seeds): arranged, then encoded.
+    func encode(_ sightings: [Sighting], parallelism: Int = Machine.coreCount) throws(SightlineError) -> (bytes: [UInt8], rowGroups: Int) {
+        try encode(arrange(LakeRows(sightings)), parallelism: parallelism)
+    }
+
+    /// The file's bytes and its row-group count. Row groups are encoded and compressed on
+    /// `parallelism` threads.
+    func encode(_ columns: Columns, parallelism: Int = Machine.coreCount) throws(SightlineError) -> (bytes: [UInt8], rowGroups: Int) {
+        let schema = Self.schema(pseudonymous: options.pseudonymous)
+        let n = columns.times.count
         let groups = max(1, (n + options.rowGroupRows - 1) / options.rowGroupRows)
         let results = Locked<[Int: Result<[ParquetFileWriter.EncodedChunk], SightlineError>]>([:])
         let workers = max(1, min(groups, parallelism))
@@ -99,8 +131,7 @@ struct LakePartitionEncoder {
         var writer = ParquetFileWriter(schema: schema, compression: options.compression)
         let encoded = results.withLock { $0 }
         for g in 0..<groups { writer.append(rowGroup: try encoded[g]!.get()) }
-        let bbox = rows.isEmpty ? [0.0, 0, 0, 0] : [west, south, east, north]
-        return (writer.finish(keyValueMetadata: [("geo", Self.geoMetadata(bbox: bbox))]), groups)
+        return (writer.finish(keyValueMetadata: [("geo", Self.geoMetadata(bbox: columns.bbox))]), groups)
     }
 
     /// A partition's columns in file order.
@@ -109,6 +140,8 @@ struct LakePartitionEncoder {
         var cameras: [Int64], confidences: [Int32], regions: [UInt32]
         /// nil when no row has an image (the column is all nulls).
         var images: [String?]?
+        /// west, south, east, north (zeros when empty).
+        var bbox: [Double]
     }
 
     /// One row group's chunks, each column encoded in one loop.
@@ -183,10 +216,10 @@ struct LakePartitionEncoder {
             + #""bbox":[\#(box)],"covering":{"bbox":{"xmin":["bbox","xmin"],"ymin":["bbox","ymin"],"xmax":["bbox","xmax"],"ymax":["bbox","ymax"]}}}}}"#
     }
 
-    /// A digest of rows in a fixed order: equal rows in equal order give equal digests in
-    /// every process (unlike `Hasher`, which is seeded per process).
-    static func digest(_ rows: [Sighting]) -> UInt64 {
-        var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(rows.count)
+    /// A digest of a partition's rows in file order: equal rows give equal digests in every
+    /// process (unlike `Hasher`, which is seeded per process).
+    static func digest(_ c: Columns) -> UInt64 {
+        var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(c.times.count)
         @inline(__always) func mix(_ v: UInt64) {
             // splitmix64's finalizer over the running state: wrapping arithmetic on purpose.
             var z = (h ^ v) &+ 0x9E37_79B9_7F4A_7C15
@@ -194,13 +227,14 @@ struct LakePartitionEncoder {
             z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
             h = z ^ (z >> 31)
         }
-        for s in rows {
-            mix(s.plate.low); mix(UInt64(s.plate.high) | UInt64(s.plate.count) << 16)
-            mix(UInt64(bitPattern: s.time))
-            mix(UInt64(UInt32(bitPattern: s.latitudeE7)) << 32 | UInt64(UInt32(bitPattern: s.longitudeE7)))
-            mix(UInt64(s.camera) << 8 | UInt64(s.confidence))
-            mix(UInt64(s.region?.code ?? 0))
-            if let image = s.image { for b in image.utf8 { mix(UInt64(b)) } } else { mix(.max) }
+        for i in 0..<c.times.count {
+            let p = c.plates[i]
+            mix(p.low); mix(UInt64(p.high) | UInt64(p.count) << 16)
+            mix(UInt64(bitPattern: c.times[i]))
+            mix(c.lats[i].bitPattern); mix(c.lons[i].bitPattern)
+            mix(UInt64(c.cameras[i]) << 8 | UInt64(c.confidences[i]))
+            mix(UInt64(c.regions[i]))
+            if let image = c.images?[i] { for b in image.utf8 { mix(UInt64(b)) } } else { mix(.max) }
         }
         return h
     }

@@ -1,3 +1,5 @@
+import CZstd
+
 /// Reads back the Parquet files `ParquetFileWriter` writes (PLAIN values, RLE/bit-packed
 /// definition levels, zstd or uncompressed v1 data pages): the footer for `export --check`,
 /// every value for the round-trip tests. Not a general Parquet reader — it refuses, with a
@@ -23,6 +25,10 @@ struct ParquetFileReader {
         var min: [UInt8]?
         var max: [UInt8]?
     }
+
+    /// Bounds of one page (see `values(of:)`).
+    static let maximumPageValues: Int64 = 1 << 24
+    static let maximumPageBytes: Int64 = 256 << 20
 
     let path: String
     let bytes: [UInt8]
@@ -112,10 +118,21 @@ struct ParquetFileReader {
             let page = try header.readStruct()
             guard page[1]?.integer == 0, let uncompressed = page[2]?.integer, let compressed = page[3]?.integer,
                   let count = page[5]?[1]?.integer, uncompressed >= 0, compressed >= 0, count >= 0,
-                  compressed <= Int64(bytes.count - header.position), uncompressed <= 1 << 31 else {
+                  compressed <= Int64(bytes.count - header.position) else {
                 throw corrupt(start, "unsupported or damaged page header")
             }
+            // Bounds before allocating: Sightline writes at most 150 k rows of at most 1,028
+            // bytes a page; a page claiming more is damage, not a reason to allocate gigabytes.
+            guard count <= Self.maximumPageValues, uncompressed <= Self.maximumPageBytes else {
+                throw corrupt(start, "page of \(count) values and \(uncompressed) bytes: more than an export writes")
+            }
             let body = header.position
+            if chunk.codec == 6 {
+                let declared = bytes.withUnsafeBytes { ZSTD_getFrameContentSize($0.baseAddress! + body, Int(compressed)) }
+                guard declared == UInt64(uncompressed) else { throw corrupt(body, "zstd frame of \(declared) bytes where the page header says \(uncompressed)") }
+            } else if compressed != uncompressed {
+                throw corrupt(body, "uncompressed page of \(compressed) bytes where the header says \(uncompressed)")
+            }
             var data = [UInt8](repeating: 0, count: Int(uncompressed))
             let ok = bytes.withUnsafeBytes { all in
                 data.withUnsafeMutableBytes { out in
