@@ -79,8 +79,9 @@ struct LakeManifest: Sendable, Equatable {
                 continue
             }
             let parts = line.split(separator: " ", maxSplits: 1).map(String.init)
+            guard let record = parts.first else { throw corrupt(offset, "a line of only spaces") }
             let value = parts.count > 1 ? parts[1] : ""
-            switch parts[0] {
+            switch record {
             case "order":
                 guard let o = LakeExportOptions.Order(rawValue: value) else { throw corrupt(offset, "unknown order \"\(value)\"") }
                 settings.order = o
@@ -103,7 +104,7 @@ struct LakeManifest: Sendable, Equatable {
                 }
                 partitions[day] = Partition(day: day, rows: rows, rowGroups: groups, bytes: size, crc: crc, digest: digest,
                                             sources: sources.split(separator: ",").map(String.init))
-            default: throw corrupt(offset, "unknown record \"\(parts[0].prefix(40))\"")
+            default: throw corrupt(offset, "unknown record \"\(record.prefix(40))\"")
             }
         }
         return LakeManifest(settings: settings, partitions: partitions)
