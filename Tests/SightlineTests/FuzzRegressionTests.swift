@@ -54,6 +54,29 @@ import Testing
         }
     }
 
+    @Test func parquetFindingsDecodeToAnErrorOrToTheValuesTheFooterStates() throws {
+        let inputs = try Self.inputs("parquet")
+        #expect(!inputs.isEmpty)
+        for (name, bytes) in inputs {
+            do {
+                let reader = try ParquetFileReader(bytes: bytes, path: name)
+                for leaf in reader.leaves {
+                    let n: Int
+                    switch try reader.values(of: leaf.path) {
+                    case .int32(let v): n = v.count
+                    case .int64(let v): n = v.count
+                    case .double(let v): n = v.count
+                    case .byteArray(let v): n = v.count
+                    }
+                    let stated = reader.rowGroups.reduce(Int64(0)) { $0 + ($1.first { $0.path == leaf.path }?.values ?? 0) }
+                    #expect(Int64(n) == reader.rowCount && Int64(n) == stated, "\(name): \(leaf.path)")
+                }
+            } catch {
+                guard case .corruptFile = error else { Issue.record("\(name): \(error)"); continue }
+            }
+        }
+    }
+
     @Test func alertLogFindingsDecodeToAnErrorOrToAlerts() throws {
         let inputs = try Self.inputs("alert-log")
         #expect(!inputs.isEmpty)

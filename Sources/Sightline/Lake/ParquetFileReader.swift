@@ -90,6 +90,9 @@ struct ParquetFileReader {
                                     min: m[12]?[6]?.binary, max: m[12]?[5]?.binary))
             }
             guard chunks.count == leaves.count else { throw corrupt(footerStart, "row group with \(chunks.count) chunks for \(leaves.count) columns") }
+            for (chunk, leaf) in zip(chunks, leaves) where chunk.path != leaf.path {
+                throw corrupt(footerStart, "column chunk \(chunk.path.joined(separator: ".")) where the schema has \(leaf.path.joined(separator: "."))")
+            }
             groups.append(chunks)
             groupRows.append(g[3]?.integer ?? 0)
         }
@@ -109,7 +112,7 @@ struct ParquetFileReader {
         var i32: [Int32?] = [], i64: [Int64?] = [], f64: [Double?] = [], bin: [[UInt8]?] = []
         let physical = rowGroups.first?[leaf].physical ?? 2
         let decompressor = Compressor()
-        for group in rowGroups {
+        for (g, group) in rowGroups.enumerated() {
             let chunk = group[leaf]
             func corrupt(_ offset: Int, _ reason: String) -> SightlineError { .corruptFile(path: path, offset: Int64(offset), reason: reason) }
             let start = Int(chunk.dataPageOffset)
@@ -125,6 +128,10 @@ struct ParquetFileReader {
             // bytes a page; a page claiming more is damage, not a reason to allocate gigabytes.
             guard count <= Self.maximumPageValues, uncompressed <= Self.maximumPageBytes else {
                 throw corrupt(start, "page of \(count) values and \(uncompressed) bytes: more than an export writes")
+            }
+            // One page a chunk (what the writer writes): its values are the chunk's and the row group's.
+            guard count == chunk.values, count == rowGroupRows[g] else {
+                throw corrupt(start, "page of \(count) values in a chunk of \(chunk.values), a row group of \(rowGroupRows[g]) rows")
             }
             let body = header.position
             if chunk.codec == 6 {
