@@ -99,11 +99,15 @@ def main():
     ap.add_argument("--seed", type=int, default=20261129)
     ap.add_argument("--json")
     ap.add_argument("--no-spark", action="store_true"); ap.add_argument("--no-iceberg", action="store_true")
+    ap.add_argument("--queries-file", help="read the queries from this JSON file when it exists, else write them there")
+    ap.add_argument("--row-groups-only", action="store_true",
+                    help="only count, per query, the row groups whose statistics can hold its rows (no engines)")
     a = ap.parse_args()
     rnd = random.Random(a.seed)
     files = sorted(glob.glob(os.path.join(a.lake, "day=*", "*.parquet")))
     glob_path = os.path.join(a.lake, "day=*", "*.parquet")
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
     src = f"read_parquet('{glob_path}', hive_partitioning=true)"
     total_rows = con.execute(f"select count(*) from {src}").fetchone()[0]
     sample = con.execute(f"select plate, epoch_ms(time), latitude, longitude from {src} using sample reservoir({4 * a.queries} rows) repeatable ({a.seed})").fetchall()
@@ -117,7 +121,16 @@ def main():
             # Edges between representable coordinates (1e-7°): no point lies on one.
             s, w = round(lat - 0.005, 4) + 0.5e-7, round(lon - 0.005, 4) + 0.5e-7
             queries.append({"kind": "area", "box": [s, w, s + 0.01, w + 0.01], "from": d0, "to": d0 + 86_400_000})
+    if a.queries_file and os.path.exists(a.queries_file):
+        queries = json.load(open(a.queries_file))
+    elif a.queries_file:
+        json.dump(queries, open(a.queries_file, "w"))
     report = {"rows": total_rows, "files": len(files), "queries": []}
+    if a.row_groups_only:
+        for q in queries:
+            touched, total = row_groups_touched(files, q)
+            print(f"{q['kind']:7s} {q.get('plate') or q['box']}  row groups {touched}/{total}")
+        return
     failed = False
     spark = None
     if not a.no_spark:
@@ -215,12 +228,13 @@ def iceberg(lake, files, queries, entries, total_rows):
         # The extensions ship on PyPI (duckdb-ext-avro, duckdb-ext-iceberg): loaded from site-packages.
         code = ("import duckdb, glob, os\n"
                 "c = duckdb.connect(config={'allow_unsigned_extensions': 'true'})\n"
+                "c.execute('SET enable_progress_bar = false')\n"
                 "root = os.path.join(os.path.dirname(duckdb.__file__), '..', 'duckdb_ext', 'extensions')\n"
                 "for e in ('avro', 'iceberg'): c.execute(f\"load '{glob.glob(f'{root}/*/*/{e}.duckdb_extension')[0]}'\")\n"
                 f"print(c.execute(\"select count(*) from iceberg_scan('{metadata}')\").fetchone()[0])\n"
                 f"print(c.execute(\"select count(*) from iceberg_scan('{metadata}') where plate = '{checked[0]['plate']}'\").fetchone()[0])\n")
         out = subprocess.run([duck14, "-c", code], capture_output=True, text=True)
-        lines = out.stdout.split() if out.returncode == 0 else []
+        lines = [l for l in out.stdout.split() if l.isdigit()] if out.returncode == 0 else []
         result["duckdb_iceberg_rows"] = int(lines[0]) if lines else out.stderr[-500:]
         result["duckdb_iceberg_history_rows"] = int(lines[1]) if lines else None
         equal &= result["duckdb_iceberg_rows"] == total_rows and result["duckdb_iceberg_history_rows"] == checked[0]["rows"]
