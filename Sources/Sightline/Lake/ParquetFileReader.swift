@@ -84,8 +84,8 @@ struct ParquetFileReader {
             var chunks: [Chunk] = []
             for c in g[1]?.list ?? [] {
                 guard let m = c[3] else { throw corrupt(footerStart, "column chunk without metadata") }
-                chunks.append(Chunk(path: (m[3]?.list ?? []).compactMap(\.string), physical: Int32(m[1]?.integer ?? -1),
-                                    codec: Int32(m[4]?.integer ?? -1), values: m[5]?.integer ?? 0, nulls: m[12]?[3]?.integer,
+                chunks.append(Chunk(path: (m[3]?.list ?? []).compactMap(\.string), physical: (m[1]?.integer).flatMap { Int32(exactly: $0) } ?? -1,
+                                    codec: (m[4]?.integer).flatMap { Int32(exactly: $0) } ?? -1, values: m[5]?.integer ?? 0, nulls: m[12]?[3]?.integer,
                                     dataPageOffset: m[9]?.integer ?? -1, compressedSize: m[7]?.integer ?? -1,
                                     min: m[12]?[6]?.binary, max: m[12]?[5]?.binary))
             }
