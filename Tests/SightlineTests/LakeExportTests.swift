@@ -132,6 +132,7 @@ func rowMultiset(_ rows: [Sighting]) -> [String: Int] {
                 #expect(reader.keyValueMetadata["geo"]?.contains(#""covering":{"bbox""#) == true)
                 let geo = try JSONSerialization.jsonObject(with: Data(reader.keyValueMetadata["geo"]!.utf8)) as! [String: Any]
                 #expect(geo["version"] as? String == "1.1.0" && geo["primary_column"] as? String == "geometry")
+                guard case .int64(let keys) = try reader.values(of: ["plate_key"]) else { Issue.record("plate_key is not int64"); continue }
                 var at = 0
                 for (group, chunks) in reader.rowGroups.enumerated() {
                     let n = Int(reader.rowGroupRows[group])
@@ -143,6 +144,23 @@ func rowMultiset(_ rows: [Sighting]) -> [String: Int] {
                     let lat = chunks.first { $0.path == ["latitude"] }!
                     let lo = Double(bitPattern: lat.min!.reversed().reduce(0) { $0 << 8 | UInt64($1) })
                     #expect(lo == Double(slice.map(\.latitudeE7).min()!) / 1e7)
+                    // The Bloom filter (plate, or plate_key when pseudonymous) holds every value of its group.
+                    for (k, s) in zip(at - n..<at, slice) {
+                        let hash = pseudonymous
+                            ? withUnsafeBytes(of: keys[k]!.littleEndian) { XXHash64.hash($0) }
+                            : Array(s.plate.text.utf8).withUnsafeBytes { XXHash64.hash($0) }
+                        let found = try reader.bloomFilterMayContain(group: group, columnPath: pseudonymous ? ["plate_key"] : ["plate"], hash: hash)
+                        #expect(found == true, "group \(group) plate \(s.plate) pseudonymous \(pseudonymous) order \(order): \(String(describing: found))")
+                    }
+                    if !pseudonymous {
+                        // And rejects most plates it does not hold (~1 % false positives at its size).
+                        var maybe = 0
+                        for k in 0..<200 {
+                            let hash = Array("NOT\(k)X".utf8).withUnsafeBytes { XXHash64.hash($0) }
+                            if try reader.bloomFilterMayContain(group: group, columnPath: ["plate"], hash: hash) == true { maybe += 1 }
+                        }
+                        #expect(maybe < 20, "\(maybe) of 200 absent plates pass the filter")
+                    }
                     let region = chunks.first { $0.path == ["region"] }!
                     #expect(region.nulls == Int64(slice.filter { $0.region == nil }.count))
                     if !pseudonymous {
@@ -153,6 +171,15 @@ func rowMultiset(_ rows: [Sighting]) -> [String: Int] {
                 }
             }
         }
+    }
+
+    @Test func xxHash64MatchesTheReferenceVectors() {
+        // From the reference implementation (python-xxhash 3.x, seed 0).
+        func h(_ b: [UInt8]) -> UInt64 { b.withUnsafeBytes { XXHash64.hash($0) } }
+        #expect(h([]) == 0xEF46_DB37_51D8_E999)
+        #expect(h(Array("abc".utf8)) == 0x44BC_2CF5_AD77_0999)
+        #expect(h(Array("7ABC123".utf8)) == 0xE4EE_7BA8_AEDC_4BA0)
+        #expect(h((0..<40).map(UInt8.init)) == 0xF5DA_40F1_B117_41E9)
     }
 
     @Test func damagedParquetFilesAreErrorsNeverCrashes() throws {

@@ -11,9 +11,10 @@ struct LakePartitionEncoder {
     static func schema(pseudonymous: Bool) -> ParquetSchema {
         typealias C = ParquetSchema.Column
         var fields: [ParquetSchema.Field] = []
-        if !pseudonymous { fields.append(.leaf(C(path: ["plate"], physical: .byteArray, optional: false, logical: .string))) }
+        // The Bloom filter goes on the column a history filters by: `plate`, or `plate_key` when pseudonymous.
+        if !pseudonymous { fields.append(.leaf(C(path: ["plate"], physical: .byteArray, optional: false, logical: .string, bloomFilter: true))) }
         fields += [
-            .leaf(C(path: ["plate_key"], physical: .int64, optional: false, logical: .none)),
+            .leaf(C(path: ["plate_key"], physical: .int64, optional: false, logical: .none, bloomFilter: pseudonymous)),
             .leaf(C(path: ["time"], physical: .int64, optional: false, logical: .timestampMicrosUTC)),
             .leaf(C(path: ["latitude"], physical: .double, optional: false, logical: .none)),
             .leaf(C(path: ["longitude"], physical: .double, optional: false, logical: .none)),

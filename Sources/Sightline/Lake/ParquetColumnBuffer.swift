@@ -10,6 +10,8 @@ struct ParquetColumnBuffer {
     /// Rows, nulls included.
     private(set) var count = 0
     private(set) var nullCount = 0
+    /// xxHash64 of every value, for the chunk's Bloom filter (columns that have one).
+    private(set) var hashes: [UInt64] = []
     /// min/max, PLAIN-encoded without a length; nil while every row is null.
     private(set) var statistics: (min: [UInt8], max: [UInt8])? = nil
 
@@ -20,6 +22,7 @@ struct ParquetColumnBuffer {
         assert(column.physical == (T.bitWidth == 32 ? .int32 : .int64))
         guard !v.isEmpty else { return }
         values.append(contentsOf: UnsafeRawBufferPointer(v))  // little-endian host (x86-64, arm64)
+        if column.bloomFilter { for x in v { hashes.append(withUnsafeBytes(of: x.littleEndian) { XXHash64.hash($0) }) } }
         var lo = v[0], hi = v[0]
         for x in v { lo = Swift.min(lo, x); hi = Swift.max(hi, x) }
         mergeStatistics(Self.bytes(lo), Self.bytes(hi)) { Self.integer($0, T.self) < Self.integer($1, T.self) }
@@ -51,7 +54,9 @@ struct ParquetColumnBuffer {
         var nulls = 0
         var newLevels: [UInt8] = []
         if column.optional { newLevels.reserveCapacity(n) }
-        let optional = column.optional
+        let optional = column.optional, bloom = column.bloomFilter
+        var newHashes: [UInt64] = []
+        if bloom { newHashes.reserveCapacity(n) }
         let end = values.withUnsafeMutableBufferPointer { buffer -> Int in
             let base = buffer.baseAddress!
             var at = start
@@ -66,6 +71,7 @@ struct ParquetColumnBuffer {
                 let le = UInt32(length).littleEndian
                 withUnsafeBytes(of: le) { for k in 0..<4 { base[at + k] = $0[k] } }
                 let value = UnsafeRawBufferPointer(start: base + at + 4, count: length)
+                if bloom { newHashes.append(XXHash64.hash(value)) }
                 if minAt < 0 || Self.less(value, UnsafeRawBufferPointer(start: base + minAt, count: minLength)) { minAt = at + 4; minLength = length }
                 if maxAt < 0 || Self.less(UnsafeRawBufferPointer(start: base + maxAt, count: maxLength), value) { maxAt = at + 4; maxLength = length }
                 at += 4 + length
@@ -74,6 +80,7 @@ struct ParquetColumnBuffer {
         }
         precondition(nulls == 0 || optional, "null in required column \(column.name)")
         levels += newLevels
+        hashes += newHashes
         if minAt >= 0 {
             let lo = Array(values[minAt..<(minAt + minLength)]), hi = Array(values[maxAt..<(maxAt + maxLength)])
             mergeStatistics(lo, hi) { a, b in a.withUnsafeBytes { ra in b.withUnsafeBytes { Self.less(ra, $0) } } }

@@ -24,6 +24,8 @@ struct ParquetFileReader {
         var compressedSize: Int64
         var min: [UInt8]?
         var max: [UInt8]?
+        var bloomFilterOffset: Int64?
+        var bloomFilterLength: Int64?
     }
 
     /// Bounds of one page (see `values(of:)`).
@@ -87,7 +89,8 @@ struct ParquetFileReader {
                 chunks.append(Chunk(path: (m[3]?.list ?? []).compactMap(\.string), physical: (m[1]?.integer).flatMap { Int32(exactly: $0) } ?? -1,
                                     codec: (m[4]?.integer).flatMap { Int32(exactly: $0) } ?? -1, values: m[5]?.integer ?? 0, nulls: m[12]?[3]?.integer,
                                     dataPageOffset: m[9]?.integer ?? -1, compressedSize: m[7]?.integer ?? -1,
-                                    min: m[12]?[6]?.binary, max: m[12]?[5]?.binary))
+                                    min: m[12]?[6]?.binary, max: m[12]?[5]?.binary,
+                                    bloomFilterOffset: m[14]?.integer, bloomFilterLength: m[15]?.integer))
             }
             guard chunks.count == leaves.count else { throw corrupt(footerStart, "row group with \(chunks.count) chunks for \(leaves.count) columns") }
             for (chunk, leaf) in zip(chunks, leaves) where chunk.path != leaf.path {
@@ -101,6 +104,25 @@ struct ParquetFileReader {
         var kv: [String: String] = [:]
         for e in meta[5]?.list ?? [] { if let k = e[1]?.string { kv[k] = e[2]?.string ?? "" } }
         keyValueMetadata = kv
+    }
+
+    /// Whether row group `group`'s Bloom filter on `columnPath` may hold a value whose
+    /// xxHash64 is `hash`; nil when the chunk has no filter.
+    func bloomFilterMayContain(group: Int, columnPath: [String], hash: UInt64) throws(SightlineError) -> Bool? {
+        guard group < rowGroups.count, let chunk = rowGroups[group].first(where: { $0.path == columnPath }),
+              let offset = chunk.bloomFilterOffset else { return nil }
+        func corrupt(_ reason: String) -> SightlineError { .corruptFile(path: path, offset: offset, reason: reason) }
+        guard offset >= 4, offset < Int64(bytes.count) else { throw corrupt("Bloom filter offset outside the file") }
+        var header = ThriftCompactReader(bytes, at: Int(offset), path: path)
+        let h = try header.readStruct()
+        guard let size = h[1]?.integer, size >= 32, size % 32 == 0, size <= Int64(bytes.count - header.position),
+              h[2]?[1] != nil, h[3]?[1] != nil, h[4]?[1] != nil else { throw corrupt("unsupported Bloom filter header") }
+        var words: [UInt32] = []
+        words.reserveCapacity(Int(size) / 4)
+        for i in stride(from: header.position, to: header.position + Int(size), by: 4) {
+            words.append(UInt32(bytes[i]) | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2]) << 16 | UInt32(bytes[i + 3]) << 24)
+        }
+        return SplitBlockBloomFilter(uncheckedWords: words).mayContain(hash: hash)
     }
 
     /// Every value of the column at `path`, all row groups in order (nil for nulls).

@@ -22,6 +22,9 @@ struct ParquetSchema: Sendable {
         var physical: Physical
         var optional: Bool
         var logical: Logical
+        /// Whether each chunk gets a split-block Bloom filter (readers skip row groups by it
+        /// on equality: a plate's history in a file ordered by place).
+        var bloomFilter = false
         var name: String { path.last! }
         /// The definition level of a present value (0 for required columns under required groups).
         var maximumDefinitionLevel: Int { optional ? 1 : 0 }
