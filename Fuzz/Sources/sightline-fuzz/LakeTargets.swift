@@ -9,10 +9,13 @@ enum LakeTargets {
         fuzzCheck((try? LakeManifest.decode(m.encode(), path: "_sightline_export")) == m, "an export manifest does not survive a re-encode")
     }
 
-    /// A Parquet file: footer, schema, row groups, then every column's pages. Whatever
+    /// A Parquet file: footer, schema, row groups, Bloom filters, then every column's pages. Whatever
     /// decodes holds as many values per column as the footer states rows.
     static func parquet(_ bytes: [UInt8]) {
         guard let reader = try? ParquetFileReader(bytes: bytes, path: "part-0.parquet") else { return }
+        for group in reader.rowGroups.indices {
+            for path in [["plate"], ["plate_key"]] { _ = try? reader.bloomFilterMayContain(group: group, columnPath: path, hash: UInt64(group)) }
+        }
         for leaf in reader.leaves {
             guard let values = try? reader.values(of: leaf.path) else { continue }
             let count: Int
