@@ -110,26 +110,30 @@ struct HeatmapSink: MatchSink {
     }
     /// Per-day counts by day number: a day's key string is made once, not once a row (the
     /// GeoParquet export counts every row of a store by day).
-    var dayCounts: [Int64: Int] = [:]
+    var dayCounts: [Int64: (time: Int64, count: Int)] = [:]
     @inline(__always) static func dayNumber(_ time: Int64) -> Int64 {
         time >= 0 ? time / 86_400_000 : -((-(time + 1)) / 86_400_000) - 1
     }
+    @inline(__always) mutating func countDay(_ time: Int64) {
+        dayCounts[Self.dayNumber(time), default: (time, 0)].count += 1
+    }
     mutating func add(_ d: DecodedColumns, row: Int, plate: Plate) {
-        if case .day = grouping { dayCounts[Self.dayNumber(d.times[row]), default: 0] += 1; return }
+        if case .day = grouping { countDay(d.times[row]); return }
         counts[key(time: d.times[row], latitudeE7: d.latitudes[row], longitudeE7: d.longitudes[row]), default: 0] += 1
     }
     mutating func add(_ batch: SightingBatch, row: Int) {
-        if case .day = grouping { dayCounts[Self.dayNumber(batch.times[row]), default: 0] += 1; return }
+        if case .day = grouping { countDay(batch.times[row]); return }
         counts[key(time: batch.times[row], latitudeE7: batch.latitudesE7[row], longitudeE7: batch.longitudesE7[row]), default: 0] += 1
     }
     mutating func merge(_ other: consuming HeatmapSink) {
         counts.merge(other.counts, uniquingKeysWith: +)
-        dayCounts.merge(other.dayCounts, uniquingKeysWith: +)
+        dayCounts.merge(other.dayCounts) { ($0.time, $0.count + $1.count) }
     }
     /// Every count by key (day numbers turned into `YYYY-MM-DD`).
     var allCounts: [String: Int] {
         var all = counts
-        for (day, n) in dayCounts { all[key(time: day * 86_400_000, latitudeE7: 0, longitudeE7: 0), default: 0] += n }
+        // Each day named from a time seen in it (a day number times 86,400,000 can overflow).
+        for (_, day) in dayCounts { all[key(time: day.time, latitudeE7: 0, longitudeE7: 0), default: 0] += day.count }
         return all
     }
 }
