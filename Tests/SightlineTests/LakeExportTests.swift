@@ -112,7 +112,7 @@ func rowMultiset(_ rows: [Sighting]) -> [String: Int] {
                 #expect(groups == 4)
                 let back = try lakeFileRows(bytes)
                 // The rows, in the order the option names.
-                let expected = encoder.order(LakeRows(rows)).map { rows[Int($0)] }
+                let expected = encoder.order(SightingBatch(rows)).map { rows[Int($0)] }
                 if pseudonymous {
                     #expect(back.map(\.time) == expected.map(\.time), "seed \(seed)")
                     #expect(back.map(\.camera) == expected.map(\.camera))

@@ -44,7 +44,7 @@ enum LakeTargets {
             let manifest = LakeManifest(settings: .init(order: order, pseudonymous: false, compression: "zstd(3)", agency: "SFPD"),
                                         partitions: ["2024-06-01": .init(day: "2024-06-01", rows: rows.count, rowGroups: groups,
                                                                          bytes: Int64(bytes.count), crc: CRC32C.checksum(bytes),
-                                                                         digest: LakePartitionEncoder.digest(LakePartitionEncoder(options: options, hasher: hasher).arrange(LakeRows(rows))), sources: ["000001.sls", "wal"])])
+                                                                         digest: LakePartitionEncoder.digest(LakePartitionEncoder(options: options, hasher: hasher).arrange(SightingBatch(rows))), sources: ["000001.sls", "wal"])])
             put("export-manifest", order.rawValue, manifest.encode())
         }
         var options = LakeExportOptions()

@@ -107,9 +107,9 @@ struct LakeExport: Sendable {
     }
 
     /// The day's rows as `inner` sees them (retention and sharing rules applied), unordered.
-    func rows(of day: Day, _ inner: StoreSnapshot) throws(SightlineError) -> LakeRows {
+    func rows(of day: Day, _ inner: StoreSnapshot) throws(SightlineError) -> SightingBatch {
         let plan = try inner.plan(try Query(.area(Self.world), time: day.range))
-        return try QueryExecutor.run(plan, into: LakeRows.self).0
+        return try QueryExecutor.run(plan, into: LakeRows.self).0.batch
     }
 
     // MARK: The directory's side

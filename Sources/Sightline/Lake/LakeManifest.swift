@@ -50,10 +50,10 @@ struct LakeManifest: Sendable, Equatable {
         text += "compression \(settings.compression)\n"
         text += "agency \(Self.escape(settings.agency))\n"
         for p in partitions.values.sorted(by: { $0.day < $1.day }) {
-            text += "partition \(p.day) rows=\(p.rows) groups=\(p.rowGroups) bytes=\(p.bytes) crc=\(lakeHex(UInt64(p.crc), 8)) digest=\(lakeHex(p.digest, 16)) sources=\(p.sources.joined(separator: ","))\n"
+            text += "partition \(p.day) rows=\(p.rows) groups=\(p.rowGroups) bytes=\(p.bytes) crc=\(hex8(p.crc)) digest=\(hex16(p.digest)) sources=\(p.sources.joined(separator: ","))\n"
         }
         var bytes = Array(text.utf8)
-        bytes += Array("checksum \(lakeHex(UInt64(CRC32C.checksum(bytes)), 8))\n".utf8)
+        bytes += Array("checksum \(hex8(CRC32C.checksum(bytes)))\n".utf8)
         return bytes
     }
 
@@ -118,7 +118,7 @@ struct LakeManifest: Sendable, Equatable {
     }
 
     private static func escape(_ s: String) -> String {
-        s.unicodeScalars.map { $0 == "%" || $0 == "\n" || $0 == " " ? "%" + lakeHex(UInt64($0.value), 2) : String($0) }.joined()
+        s.unicodeScalars.map { $0 == "%" || $0 == "\n" || $0 == " " ? "%" + String(hex8($0.value).suffix(2)) : String($0) }.joined()
     }
 
     private static func unescape(_ s: String) -> String {
@@ -135,10 +135,4 @@ struct LakeManifest: Sendable, Equatable {
         }
         return out
     }
-}
-
-/// `value` as `width` lowercase hex digits (zero-padded).
-func lakeHex(_ value: UInt64, _ width: Int) -> String {
-    let t = String(value, radix: 16)
-    return String(repeating: "0", count: max(0, width - t.count)) + t
 }

@@ -32,7 +32,7 @@ struct LakePartitionEncoder {
     /// give equal files (and digests) however the store laid them out.
     /// - `space`: the position's Z-order cell, then time, plate, camera.
     /// - `plate`: plate (plate key when pseudonymous), then time, camera.
-    func order(_ rows: LakeRows) -> [UInt32] {
+    func order(_ rows: SightingBatch) -> [UInt32] {
         let n = rows.count
         var index = (0..<UInt32(n)).map { $0 }
         guard n > 1 else { return index }
@@ -42,8 +42,8 @@ struct LakePartitionEncoder {
             if rows.times[i] != rows.times[j] { return rows.times[i] < rows.times[j] }
             if rows.plates[i] != rows.plates[j] { return rows.plates[i] < rows.plates[j] }
             if rows.cameras[i] != rows.cameras[j] { return rows.cameras[i] < rows.cameras[j] }
-            if rows.latitudes[i] != rows.latitudes[j] { return rows.latitudes[i] < rows.latitudes[j] }
-            if rows.longitudes[i] != rows.longitudes[j] { return rows.longitudes[i] < rows.longitudes[j] }
+            if rows.latitudesE7[i] != rows.latitudesE7[j] { return rows.latitudesE7[i] < rows.latitudesE7[j] }
+            if rows.longitudesE7[i] != rows.longitudesE7[j] { return rows.longitudesE7[i] < rows.longitudesE7[j] }
             return a < b
         }
         switch options.order {
@@ -51,7 +51,7 @@ struct LakePartitionEncoder {
             // One radix sort on cell (30 bits) and time within the day (34 bits), then the
             // rare runs of equal cell and millisecond ordered by the rest.
             var keys = (0..<n).map { i in
-                SpatialOrder.cell(latitudeE7: rows.latitudes[i], longitudeE7: rows.longitudes[i]) << 34 | UInt64(rows.times[i] &- minTime)
+                SpatialOrder.cell(latitudeE7: rows.latitudesE7[i], longitudeE7: rows.longitudesE7[i]) << 34 | UInt64(rows.times[i] &- minTime)
             }
             keys.withUnsafeMutableBufferPointer { k in index.withUnsafeMutableBufferPointer { RadixSort.sort(keys: k, payload: $0) } }
             var start = 0
@@ -62,7 +62,7 @@ struct LakePartitionEncoder {
                 start = end
             }
         case .space:
-            let cells = (0..<n).map { SpatialOrder.cell(latitudeE7: rows.latitudes[$0], longitudeE7: rows.longitudes[$0]) }
+            let cells = (0..<n).map { SpatialOrder.cell(latitudeE7: rows.latitudesE7[$0], longitudeE7: rows.longitudesE7[$0]) }
             index.sort { a, b in cells[Int(a)] != cells[Int(b)] ? cells[Int(a)] < cells[Int(b)] : tieBreak(a, b) }
         case .plate where options.pseudonymous:
             let keys = rows.plates.map { hasher.key($0) }
@@ -75,7 +75,7 @@ struct LakePartitionEncoder {
     }
 
     /// The rows in file order, as the file's columns, with their bounding box.
-    func arrange(_ rows: LakeRows) -> Columns {
+    func arrange(_ rows: SightingBatch) -> Columns {
         let order = order(rows)
         let n = rows.count
         var c = Columns(plates: [], keys: [], times: [], lats: [], lons: [], cameras: [], confidences: [], regions: [],
@@ -85,7 +85,7 @@ struct LakePartitionEncoder {
         var west = Double.infinity, south = Double.infinity, east = -Double.infinity, north = -Double.infinity
         for o in order {
             let i = Int(o)
-            let lat = Double(rows.latitudes[i]) / coordinateScale, lon = Double(rows.longitudes[i]) / coordinateScale
+            let lat = Double(rows.latitudesE7[i]) / coordinateScale, lon = Double(rows.longitudesE7[i]) / coordinateScale
             west = min(west, lon); east = max(east, lon); south = min(south, lat); north = max(north, lat)
             c.plates.append(rows.plates[i])
             c.keys.append(Int64(bitPattern: hasher.key(rows.plates[i])))
@@ -94,8 +94,8 @@ struct LakePartitionEncoder {
             c.lons.append(lon)
             c.cameras.append(Int64(rows.cameras[i]))
             c.confidences.append(Int32(rows.confidences[i]))
-            c.regions.append(rows.regions[i])
-            if c.images != nil { c.images!.append(rows.image(i)) }
+            c.regions.append(rows.regionCodes[i])
+            if c.images != nil { c.images!.append(rows.images[i]) }
         }
         if n > 0 { c.bbox = [west, south, east, north] }
         return c
@@ -103,7 +103,7 @@ struct LakePartitionEncoder {
 
     /// Encodes `sightings` (tests, seeds): arranged, then encoded.
     func encode(_ sightings: [Sighting], parallelism: Int = Machine.coreCount) throws(SightlineError) -> (bytes: [UInt8], rowGroups: Int) {
-        try encode(arrange(LakeRows(sightings)), parallelism: parallelism)
+        try encode(arrange(SightingBatch(sightings)), parallelism: parallelism)
     }
 
     /// The file's bytes and its row-group count. Row groups are encoded and compressed on
