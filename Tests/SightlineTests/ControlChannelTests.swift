@@ -111,7 +111,7 @@ import Glibc
             for b in batches.dropFirst(4) where ingesting.withLock({ $0 }) {
                 var kept = SightingBatch()
                 for s in b.sightings where s.plate != plate { kept.append(s) }
-                try? owner.append(kept)
+                _ = try? owner.append(kept)
             }
         }
         writer.start()

@@ -77,8 +77,16 @@ enum PolicyFile {
 
 /// The lines between `header` and the CRC line, the CRC checked (the text files `ACCESS`,
 /// `CAMERAS`, `POLICY`, `HOLDS`).
+///
+/// No writer puts a carriage return in these files (`checkPolicyName` keeps names free of
+/// them), so one is damage: left in, a name ending in "\r" before its line's "\n" would read
+/// back as a different name, since Swift takes "\r\n" as one `Character`. Lines are split
+/// on the newline byte for the same reason.
 func checkedLines(_ bytes: [UInt8], header: String, path: String) throws(SightlineError) -> [String] {
-    var lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+    if let cr = bytes.firstIndex(of: 0x0D) {
+        throw .corruptFile(path: path, offset: Int64(cr), reason: "a carriage return (these files hold none)")
+    }
+    var lines = bytes.split(separator: 0x0A, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
     guard lines.count >= 3, lines.removeLast().isEmpty, lines[0] == header, let crcLine = lines.popLast(), crcLine.hasPrefix("crc32c ") else {
         throw .corruptFile(path: path, offset: 0, reason: "not a \(header) file")
     }

@@ -14,7 +14,9 @@ public enum HotlistFile {
     /// The entries of CSV `text`; `source` names it in errors. `requireReason`: a file to add
     /// needs the `reason` column; one to remove entries needs only `plate` and `list`.
     public static func parse(_ text: String, source: String, requireReason: Bool = true) throws(SightlineError) -> [HotlistEntry] {
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        // "\r\n" is one Character in Swift: splitting on "\n" alone would leave a file saved
+        // with Windows line endings (spreadsheet exports) as a single line.
+        var lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
         if lines.last?.isEmpty == true { lines.removeLast() }
         guard let headerLine = lines.first else { throw .invalidInput(source: source, line: 1, reason: "empty file: expected a header plate,list,reason[,expires][,mode]") }
         let names = (SightingParser.splitCSV(headerLine.trimmingCharacters(in: "\r")) ?? []).map { $0.trimmingWhitespace().lowercased() }

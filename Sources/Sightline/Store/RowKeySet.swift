@@ -42,6 +42,55 @@ struct RowKeySet {
         return inserted
     }
 
+    /// Inserts the key whose `RowKey.hash` is `hash`; false when it was already there.
+    @inline(__always)
+    mutating func insert(hash: UInt64, plate: Plate, time: Int64, camera: UInt32) -> Bool {
+        if (count + 1) * 2 > mask + 1 { grow() }
+        let rest = RowKey.packedRest(plate)
+        let mask = self.mask
+        let inserted = slots.withUnsafeMutableBufferPointer { slots -> Bool in
+            var i = Int(truncatingIfNeeded: hash) & mask
+            while slots[i].plateRest != 0 {
+                let s = slots[i]
+                if s.plateRest == rest && s.plateLow == plate.low && s.time == time && s.camera == camera { return false }
+                i = (i &+ 1) & mask
+            }
+            slots[i] = Slot(plateLow: plate.low, time: time, plateRest: rest, camera: camera)
+            return true
+        }
+        if inserted { count += 1 }
+        return inserted
+    }
+
+    /// Whether the key whose `RowKey.hash` is `hash` is present (no insertion).
+    @inline(__always)
+    func contains(hash: UInt64, plate: Plate, time: Int64, camera: UInt32) -> Bool {
+        let rest = RowKey.packedRest(plate)
+        return slots.withUnsafeBufferPointer { slots -> Bool in
+            var i = Int(truncatingIfNeeded: hash) & mask
+            while slots[i].plateRest != 0 {
+                let s = slots[i]
+                if s.plateRest == rest && s.plateLow == plate.low && s.time == time && s.camera == camera { return true }
+                i = (i &+ 1) & mask
+            }
+            return false
+        }
+    }
+
+    /// Loads the first slot of each key in `hashes` and folds them into the result, so that
+    /// their cache misses overlap (independent loads, no branches) instead of coming one
+    /// probe at a time: the table of a 2 M-row buffer is ~100 MB, so nearly every probe
+    /// misses. The caller keeps the result alive; the slots are then in cache when the
+    /// inserts or lookups of those keys come.
+    @inline(__always)
+    func touch(_ hashes: UnsafeBufferPointer<UInt64>) -> UInt32 {
+        slots.withUnsafeBufferPointer { slots -> UInt32 in
+            var folded: UInt32 = 0
+            for h in hashes { folded ^= slots[Int(truncatingIfNeeded: h) & mask].plateRest }
+            return folded
+        }
+    }
+
     /// Whether the key is present (no insertion).
     func contains(plate: Plate, time: Int64, camera: UInt32) -> Bool {
         let rest = RowKey.packedRest(plate)

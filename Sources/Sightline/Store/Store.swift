@@ -299,6 +299,7 @@ public final class Store: Sendable {
         // compaction, a purge), the check is redone against the new ones.
         var checked = state.withLock { (s: inout State) in s.segments }
         var candidate = try dropRowsAlreadyStored(batch, segments: checked).0
+        var hashes = Self.rowKeyHashes(candidate)
         var outcome: (LogWriter?, UInt64, AppendResult, SightingBatch, RuleMatcher?)?
         while outcome == nil {
             // Backpressure: a full buffer waits while the previous one is still being flushed.
@@ -309,11 +310,12 @@ public final class Store: Sendable {
                 if let failure = s.failure { throw failure }
                 guard let log = s.log else { throw .storeClosed(path: directory) }
                 guard Self.same(s.segments, checked) else { return nil }
-                return try appendChecked(candidate, of: batch.count, log: log, bufferRows: bufferRows, &s)
+                return try appendChecked(candidate, hashes: hashes, of: batch.count, log: log, bufferRows: bufferRows, &s)
             }
             if outcome == nil {
                 checked = state.withLock { (s: inout State) in s.segments }
                 candidate = try dropRowsAlreadyStored(batch, segments: checked).0
+                hashes = Self.rowKeyHashes(candidate)
             }
         }
         let (log, sequence, result, fresh, matcher) = outcome!
@@ -340,9 +342,9 @@ public final class Store: Sendable {
 
     /// The locked part of `append`: `batch` (already without rows the segments hold) less
     /// the buffered and frozen rows, logged and buffered.
-    private func appendChecked(_ batch: SightingBatch, of asked: Int, log: LogWriter, bufferRows: Int,
+    private func appendChecked(_ batch: SightingBatch, hashes: [UInt64], of asked: Int, log: LogWriter, bufferRows: Int,
                                _ s: inout State) throws(SightlineError) -> (LogWriter?, UInt64, AppendResult, SightingBatch, RuleMatcher?) {
-        let fresh = Self.newRows(of: batch, in: &s)
+        let fresh = Self.newRows(of: batch, hashes: hashes, in: &s)
         let result = AppendResult(stored: fresh.count, duplicates: asked - fresh.count)
         guard !fresh.isEmpty else { return (nil, 0, result, fresh, nil) }
         let sequence: UInt64
@@ -360,24 +362,55 @@ public final class Store: Sendable {
 
     /// Rows of `batch` not already buffered or frozen, nor earlier in the batch; their keys
     /// are added to the buffer's. If the log append then fails the store is poisoned, so
-    /// keys of rows that were not stored never matter. Copies rows only from the first
-    /// duplicate on: most batches have none and are taken whole.
-    private static func newRows(of batch: SightingBatch, in s: inout State) -> SightingBatch {
+    /// keys of rows that were not stored never matter. `hashes` are the rows' `RowKey.hash`es
+    /// (computed outside the lock). Copies rows only when some are duplicates: most batches
+    /// have none and are taken whole.
+    private static func newRows(of batch: SightingBatch, hashes: [UInt64], in s: inout State) -> SightingBatch {
+        precondition(hashes.count == batch.count, "one key hash per row")
         let checkFrozen = s.frozenKeys.count > 0
-        func isNew(_ i: Int, _ s: inout State) -> Bool {
-            if checkFrozen && s.frozenKeys.contains(plate: batch.plates[i], time: batch.times[i], camera: batch.cameras[i]) { return false }
-            return s.bufferKeys.insert(plate: batch.plates[i], time: batch.times[i], camera: batch.cameras[i])
+        var duplicates: [Int] = []
+        var folded: UInt32 = 0
+        hashes.withUnsafeBufferPointer { hashes in
+            // Probes come in groups: the next group's slots are touched (their misses
+            // overlap) before this group's keys are inserted.
+            let group = 16
+            var start = 0
+            while start < hashes.count {
+                let end = min(start + group, hashes.count)
+                let next = UnsafeBufferPointer(rebasing: hashes[end..<min(end + group, hashes.count)])
+                folded ^= s.bufferKeys.touch(next)
+                if checkFrozen { folded ^= s.frozenKeys.touch(next) }
+                for i in start..<end {
+                    let plate = batch.plates[i], time = batch.times[i], camera = batch.cameras[i]
+                    if checkFrozen && s.frozenKeys.contains(hash: hashes[i], plate: plate, time: time, camera: camera) {
+                        duplicates.append(i)
+                    } else if !s.bufferKeys.insert(hash: hashes[i], plate: plate, time: time, camera: camera) {
+                        duplicates.append(i)
+                    }
+                }
+                start = end
+            }
         }
-        var firstDuplicate: Int?
-        for i in 0..<batch.count where !isNew(i, &s) {
-            firstDuplicate = i
-            break
+        keepAlive(folded)
+        guard !duplicates.isEmpty else { return batch }
+        var fresh = SightingBatch(capacity: batch.count - duplicates.count)
+        var previous = 0
+        for d in duplicates {
+            for i in previous..<d { fresh.appendRow(i, of: batch) }
+            previous = d + 1
         }
-        guard let d = firstDuplicate else { return batch }
-        var fresh = SightingBatch(capacity: batch.count)
-        for i in 0..<d { fresh.appendRow(i, of: batch) }
-        for i in (d + 1)..<batch.count where isNew(i, &s) { fresh.appendRow(i, of: batch) }
+        for i in previous..<batch.count { fresh.appendRow(i, of: batch) }
         return fresh
+    }
+
+    /// The key hash of every row of `batch`, computed before the store's lock is taken.
+    private static func rowKeyHashes(_ batch: SightingBatch) -> [UInt64] {
+        [UInt64](unsafeUninitializedCapacity: batch.count) { hashes, initialized in
+            for i in 0..<batch.count {
+                hashes[i] = RowKey.hash(plate: batch.plates[i], time: batch.times[i], camera: batch.cameras[i])
+            }
+            initialized = batch.count
+        }
     }
 
     /// Writes the buffered rows to a new segment now, and waits until it is live.
