@@ -37,11 +37,25 @@ struct SightlineCommand: ParsableCommand {
         } catch {
             let failing = type(of: command)
             let text = "Error: \(message(for: error))\nUsage: \(usageString(for: failing))\n"
-                + "  See 'sightline \(failing._commandName) --help' for more.\n"
+                + "  See '\(commandPath(to: failing)) --help' for more.\n"
             FileHandle.standardError.write(Data(text.utf8))
             exit(withError: ExitCode(exitCode(for: error).rawValue))
         }
     }
+}
+
+/// The words that run `command` (`sightline hotlist add`), found by walking the tree of
+/// subcommands from the root.
+func commandPath(to command: any ParsableCommand.Type) -> String {
+    func find(_ node: any ParsableCommand.Type, _ path: [String]) -> [String]? {
+        let here = path + [node._commandName]
+        if ObjectIdentifier(node) == ObjectIdentifier(command) { return here }
+        for child in node.configuration.subcommands {
+            if let found = find(child, here) { return found }
+        }
+        return nil
+    }
+    return (find(SightlineCommand.self, []) ?? ["sightline", command._commandName]).joined(separator: " ")
 }
 
 /// Wraps library errors so ArgumentParser prints them plainly and exits non-zero.

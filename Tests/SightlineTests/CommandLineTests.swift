@@ -125,6 +125,11 @@ import Glibc
         #expect(!output.contains("USAGE: sightline <subcommand>"), "\(output)")
         let (failed, text) = try Self.run(["stats", "\(dir)/none"])
         #expect(failed == 1 && text.contains("Usage: sightline stats "), "\(text)")
+        #expect(text.contains("See 'sightline stats --help'"), "\(text)")
+        // A nested subcommand is named by its whole path.
+        let (nested, message) = try Self.run(["hotlist", "add", "\(dir)/none", "\(dir)/missing.csv"])
+        #expect(nested != 0 && message.contains("Usage: sightline hotlist add "), "\(message)")
+        #expect(message.contains("See 'sightline hotlist add --help'"), "\(message)")
     }
 
     /// Help lists the commands by purpose.
