@@ -137,8 +137,10 @@ struct IngestCommand: ParsableCommand {
         }
 
         var roles: [UInt8] = []
-        try LineReader.forEachLine(fd: fd, path: name) { bytes, number, consumed in
+        try LineReader.forEachLine(fd: fd, path: name) { line, number, consumed in
             fileBytes = consumed
+            // Spreadsheets save "CSV UTF-8" with a byte-order mark before the header.
+            let bytes = number == 1 && line.starts(with: [0xEF, 0xBB, 0xBF]) ? UnsafeRawBufferPointer(rebasing: line[3...]) : line
             if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { return }
             if parser == nil {
                 let firstByte = bytes.first { $0 != 0x20 && $0 != 0x09 }

@@ -243,10 +243,12 @@ import Testing
         #expect(throws: SightlineError.self) { try RulesFile.decode(Array(bytes.dropLast(3)), path: "RULES") }
     }
 
-    @Test func hotlistFilesWithWindowsLineEndingsReadLineByLine() throws {
+    @Test func hotlistFilesWithWindowsLineEndingsAndAByteOrderMarkRead() throws {
         // Spreadsheet exports end lines with "\r\n", which Swift takes as one Character.
         let entries = try HotlistFile.parse("plate,list,reason,priority\r\nAB123,stolen,\"car, blue\",2\r\nXY 789,warrant,court,\r\n\r\n", source: "list.csv")
         #expect(entries.map(\.plate) == ["AB123", "XY789"] && entries.map(\.reason) == ["car, blue", "court"] && entries.map(\.priority) == [2, nil])
+        // With a byte-order mark first, as "CSV UTF-8" is saved.
+        #expect(try HotlistFile.parse("\u{FEFF}plate,list,reason\r\nAB123,stolen,car\r\n", source: "list.csv").map(\.plate) == ["AB123"])
         // Lines are still numbered as an editor shows them.
         #expect {
             _ = try HotlistFile.parse("plate,list,reason\r\nAB1,x,y\r\nAB#1,x,y\r\n", source: "list.csv")

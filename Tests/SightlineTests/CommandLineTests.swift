@@ -94,6 +94,19 @@ import Glibc
         #expect(rows.contains { $0.region?.text == "NSW" && $0.image == "x/y" })
     }
 
+    /// Files as spreadsheets save them: a byte-order mark first, lines ending in CRLF.
+    @Test func ingestReadsFilesWithAByteOrderMarkAndWindowsLineEndings() throws {
+        let dir = temporaryDirectory("cli-bom")
+        defer { removeTree(dir) }
+        let bom: [UInt8] = [0xEF, 0xBB, 0xBF]
+        try writeFile("\(dir)/in.csv", bom + Array("plate,time,lat,lon,camera,confidence\r\nAB12,2024-06-01T10:00:00Z,52.5,13.4,3,88\r\n".utf8))
+        try writeFile("\(dir)/in.ndjson", bom + Array(#"{"plate":"CD34","time":1717228800000,"lat":-33.9,"lon":151.2,"camera":4,"confidence":70}"#.utf8) + [0x0D, 0x0A])
+        let (status, output) = try Self.run(["ingest", "\(dir)/store", "\(dir)/in.csv", "\(dir)/in.ndjson"])
+        #expect(status == 0 && output.contains("stored 2 rows, skipped 0 duplicates, rejected 0 rows"), "\(output)")
+        let rows = try Store(directory: "\(dir)/store", options: quietStoreOptions()).snapshot().allSightings()
+        #expect(Set(rows.map(\.plate.text)) == ["AB12", "CD34"] && rows.contains { $0.plate.text == "AB12" && $0.confidence == 88 })
+    }
+
     @Test func strictIngestStoresNothingFromAFileWithABadRow() throws {
         let dir = temporaryDirectory("cli-strict")
         defer { removeTree(dir) }

@@ -16,6 +16,8 @@ public enum HotlistFile {
     public static func parse(_ text: String, source: String, requireReason: Bool = true) throws(SightlineError) -> [HotlistEntry] {
         // "\r\n" is one Character in Swift: splitting on "\n" alone would leave a file saved
         // with Windows line endings (spreadsheet exports) as a single line.
+        // A byte-order mark (spreadsheets' "CSV UTF-8") is not part of the first column's name.
+        let text = text.hasPrefix("\u{FEFF}") ? text.dropFirst() : Substring(text)
         var lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
         if lines.last?.isEmpty == true { lines.removeLast() }
         guard let headerLine = lines.first else { throw .invalidInput(source: source, line: 1, reason: "empty file: expected a header plate,list,reason[,expires][,mode]") }

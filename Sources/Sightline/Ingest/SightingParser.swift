@@ -42,7 +42,9 @@ public struct SightingParser: Sendable {
     }
 
     /// Reads the CSV header. Unknown columns are ignored; a missing required one is an error.
+    /// A leading byte-order mark (spreadsheets' "CSV UTF-8") is skipped.
     public mutating func readHeader(_ line: Substring) throws(SightlineError) {
+        let line = line.hasPrefix("\u{FEFF}") ? line.dropFirst() : line
         let names = Self.splitCSV(line)?.map { $0.trimmingWhitespace().lowercased() } ?? []
         for (i, name) in names.enumerated() where Self.required.contains(name) || Self.optional.contains(name) {
             columns[name] = i
