@@ -115,7 +115,11 @@ struct IngestCommand: ParsableCommand {
         var st = stat()
         let size = fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG ? Int(st.st_size) : nil
         let lower = name.lowercased()
-        var parser: SightingParser?
+        // Read once: ArgumentParser's property wrappers instantiate generic metadata on every
+        // access, which showed in profiles when read per line.
+        let strict = self.strict, batchRows = self.batchRows, format = self.format
+        var parser = SightingParser(source: name, format: .csv)
+        var formatKnown = false, isCSV = true
         var headerRead = false
         var batch = SightingBatch(capacity: min(batchRows, 1 << 20))
         var held: [SightingBatch] = []  // --strict: nothing is stored until the file is clean
@@ -136,31 +140,38 @@ struct IngestCommand: ParsableCommand {
             }
         }
 
-        var roles: [UInt8] = []
+        // The header's column roles, in a raw buffer: the per-line call then retains nothing.
+        var roles = UnsafeMutableBufferPointer<UInt8>(start: nil, count: 0)
+        defer { roles.deallocate() }
         try LineReader.forEachLine(fd: fd, path: name) { line, number, consumed in
             fileBytes = consumed
             // Spreadsheets save "CSV UTF-8" with a byte-order mark before the header.
             let bytes = number == 1 && line.starts(with: [0xEF, 0xBB, 0xBF]) ? UnsafeRawBufferPointer(rebasing: line[3...]) : line
             if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { return }
-            if parser == nil {
+            if !formatKnown {
                 let firstByte = bytes.first { $0 != 0x20 && $0 != 0x09 }
                 let detected: SightingParser.Format = format
                     ?? (lower.hasSuffix(".ndjson") || lower.hasSuffix(".jsonl") || lower.hasSuffix(".json") ? .ndjson
                         : name == "-" && firstByte == UInt8(ascii: "{") ? .ndjson : .csv)
                 parser = SightingParser(source: name, format: detected)
+                isCSV = detected == .csv
+                formatKnown = true
             }
-            if parser!.format == .csv && !headerRead {
-                try parser!.readHeader(Substring(String(decoding: bytes, as: UTF8.self)))
-                roles = parser!.fastRoles
+            if isCSV && !headerRead {
+                try parser.readHeader(Substring(String(decoding: bytes, as: UTF8.self)))
+                let fastRoles = parser.fastRoles
+                roles = .allocate(capacity: fastRoles.count)
+                _ = roles.initialize(from: fastRoles)
                 headerRead = true
                 return
             }
             totals.read += 1
             let rejection: RejectedRow?
-            if parser!.format == .csv {
-                rejection = parser!.parseCSVLine(bytes, number: number, roles: roles, into: &batch)
+            if isCSV {
+                rejection = SightingParser.appendFastRow(bytes, roles: UnsafeBufferPointer(roles), into: &batch)
+                    ? nil : parser.parseGeneralCSVLine(bytes, number: number, into: &batch)
             } else {
-                switch parser!.parse(Substring(String(decoding: bytes, as: UTF8.self)), number: number) {
+                switch parser.parse(Substring(String(decoding: bytes, as: UTF8.self)), number: number) {
                 case .success(let s): batch.append(s); rejection = nil
                 case .failure(let r): rejection = r
                 }

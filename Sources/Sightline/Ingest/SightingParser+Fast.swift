@@ -18,11 +18,27 @@ extension SightingParser {
     /// Parses one CSV line into `batch`; returns the rejection, if any.
     package func parseCSVLine(_ line: UnsafeRawBufferPointer, number: Int, roles: [UInt8],
                              into batch: inout SightingBatch) -> RejectedRow? {
-        if let row = Self.fastRow(line, roles: roles) {
-            batch.appendUnchecked(plate: row.plate, time: row.time, latitudeE7: row.lat, longitudeE7: row.lon,
-                                  camera: row.camera, confidence: row.confidence, regionCode: row.region, image: row.image)
-            return nil
-        }
+        if roles.withUnsafeBufferPointer({ Self.appendFastRow(line, roles: $0, into: &batch) }) { return nil }
+        return parseGeneralCSVLine(line, number: number, into: &batch)
+    }
+
+    /// Appends a clean CSV line (`roles` from `fastRoles`) to `batch`; false, appending
+    /// nothing, when the line needs the general parser (`parseGeneralCSVLine`). Static and
+    /// over raw buffers, so a loop calling it per line touches no reference.
+    @inline(__always)
+    package static func appendFastRow(_ line: UnsafeRawBufferPointer, roles: UnsafeBufferPointer<UInt8>,
+                                      into batch: inout SightingBatch) -> Bool {
+        guard let row = fastRow(line, roles: roles) else { return false }
+        let image = row.imageCount == 0 ? nil
+            : String(decoding: UnsafeRawBufferPointer(rebasing: line[row.imageStart..<(row.imageStart + row.imageCount)]), as: UTF8.self)
+        batch.appendUnchecked(plate: row.plate, time: row.time, latitudeE7: row.lat, longitudeE7: row.lon,
+                              camera: row.camera, confidence: row.confidence, regionCode: row.region, image: image)
+        return true
+    }
+
+    /// Parses one CSV line the general way (quotes, every error named) into `batch`;
+    /// returns the rejection, if any.
+    package func parseGeneralCSVLine(_ line: UnsafeRawBufferPointer, number: Int, into batch: inout SightingBatch) -> RejectedRow? {
         switch parse(Substring(String(decoding: line, as: UTF8.self)), number: number) {
         case .success(let s):
             batch.append(s)
@@ -32,15 +48,17 @@ extension SightingParser {
         }
     }
 
+    /// A parsed row, trivially copyable (no reference inside: returning one costs no
+    /// retain or release); the image is a range of the line, made a `String` only when present.
     struct FastRow {
         var plate = Plate(uncheckedLow: 0, high: 0, count: 0)
         var time: Int64 = 0, lat: Int32 = 0, lon: Int32 = 0, camera: UInt32 = 0, confidence: UInt8 = 0
         var region: UInt32 = 0
-        var image: String?
+        var imageStart = 0, imageCount = 0
     }
 
     /// nil unless every field parses cleanly and every required field is present.
-    static func fastRow(_ b: UnsafeRawBufferPointer, roles: [UInt8]) -> FastRow? {
+    static func fastRow(_ b: UnsafeRawBufferPointer, roles: UnsafeBufferPointer<UInt8>) -> FastRow? {
         var row = FastRow()
         var seen: UInt8 = 0
         var start = 0, field = 0
@@ -53,6 +71,7 @@ extension SightingParser {
                     let f = UnsafeRawBufferPointer(rebasing: b[start..<i])
                     let role = roles[field]
                     guard parseField(f, role: role, into: &row) else { return nil }
+                    if role == 7 { row.imageStart = start }
                     if !f.isEmpty { seen |= 1 << role }
                 }
                 field += 1
@@ -105,7 +124,7 @@ extension SightingParser {
         case 7:  // image
             guard !f.isEmpty else { return true }
             guard f.count <= Sighting.maximumImageLength else { return false }
-            row.image = String(decoding: f, as: UTF8.self)
+            row.imageCount = f.count
         default:
             break
         }
