@@ -171,10 +171,8 @@ struct IngestCommand: ParsableCommand {
                 rejection = SightingParser.appendFastRow(bytes, roles: UnsafeBufferPointer(roles), into: &batch)
                     ? nil : parser.parseGeneralCSVLine(bytes, number: number, into: &batch)
             } else {
-                switch parser.parse(Substring(String(decoding: bytes, as: UTF8.self)), number: number) {
-                case .success(let s): batch.append(s); rejection = nil
-                case .failure(let r): rejection = r
-                }
+                rejection = SightingParser.appendFastNDJSONRow(bytes, into: &batch)
+                    ? nil : parser.parseNDJSONLine(bytes, number: number, into: &batch)
             }
             if let rejected = rejection {
                 totals.rejected += 1

@@ -31,11 +31,26 @@ enum TextTargets {
         }
     }
 
-    /// NDJSON: every line; accepted rows are valid sightings.
+    /// NDJSON: every line through both paths. What the fast path takes, the general parser
+    /// takes with the same row; `append(line:)` accepts exactly what the general parser
+    /// accepts; accepted rows are valid sightings.
     static func ndjson(_ bytes: [UInt8]) {
         let parser = SightingParser(source: "fuzz.ndjson", format: .ndjson)
-        for (number, line) in String(decoding: bytes, as: UTF8.self).split(separator: "\n").enumerated() {
-            if case .success(let row) = parser.parse(line, number: number + 1) { check(row) }
+        for (number, line) in bytes.split(separator: 0x0A).enumerated() {
+            let utf8 = Array(line)
+            let general = parser.parse(Substring(String(decoding: utf8, as: UTF8.self)), number: number + 1)
+            var fast = SightingBatch(), appended = SightingBatch()
+            let taken = utf8.withUnsafeBytes { SightingParser.appendFastNDJSONRow($0, into: &fast) }
+            let rejected = utf8.withUnsafeBytes { parser.append(line: $0, number: number + 1, to: &appended) }
+            switch general {
+            case .success(let row):
+                check(row)
+                fuzzCheck(!taken || (fast.count == 1 && fast[0] == row), "line \(number + 1): the fast path's row differs (\(utf8))")
+                fuzzCheck(rejected == nil && appended.count == 1 && appended[0] == row, "line \(number + 1): append(line:) differs (\(utf8))")
+            case .failure:
+                fuzzCheck(!taken && fast.count == 0, "line \(number + 1): the fast path accepts what the general parser rejects (\(utf8))")
+                fuzzCheck(rejected != nil && appended.count == 0, "line \(number + 1): append(line:) accepts a rejected line (\(utf8))")
+            }
         }
     }
 

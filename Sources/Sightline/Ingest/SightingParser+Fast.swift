@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// The CSV fast path: fields are parsed from the line's bytes straight into a batch's
 /// columns, with no strings and no dictionaries. A line it cannot take whole — quotes, an
 /// exponent, anything invalid — goes to the general parser, which also words the rejection,
@@ -29,11 +35,138 @@ extension SightingParser {
     package static func appendFastRow(_ line: UnsafeRawBufferPointer, roles: UnsafeBufferPointer<UInt8>,
                                       into batch: inout SightingBatch) -> Bool {
         guard let row = fastRow(line, roles: roles) else { return false }
+        append(row, of: line, into: &batch)
+        return true
+    }
+
+    @inline(__always)
+    static func append(_ row: FastRow, of line: UnsafeRawBufferPointer, into batch: inout SightingBatch) {
         let image = row.imageCount == 0 ? nil
             : String(decoding: UnsafeRawBufferPointer(rebasing: line[row.imageStart..<(row.imageStart + row.imageCount)]), as: UTF8.self)
         batch.appendUnchecked(plate: row.plate, time: row.time, latitudeE7: row.lat, longitudeE7: row.lon,
                               camera: row.camera, confidence: row.confidence, regionCode: row.region, image: image)
+    }
+
+    /// Parses one NDJSON line into `batch`; returns the rejection, if any.
+    package func parseNDJSONLine(_ line: UnsafeRawBufferPointer, number: Int, into batch: inout SightingBatch) -> RejectedRow? {
+        if Self.appendFastNDJSONRow(line, into: &batch) { return nil }
+        switch parse(Substring(String(decoding: line, as: UTF8.self)), number: number) {
+        case .success(let s):
+            batch.append(s)
+            return nil
+        case .failure(let rejected):
+            return rejected
+        }
+    }
+
+    /// Appends a plain NDJSON line to `batch`: one flat object whose strings hold no escapes
+    /// and whose other values are plain decimals (`-?[0-9]+(.[0-9]+)?`) or `null`, each key
+    /// once. False, appending nothing, for anything else (escapes, `true`, exponents,
+    /// nesting, a repeated key, bad syntax): the general parser takes those, so both paths
+    /// accept and reject the same lines.
+    @inline(__always)
+    package static func appendFastNDJSONRow(_ line: UnsafeRawBufferPointer, into batch: inout SightingBatch) -> Bool {
+        guard let row = fastNDJSONRow(line) else { return false }
+        append(row, of: line, into: &batch)
         return true
+    }
+
+    static func fastNDJSONRow(_ b: UnsafeRawBufferPointer) -> FastRow? {
+        @inline(__always) func isSpace(_ c: UInt8) -> Bool { c == 0x20 || c == 0x09 || c == 0x0D || c == 0x0A }
+        var row = FastRow()
+        var seen: UInt8 = 0, present: UInt8 = 0
+        let n = b.count
+        var i = 0
+        while i < n && isSpace(b[i]) { i += 1 }
+        guard i < n && b[i] == 0x7B else { return nil }
+        i += 1
+        while true {
+            while i < n && isSpace(b[i]) { i += 1 }
+            // The key: a string without escapes.
+            guard i < n && b[i] == 0x22 else { return nil }
+            i += 1
+            let keyStart = i
+            while i < n && b[i] != 0x22 { if b[i] == 0x5C { return nil }; i += 1 }
+            guard i < n else { return nil }
+            let role = ndjsonRole(UnsafeRawBufferPointer(rebasing: b[keyStart..<i]))
+            i += 1
+            while i < n && isSpace(b[i]) { i += 1 }
+            guard i < n && b[i] == 0x3A else { return nil }
+            i += 1
+            while i < n && isSpace(b[i]) { i += 1 }
+            guard i < n else { return nil }
+            if role != 255 {
+                guard present & (1 << role) == 0 else { return nil }  // a repeated key: the general parser's rules
+                present |= 1 << role
+            }
+            let start: Int, value: UnsafeRawBufferPointer
+            if b[i] == 0x22 {
+                i += 1
+                start = i
+                while i < n && b[i] != 0x22 { if b[i] == 0x5C { return nil }; i += 1 }
+                guard i < n else { return nil }
+                value = UnsafeRawBufferPointer(rebasing: b[start..<i])
+                i += 1
+            } else {
+                // A bare value ends where the general parser's does: at a comma, brace or space.
+                start = i
+                while i < n && b[i] != 0x2C && b[i] != 0x7D && b[i] != 0x20 { i += 1 }
+                let token = UnsafeRawBufferPointer(rebasing: b[start..<i])
+                if token.count == 4 && token[0] == 0x6E && token[1] == 0x75 && token[2] == 0x6C && token[3] == 0x6C {  // null: absent
+                    value = UnsafeRawBufferPointer(rebasing: b[start..<start])
+                } else {
+                    guard isPlainDecimal(token) else { return nil }
+                    value = token
+                }
+            }
+            if role != 255 && !value.isEmpty {
+                guard parseField(value, role: role, into: &row) else { return nil }
+                if role == 7 { row.imageStart = start }
+                seen |= 1 << role
+            }
+            while i < n && isSpace(b[i]) { i += 1 }
+            guard i < n else { return nil }
+            if b[i] == 0x2C { i += 1; continue }
+            guard b[i] == 0x7D else { return nil }
+            i += 1
+            while i < n && isSpace(b[i]) { i += 1 }
+            guard i == n else { return nil }
+            return seen & 0x3F == 0x3F ? row : nil
+        }
+    }
+
+    /// The role of an NDJSON key (as in `fastRoles`), 255 for a key the parser ignores.
+    @inline(__always)
+    static func ndjsonRole(_ key: UnsafeRawBufferPointer) -> UInt8 {
+        func equals(_ name: StaticString) -> Bool {
+            name.utf8CodeUnitCount == key.count && memcmp(name.utf8Start, key.baseAddress!, key.count) == 0
+        }
+        guard !key.isEmpty else { return 255 }
+        switch key[0] {
+        case 0x70: return equals("plate") ? 0 : 255
+        case 0x74: return equals("time") ? 1 : 255
+        case 0x6C: return equals("lat") ? 2 : equals("lon") ? 3 : 255
+        case 0x63: return equals("camera") ? 4 : equals("confidence") ? 5 : 255
+        case 0x72: return equals("region") ? 6 : 255
+        case 0x69: return equals("image") ? 7 : 255
+        default: return 255
+        }
+    }
+
+    /// `-?[0-9]+(\.[0-9]+)?`: a bare value the general parser also takes (as `Double` does).
+    @inline(__always)
+    static func isPlainDecimal(_ t: UnsafeRawBufferPointer) -> Bool {
+        var i = 0
+        if i < t.count && t[i] == 0x2D { i += 1 }
+        let digitsStart = i
+        while i < t.count && t[i] &- 0x30 < 10 { i += 1 }
+        guard i > digitsStart else { return false }
+        if i == t.count { return true }
+        guard t[i] == 0x2E else { return false }
+        i += 1
+        let fractionStart = i
+        while i < t.count && t[i] &- 0x30 < 10 { i += 1 }
+        return i > fractionStart && i == t.count
     }
 
     /// Parses one CSV line the general way (quotes, every error named) into `batch`;
@@ -124,6 +257,9 @@ extension SightingParser {
         case 7:  // image
             guard !f.isEmpty else { return true }
             guard f.count <= Sighting.maximumImageLength else { return false }
+            // ASCII only: an invalid UTF-8 byte becomes a 3-byte U+FFFD in the `String`, which
+            // could pass the length limit here and fail it there. The general parser decides.
+            for c in f where c >= 0x80 { return false }
             row.imageCount = f.count
         default:
             break

@@ -34,6 +34,8 @@ public struct SightingParser: Sendable {
     public let format: Format
     /// CSV: field index of each known column (from the header).
     var columns: [String: Int] = [:]
+    /// CSV: the fast path's role of each field (from the header).
+    var roles: [UInt8] = []
 
     /// A parser for `format`. For CSV, call `readHeader` with the first line.
     public init(source: String, format: Format) {
@@ -52,6 +54,21 @@ public struct SightingParser: Sendable {
         let missing = Self.required.filter { columns[$0] == nil }
         guard missing.isEmpty else {
             throw .invalidArgument("\(source):1: the CSV header lacks \(missing.joined(separator: ", ")) (it needs \(Self.required.joined(separator: ",")))")
+        }
+        roles = fastRoles
+    }
+
+    /// Parses one data line's bytes (without its newline; a trailing "\r" is ignored) straight
+    /// into `batch`, and returns the rejection, if any. Plain lines take a fast path that
+    /// builds no strings or dictionaries; the rest go through `parse(_:number:)`, and both
+    /// accept and reject exactly the same lines. CSV needs `readHeader` first.
+    public func append(line: UnsafeRawBufferPointer, number: Int, to batch: inout SightingBatch) -> RejectedRow? {
+        switch format {
+        case .csv:
+            if roles.withUnsafeBufferPointer({ Self.appendFastRow(line, roles: $0, into: &batch) }) { return nil }
+            return parseGeneralCSVLine(line, number: number, into: &batch)
+        case .ndjson:
+            return parseNDJSONLine(line, number: number, into: &batch)
         }
     }
 

@@ -57,18 +57,23 @@ struct Routes: Sendable {
         var batch = SightingBatch()
         var rejected: [RejectedRow] = []
         var number = 0
-        let text = String(buffer: body)
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            number += 1
-            let line = line.hasSuffix("\r") ? line.dropLast() : line
-            if line.allSatisfy({ $0 == " " || $0 == "\t" }) { continue }
-            if csv && number == 1 {
-                do { try parser.readHeader(line) } catch { throw HTTPError(.badRequest, message: "line 1: \(error)") }
-                continue
-            }
-            switch parser.parse(line, number: number) {
-            case .success(let sighting): batch.append(sighting)
-            case .failure(let reject): rejected.append(reject)
+        // Lines are parsed from the body's bytes: plain ones straight into the batch.
+        try body.withUnsafeReadableBytes { bytes in
+            var start = 0
+            while start < bytes.count {
+                let end = bytes[start...].firstIndex(of: 0x0A) ?? bytes.count
+                var line = UnsafeRawBufferPointer(rebasing: bytes[start..<end])
+                start = end + 1
+                number += 1
+                if line.last == 0x0D { line = UnsafeRawBufferPointer(rebasing: line.dropLast()) }
+                if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
+                if csv && number == 1 {
+                    do { try parser.readHeader(Substring(String(decoding: line, as: UTF8.self))) } catch {
+                        throw HTTPError(.badRequest, message: "line 1: \(error)")
+                    }
+                    continue
+                }
+                if let reject = parser.append(line: line, number: number, to: &batch) { rejected.append(reject) }
             }
         }
         let result: AppendResult
