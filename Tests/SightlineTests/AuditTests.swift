@@ -251,6 +251,7 @@ import Testing
         }
         // An anchor survives its text form.
         #expect(try AuditAnchor(text: anchor.text, source: "anchor") == anchor)
+        #expect(try AuditAnchor(text: anchor.text.replacingOccurrences(of: "\n", with: "\r\n"), source: "anchor") == anchor)
     }
 
     @Test func aTornTailIsCutAndTheChainGoesOn() throws {

@@ -114,9 +114,10 @@ public struct AuditAnchor: Sendable, Hashable {
     /// The anchor's file text.
     public var text: String { "sightline audit anchor v1\nrecords \(records)\nhead \(head)\n" }
 
-    /// Parses an anchor file's text.
+    /// Parses an anchor file's text (lines may end in "\n" or "\r\n": anchors are kept away
+    /// from the store, often on other systems).
     public init(text: String, source: String) throws(SightlineError) {
-        let lines = text.split(separator: "\n").map(String.init)
+        let lines = text.split(whereSeparator: { $0 == "\n" || $0 == "\r\n" }).map(String.init)
         guard lines.count == 3, lines[0] == "sightline audit anchor v1", lines[1].hasPrefix("records "),
               let n = Int(lines[1].dropFirst(8)), n >= 0, lines[2].hasPrefix("head "), lines[2].count == 5 + 64 else {
             throw .invalidInput(source: source, line: 1, reason: "not an audit anchor (sightline audit anchor v1, records N, head HEX)")
