@@ -101,19 +101,44 @@ enum QueryExecutor {
         return (sink, stats)
     }
 
-    /// The rows not yet in a segment, checked one by one (finished: ordered if the sink orders).
+    /// The rows not yet in a segment (finished: ordered if the sink orders). Up to a buffer
+    /// of rows (2 M by default), so histories and areas first find their candidates with a
+    /// tight loop over one or two columns — the plate, or the position against the area's
+    /// covering boxes, both necessary conditions — and test only those in full: a history
+    /// over 1.9 M buffered rows took 29 ms testing every row in full.
     static func scanMemory<Sink: MatchSink>(_ plan: QueryPlan, into _: Sink.Type, stats: inout QueryStatistics) -> Sink {
         let query = plan.query
         var memorySink = Sink(plan)
         for batch in plan.memory {
             stats.rowsExamined += batch.count
-            for r in 0..<batch.count where query.matches(plate: batch.plates[r], time: batch.times[r], latitudeE7: batch.latitudesE7[r],
-                                                       longitudeE7: batch.longitudesE7[r], camera: batch.cameras[r],
-                                                       confidence: batch.confidences[r], regionCode: batch.regionCodes[r])
-                && (query.filters.retention?.keeps(plate: batch.plates[r], time: batch.times[r], camera: batch.cameras[r],
-                                                   latitudeE7: batch.latitudesE7[r], longitudeE7: batch.longitudesE7[r]) ?? true) {
-                memorySink.add(batch, row: r)
-                stats.rowsMatched += 1
+            func consider(_ r: Int) {
+                if query.matches(plate: batch.plates[r], time: batch.times[r], latitudeE7: batch.latitudesE7[r],
+                                 longitudeE7: batch.longitudesE7[r], camera: batch.cameras[r],
+                                 confidence: batch.confidences[r], regionCode: batch.regionCodes[r])
+                    && (query.filters.retention?.keeps(plate: batch.plates[r], time: batch.times[r], camera: batch.cameras[r],
+                                                       latitudeE7: batch.latitudesE7[r], longitudeE7: batch.longitudesE7[r]) ?? true) {
+                    memorySink.add(batch, row: r)
+                    stats.rowsMatched += 1
+                }
+            }
+            switch query.kind {
+            case .history(let plate):
+                batch.plates.withUnsafeBufferPointer { plates in
+                    for r in plates.indices where plates[r] == plate { consider(r) }
+                }
+            case .area(let area) where area.coveringBoxes.count <= 2:  // one box, or two across the antimeridian
+                let boxes = area.coveringBoxes
+                let a = boxes[0], b = boxes.count > 1 ? boxes[1] : boxes[0]
+                @inline(__always) func inside(_ box: GeoBox, _ lat: Int32, _ lon: Int32) -> Bool {
+                    lat >= box.minLatitudeE7 && lat <= box.maxLatitudeE7 && lon >= box.minLongitudeE7 && lon <= box.maxLongitudeE7
+                }
+                batch.latitudesE7.withUnsafeBufferPointer { lats in
+                    batch.longitudesE7.withUnsafeBufferPointer { lons in
+                        for r in lats.indices where inside(a, lats[r], lons[r]) || inside(b, lats[r], lons[r]) { consider(r) }
+                    }
+                }
+            case .area, .search:
+                for r in 0..<batch.count { consider(r) }
             }
         }
         memorySink.finish()
