@@ -25,21 +25,7 @@ struct RowKeySet {
     /// Inserts the key; false when it was already there.
     @inline(__always)
     mutating func insert(plate: Plate, time: Int64, camera: UInt32) -> Bool {
-        if (count + 1) * 2 > mask + 1 { grow() }
-        let rest = RowKey.packedRest(plate)
-        let mask = self.mask
-        let inserted = slots.withUnsafeMutableBufferPointer { slots -> Bool in
-            var i = Int(truncatingIfNeeded: RowKey.hash(plate.low, rest, time, camera)) & mask
-            while slots[i].plateRest != 0 {
-                let s = slots[i]
-                if s.plateRest == rest && s.plateLow == plate.low && s.time == time && s.camera == camera { return false }
-                i = (i &+ 1) & mask
-            }
-            slots[i] = Slot(plateLow: plate.low, time: time, plateRest: rest, camera: camera)
-            return true
-        }
-        if inserted { count += 1 }
-        return inserted
+        insert(hash: RowKey.hash(plate: plate, time: time, camera: camera), plate: plate, time: time, camera: camera)
     }
 
     /// Inserts the key whose `RowKey.hash` is `hash`; false when it was already there.
@@ -93,16 +79,7 @@ struct RowKeySet {
 
     /// Whether the key is present (no insertion).
     func contains(plate: Plate, time: Int64, camera: UInt32) -> Bool {
-        let rest = RowKey.packedRest(plate)
-        return slots.withUnsafeBufferPointer { slots -> Bool in
-            var i = Int(truncatingIfNeeded: RowKey.hash(plate.low, rest, time, camera)) & mask
-            while slots[i].plateRest != 0 {
-                let s = slots[i]
-                if s.plateRest == rest && s.plateLow == plate.low && s.time == time && s.camera == camera { return true }
-                i = (i &+ 1) & mask
-            }
-            return false
-        }
+        contains(hash: RowKey.hash(plate: plate, time: time, camera: camera), plate: plate, time: time, camera: camera)
     }
 
     /// Empties the set, keeping its size.
