@@ -71,8 +71,10 @@ struct LakeManifest: Sendable, Equatable {
         var settings = Settings(order: .space, pseudonymous: false, compression: "", agency: "")
         var partitions: [String: Partition] = [:]
         var offset = 0
-        for (n, line) in String(decoding: body, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            defer { offset += line.utf8.count + 1 }
+        // Split on the newline byte: "\r\n" is one `Character`, and must not join two lines.
+        for (n, bytes) in body.split(separator: 0x0A, omittingEmptySubsequences: false).enumerated() {
+            let line = Substring(String(decoding: bytes, as: UTF8.self))
+            defer { offset += bytes.count + 1 }
             if line.isEmpty { continue }
             if n == 0 {
                 guard line == magic else { throw corrupt(0, "not a Sightline export manifest (first line \"\(line.prefix(40))\")") }
@@ -117,15 +119,26 @@ struct LakeManifest: Sendable, Equatable {
         return b.enumerated().allSatisfy { i, c in i == 4 || i == 7 || (c >= 0x30 && c <= 0x39) }
     }
 
+    /// `%`, space and every control character as `%XX`: no line of the manifest then holds a
+    /// carriage return, which would join it to the next ("\r\n" is one `Character`).
     private static func escape(_ s: String) -> String {
-        s.unicodeScalars.map { $0 == "%" || $0 == "\n" || $0 == " " ? "%" + String(hex8($0.value).suffix(2)) : String($0) }.joined()
+        s.unicodeScalars.map { $0 == "%" || $0 == " " || $0.value < 0x20 || $0.value == 0x7F ? "%" + String(hex8($0.value).suffix(2)) : String($0) }.joined()
     }
 
+    /// `%XX` with exactly two hex digits is the byte XX; anything else is itself.
     private static func unescape(_ s: String) -> String {
+        func hexValue(_ c: Unicode.Scalar) -> UInt32? {
+            switch c.value {
+            case 0x30...0x39: c.value - 0x30
+            case 0x41...0x46: c.value - 0x41 + 10
+            case 0x61...0x66: c.value - 0x61 + 10
+            default: nil
+            }
+        }
         var out = "", it = Array(s.unicodeScalars), i = 0
         while i < it.count {
-            if it[i] == "%", i + 2 < it.count, let v = UInt32(String(String.UnicodeScalarView(it[(i + 1)...(i + 2)])), radix: 16),
-               let scalar = Unicode.Scalar(v) {
+            if it[i] == "%", i + 2 < it.count, let high = hexValue(it[i + 1]), let low = hexValue(it[i + 2]),
+               let scalar = Unicode.Scalar(high << 4 | low) {
                 out.unicodeScalars.append(scalar)
                 i += 3
             } else {
