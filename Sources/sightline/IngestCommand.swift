@@ -169,10 +169,9 @@ struct IngestCommand: ParsableCommand {
             let rejection: RejectedRow?
             if isCSV {
                 rejection = SightingParser.appendFastRow(bytes, roles: UnsafeBufferPointer(roles), into: &batch)
-                    ? nil : parser.parseGeneralCSVLine(bytes, number: number, into: &batch)
+                    ? nil : parser.parseGeneralLine(bytes, number: number, into: &batch)
             } else {
-                rejection = SightingParser.appendFastNDJSONRow(bytes, into: &batch)
-                    ? nil : parser.parseNDJSONLine(bytes, number: number, into: &batch)
+                rejection = parser.parseNDJSONLine(bytes, number: number, into: &batch)
             }
             if let rejected = rejection {
                 totals.rejected += 1

@@ -25,11 +25,11 @@ extension SightingParser {
     package func parseCSVLine(_ line: UnsafeRawBufferPointer, number: Int, roles: [UInt8],
                              into batch: inout SightingBatch) -> RejectedRow? {
         if roles.withUnsafeBufferPointer({ Self.appendFastRow(line, roles: $0, into: &batch) }) { return nil }
-        return parseGeneralCSVLine(line, number: number, into: &batch)
+        return parseGeneralLine(line, number: number, into: &batch)
     }
 
     /// Appends a clean CSV line (`roles` from `fastRoles`) to `batch`; false, appending
-    /// nothing, when the line needs the general parser (`parseGeneralCSVLine`). Static and
+    /// nothing, when the line needs the general parser (`parseGeneralLine`). Static and
     /// over raw buffers, so a loop calling it per line touches no reference.
     @inline(__always)
     package static func appendFastRow(_ line: UnsafeRawBufferPointer, roles: UnsafeBufferPointer<UInt8>,
@@ -50,13 +50,7 @@ extension SightingParser {
     /// Parses one NDJSON line into `batch`; returns the rejection, if any.
     package func parseNDJSONLine(_ line: UnsafeRawBufferPointer, number: Int, into batch: inout SightingBatch) -> RejectedRow? {
         if Self.appendFastNDJSONRow(line, into: &batch) { return nil }
-        switch parse(Substring(String(decoding: line, as: UTF8.self)), number: number) {
-        case .success(let s):
-            batch.append(s)
-            return nil
-        case .failure(let rejected):
-            return rejected
-        }
+        return parseGeneralLine(line, number: number, into: &batch)
     }
 
     /// Appends a plain NDJSON line to `batch`: one flat object whose strings hold no escapes
@@ -169,9 +163,9 @@ extension SightingParser {
         return i > fractionStart && i == t.count
     }
 
-    /// Parses one CSV line the general way (quotes, every error named) into `batch`;
-    /// returns the rejection, if any.
-    package func parseGeneralCSVLine(_ line: UnsafeRawBufferPointer, number: Int, into batch: inout SightingBatch) -> RejectedRow? {
+    /// Parses one line of either format the general way (quotes, escapes, every error
+    /// named) into `batch`; returns the rejection, if any.
+    package func parseGeneralLine(_ line: UnsafeRawBufferPointer, number: Int, into batch: inout SightingBatch) -> RejectedRow? {
         switch parse(Substring(String(decoding: line, as: UTF8.self)), number: number) {
         case .success(let s):
             batch.append(s)

@@ -66,7 +66,7 @@ public struct SightingParser: Sendable {
         switch format {
         case .csv:
             if roles.withUnsafeBufferPointer({ Self.appendFastRow(line, roles: $0, into: &batch) }) { return nil }
-            return parseGeneralCSVLine(line, number: number, into: &batch)
+            return parseGeneralLine(line, number: number, into: &batch)
         case .ndjson:
             return parseNDJSONLine(line, number: number, into: &batch)
         }

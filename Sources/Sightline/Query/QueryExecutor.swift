@@ -109,6 +109,9 @@ enum QueryExecutor {
     static func scanMemory<Sink: MatchSink>(_ plan: QueryPlan, into _: Sink.Type, stats: inout QueryStatistics) -> Sink {
         let query = plan.query
         var memorySink = Sink(plan)
+        // One box, or two across the antimeridian (computed once, not per batch).
+        var areaBoxes: [GeoBox]?
+        if case .area(let area) = query.kind, case let boxes = area.coveringBoxes, boxes.count <= 2 { areaBoxes = boxes }
         for batch in plan.memory {
             stats.rowsExamined += batch.count
             func consider(_ r: Int) {
@@ -126,8 +129,8 @@ enum QueryExecutor {
                 batch.plates.withUnsafeBufferPointer { plates in
                     for r in plates.indices where plates[r] == plate { consider(r) }
                 }
-            case .area(let area) where area.coveringBoxes.count <= 2:  // one box, or two across the antimeridian
-                let boxes = area.coveringBoxes
+            case .area where areaBoxes != nil:
+                let boxes = areaBoxes!
                 let a = boxes[0], b = boxes.count > 1 ? boxes[1] : boxes[0]
                 @inline(__always) func inside(_ box: GeoBox, _ lat: Int32, _ lon: Int32) -> Bool {
                     lat >= box.minLatitudeE7 && lat <= box.maxLatitudeE7 && lon >= box.minLongitudeE7 && lon <= box.maxLongitudeE7
