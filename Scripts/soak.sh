@@ -6,6 +6,7 @@
 # oracle, a full check after every restart, the files checked at the end.
 #
 #   bash Scripts/soak.sh MINUTES [SEED]      exit 0 only when every check held
+#   SANITIZE=thread bash Scripts/soak.sh ...  the same under ThreadSanitizer (own build dir)
 #
 # Debug build: the engine's debug-build assertions run too. On failure the store is kept.
 set -euo pipefail
@@ -13,9 +14,15 @@ cd "$(dirname "$0")/.."
 MINUTES="${1:?usage: bash Scripts/soak.sh MINUTES [SEED]}"
 SEED="${2:-$(( (RANDOM << 15) | RANDOM ))}"
 source Scripts/install-deps.sh >/dev/null
-swift build --product sightline-soak >/dev/null
-swift build --product sightline >/dev/null
-BIN="$(swift build --show-bin-path)"
+BUILD=()
+if [ -n "${SANITIZE:-}" ]; then
+  BUILD=(--sanitize="$SANITIZE" --scratch-path .build-"$SANITIZE")
+  # A report fails the run: the soak's own threads, the writer and the CLI readers alike.
+  export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1}"
+fi
+swift build "${BUILD[@]}" --product sightline-soak >/dev/null
+swift build "${BUILD[@]}" --product sightline >/dev/null
+BIN="$(swift build "${BUILD[@]}" --show-bin-path)"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/sightline-soak.XXXXXX")"
 status=0
 "$BIN/sightline-soak" run "$WORK/store" "$MINUTES" "$SEED" "$BIN/sightline" || status=$?

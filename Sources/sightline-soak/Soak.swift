@@ -33,6 +33,9 @@ final class Soak: @unchecked Sendable {
     }
 
     func count(_ what: String, _ n: Int = 1) { lock.lock(); counts[what, default: 0] += n; lock.unlock() }
+    /// A counter's value; under the lock, as the reader threads insert keys (and so
+    /// reallocate the dictionary) while the main thread reads.
+    func counted(_ what: String) -> Int { lock.lock(); defer { lock.unlock() }; return counts[what] ?? 0 }
     var isRunning: Bool { lock.lock(); defer { lock.unlock() }; return running && violations.isEmpty }
     var hasViolations: Bool { lock.lock(); defer { lock.unlock() }; return !violations.isEmpty }
 
@@ -90,7 +93,7 @@ final class Soak: @unchecked Sendable {
             if let reply, reply.hasPrefix("ERR") { violation("writer failed on '\(command)': \(reply)"); lock.lock(); running = false; lock.unlock(); return }
             // Killed (or dying): start a new writer, check everything, then send the op again.
             guard restartWriter() else { return }
-            fullCheck("after restart \(counts["restarts"] ?? 0)")
+            fullCheck("after restart \(counted("restarts"))")
         }
     }
 

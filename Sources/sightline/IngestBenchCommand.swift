@@ -1,10 +1,12 @@
 import ArgumentParser
 import Foundation
-import Sightline
+@_spi(Benchmarks) import Sightline
 import SightlineWorkload
 
 /// Measures ingest through the library: generated ALPR-like batches appended to a store,
 /// generation excluded from the append time; reports peak RSS (bounded-memory check).
+/// With `--reads-per-second`, a reader thread takes snapshots and runs histories of
+/// recently appended plates meanwhile, as a service answering queries while it ingests.
 struct IngestBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ingest-bench",
@@ -15,6 +17,8 @@ struct IngestBenchCommand: ParsableCommand {
     @Option(help: "Sightings to append.") var rows = 10_000_000
     @Option(help: "Rows per append.") var batchRows = 100_000
     @OptionGroup var storeArguments: StoreArguments
+    @Option(help: "Snapshots a second, each running one history of a recently appended plate, while appending (0: none).")
+    var readsPerSecond = 0
     @Option(help: "Write the figures as JSON here.") var json: String?
 
     func run() throws {
@@ -26,6 +30,7 @@ struct IngestBenchCommand: ParsableCommand {
             let start = clock.now
             var done = 0, batchNumber: UInt64 = 0
             var progress = Progress(enabled: isatty(2) != 0)
+            let reader = readsPerSecond > 0 ? ConcurrentHistories(store: target, perSecond: readsPerSecond) : nil
             while done < rows {
                 // A live feed: one city throughout, each batch a day of reads starting an
                 // hour after the previous batch's (so late rows overlap recent segments only).
@@ -33,6 +38,7 @@ struct IngestBenchCommand: ParsableCommand {
                 let t0 = clock.now
                 try target.append(batch)
                 appendTime += clock.now - t0
+                reader?.offer(batch.plates[batch.count / 2])
                 done += batch.count
                 batchNumber += 1
                 progress.update(rows: done, bytes: 0, total: nil)
@@ -40,6 +46,7 @@ struct IngestBenchCommand: ParsableCommand {
             let t0 = clock.now
             try target.flush()
             appendTime += clock.now - t0
+            let reads = reader?.stop()
             try target.close()
             progress.finish()
             var usage = rusage()
@@ -48,15 +55,61 @@ struct IngestBenchCommand: ParsableCommand {
             print("ingest (append + flush, generation excluded): \(formatRate(done, appendTime))")
             print("overall, with generation: \(formatRate(done, clock.now - start))")
             print("peak RSS: \(formatBytes(Int(usage.ru_maxrss) * 1024))")
+            if let reads {
+                print(String(format: "concurrent histories: %d, snapshot + query p50 %.2f ms, p99 %.2f ms", reads.count, reads.p50, reads.p99))
+            }
             if let json {
                 let report: [String: Any] = ["rows": done, "segments": target.segmentNames.count,
                                              "appendRowsPerSecond": Double(done) / seconds(appendTime),
                                              "overallRowsPerSecond": Double(done) / seconds(clock.now - start),
-                                             "peakRSSBytes": Int(usage.ru_maxrss) * 1024]
+                                             "peakRSSBytes": Int(usage.ru_maxrss) * 1024,
+                                             "concurrentHistories": reads?.count ?? 0,
+                                             "concurrentHistoryP50Ms": reads?.p50 ?? 0, "concurrentHistoryP99Ms": reads?.p99 ?? 0]
                 try JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys]).write(to: URL(fileURLWithPath: json))
             }
         } catch {
             throw CommandFailure(error)
         }
+    }
+}
+
+/// A reader beside the appends: `perSecond` times a second, a snapshot and the history of
+/// the latest plate offered, timed together.
+private final class ConcurrentHistories: @unchecked Sendable {
+    private let lock = NSLock()
+    private var plate: Plate?
+    private var running = true
+    private var latencies: [Double] = []
+    private let done = DispatchSemaphore(value: 0)
+
+    init(store: Store, perSecond: Int) {
+        let pause = 1.0 / Double(perSecond)
+        Thread.detachNewThread { [self] in
+            let clock = ContinuousClock()
+            while true {
+                lock.lock(); let go = running, next = plate; lock.unlock()
+                guard go else { break }
+                if let next, let query = try? Query(.history(next)) {
+                    let t0 = clock.now
+                    // Unaudited: the engine's cost alone (an audited read adds the audit log's fsync).
+                    _ = try? store.snapshot(access: AccessContext(requester: "ingest-bench", purpose: "benchmark")).unaudited.run(query)
+                    let ms = seconds(clock.now - t0) * 1000
+                    lock.lock(); latencies.append(ms); lock.unlock()
+                }
+                Thread.sleep(forTimeInterval: pause)
+            }
+            done.signal()
+        }
+    }
+
+    func offer(_ p: Plate) { lock.lock(); plate = p; lock.unlock() }
+
+    /// Stops the reader; how many histories ran and their p50 and p99 in milliseconds.
+    func stop() -> (count: Int, p50: Double, p99: Double) {
+        lock.lock(); running = false; lock.unlock()
+        done.wait()
+        let sorted = latencies.sorted()
+        guard !sorted.isEmpty else { return (0, 0, 0) }
+        return (sorted.count, sorted[sorted.count / 2], sorted[min(sorted.count - 1, sorted.count * 99 / 100)])
     }
 }

@@ -17,9 +17,8 @@ extension Store {
             let next = old.nextSequence
             s.log = try LogWriter.create("\(directory)/\(Self.logName(next))", firstSequence: next,
                                          durability: options.durability, fileSystem: fileSystem)
-            s.frozen = s.buffer
+            s.frozen = s.buffer.takeAll(nextTail: s.spare ?? SightingBatch(capacity: min(options.bufferRows, 1 << 16)))
             s.flushing = true
-            s.buffer = s.spare ?? SightingBatch(capacity: min(options.bufferRows, 1 << 16))
             s.spare = nil
             // The frozen rows' keys move with them: an append equal to a frozen row is a
             // duplicate (no second copy in snapshots, no second alert).
@@ -36,7 +35,8 @@ extension Store {
     private func flushInBackground(persistedSequence: UInt64, oldLog: String) {
         let span = startSpan("sightline.flush")
         let started = ContinuousClock.now
-        var rows = state.withLock { (s: inout State) in s.frozen ?? SightingBatch() }
+        // Joined here, off the lock: snapshots taken meanwhile keep the chunks.
+        var rows = WriteBuffer.joined(state.withLock { (s: inout State) in s.frozen })
         span.attributes["sightline.rows"] = rows.count
         do throws(SightlineError) {
             // The manifest may not pass a record whose alerts are still being written (a
@@ -48,7 +48,7 @@ extension Store {
             // The segment goes live and the frozen rows leave memory in one step, so no
             // snapshot sees them twice or misses them.
             try writeSegmentAndManifest(rows, persistedSequence: persistedSequence) { (s: inout State) in
-                s.frozen = nil
+                s.frozen = []
                 if s.frozenKeys.count > 0 { s.frozenKeys.removeAll() }
             }
             state.withLock { (s: inout State) in

@@ -75,7 +75,7 @@ extension Store {
     /// The store's shape now; compaction debt judged against `compaction` (the defaults
     /// when nil).
     public func statistics(compaction: CompactionOptions? = nil) throws(SightlineError) -> StoreStatistics {
-        let (segments, memoryRows) = state.withLock { s in (s.segments, s.buffer.count + (s.frozen?.count ?? 0)) }
+        let (segments, memoryRows) = state.withLock { s in (s.segments, s.frozen.reduce(s.buffer.count) { $0 + $1.count }) }
         return try Self.statistics(of: segments, memoryRows: memoryRows, compaction: compaction ?? options.compaction ?? CompactionOptions(),
                                    directory: directory, fileSystem: fileSystem)
     }

@@ -125,9 +125,9 @@ extension Store {
     public func enforceRetention() throws(SightlineError) -> RewriteSummary {
         guard let now = retentionRule() else { return RewriteSummary() }
         let bufferExpired = state.withLock { s in
-            (0..<s.buffer.count).contains { i in
-                s.buffer.times[i] < now.keepsFrom && !now.keeps(plate: s.buffer.plates[i], time: s.buffer.times[i], camera: s.buffer.cameras[i],
-                                                                latitudeE7: s.buffer.latitudesE7[i], longitudeE7: s.buffer.longitudesE7[i])
+            s.buffer.contains { rows, i in
+                rows.times[i] < now.keepsFrom && !now.keeps(plate: rows.plates[i], time: rows.times[i], camera: rows.cameras[i],
+                                                            latitudeE7: rows.latitudesE7[i], longitudeE7: rows.longitudesE7[i])
             }
         }
         if bufferExpired { try flush() }

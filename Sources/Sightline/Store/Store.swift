@@ -48,12 +48,14 @@ public final class Store: Sendable {
     struct State {
         var manifest: Manifest
         var segments: [SegmentReader]
-        /// Rows appended since the last freeze, and their keys.
-        var buffer = SightingBatch()
+        /// Rows appended since the last freeze (sealed in chunks as snapshots share them),
+        /// and their keys.
+        var buffer = WriteBuffer()
         var bufferKeys: RowKeySet
-        /// Rows handed to the background flush: still visible to snapshots until their
-        /// segment is live. An append equal to one of them is dropped (`frozenKeys`).
-        var frozen: SightingBatch?
+        /// Rows handed to the background flush (the buffer's chunks): still visible to
+        /// snapshots until their segment is live. An append equal to one of them is dropped
+        /// (`frozenKeys`).
+        var frozen: [SightingBatch] = []
         /// The previous frozen batch's storage, emptied, for the next buffer: reusing it
         /// spares the page faults of fresh memory.
         var spare: SightingBatch?
@@ -196,7 +198,9 @@ public final class Store: Sendable {
                     }
                     let before = s.buffer.count
                     Self.bufferNewRows(record.batch, into: &s)
-                    if s.matcher != nil { replayedRecords.append((record.sequence, s.buffer.slice(before..<s.buffer.count))) }
+                    // Nothing is sealed before the store is shared: the tail holds every row.
+                    assert(s.buffer.sealed.isEmpty)
+                    if s.matcher != nil { replayedRecords.append((record.sequence, s.buffer.tail.slice(before..<s.buffer.count))) }
                     nextSequence = record.sequence + 1
                 }
             }
@@ -212,8 +216,8 @@ public final class Store: Sendable {
         // Start clean: flush what was replayed here, on this thread (the store is not shared
         // yet), then start a new log and delete the old ones.
         let replayed = state.withLock { (s: inout State) -> SightingBatch in
-            defer { s.buffer = SightingBatch(); s.bufferKeys.removeAll() }
-            return s.buffer
+            defer { s.bufferKeys.removeAll() }
+            return WriteBuffer.joined(s.buffer.takeAll())
         }
         if !replayed.isEmpty || manifest.persistedSequence != nextSequence {
             try writeSegmentAndManifest(replayed, persistedSequence: nextSequence)
@@ -510,7 +514,7 @@ public final class Store: Sendable {
     /// A view for the engine's own reads (deduplication, purges, statistics): not audited.
     func engineSnapshot() -> StoreSnapshot {
         state.withLock { (s: inout State) -> StoreSnapshot in
-            StoreSnapshot(segments: s.segments, memory: (s.frozen.map { [$0] } ?? []) + [s.buffer], retention: retentionRule(s),
+            StoreSnapshot(segments: s.segments, memory: s.frozen + s.buffer.chunksForSnapshot(), retention: retentionRule(s),
                           parallelism: options.queryParallelism, metrics: metrics, investigationLimits: s.investigationLimits)
         }
     }
