@@ -112,8 +112,8 @@ enum QueryExecutor {
         // One box, or two across the antimeridian (computed once, not per batch).
         var areaBoxes: [GeoBox]?
         if case .area(let area) = query.kind, case let boxes = area.coveringBoxes, boxes.count <= 2 { areaBoxes = boxes }
-        for batch in plan.memory {
-            stats.rowsExamined += batch.count
+        for (m, batch) in plan.memory.enumerated() {
+            let plateIndex = m < plan.memoryPlateIndexes.count ? plan.memoryPlateIndexes[m] : nil
             func consider(_ r: Int) {
                 if query.matches(plate: batch.plates[r], time: batch.times[r], latitudeE7: batch.latitudesE7[r],
                                  longitudeE7: batch.longitudesE7[r], camera: batch.cameras[r],
@@ -126,10 +126,21 @@ enum QueryExecutor {
             }
             switch query.kind {
             case .history(let plate):
+                if let plateIndex {
+                    var candidates = 0
+                    plateIndex.forEachCandidate(of: plate, in: batch) { r in
+                        candidates += 1
+                        if batch.plates[r] == plate { consider(r) }
+                    }
+                    stats.rowsExamined += candidates
+                    continue
+                }
+                stats.rowsExamined += batch.count
                 batch.plates.withUnsafeBufferPointer { plates in
                     for r in plates.indices where plates[r] == plate { consider(r) }
                 }
             case .area where areaBoxes != nil:
+                stats.rowsExamined += batch.count
                 let boxes = areaBoxes!
                 let a = boxes[0], b = boxes.count > 1 ? boxes[1] : boxes[0]
                 @inline(__always) func inside(_ box: GeoBox, _ lat: Int32, _ lon: Int32) -> Bool {
@@ -141,6 +152,7 @@ enum QueryExecutor {
                     }
                 }
             case .area, .search:
+                stats.rowsExamined += batch.count
                 for r in 0..<batch.count { consider(r) }
             }
         }

@@ -85,6 +85,8 @@ public struct QueryPlan: Sendable {
     /// Columns the execution decodes.
     public var columns: ColumnSet
     let memory: [SightingBatch]
+    /// A plate index per `memory` batch (nil: scanned), or empty.
+    let memoryPlateIndexes: [MemoryPlateIndex?]
     let plateKey: UInt64?
     /// The heat map's grouping, when the plan runs for one.
     var grouping: HeatmapGrouping?

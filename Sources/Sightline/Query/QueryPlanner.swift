@@ -3,7 +3,7 @@ import Dispatch
 /// Chooses, per segment, the cheapest way to read it for a query, from index statistics:
 /// segment and block time ranges, the plate filter and key ranges, the spatial tree.
 enum QueryPlanner {
-    static func plan(_ query: Query, segments: [SegmentReader], memory: [SightingBatch], countOnly: Bool,
+    static func plan(_ query: Query, segments: [SegmentReader], memory: [SightingBatch], memoryPlateIndexes: [MemoryPlateIndex?] = [], countOnly: Bool,
                      parallelism: Int = Machine.coreCount) throws(SightlineError) -> QueryPlan {
         let clock = ContinuousClock()
         let start = clock.now
@@ -46,7 +46,7 @@ enum QueryPlanner {
         }
         let memoryRows = memory.reduce(0) { $0 + $1.count }
         return QueryPlan(query: query, segments: plans, skippedSegments: reasons, memoryRows: memoryRows, planningTime: clock.now - start,
-                         columns: columns, memory: memory, plateKey: plateKey, grouping: nil)
+                         columns: columns, memory: memory, memoryPlateIndexes: memoryPlateIndexes, plateKey: plateKey, grouping: nil)
     }
 
     /// Per segment, the plate n-gram index's candidate blocks for `pattern` (nil: no index,

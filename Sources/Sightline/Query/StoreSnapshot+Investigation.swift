@@ -152,7 +152,7 @@ extension StoreSnapshot {
         // Only the segments meeting a window: the hull spans the gaps between the plate's
         // days (a plate seen in March and in May would plan every segment in between).
         let meeting = segments.filter { s in windows.cameraIntervals.contains { CameraWindows.overlaps($0, s.statistics.minTime, s.statistics.maxTime) } }
-        var narrowed = StoreSnapshot(segments: meeting, memory: memory, retention: retention, parallelism: parallelism,
+        var narrowed = StoreSnapshot(segments: meeting, memory: memory, memoryPlateIndexes: memoryPlateIndexes, retention: retention, parallelism: parallelism,
                                      metrics: metrics, investigationLimits: investigationLimits)
         narrowed.visibility = visibility
         var plan = try narrowed.plan(query, countOnly: true)

@@ -21,7 +21,8 @@ extension StoreSnapshot {
         // Sharing policy: rows of hidden cameras are filtered where rows are examined, so they
         // are never materialized nor counted.
         if let visibility { query.filters.visibility = visibility }
-        var plan = try QueryPlanner.plan(query, segments: segments, memory: memory, countOnly: countOnly, parallelism: parallelism)
+        var plan = try QueryPlanner.plan(query, segments: segments, memory: memory, memoryPlateIndexes: memoryPlateIndexes,
+                                         countOnly: countOnly, parallelism: parallelism)
         plan.parallelism = parallelism
         return plan
     }

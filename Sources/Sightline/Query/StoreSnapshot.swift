@@ -3,6 +3,8 @@ public struct StoreSnapshot: Sendable {
     let segments: [SegmentReader]
     /// Rows not yet in a segment: the batch being flushed (if any), then the buffer.
     let memory: [SightingBatch]
+    /// A plate index per `memory` batch (nil: scanned), or empty when none has one.
+    var memoryPlateIndexes: [MemoryPlateIndex?] = []
     /// What retention keeps now (nil: every row): expired rows are never returned.
     var retention: RetentionRule? = nil
     /// Threads a query may read segments with (`StoreOptions.queryParallelism`).

@@ -17,7 +17,7 @@ extension Store {
             let next = old.nextSequence
             s.log = try LogWriter.create("\(directory)/\(Self.logName(next))", firstSequence: next,
                                          durability: options.durability, fileSystem: fileSystem)
-            s.frozen = s.buffer.takeAll(nextTail: s.spare ?? SightingBatch(capacity: min(options.bufferRows, 1 << 16)))
+            (s.frozen, s.frozenPlateIndexes) = s.buffer.takeAll(nextTail: s.spare ?? SightingBatch(capacity: min(options.bufferRows, 1 << 16)))
             s.flushing = true
             s.spare = nil
             // The frozen rows' keys move with them: an append equal to a frozen row is a
@@ -49,6 +49,7 @@ extension Store {
             // snapshot sees them twice or misses them.
             try writeSegmentAndManifest(rows, persistedSequence: persistedSequence) { (s: inout State) in
                 s.frozen = []
+                s.frozenPlateIndexes = []
                 if s.frozenKeys.count > 0 { s.frozenKeys.removeAll() }
             }
             state.withLock { (s: inout State) in

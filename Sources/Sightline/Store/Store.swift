@@ -56,6 +56,7 @@ public final class Store: Sendable {
         /// snapshots until their segment is live. An append equal to one of them is dropped
         /// (`frozenKeys`).
         var frozen: [SightingBatch] = []
+        var frozenPlateIndexes: [MemoryPlateIndex?] = []
         /// The previous frozen batch's storage, emptied, for the next buffer: reusing it
         /// spares the page faults of fresh memory.
         var spare: SightingBatch?
@@ -217,7 +218,7 @@ public final class Store: Sendable {
         // yet), then start a new log and delete the old ones.
         let replayed = state.withLock { (s: inout State) -> SightingBatch in
             defer { s.bufferKeys.removeAll() }
-            return WriteBuffer.joined(s.buffer.takeAll())
+            return WriteBuffer.joined(s.buffer.takeAll().chunks)
         }
         if !replayed.isEmpty || manifest.persistedSequence != nextSequence {
             try writeSegmentAndManifest(replayed, persistedSequence: nextSequence)
@@ -514,7 +515,9 @@ public final class Store: Sendable {
     /// A view for the engine's own reads (deduplication, purges, statistics): not audited.
     func engineSnapshot() -> StoreSnapshot {
         state.withLock { (s: inout State) -> StoreSnapshot in
-            StoreSnapshot(segments: s.segments, memory: s.frozen + s.buffer.chunksForSnapshot(), retention: retentionRule(s),
+            let buffered = s.buffer.chunksForSnapshot()
+            return StoreSnapshot(segments: s.segments, memory: s.frozen + buffered.chunks,
+                                 memoryPlateIndexes: s.frozenPlateIndexes + buffered.plateIndexes, retention: retentionRule(s),
                           parallelism: options.queryParallelism, metrics: metrics, investigationLimits: s.investigationLimits)
         }
     }

@@ -10,9 +10,14 @@
 /// binary counter: a chunk merges into its predecessor while that is less than twice its
 /// size, up to `mergeLimit` rows), so one snapshot per append leaves O(log n) small chunks
 /// and each row is copied O(log n) times, never the whole buffer.
+///
+/// Each sealed chunk of `MemoryPlateIndex.minimumRows` rows or more carries a plate index
+/// (built by the first history that reads it), which every later snapshot and the flush's
+/// frozen rows share.
 struct WriteBuffer {
-    /// Chunks no append touches again, oldest first.
+    /// Chunks no append touches again, oldest first, and their plate indexes.
     private(set) var sealed: [SightingBatch] = []
+    private(set) var sealedIndexes: [MemoryPlateIndex?] = []
     private var sealedRows = 0
     /// The open tail.
     private(set) var tail: SightingBatch
@@ -30,20 +35,24 @@ struct WriteBuffer {
 
     mutating func appendRow(_ i: Int, of other: SightingBatch) { tail.appendRow(i, of: other) }
 
-    /// Every buffered row as chunks a snapshot may keep: the tail is sealed first.
-    mutating func chunksForSnapshot() -> [SightingBatch] {
+    /// Every buffered row as chunks a snapshot may keep, with their plate indexes: the
+    /// tail is sealed first.
+    mutating func chunksForSnapshot() -> (chunks: [SightingBatch], plateIndexes: [MemoryPlateIndex?]) {
         seal()
-        return sealed
+        return (sealed, sealedIndexes)
     }
 
     /// Empties the buffer, returning its rows in append order as chunks (the tail alone
     /// when nothing was sealed), and makes `nextTail` the new tail. No rows are copied: the
     /// flush joins the chunks off the store's lock (`joined`).
-    mutating func takeAll(nextTail: SightingBatch = SightingBatch()) -> [SightingBatch] {
-        var all = sealed
-        if !tail.isEmpty || all.isEmpty { all.append(tail) }
+    mutating func takeAll(nextTail: SightingBatch = SightingBatch()) -> (chunks: [SightingBatch], plateIndexes: [MemoryPlateIndex?]) {
+        var all = sealed, indexes = sealedIndexes
+        if !tail.isEmpty || all.isEmpty {
+            all.append(tail)
+            indexes.append(MemoryPlateIndex.forBatch(ofCount: tail.count))
+        }
         self = WriteBuffer(tail: nextTail)
-        return all
+        return (all, indexes)
     }
 
     /// `chunks` as one batch: the only chunk itself, or a copy of all of them in order.
@@ -63,6 +72,7 @@ struct WriteBuffer {
     private mutating func seal() {
         guard !tail.isEmpty else { return }
         sealed.append(tail)
+        sealedIndexes.append(nil)
         sealedRows += tail.count
         tail = SightingBatch()
         while sealed.count >= 2 {
@@ -73,6 +83,11 @@ struct WriteBuffer {
             merged.append(contentsOf: last)
             sealed.removeLast(2)
             sealed.append(merged)
+            sealedIndexes.removeLast(2)
+            sealedIndexes.append(nil)
         }
+        // The new last chunk (the tail, or what it merged into) gets its index box now;
+        // small ones get none and are scanned.
+        sealedIndexes[sealedIndexes.count - 1] = MemoryPlateIndex.forBatch(ofCount: sealed[sealed.count - 1].count)
     }
 }
