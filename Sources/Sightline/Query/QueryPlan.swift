@@ -78,7 +78,7 @@ public struct QueryPlan: Sendable {
     public var segments: [SegmentPlan]
     /// Segments ruled out by their statistics alone (time range, plate filter, area), by reason.
     public var skippedSegments: [SkipReason: Int]
-    /// Rows not yet in a segment (checked one by one).
+    /// Rows not yet in a segment (found by plate index or a scan, then checked one by one).
     public var memoryRows: Int
     /// Time spent planning.
     public var planningTime: Duration

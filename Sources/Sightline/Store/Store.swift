@@ -518,7 +518,7 @@ public final class Store: Sendable {
             let buffered = s.buffer.chunksForSnapshot()
             return StoreSnapshot(segments: s.segments, memory: s.frozen + buffered.chunks,
                                  memoryPlateIndexes: s.frozenPlateIndexes + buffered.plateIndexes, retention: retentionRule(s),
-                          parallelism: options.queryParallelism, metrics: metrics, investigationLimits: s.investigationLimits)
+                                 parallelism: options.queryParallelism, metrics: metrics, investigationLimits: s.investigationLimits)
         }
     }
 
