@@ -19,6 +19,8 @@ struct IngestBenchCommand: ParsableCommand {
     @OptionGroup var storeArguments: StoreArguments
     @Option(help: "Snapshots a second, each running one history of a recently appended plate, while appending (0: none).")
     var readsPerSecond = 0
+    @Flag(help: "The reader opens the store read-only, as another service would, instead of using the owner's snapshots.")
+    var readOnlyReader = false
     @Option(help: "Write the figures as JSON here.") var json: String?
 
     func run() throws {
@@ -30,7 +32,13 @@ struct IngestBenchCommand: ParsableCommand {
             let start = clock.now
             var done = 0, batchNumber: UInt64 = 0
             var progress = Progress(enabled: isatty(2) != 0)
-            let reader = readsPerSecond > 0 ? ConcurrentHistories(store: target, perSecond: readsPerSecond) : nil
+            let access = AccessContext(requester: "ingest-bench", purpose: "benchmark")
+            let readOnly = readOnlyReader ? try ReadOnlyStore(directory: store, options: options) : nil
+            let snapshot: @Sendable () throws -> StoreSnapshot = {
+                // Unaudited: the engine's cost alone (an audited read adds the audit log's fsync).
+                try (readOnly.map { try $0.snapshot(access: access) } ?? target.snapshot(access: access)).unaudited
+            }
+            let reader = readsPerSecond > 0 ? ConcurrentHistories(snapshot: snapshot, perSecond: readsPerSecond) : nil
             while done < rows {
                 // A live feed: one city throughout, each batch a day of reads starting an
                 // hour after the previous batch's (so late rows overlap recent segments only).
@@ -82,7 +90,7 @@ private final class ConcurrentHistories: @unchecked Sendable {
     private var latencies: [Double] = []
     private let done = DispatchSemaphore(value: 0)
 
-    init(store: Store, perSecond: Int) {
+    init(snapshot: @escaping @Sendable () throws -> StoreSnapshot, perSecond: Int) {
         let pause = 1.0 / Double(perSecond)
         Thread.detachNewThread { [self] in
             let clock = ContinuousClock()
@@ -91,8 +99,7 @@ private final class ConcurrentHistories: @unchecked Sendable {
                 guard go else { break }
                 if let next, let query = try? Query(.history(next)) {
                     let t0 = clock.now
-                    // Unaudited: the engine's cost alone (an audited read adds the audit log's fsync).
-                    _ = try? store.snapshot(access: AccessContext(requester: "ingest-bench", purpose: "benchmark")).unaudited.run(query)
+                    _ = try? snapshot().run(query)
                     let ms = seconds(clock.now - t0) * 1000
                     lock.lock(); latencies.append(ms); lock.unlock()
                 }

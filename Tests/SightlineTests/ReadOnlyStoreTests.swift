@@ -46,6 +46,66 @@ private struct Fingerprint: Hashable, Sendable {
         #expect(throws: SightlineError.wrongPlateKeySecret(path: dir)) { try ReadOnlyStore(directory: dir, options: wrong) }
     }
 
+    /// A long-lived reader keeps the owner's logged rows as chunks between snapshots (large
+    /// enough to be plate-indexed): across appends, a flush, a purge and a new owner's
+    /// recovery, every snapshot's histories and rows equal a scan of what the owner holds.
+    @Test func aLiveReadersBufferedRowsFollowTheOwner() throws {
+        let dir = temporaryDirectory("ro-buffered")
+        defer { removeTree(dir) }
+        var g = SplitMix64(seed: 4242)
+        var seen = Set<RowKey>()
+        func batch() -> SightingBatch {
+            var b = SightingBatch()
+            for s in randomBatch(&g, rows: 9_000, plates: 200).sightings
+            where seen.insert(RowKey(plate: s.plate, time: s.time, camera: s.camera)).inserted { b.append(s) }
+            return b
+        }
+        var expected: [Sighting] = []
+        var owner: Store? = try Store(directory: dir, options: storeOptions(bufferRows: 1_000_000, durability: .none))
+        let reader = try ReadOnlyStore(directory: dir, options: storeOptions())
+        func check(_ what: String) throws {
+            let snapshot = try reader.snapshot()
+            #expect(sameRows(try snapshot.allSightings(), expected), "\(what): all rows")
+            for k in 0..<8 {
+                let plate = expected[Int(g.next() % UInt64(expected.count))].plate
+                let history = try snapshot.run(try Query(.history(plate))).rows
+                #expect(sameRows(history, expected.filter { $0.plate == plate }), "\(what): history \(k)")
+            }
+        }
+        for step in 0..<4 {
+            let b = batch()
+            try owner!.append(b)
+            expected += b.sightings
+            try check("append \(step)")
+        }
+        try owner!.flush()
+        try check("after a flush")
+        for step in 0..<2 {
+            let b = batch()
+            try owner!.append(b)
+            expected += b.sightings
+            try check("append \(step) after the flush")
+        }
+        let purged = expected[expected.count - 1].plate
+        try owner!.purge(purged)
+        expected.removeAll { $0.plate == purged }
+        try check("after a purge")
+        let b = batch()
+        try owner!.append(b)
+        expected += b.sightings
+        try check("append after the purge")
+        // A new owner recovers the logs (their rows go to a segment) and appends more.
+        try owner!.close()
+        owner = nil
+        owner = try Store(directory: dir, options: storeOptions(bufferRows: 1_000_000, durability: .none))
+        try check("after recovery")
+        let last = batch()
+        try owner!.append(last)
+        expected += last.sightings
+        try check("append after recovery")
+        try owner!.close()
+    }
+
     /// Readers race a writer that appends, flushes, compacts and purges: every snapshot
     /// equals the store after some prefix of the writer's operations — whole batches, purges
     /// applied or not — never a mix, and never older than an operation that had returned

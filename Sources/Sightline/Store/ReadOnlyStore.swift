@@ -38,6 +38,14 @@ public final class ReadOnlyStore: Sendable {
         var segments: [SegmentReader] = []
         /// Each log's records read so far (first sequence → the log's tail state).
         var logs: [UInt64: LogTail] = [:]
+        /// The rows of log records `memoryFrom..<memoryNext` as write-buffer chunks, kept
+        /// while the persisted sequence stays: each snapshot adds only the records read
+        /// since, seals them, and shares the chunks (and their plate indexes, built by the
+        /// first history over them) with every later snapshot. A copy of the records'
+        /// rows (the records stay, to rebuild from when the owner flushes).
+        var memory = WriteBuffer()
+        var memoryFrom = UInt64.max  // nothing buffered yet
+        var memoryNext: UInt64 = 0
         /// Rows of the owner's hotlist alerts (read from `ALERTS` up to `alertsRead`, only
         /// while the retention policy keeps hits longer).
         var hotlistHits: Set<RowKey> = []
@@ -142,7 +150,8 @@ public final class ReadOnlyStore: Sendable {
     /// The owner's rows now, under the retention the owner's files state now, and the
     /// camera registry that retention was resolved with.
     private func view() throws(SightlineError) -> (StoreSnapshot, CameraRegistry) {
-        let (segments, memory) = try state.withLock { (s: inout State) throws(SightlineError) -> ([SegmentReader], [SightingBatch]) in
+        let (segments, memory, plateIndexes) = try state.withLock {
+            (s: inout State) throws(SightlineError) -> ([SegmentReader], [SightingBatch], [MemoryPlateIndex?]) in
             try catchUp(&s)
         }
         // The owner may change the guardrails, registry, retention and holds at any time:
@@ -155,7 +164,8 @@ public final class ReadOnlyStore: Sendable {
         if shape?.keepsHitsLonger == true { hits = try readHotlistHits() }
         let retention = RetentionRule(shape, now: options.wallClock(), hits: hits,
                                       holds: try HoldsFile.read(directory: directory, fileSystem: fileSystem))
-        return (StoreSnapshot(segments: segments, memory: memory, retention: retention, parallelism: options.queryParallelism,
+        return (StoreSnapshot(segments: segments, memory: memory, memoryPlateIndexes: plateIndexes, retention: retention,
+                              parallelism: options.queryParallelism,
                               metrics: metrics, investigationLimits: limits), registry)
     }
 
@@ -182,7 +192,7 @@ public final class ReadOnlyStore: Sendable {
 
     // MARK: catching up
 
-    private func catchUp(_ s: inout State) throws(SightlineError) -> ([SegmentReader], [SightingBatch]) {
+    private func catchUp(_ s: inout State) throws(SightlineError) -> ([SegmentReader], [SightingBatch], [MemoryPlateIndex?]) {
         var lastError: SightlineError?
         for _ in 0..<Self.maximumAttempts {
             do throws(SightlineError) {
@@ -192,7 +202,8 @@ public final class ReadOnlyStore: Sendable {
                 // The owner removes files only after a newer manifest: an unchanged one
                 // means every file read above was the one it names.
                 guard try Manifest.read(directory: directory, fileSystem: fileSystem).generation == manifest.generation else { continue }
-                return (s.segments, memory)
+                let chunks = Self.buffer(memory, from: manifest.persistedSequence, &s)
+                return (s.segments, chunks.chunks, chunks.plateIndexes)
             } catch {
                 // A file the manifest named was removed by a newer one: start over.
                 guard case .io(_, _, let errno) = error, errno == ENOENT else { throw error }
@@ -200,6 +211,26 @@ public final class ReadOnlyStore: Sendable {
             }
         }
         throw lastError ?? .invalidArgument("\(directory): the owner changed the store \(Self.maximumAttempts) times during one snapshot")
+    }
+
+    /// The rows of `batches` (the records from `persisted` on, contiguous) as chunks for a
+    /// snapshot: only records past those already buffered are copied in. When the persisted
+    /// sequence moved (the owner flushed), or fewer records are there than were buffered (a
+    /// new owner recovered the logs), the buffer starts over — and that snapshot gets the
+    /// records as they are, uncopied and unindexed: a one-shot reader (the CLI) takes one
+    /// snapshot, and copying pays only from a reader's second snapshot on.
+    private static func buffer(_ batches: [SightingBatch], from persisted: UInt64, _ s: inout State)
+        -> (chunks: [SightingBatch], plateIndexes: [MemoryPlateIndex?]) {
+        let available = persisted + UInt64(batches.count)
+        if s.memoryFrom != persisted || s.memoryNext < persisted || s.memoryNext > available {
+            s.memory = WriteBuffer()
+            s.memoryFrom = persisted
+            s.memoryNext = persisted
+            return (batches, [])
+        }
+        for batch in batches.dropFirst(Int(s.memoryNext - persisted)) { s.memory.append(contentsOf: batch) }
+        s.memoryNext = available
+        return s.memory.chunksForSnapshot()
     }
 
     /// Opens the segments `manifest` names (reusing open ones) and drops the others.

@@ -50,10 +50,10 @@ extension Store {
     /// plate nor its key; returns its id (`deletionID`) to keep with the request. Audited
     /// (operation `purge`, the plate by its keyed name, the rows deleted) under `access`;
     /// the audit log itself is not rewritten.
-    @discardableResult
     ///
     /// Rows under a legal hold are not purged: the purge is refused (`legalHold`, naming the
     /// holds and how many rows they keep) unless `force`, and says so in its audit record.
+    @discardableResult
     public func purge(_ plate: Plate, time: TimeRange = .all, access: AccessContext = .unattributed,
                       force: Bool = false) throws(SightlineError) -> RewriteSummary {
         let query = "purge plate=#\(hex16(hasher.key(plate))) time=\(time.auditText)" + (force ? " force" : "")
