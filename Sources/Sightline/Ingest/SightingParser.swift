@@ -65,8 +65,7 @@ public struct SightingParser: Sendable {
     public func append(line: UnsafeRawBufferPointer, number: Int, to batch: inout SightingBatch) -> RejectedRow? {
         switch format {
         case .csv:
-            if roles.withUnsafeBufferPointer({ Self.appendFastRow(line, roles: $0, into: &batch) }) { return nil }
-            return parseGeneralLine(line, number: number, into: &batch)
+            return parseCSVLine(line, number: number, roles: roles, into: &batch)
         case .ndjson:
             return parseNDJSONLine(line, number: number, into: &batch)
         }

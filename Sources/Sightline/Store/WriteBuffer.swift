@@ -65,8 +65,8 @@ struct WriteBuffer {
 
     /// Whether any buffered row satisfies `predicate` (given the chunk and the row's index in it).
     func contains(where predicate: (SightingBatch, Int) -> Bool) -> Bool {
-        for chunk in sealed + [tail] where (0..<chunk.count).contains(where: { predicate(chunk, $0) }) { return true }
-        return false
+        for chunk in sealed where (0..<chunk.count).contains(where: { predicate(chunk, $0) }) { return true }
+        return (0..<tail.count).contains { predicate(tail, $0) }
     }
 
     private mutating func seal() {
