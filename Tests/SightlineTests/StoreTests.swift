@@ -1,6 +1,7 @@
 import Testing
 import Glibc
 import Logging
+import Synchronization
 @_spi(Benchmarks) @testable import Sightline
 @testable import SightlineWorkload
 
@@ -140,6 +141,42 @@ func distinctBatches(_ count: Int, rows: Int, seed: UInt64) -> [SightingBatch] {
         let reopened = try Store(directory: dir, options: storeOptions())
         let got = keys(try reopened.snapshot().allSightings())
         #expect(got == keys(batches.flatMap(\.sightings)))
+    }
+
+    /// Flushes trust the check each append made (segments, frozen and buffered rows) and do
+    /// not check again: overlapping batches from many threads, with buffers small enough
+    /// that flushes run during the appends, must still store each row once, and the
+    /// appenders must be told of every duplicate.
+    @Test func overlappingAppendsDuringFlushesStoreEachRowOnce() throws {
+        let dir = temporaryDirectory("store-overlap-flush")
+        defer { removeTree(dir) }
+        let distinct = distinctBatches(60, rows: 50, seed: 21)
+        let all = distinct.flatMap(\.sightings)
+        // Every thread sends every batch, each in its own order: the same rows race each
+        // other into the buffer, the frozen rows and the segments.
+        let threads = 4
+        let reported = Mutex(0)
+        do {
+            let store = try Store(directory: dir, options: storeOptions(bufferRows: 300))
+            let errors = runOnThreads(threads) { t in
+                var g = SplitMix64(seed: UInt64(t) &+ 100)
+                var order = Array(distinct.indices)
+                for i in order.indices.reversed() { order.swapAt(i, Int(g.next() % UInt64(i + 1))) }
+                for i in order {
+                    let result = try store.append(distinct[i])
+                    reported.withLock { $0 += result.duplicates }
+                }
+            }
+            #expect(errors.isEmpty, "\(errors)")
+            try store.flush()
+            #expect(reported.withLock { $0 } == all.count * (threads - 1))
+            #expect(store.duplicatesDroppedAtFlush == 0)
+            #expect(try store.snapshot().allSightings().count == all.count)
+            #expect(sameRows(try store.snapshot().allSightings(), all))
+            try store.close()
+        }
+        let reopened = try Store(directory: dir, options: storeOptions())
+        #expect(sameRows(try reopened.snapshot().allSightings(), all))
     }
 
     @Test func lateAndOutOfOrderRowsAreAccepted() throws {

@@ -10,19 +10,49 @@
 extension Store {
     /// `rows` without those a segment already holds, and how many were dropped.
     func dropRowsAlreadyStored(_ rows: SightingBatch, segments: [SegmentReader]) throws(SightlineError) -> (SightingBatch, Int) {
-        guard let (stored, storedCount) = try rowsAlreadyStored(rows, segments: segments) else { return (rows, 0) }
+        guard Self.anyOverlaps(rows, segments) else { return (rows, 0) }
+        let (kept, _, dropped) = try dropRowsAlreadyStored(rows, hashes: Self.rowKeyHashes(rows), segments: segments)
+        return (kept, dropped)
+    }
+
+    /// `rows` (whose `RowKey.hash`es are `hashes`) without those a segment already holds,
+    /// the kept rows' hashes, and how many were dropped.
+    func dropRowsAlreadyStored(_ rows: SightingBatch, hashes: [UInt64],
+                               segments: [SegmentReader]) throws(SightlineError) -> (SightingBatch, [UInt64], Int) {
+        guard let (stored, storedCount) = try rowsAlreadyStored(rows, hashes: hashes, segments: segments) else {
+            return (rows, hashes, 0)
+        }
         var kept = SightingBatch(capacity: rows.count - storedCount)
-        for i in 0..<rows.count where !stored[i] { kept.appendRow(i, of: rows) }
-        return (kept, storedCount)
+        var keptHashes: [UInt64] = []
+        keptHashes.reserveCapacity(rows.count - storedCount)
+        for i in 0..<rows.count where !stored[i] {
+            kept.appendRow(i, of: rows)
+            keptHashes.append(hashes[i])
+        }
+        return (kept, keptHashes, storedCount)
     }
 
     /// Which of `rows` a segment already holds, and how many (nil: none).
     func rowsAlreadyStored(_ rows: SightingBatch, segments: [SegmentReader]) throws(SightlineError) -> ([Bool], Int)? {
+        guard Self.anyOverlaps(rows, segments) else { return nil }
+        return try rowsAlreadyStored(rows, hashes: Self.rowKeyHashes(rows), segments: segments)
+    }
+
+    /// Whether some segment's time range meets the rows' (else none can hold them).
+    private static func anyOverlaps(_ rows: SightingBatch, _ segments: [SegmentReader]) -> Bool {
+        guard let low = rows.times.min(), let high = rows.times.max() else { return false }
+        return segments.contains { $0.rowCount > 0 && $0.statistics.minTime <= high && $0.statistics.maxTime >= low }
+    }
+
+    /// Which of `rows` a segment already holds, and how many (nil: none); `hashes` are the
+    /// rows' `RowKey.hash`es.
+    func rowsAlreadyStored(_ rows: SightingBatch, hashes: [UInt64],
+                           segments: [SegmentReader]) throws(SightlineError) -> ([Bool], Int)? {
+        precondition(hashes.count == rows.count, "one key hash per row")
         guard !rows.isEmpty else { return nil }
         let low = rows.times.min()!, high = rows.times.max()!
         let overlapping = segments.filter { $0.rowCount > 0 && $0.statistics.minTime <= high && $0.statistics.maxTime >= low }
         guard !overlapping.isEmpty else { return nil }
-        let hashes = rows.plates.indices.map { RowKey.hash(plate: rows.plates[$0], time: rows.times[$0], camera: rows.cameras[$0]) }
         var stored = [Bool](repeating: false, count: rows.count)
         var storedCount = 0
         let decoder = BlockDecoder()
@@ -63,6 +93,17 @@ extension Store {
         }
         state.withLock { (s: inout State) in s.rowFilters.insert(filter, for: segment) }
         return filter
+    }
+
+    /// The key hash of every row of `batch` (`RowKey.hash`), computed once per append and
+    /// used by the segment check and the buffer's key set alike.
+    static func rowKeyHashes(_ batch: SightingBatch) -> [UInt64] {
+        [UInt64](unsafeUninitializedCapacity: batch.count) { hashes, initialized in
+            for i in 0..<batch.count {
+                hashes[i] = RowKey.hash(plate: batch.plates[i], time: batch.times[i], camera: batch.cameras[i])
+            }
+            initialized = batch.count
+        }
     }
 
     /// The row filter of rows about to become a segment.

@@ -47,7 +47,7 @@ extension Store {
             }
             // The segment goes live and the frozen rows leave memory in one step, so no
             // snapshot sees them twice or misses them.
-            try writeSegmentAndManifest(rows, persistedSequence: persistedSequence) { (s: inout State) in
+            try writeSegmentAndManifest(rows, persistedSequence: persistedSequence, checkedAtAppend: true) { (s: inout State) in
                 s.frozen = []
                 s.frozenPlateIndexes = []
                 if s.frozenKeys.count > 0 { s.frozenKeys.removeAll() }
@@ -79,11 +79,18 @@ extension Store {
     /// Drops rows already stored, writes the rest as a new segment (if any), and makes a
     /// durable manifest name it with `persistedSequence`; then the segment is live. Runs
     /// without the state lock, one at a time (the flush queue, or `init`).
-    func writeSegmentAndManifest(_ rows: SightingBatch, persistedSequence: UInt64,
+    ///
+    /// `checkedAtAppend`: every row was checked against the segments when it was appended
+    /// (and against the buffered and frozen rows under the lock that buffered it), so no
+    /// segment can hold it — segments added since then hold rows that were buffered or
+    /// frozen at that check, and compactions and purges only rewrite stored rows. Such rows
+    /// skip the second check (a hash and a filter probe per row and segment). Rows replayed
+    /// from a log at open were never checked against the segments and pass `false`.
+    func writeSegmentAndManifest(_ rows: SightingBatch, persistedSequence: UInt64, checkedAtAppend: Bool = false,
                                  andThen install: (inout State) -> Void = { _ in }) throws(SightlineError) {
         let (segments, current) = state.withLock { (s: inout State) in (s.segments, s.manifest) }
-        // The rows are sorted (on a second core) while the duplicate check probes the
-        // segments' row filters here; then the rows it found, and rows expired on arrival
+        // The rows are sorted (on a second core) while the duplicate check (if any) probes
+        // the segments' row filters here; then the rows it found, and rows expired on arrival
         // (retention, unless held), are left out of the sorted rows.
         let sorting = SortJob(rows, hasher: hasher)
         let group = DispatchGroup()
@@ -93,7 +100,7 @@ extension Store {
             sorting.run()
         }
         let found: ([Bool], Int)?
-        do throws(SightlineError) { found = try rowsAlreadyStored(rows, segments: segments) } catch {
+        do throws(SightlineError) { found = checkedAtAppend ? nil : try rowsAlreadyStored(rows, segments: segments) } catch {
             group.wait()
             throw error
         }

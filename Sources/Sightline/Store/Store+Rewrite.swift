@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Dispatch
 import Tracing
 
 /// Replacing live segments by rewritten ones: the engine under compaction, retention and
@@ -44,54 +45,39 @@ extension Store {
         summary.rowsRead = inputs.reduce(0) { $0 + $1.rowCount }
         var written: [(Manifest.Segment, SegmentReader, SplitBlockBloomFilter)] = []
         let writer = try SegmentWriter(hasher: hasher, options: options.segment, fileSystem: fileSystem)
-        let decoder = BlockDecoder()
         let clock = ContinuousClock()
         let started = clock.now
         var rowsDone = 0
         do throws(SightlineError) {
-            for group in groups {
-                var rows = SightingBatch()
-                for input in group.inputs {
-                    for b in 0..<input.blockCount {
-                        let s = input.blockStatistics(b)
-                        if let t = group.time, s.maxTime < t.from || (s.minTime >= t.to && t.to != .max) { continue }
-                        try decoder.decode(input, block: b, columns: .all)
-                        let c = DecodedColumns(decoder)  // plain pointers: no exclusivity check per row
-                        let from = group.time?.from ?? .min, to = group.time?.to ?? .max, bounded = group.time != nil
-                        decoder.forEachRow { plate, row in
-                            let time = c.times[row]
-                            if (!bounded || time >= from && (time < to || to == .max)) && keep(plate, time, c.cameras[row], c.latitudes[row], c.longitudes[row]) {
-                                rows.appendUnchecked(plate: plate, time: time, latitudeE7: c.latitudes[row],
-                                                     longitudeE7: c.longitudes[row], camera: c.cameras[row],
-                                                     confidence: c.confidences[row], regionCode: c.regions[row],
-                                                     image: c.images.isEmpty ? nil : c.images[row])
-                            }
-                        }
-                    }
-                }
-                for output in Self.split(rows, by: group.splitBy) {
-                    var start = 0
-                    while start < output.count {
-                        let end = min(output.count, start + targetRows)
-                        let chunk = start == 0 && end == output.count ? output : output.slice(start..<end)
+            // Group i + 1 is read, split and sorted on a second core while group i is
+            // written: reading is single-threaded, and the writer's own phases are not all
+            // parallel either. At most two groups' rows are in memory.
+            try withoutActuallyEscaping(keep) { (keep) throws(SightlineError) in
+                let reader = RewriteGroupReader(hasher: hasher, targetRows: targetRows, keep: keep)
+                defer { reader.waitForReading() }  // `keep` must not outlive this scope
+                let parallel = Machine.coreCount > 1
+                if let first = groups.first { reader.start(first, inBackground: false) }
+                for (i, group) in groups.enumerated() {
+                    let prepared = try reader.take()
+                    if i + 1 < groups.count { reader.start(groups[i + 1], inBackground: parallel) }
+                    for (chunk, filter) in prepared {
                         let name = Self.segmentName(manifest.nextSegmentNumber)
                         manifest.nextSegmentNumber += 1
                         let path = "\(directory)/\(name)"
                         let result = try writer.write(chunk, to: path)
-                        let reader = try SegmentReader(path: path, hasher: hasher, fileSystem: fileSystem)
+                        let segment = try SegmentReader(path: path, hasher: hasher, fileSystem: fileSystem)
                         written.append((Manifest.Segment(name: name, rowCount: result.rowCount, fileBytes: result.fileBytes,
-                                                         minTime: reader.statistics.minTime, maxTime: reader.statistics.maxTime),
-                                        reader, Self.rowFilter(of: chunk)))
+                                                         minTime: segment.statistics.minTime, maxTime: segment.statistics.maxTime),
+                                        segment, filter))
                         summary.rowsWritten += chunk.count
                         summary.bytesWritten += result.fileBytes
-                        start = end
                     }
-                }
-                rowsDone += group.inputs.reduce(0) { $0 + $1.rowCount }
-                if let limit = maximumRowsPerSecond, limit > 0 {
-                    // Throttle: sleep until the rows done fit the rate.
-                    let due = Double(rowsDone) / Double(limit) - seconds(clock.now - started)
-                    if due > 0 { usleep(UInt32(min(due, 60) * 1_000_000)) }
+                    rowsDone += group.inputs.reduce(0) { $0 + $1.rowCount }
+                    if let limit = maximumRowsPerSecond, limit > 0 {
+                        // Throttle: sleep until the rows done fit the rate.
+                        let due = Double(rowsDone) / Double(limit) - seconds(clock.now - started)
+                        if due > 0 { usleep(UInt32(min(due, 60) * 1_000_000)) }
+                    }
                 }
             }
         } catch {
@@ -166,6 +152,91 @@ extension Store {
         try DeletionLog.append(json, directory: directory, fileSystem: fileSystem)
         options.logger.notice("deleted rows", metadata: ["store": "\(directory)", "kind": "\(kind)", "rows": "\(summary.rowsDeleted)", "id": "\(id)"])
         return id
+    }
+}
+
+/// Reads one rewrite group at a time — decodes its inputs' rows that `keep` accepts, splits
+/// them by partition and into chunks of at most `targetRows`, sorts each chunk and builds
+/// its row filter — on a background thread or the caller's. One group is in flight at a
+/// time; `take` waits for it. The caller must `waitForReading()` before `keep` goes.
+final class RewriteGroupReader: @unchecked Sendable {
+    typealias Keep = (Plate, Int64, UInt32, Int32, Int32) -> Bool
+    private let hasher: PlateHasher
+    private let targetRows: Int
+    private let keep: Keep
+    private let decoder = BlockDecoder()
+    private let finished = DispatchGroup()
+    /// Set by the reading thread, read after `finished` is left.
+    private var result: Result<[(SortedBatch, SplitBlockBloomFilter)], SightlineError>?
+
+    init(hasher: PlateHasher, targetRows: Int, keep: @escaping Keep) {
+        self.hasher = hasher
+        self.targetRows = targetRows
+        self.keep = keep
+    }
+
+    /// Starts reading `group` (the previous group must have been taken).
+    func start(_ group: Store.RewriteGroup, inBackground: Bool) {
+        precondition(result == nil, "one group at a time")
+        if inBackground {
+            DispatchQueue.global(qos: .userInitiated).async(group: finished) { self.read(group) }
+        } else {
+            read(group)
+        }
+    }
+
+    /// The started group's sorted chunks with their row filters; waits for them.
+    func take() throws(SightlineError) -> [(SortedBatch, SplitBlockBloomFilter)] {
+        finished.wait()
+        defer { result = nil }
+        guard let result else { throw .invalidArgument("no rewrite group was started") }
+        return try result.get()
+    }
+
+    /// Waits until no group is being read.
+    func waitForReading() { finished.wait() }
+
+    private func read(_ group: Store.RewriteGroup) {
+        do throws(SightlineError) {
+            var chunks: [(SortedBatch, SplitBlockBloomFilter)] = []
+            for output in Store.split(try rows(of: group), by: group.splitBy) {
+                var start = 0
+                while start < output.count {
+                    let end = min(output.count, start + targetRows)
+                    let chunk = SortedBatch(start == 0 && end == output.count ? output : output.slice(start..<end), hasher: hasher)
+                    chunks.append((chunk, Store.rowFilter(of: chunk)))
+                    start = end
+                }
+            }
+            result = .success(chunks)
+        } catch {
+            result = .failure(error)
+        }
+    }
+
+    /// The rows of `group`'s inputs in its time range that `keep` accepts.
+    private func rows(of group: Store.RewriteGroup) throws(SightlineError) -> SightingBatch {
+        var rows = SightingBatch()
+        for input in group.inputs {
+            for b in 0..<input.blockCount {
+                let s = input.blockStatistics(b)
+                if let t = group.time, s.maxTime < t.from || (s.minTime >= t.to && t.to != .max) { continue }
+                try decoder.decode(input, block: b, columns: .all)
+                let c = DecodedColumns(decoder)  // plain pointers: no exclusivity check per row
+                let from = group.time?.from ?? .min, to = group.time?.to ?? .max, bounded = group.time != nil
+                let keep = self.keep
+                decoder.forEachRow { plate, row in
+                    let time = c.times[row]
+                    if (!bounded || time >= from && (time < to || to == .max)) && keep(plate, time, c.cameras[row], c.latitudes[row], c.longitudes[row]) {
+                        rows.appendUnchecked(plate: plate, time: time, latitudeE7: c.latitudes[row],
+                                             longitudeE7: c.longitudes[row], camera: c.cameras[row],
+                                             confidence: c.confidences[row], regionCode: c.regions[row],
+                                             image: c.images.isEmpty ? nil : c.images[row])
+                    }
+                }
+            }
+        }
+        return rows
     }
 }
 

@@ -303,8 +303,8 @@ public final class Store: Sendable {
         // decodes for the candidates); if the segments change meanwhile (a flush, a
         // compaction, a purge), the check is redone against the new ones.
         var checked = state.withLock { (s: inout State) in s.segments }
-        var candidate = try dropRowsAlreadyStored(batch, segments: checked).0
-        var hashes = Self.rowKeyHashes(candidate)
+        let batchHashes = Self.rowKeyHashes(batch)
+        var (candidate, hashes, _) = try dropRowsAlreadyStored(batch, hashes: batchHashes, segments: checked)
         var outcome: (LogWriter?, UInt64, AppendResult, SightingBatch, RuleMatcher?)?
         while outcome == nil {
             // Backpressure: a full buffer waits while the previous one is still being flushed.
@@ -319,8 +319,7 @@ public final class Store: Sendable {
             }
             if outcome == nil {
                 checked = state.withLock { (s: inout State) in s.segments }
-                candidate = try dropRowsAlreadyStored(batch, segments: checked).0
-                hashes = Self.rowKeyHashes(candidate)
+                (candidate, hashes, _) = try dropRowsAlreadyStored(batch, hashes: batchHashes, segments: checked)
             }
         }
         let (log, sequence, result, fresh, matcher) = outcome!
@@ -408,15 +407,6 @@ public final class Store: Sendable {
         return fresh
     }
 
-    /// The key hash of every row of `batch`, computed before the store's lock is taken.
-    private static func rowKeyHashes(_ batch: SightingBatch) -> [UInt64] {
-        [UInt64](unsafeUninitializedCapacity: batch.count) { hashes, initialized in
-            for i in 0..<batch.count {
-                hashes[i] = RowKey.hash(plate: batch.plates[i], time: batch.times[i], camera: batch.cameras[i])
-            }
-            initialized = batch.count
-        }
-    }
 
     /// Writes the buffered rows to a new segment now, and waits until it is live.
     public func flush() throws(SightlineError) {
@@ -588,9 +578,9 @@ public final class Store: Sendable {
         return error
     }
 
-    /// Rows dropped at flush because a segment already held them. Appends drop such rows
+    /// Rows dropped at a flush because a segment already held them. Appends drop such rows
     /// before logging them (and report them in `AppendResult.duplicates`), so this counts
-    /// only rows whose equal reached a segment while the append ran: normally 0.
+    /// only rows replayed from a write-ahead log at open whose equal a segment already held.
     public var duplicatesDroppedAtFlush: Int {
         state.withLock { (s: inout State) -> Int in s.duplicatesAtFlush }
     }
