@@ -199,6 +199,68 @@ import Testing
         #expect(decoded == index)
     }
 
+    /// The camera index as first written (a list of minutes per camera and block, sorted
+    /// and clustered one entry at a time): the reference the faster builder must equal.
+    static func referenceCameraIndex(cameras: [UInt32], times: [Int64], ranges: [Range<Int>]) -> CameraBlockIndex {
+        var lists: [UInt32: [(block: UInt32, units: [Int64])]] = [:]
+        var blockFirstUnits: [Int64] = []
+        for (b, range) in ranges.enumerated() {
+            blockFirstUnits.append(CameraBlockIndex.unit(range.map { times[$0] }.min() ?? .max))
+            for i in range {
+                if lists[cameras[i]]?.last?.block != UInt32(b) { lists[cameras[i], default: []].append((UInt32(b), [])) }
+                lists[cameras[i]]![lists[cameras[i]]!.count - 1].units.append(CameraBlockIndex.unit(times[i]))
+            }
+        }
+        var starts: [Int32] = [0], blocks: [UInt32] = [], clusterStarts: [Int32] = [0], offsets: [UInt32] = [], spans: [UInt32] = []
+        let ids = lists.keys.sorted()
+        for id in ids {
+            for e in lists[id]! {
+                blocks.append(e.block)
+                let base = blockFirstUnits[Int(e.block)]
+                let units = e.units.sorted()
+                if units.last! - base >= Int64(CameraBlockIndex.wholeBlock) {
+                    offsets.append(0); spans.append(CameraBlockIndex.wholeBlock)
+                } else {
+                    var runs: [(Int64, Int64)] = []
+                    for t in units {
+                        if let r = runs.last, t - r.1 <= CameraBlockIndex.clusterGap { runs[runs.count - 1].1 = t } else { runs.append((t, t)) }
+                    }
+                    for r in runs { offsets.append(UInt32(r.0 - base)); spans.append(UInt32(r.1 - r.0)) }
+                }
+                clusterStarts.append(Int32(offsets.count))
+            }
+            starts.append(Int32(blocks.count))
+        }
+        return CameraBlockIndex(cameras: ids, starts: starts, blocks: blocks, clusterStarts: clusterStarts, offsets: offsets, spans: spans)
+    }
+
+    /// The builder against the reference on random columns: few or many cameras, times in
+    /// order or not, blocks spanning minutes or millennia (the whole-block cluster), times
+    /// before 1970, blocks of one row.
+    @Test func cameraIndexBuilderEqualsTheReference() {
+        var g = SplitMix64(seed: testSeed())
+        for trial in 0..<300 {
+            let rows = 1 + Int(g.next() % 3000)
+            let cameraCount = 1 + Int(g.next() % (trial % 3 == 0 ? 5 : 400))
+            let spread: Int64 = [60_000, 3_600_000, 86_400_000 * 30, Int64(1) << 62][Int(g.next() % 4)]
+            let sortedTimes = g.next() % 2 == 0
+            var times = (0..<rows).map { _ in Int64(bitPattern: g.next() % UInt64(spread)) - spread / 2 + 1_717_200_000_000 }
+            if sortedTimes { times.sort() }
+            let cameras = (0..<rows).map { _ in UInt32(truncatingIfNeeded: g.next() % UInt64(cameraCount)) &* 7919 }
+            var ranges: [Range<Int>] = []
+            var start = 0
+            while start < rows {
+                let end = min(rows, start + 1 + Int(g.next() % 700))
+                ranges.append(start..<end)
+                start = end
+            }
+            let built = CameraBlockIndex.build(cameras: cameras, times: times, ranges: ranges)
+            let reference = Self.referenceCameraIndex(cameras: cameras, times: times, ranges: ranges)
+            #expect(built == reference, "trial \(trial) (SIGHTLINE_TEST_SEED=\(testSeed())): \(rows) rows, \(cameraCount) cameras, spread \(spread)")
+            if built != reference { break }
+        }
+    }
+
     /// A damaged index list is reported by the search that reads it (and by `verify`), never
     /// answered from.
     @Test func damagedIndexListIsReportedBySearch() throws {

@@ -67,51 +67,117 @@ struct CameraBlockIndex: Sendable, Equatable {
     }
 
     /// The index of the spatial copy's `cameras` and `times` columns cut into `ranges`.
+    ///
+    /// Block by block: each row's camera gets a slot (one hash probe), the block's minutes
+    /// are grouped by camera with a counting sort (they are mostly in time order already:
+    /// a spatial block is in cell and time order, or a vehicle's fixes in order), and each
+    /// (camera, block) entry's clusters go into flat arrays. A final counting sort puts
+    /// the entries in camera order, keeping block order. No allocation per entry.
     static func build(cameras: [UInt32], times: [Int64], ranges: [Range<Int>]) -> CameraBlockIndex {
         var table = CameraSlotTable()
         var ids: [UInt32] = []
-        /// Per camera: (block, its rows' minutes there).
-        var lists: [[(block: UInt32, units: [Int64])]] = []
-        var blockFirstUnits: [Int64] = []
+        // Per slot: the last block that met it, and its camera's place among that block's.
+        var lastBlock: [Int] = [], localIndex: [Int] = []
+        // The entries in block order, and their clusters.
+        var entrySlots: [Int32] = [], entryBlocks: [UInt32] = [], entryClusters: [Int32] = [0]
+        var offsets: [UInt32] = [], spans: [UInt32] = []
+        // Scratch of one block.
+        var localSlots: [Int] = [], runStarts: [Int] = [], rowLocal: [Int32] = [], units: [Int64] = []
         for (b, range) in ranges.enumerated() {
             var blockMin = Int64.max
+            for i in range { blockMin = min(blockMin, times[i]) }
+            let base = Self.unit(blockMin)
+            localSlots.removeAll(keepingCapacity: true)
+            runStarts.removeAll(keepingCapacity: true)
+            rowLocal.removeAll(keepingCapacity: true)
             for i in range {
-                blockMin = min(blockMin, times[i])
                 let slot = table.slot(for: cameras[i], next: ids.count)
-                if slot == ids.count { ids.append(cameras[i]); lists.append([]) }
-                if lists[slot].last?.block != UInt32(b) { lists[slot].append((UInt32(b), [])) }
-                lists[slot][lists[slot].count - 1].units.append(Self.unit(times[i]))
+                if slot == ids.count {
+                    ids.append(cameras[i])
+                    lastBlock.append(-1)
+                    localIndex.append(0)
+                }
+                if lastBlock[slot] != b {
+                    lastBlock[slot] = b
+                    localIndex[slot] = localSlots.count
+                    localSlots.append(slot)
+                    runStarts.append(0)
+                }
+                runStarts[localIndex[slot]] += 1  // counts for now
+                rowLocal.append(Int32(localIndex[slot]))
             }
-            blockFirstUnits.append(Self.unit(blockMin))
+            // Counts → run starts (and one past the end); then each row's minute into its run.
+            var total = 0
+            for l in runStarts.indices {
+                let c = runStarts[l]
+                runStarts[l] = total
+                total += c
+            }
+            runStarts.append(total)
+            var next = runStarts
+            if units.count < range.count { units = [Int64](repeating: 0, count: range.count) }
+            for (k, i) in range.enumerated() {
+                let l = Int(rowLocal[k])
+                units[next[l]] = Self.unit(times[i])
+                next[l] += 1
+            }
+            units.withUnsafeMutableBufferPointer { units in
+                for l in localSlots.indices {
+                    var run = UnsafeMutableBufferPointer(rebasing: units[runStarts[l]..<runStarts[l + 1]])
+                    var sorted = true
+                    for k in run.indices.dropFirst() where run[k - 1] > run[k] { sorted = false; break }
+                    if !sorted { run.sort() }
+                    entrySlots.append(Int32(localSlots[l]))
+                    entryBlocks.append(UInt32(b))
+                    if run[run.count - 1] - base >= Int64(wholeBlock) {
+                        // Not expressible in 32 bits (a block spanning millennia): one
+                        // cluster that meets every interval.
+                        offsets.append(0)
+                        spans.append(wholeBlock)
+                    } else {
+                        var first = run[0], last = run[0]
+                        for t in run.dropFirst() {
+                            if t - last <= clusterGap { last = t; continue }
+                            offsets.append(UInt32(first - base))  // < wholeBlock: checked above
+                            spans.append(UInt32(last - first))
+                            (first, last) = (t, t)
+                        }
+                        offsets.append(UInt32(first - base))
+                        spans.append(UInt32(last - first))
+                    }
+                    entryClusters.append(Int32(offsets.count))
+                }
+            }
         }
+        // Entries by camera (ascending id), each camera's in block order: a stable counting
+        // sort on the camera's rank.
         let order = ids.indices.sorted { ids[$0] < ids[$1] }
-        var starts: [Int32] = [0], blocks: [UInt32] = [], clusterStarts: [Int32] = [0], offsets: [UInt32] = [], spans: [UInt32] = []
-        for k in order {
-            for e in lists[k] {
-                blocks.append(e.block)
-                let base = blockFirstUnits[Int(e.block)]
-                let units = e.units.sorted()
-                guard units.last! - base < Int64(wholeBlock) else {
-                    // Not expressible in 32 bits (a block spanning millennia): one
-                    // cluster that meets every interval.
-                    offsets.append(0); spans.append(wholeBlock)
-                    clusterStarts.append(Int32(offsets.count))
-                    continue
-                }
-                var first = Int64.min, last = Int64.min
-                for t in units {
-                    if first != .min && t - last <= clusterGap { last = t; continue }
-                    if first != .min { offsets.append(UInt32(first - base)); spans.append(UInt32(last - first)) }
-                    (first, last) = (t, t)
-                }
-                offsets.append(UInt32(first - base))  // < wholeBlock: checked above
-                spans.append(UInt32(last - first))
-                clusterStarts.append(Int32(offsets.count))
-            }
-            starts.append(Int32(blocks.count))
+        var rank = [Int](repeating: 0, count: ids.count)
+        for (r, slot) in order.enumerated() { rank[slot] = r }
+        var starts = [Int32](repeating: 0, count: ids.count + 1)
+        for slot in entrySlots { starts[rank[Int(slot)] + 1] += 1 }
+        for r in 0..<ids.count { starts[r + 1] += starts[r] }
+        var place = starts.map(Int.init)
+        var sortedEntries = [Int](repeating: 0, count: entrySlots.count)
+        for (e, slot) in entrySlots.enumerated() {
+            let r = rank[Int(slot)]
+            sortedEntries[place[r]] = e
+            place[r] += 1
+        }
+        var blocks: [UInt32] = [], clusterStarts: [Int32] = [0], sortedOffsets: [UInt32] = [], sortedSpans: [UInt32] = []
+        blocks.reserveCapacity(entrySlots.count)
+        clusterStarts.reserveCapacity(entrySlots.count + 1)
+        sortedOffsets.reserveCapacity(offsets.count)
+        sortedSpans.reserveCapacity(spans.count)
+        for e in sortedEntries {
+            blocks.append(entryBlocks[e])
+            let clusters = Int(entryClusters[e])..<Int(entryClusters[e + 1])
+            sortedOffsets.append(contentsOf: offsets[clusters])
+            sortedSpans.append(contentsOf: spans[clusters])
+            clusterStarts.append(Int32(sortedOffsets.count))
         }
         return CameraBlockIndex(cameras: order.map { ids[$0] }, starts: starts, blocks: blocks,
-                                clusterStarts: clusterStarts, offsets: offsets, spans: spans)
+                                clusterStarts: clusterStarts, offsets: sortedOffsets, spans: sortedSpans)
     }
 
     /// Milliseconds per time unit of the clusters: a minute — finer buys little for windows of

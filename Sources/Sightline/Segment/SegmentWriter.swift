@@ -397,8 +397,8 @@ public struct SegmentWriter: Sendable {
 /// The spatial copy of one segment: ordered on a second thread (`prepare`), then its blocks
 /// encoded by every thread that calls `encodeBlocks` — the job's thread, and the writer's
 /// once its plate-ordered blocks are done — each with its own encoder, taking the next
-/// block in turn; `result` joins them in order (offsets relative to the copy's first byte)
-/// and builds the camera index over them.
+/// work item in turn (the camera index over the blocks first, then the blocks); `result`
+/// joins the blocks in order (offsets relative to the copy's first byte).
 final class SpatialCopyJob: @unchecked Sendable {
     private let rows: SortedBatch
     private let homeRefs: [UInt32]
@@ -411,6 +411,7 @@ final class SpatialCopyJob: @unchecked Sendable {
         var prepared = false
         var next = 0
         var done: [Int: (bytes: [UInt8], entry: BlockEntry, columnBytes: [Int])] = [:]
+        var cameraIndex: ByteWriter?
         var failure: SightlineError?
         var cancelled = false
     }
@@ -444,7 +445,10 @@ final class SpatialCopyJob: @unchecked Sendable {
     /// Stops handing out blocks (the writer failed).
     func cancel() { progress.withLock { $0.cancelled = true } }
 
-    /// Encodes blocks until none is left (waits for `prepare` first).
+    /// Encodes blocks until none is left (waits for `prepare` first). The first work item
+    /// handed out is the camera index (built and encoded from the ordered rows), so it is
+    /// built while the other thread still encodes: it is ~a fifth of the copy's work on
+    /// ALPR-like data, and built after the blocks it kept one core idle.
     func encodeBlocks() {
         progress.withLock(waitingUntil: { $0.prepared || $0.cancelled }) { _ in }
         var encoder = BlockEncoder(compression: options.compression, compressor: Compressor())
@@ -452,12 +456,25 @@ final class SpatialCopyJob: @unchecked Sendable {
         var block = ByteWriter(capacity: 1 << 16)
         var scratch: [UInt64] = []
         while true {
-            let b: Int? = progress.withLock { p in
-                guard !p.cancelled, p.failure == nil, p.next < ranges.count else { return nil }
+            let item: Int? = progress.withLock { p in
+                guard !p.cancelled, p.failure == nil, p.next <= ranges.count else { return nil }
                 p.next += 1
                 return p.next - 1
             }
-            guard let b else { return }
+            guard let item else { return }
+            if item == 0 {
+                do throws(SightlineError) {
+                    var cameraIndex = ByteWriter(capacity: 1 << 16)
+                    try CameraBlockIndex.build(cameras: spatialRows.cameras, times: spatialRows.times, ranges: ranges)
+                        .encode(&encoder.streams, into: &cameraIndex)
+                    progress.withLock { $0.cameraIndex = cameraIndex }
+                } catch {
+                    progress.withLock { $0.failure = $0.failure ?? error }
+                    return
+                }
+                continue
+            }
+            let b = item - 1
             let range = ranges[b]
             do throws(SightlineError) {
                 block.removeAll()
@@ -488,9 +505,7 @@ final class SpatialCopyJob: @unchecked Sendable {
             out.append(contentsOf: bytes)
             for c in 0..<counts.count { columnBytes[c] += counts[c] }
         }
-        var encoder = BlockEncoder(compression: options.compression, compressor: Compressor())
-        var cameraIndex = ByteWriter(capacity: 1 << 16)
-        try CameraBlockIndex.build(cameras: spatialRows.cameras, times: spatialRows.times, ranges: ranges).encode(&encoder.streams, into: &cameraIndex)
+        guard let cameraIndex = p.cameraIndex else { throw .invalidArgument("the camera index was not built") }
         return Encoded(entries: entries, columnBytes: columnBytes, bytes: out, cameraIndex: cameraIndex)
     }
 }
