@@ -65,9 +65,10 @@ struct PlateGramIndex: Sendable {
         }
     }
 
-    /// Encodes the section for `rows` cut into `blocks` (the plate-ordered block ranges) at
-    /// file offset `offset`; returns the directory's length and checksum for the footer.
-    static func encode(_ rows: SortedBatch, blocks: [Range<Int>], at offset: Int64, writer: inout IntegerStreamWriter,
+    /// Encodes the section for `rows` cut into `blocks` (the plate-ordered block ranges);
+    /// returns the directory's length and checksum for the footer. Nothing in it depends on
+    /// where the section lands in the file.
+    static func encode(_ rows: SortedBatch, blocks: [Range<Int>], writer: inout IntegerStreamWriter,
                        into out: inout ByteWriter) throws(SightlineError) -> (directoryLength: Int, directoryCRC: UInt32) {
         // Runs per block, and how many runs each bigram lists (a counting pass, then a fill:
         // runs are visited in order, so every list comes out sorted).

@@ -31,7 +31,11 @@ struct RowKeySet {
     /// Inserts the key whose `RowKey.hash` is `hash`; false when it was already there.
     @inline(__always)
     mutating func insert(hash: UInt64, plate: Plate, time: Int64, camera: UInt32) -> Bool {
-        if (count + 1) * 2 > mask + 1 { grow() }
+        // Sized for half full at the buffer's row limit, grown only past three quarters:
+        // a buffer overshoots its limit by the batches that arrive while the previous one
+        // is flushed, and growing a 2 M-key set (rehashing it, under the store's lock, and
+        // doubling a 96 MB table that the frozen set then inherits) stalled every append.
+        if (count + 1) * 4 > (mask + 1) * 3 { grow() }
         let rest = RowKey.packedRest(plate)
         let mask = self.mask
         let inserted = slots.withUnsafeMutableBufferPointer { slots -> Bool in

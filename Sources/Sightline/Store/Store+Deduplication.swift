@@ -106,8 +106,15 @@ extension Store {
         }
     }
 
-    /// The row filter of rows about to become a segment.
-    static func rowFilter(of rows: SightingBatch) -> SplitBlockBloomFilter { rowFilter(rows.plates, rows.times, rows.cameras) }
+    /// The row filter of rows about to become a segment, less those `dropped` marks (nil: all).
+    static func rowFilter(of rows: SightingBatch, skipping dropped: [Bool]? = nil) -> SplitBlockBloomFilter {
+        guard let dropped else { return rowFilter(rows.plates, rows.times, rows.cameras) }
+        var filter = SplitBlockBloomFilter(expectedKeys: dropped.lazy.filter { !$0 }.count)
+        for i in 0..<rows.count where !dropped[i] {
+            filter.insert(hash: RowKey.hash(plate: rows.plates[i], time: rows.times[i], camera: rows.cameras[i]))
+        }
+        return filter
+    }
 
     static func rowFilter(of rows: SortedBatch) -> SplitBlockBloomFilter { rowFilter(rows.plates, rows.times, rows.cameras) }
 

@@ -90,7 +90,8 @@ extension Store {
                                  andThen install: (inout State) -> Void = { _ in }) throws(SightlineError) {
         let (segments, current) = state.withLock { (s: inout State) in (s.segments, s.manifest) }
         // The rows are sorted (on a second core) while the duplicate check (if any) probes
-        // the segments' row filters here; then the rows it found, and rows expired on arrival
+        // the segments' row filters here and the new segment's is built; then the rows the
+        // check found, and rows expired on arrival
         // (retention, unless held), are left out of the sorted rows.
         let sorting = SortJob(rows, hasher: hasher)
         let group = DispatchGroup()
@@ -114,6 +115,8 @@ extension Store {
             }
             dropMask = mask
         }
+        // The kept rows' row filter, while the sort runs (the order of its keys is immaterial).
+        let keptFilter = Self.rowFilter(of: rows, skipping: dropMask)
         group.wait()
         let kept = SortedBatch(gathering: rows, keys: sorting.keys, order: sorting.order, dropping: dropMask)
         var manifest = current
@@ -128,7 +131,7 @@ extension Store {
             manifest.nextSegmentNumber += 1
             manifest.segments.append(Manifest.Segment(name: name, rowCount: summary.rowCount, fileBytes: summary.fileBytes,
                                                       minTime: reader.statistics.minTime, maxTime: reader.statistics.maxTime))
-            added = (reader, Self.rowFilter(of: kept))  // the sorted rows: same keys
+            added = (reader, keptFilter)
             options.logger.debug("flushed", metadata: ["store": "\(directory)", "segment": "\(name)",
                                                        "rows": "\(summary.rowCount)", "bytes": "\(summary.fileBytes)"])
         }
