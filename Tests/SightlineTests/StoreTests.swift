@@ -143,6 +143,43 @@ func distinctBatches(_ count: Int, rows: Int, seed: UInt64) -> [SightingBatch] {
         #expect(got == keys(batches.flatMap(\.sightings)))
     }
 
+    /// Re-ingesting files grouped by plate (runs of a plate: the segment check goes run by
+    /// run through the segments' plate filters) and in time order (runs of one row: row by
+    /// row), mixed with new rows of old and new plates: exactly the new rows are stored.
+    @Test func reingestingGroupedAndInterleavedRowsFindsEveryDuplicate() throws {
+        let dir = temporaryDirectory("store-reingest-runs")
+        defer { removeTree(dir) }
+        var g = SplitMix64(seed: testSeed())
+        let old = distinctBatches(4, rows: 400, seed: g.next()).flatMap(\.sightings)
+        let store = try Store(directory: dir, options: storeOptions(bufferRows: 500))
+        try store.append(SightingBatch(old))
+        try store.flush()
+        var expected = keys(old)
+        for round in 0..<6 {
+            // Old rows again, new rows of the same plates (a later time) and of new plates.
+            var rows = old.filter { _ in g.next() % 2 == 0 }
+            for s in old where g.next() % 4 == 0 {
+                var later = s
+                let delta = 1 + Int64(g.next() % 1000)
+                later.time = s.time > Int64.max - 2_000 ? s.time - delta : s.time + delta  // random times reach the ends
+                rows.append(later)
+            }
+            for s in randomBatch(&g, rows: 100, plates: 20).sightings { rows.append(s) }
+            if round % 2 == 0 {
+                rows.sort { ($0.plate, $0.time) < ($1.plate, $1.time) }  // grouped by plate
+            } else {
+                rows.sort { $0.time < $1.time }  // interleaved
+            }
+            let fresh = Set(rows.map { RowKey(plate: $0.plate, time: $0.time, camera: $0.camera) }).subtracting(expected.keys)
+            let result = try store.append(SightingBatch(rows))
+            #expect(result.stored == fresh.count, "round \(round) (SIGHTLINE_TEST_SEED=\(testSeed()))")
+            #expect(result.duplicates == rows.count - fresh.count)
+            for k in fresh { expected[k] = 1 }
+            try store.flush()
+        }
+        #expect(keys(try store.snapshot().allSightings()) == expected)
+    }
+
     /// Flushes trust the check each append made (segments, frozen and buffered rows) and do
     /// not check again: overlapping batches from many threads, with buffers small enough
     /// that flushes run during the appends, must still store each row once, and the

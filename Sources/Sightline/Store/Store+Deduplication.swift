@@ -56,17 +56,35 @@ extension Store {
         var stored = [Bool](repeating: false, count: rows.count)
         var storedCount = 0
         let decoder = BlockDecoder()
+        // Runs of one plate (a file grouped by vehicle or plate): when runs average two rows
+        // or more, each run's plate key is hashed once and a segment's plate filter rules
+        // out a whole run with one probe (dense tracks: most runs are vehicles the segment
+        // never saw). A feed in time order has runs of one row: rows are probed one by one.
+        var runStarts: [Int] = []
+        for i in 0..<rows.count where i == 0 || rows.plates[i] != rows.plates[i - 1] { runStarts.append(i) }
+        runStarts.append(rows.count)
+        let runCount = runStarts.count - 1
+        let byRun = runCount * 2 <= rows.count
+        let runKeys = byRun ? (0..<runCount).map { hasher.key(rows.plates[runStarts[$0]]) } : []
         for segment in overlapping {
             let filter = try rowFilter(of: segment, decoder: decoder)
             let first = segment.statistics.minTime, last = segment.statistics.maxTime
             // Candidates, grouped by the block(s) whose key and time ranges could hold them.
             var candidates: [Int: [Int]] = [:]
-            for i in 0..<rows.count where !stored[i] && rows.times[i] >= first && rows.times[i] <= last
-                && filter.mayContain(hash: hashes[i]) {
-                for b in segment.blocks(holdingPlateKey: hasher.key(rows.plates[i])) {
+            func consider(_ i: Int, plateKey: UInt64?) {
+                let time = rows.times[i]
+                guard !stored[i] && time >= first && time <= last && filter.mayContain(hash: hashes[i]) else { return }
+                for b in segment.blocks(holdingPlateKey: plateKey ?? hasher.key(rows.plates[i])) {
                     let stats = segment.blockStatistics(b)
-                    if stats.minTime <= rows.times[i] && stats.maxTime >= rows.times[i] { candidates[b, default: []].append(i) }
+                    if stats.minTime <= time && stats.maxTime >= time { candidates[b, default: []].append(i) }
                 }
+            }
+            if byRun {
+                for r in 0..<runCount where segment.mayContain(plateKey: runKeys[r]) {
+                    for i in runStarts[r]..<runStarts[r + 1] { consider(i, plateKey: runKeys[r]) }
+                }
+            } else {
+                for i in 0..<rows.count { consider(i, plateKey: nil) }
             }
             for (block, indices) in candidates {
                 try decoder.decode(segment, block: block, columns: [.plate, .time, .camera])
