@@ -394,11 +394,13 @@ public struct SegmentWriter: Sendable {
     }
 }
 
-/// The spatial copy of one segment: ordered on a second thread (`prepare`), then its blocks
-/// encoded by every thread that calls `encodeBlocks` — the job's thread, and the writer's
-/// once its plate-ordered blocks are done — each with its own encoder, taking the next
-/// work item in turn (the camera index over the blocks first, then the blocks); `result`
-/// joins the blocks in order (offsets relative to the copy's first byte).
+/// The spatial copy of one segment and the segment's two indexes: the copy ordered on a
+/// second thread (`prepare`), then the work items taken in turn by every thread that calls
+/// `encodeBlocks` — the job's thread, and the writer's once its plate-ordered blocks are
+/// done — each with its own encoder: the camera index (over the copy's blocks), the plate
+/// n-gram index (over the plate-ordered blocks), then the copy's blocks. `result` joins
+/// the blocks in order (offsets relative to the copy's first byte) and hands over both
+/// indexes' sections.
 final class SpatialCopyJob: @unchecked Sendable {
     private let rows: SortedBatch
     private let homeRefs: [UInt32]
@@ -476,23 +478,17 @@ final class SpatialCopyJob: @unchecked Sendable {
                 return p.next - 1
             }
             guard let item else { return }
-            if item == 0 {
-                do throws(SightlineError) {
-                    var cameraIndex = ByteWriter(capacity: 1 << 16)
-                    try CameraBlockIndex.build(cameras: spatialRows.cameras, times: spatialRows.times, ranges: ranges)
-                        .encode(&encoder.streams, into: &cameraIndex)
-                    progress.withLock { $0.cameraIndex = cameraIndex }
-                } catch {
-                    progress.withLock { $0.failure = $0.failure ?? error }
-                    return
-                }
-                continue
-            }
-            if item == 1 {
+            if item < 2 {
                 do throws(SightlineError) {
                     var section = ByteWriter(capacity: 1 << 16)
-                    let (length, crc) = try PlateGramIndex.encode(rows, blocks: plateBlocks, writer: &encoder.streams, into: &section)
-                    progress.withLock { $0.plateIndex = PlateIndexSection(bytes: section, directoryLength: length, directoryCRC: crc) }
+                    if item == 0 {
+                        try CameraBlockIndex.build(cameras: spatialRows.cameras, times: spatialRows.times, ranges: ranges)
+                            .encode(&encoder.streams, into: &section)
+                        progress.withLock { $0.cameraIndex = section }
+                    } else {
+                        let (length, crc) = try PlateGramIndex.encode(rows, blocks: plateBlocks, writer: &encoder.streams, into: &section)
+                        progress.withLock { $0.plateIndex = PlateIndexSection(bytes: section, directoryLength: length, directoryCRC: crc) }
+                    }
                 } catch {
                     progress.withLock { $0.failure = $0.failure ?? error }
                     return

@@ -65,7 +65,14 @@ extension Store {
         runStarts.append(rows.count)
         let runCount = runStarts.count - 1
         let byRun = runCount * 2 <= rows.count
-        let runKeys = byRun ? (0..<runCount).map { hasher.key(rows.plates[runStarts[$0]]) } : []
+        var runKeys: [UInt64] = [], runTimes: [ClosedRange<Int64>] = []
+        if byRun {
+            for r in 0..<runCount {
+                runKeys.append(hasher.key(rows.plates[runStarts[r]]))
+                let times = rows.times[runStarts[r]..<runStarts[r + 1]]
+                runTimes.append(times.min()!...times.max()!)
+            }
+        }
         for segment in overlapping {
             let filter = try rowFilter(of: segment, decoder: decoder)
             let first = segment.statistics.minTime, last = segment.statistics.maxTime
@@ -80,7 +87,10 @@ extension Store {
                 }
             }
             if byRun {
-                for r in 0..<runCount where segment.mayContain(plateKey: runKeys[r]) {
+                // A run outside the segment's time range is skipped before its plate is probed:
+                // a live feed's batch meets many segments, each holding a day or two of it.
+                for r in 0..<runCount where runTimes[r].upperBound >= first && runTimes[r].lowerBound <= last
+                    && segment.mayContain(plateKey: runKeys[r]) {
                     for i in runStarts[r]..<runStarts[r + 1] { consider(i, plateKey: runKeys[r]) }
                 }
             } else {
