@@ -72,37 +72,27 @@ private struct Fingerprint: Hashable, Sendable {
                 #expect(sameRows(history, expected.filter { $0.plate == plate }), "\(what): history \(k)")
             }
         }
-        for step in 0..<4 {
+        func appendAndCheck(_ what: String) throws {
             let b = batch()
             try owner!.append(b)
             expected += b.sightings
-            try check("append \(step)")
+            try check(what)
         }
+        for step in 0..<4 { try appendAndCheck("append \(step)") }
         try owner!.flush()
         try check("after a flush")
-        for step in 0..<2 {
-            let b = batch()
-            try owner!.append(b)
-            expected += b.sightings
-            try check("append \(step) after the flush")
-        }
+        for step in 0..<2 { try appendAndCheck("append \(step) after the flush") }
         let purged = expected[expected.count - 1].plate
         try owner!.purge(purged)
         expected.removeAll { $0.plate == purged }
         try check("after a purge")
-        let b = batch()
-        try owner!.append(b)
-        expected += b.sightings
-        try check("append after the purge")
+        try appendAndCheck("append after the purge")
         // A new owner recovers the logs (their rows go to a segment) and appends more.
         try owner!.close()
         owner = nil
         owner = try Store(directory: dir, options: storeOptions(bufferRows: 1_000_000, durability: .none))
         try check("after recovery")
-        let last = batch()
-        try owner!.append(last)
-        expected += last.sightings
-        try check("append after recovery")
+        try appendAndCheck("append after recovery")
         try owner!.close()
     }
 

@@ -2,17 +2,19 @@
 ///
 /// Each segment has an in-memory split-block Bloom filter of its row keys (plate, time,
 /// camera), about 1.25 bytes a row, built when the segment is flushed (or, after a reopen,
-/// the first time a flush's time range overlaps it). A flush checks each frozen row against
-/// the filters of the segments whose time range covers it; only the ~1 % false positives and
-/// the true duplicates are verified exactly, by decoding the blocks whose key and time
-/// ranges hold them. New data (the common case) costs one filter probe per overlapping
-/// segment; a full re-ingest costs one decode of the overlapping blocks.
+/// the first time an append's time range overlaps it). An append checks each of its rows
+/// against the filters of the segments whose time range covers it (and a flush checks rows
+/// replayed from a log at open); only the ~1 % false positives and the true duplicates are
+/// verified exactly, by decoding the blocks whose key and time ranges hold them. New data
+/// (the common case) costs one filter probe per overlapping segment; a full re-ingest
+/// costs one decode of the overlapping blocks.
 extension Store {
     /// `rows` without those a segment already holds, and how many were dropped.
     func dropRowsAlreadyStored(_ rows: SightingBatch, segments: [SegmentReader]) throws(SightlineError) -> (SightingBatch, Int) {
-        guard Self.anyOverlaps(rows, segments) else { return (rows, 0) }
-        let (kept, _, dropped) = try dropRowsAlreadyStored(rows, hashes: Self.rowKeyHashes(rows), segments: segments)
-        return (kept, dropped)
+        guard let (stored, storedCount) = try rowsAlreadyStored(rows, segments: segments) else { return (rows, 0) }
+        var kept = SightingBatch(capacity: rows.count - storedCount)
+        for i in 0..<rows.count where !stored[i] { kept.appendRow(i, of: rows) }
+        return (kept, storedCount)
     }
 
     /// `rows` (whose `RowKey.hash`es are `hashes`) without those a segment already holds,
@@ -32,27 +34,16 @@ extension Store {
         return (kept, keptHashes, storedCount)
     }
 
-    /// Which of `rows` a segment already holds, and how many (nil: none).
-    func rowsAlreadyStored(_ rows: SightingBatch, segments: [SegmentReader]) throws(SightlineError) -> ([Bool], Int)? {
-        guard Self.anyOverlaps(rows, segments) else { return nil }
-        return try rowsAlreadyStored(rows, hashes: Self.rowKeyHashes(rows), segments: segments)
-    }
-
-    /// Whether some segment's time range meets the rows' (else none can hold them).
-    private static func anyOverlaps(_ rows: SightingBatch, _ segments: [SegmentReader]) -> Bool {
-        guard let low = rows.times.min(), let high = rows.times.max() else { return false }
-        return segments.contains { $0.rowCount > 0 && $0.statistics.minTime <= high && $0.statistics.maxTime >= low }
-    }
-
-    /// Which of `rows` a segment already holds, and how many (nil: none); `hashes` are the
-    /// rows' `RowKey.hash`es.
-    func rowsAlreadyStored(_ rows: SightingBatch, hashes: [UInt64],
+    /// Which of `rows` a segment already holds, and how many (nil: none). `hashes` are the
+    /// rows' `RowKey.hash`es when the caller has them (else they are computed, and only
+    /// when some segment's time range meets the rows').
+    func rowsAlreadyStored(_ rows: SightingBatch, hashes given: [UInt64]? = nil,
                            segments: [SegmentReader]) throws(SightlineError) -> ([Bool], Int)? {
-        precondition(hashes.count == rows.count, "one key hash per row")
-        guard !rows.isEmpty else { return nil }
-        let low = rows.times.min()!, high = rows.times.max()!
+        guard let low = rows.times.min(), let high = rows.times.max() else { return nil }
         let overlapping = segments.filter { $0.rowCount > 0 && $0.statistics.minTime <= high && $0.statistics.maxTime >= low }
         guard !overlapping.isEmpty else { return nil }
+        let hashes = given ?? Self.rowKeyHashes(rows)
+        precondition(hashes.count == rows.count, "one key hash per row")
         var stored = [Bool](repeating: false, count: rows.count)
         var storedCount = 0
         let decoder = BlockDecoder()
