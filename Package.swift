@@ -4,6 +4,7 @@ import PackageDescription
 // The stack, one way (Docs/architecture.md draws it):
 //   CZstd, CLZ4, CSightlineCRC (C)  →  Sightline (the engine)  →  SightlineWorkload (synthetic data)
 //   →  SightlineTestSupport (crash-test child entry points, soak data)  →  sightline (CLI),
+//   sightline-bench (generators and benchmarks; both CLIs share SightlineCommandLine),
 //   sightline-crash-writer and sightline-soak (test processes), tests;
 //   Sightline  →  SightlineService (swift-service-lifecycle).
 // Separate targets make the outer edges enforceable: the engine cannot reach the generators
@@ -20,6 +21,8 @@ let package = Package(
         // the engine so embedders without ServiceLifecycle do not build it).
         .library(name: "SightlineService", targets: ["SightlineService"]),
         .executable(name: "sightline", targets: ["sightline"]),
+        // Generators and benchmarks (`generate`, `measure`, `bench`, …), apart from the user's tool.
+        .executable(name: "sightline-bench", targets: ["sightline-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -64,10 +67,22 @@ let package = Package(
         .target(name: "SightlineTestSupport", dependencies: [
             "Sightline", "SightlineWorkload", .product(name: "Logging", package: "swift-log"),
         ]),
+        // What the two command-line tools share: argument groups, the runner, progress and
+        // formatting; not a product.
+        .target(name: "SightlineCommandLine", dependencies: [
+            "Sightline", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .executableTarget(
             name: "sightline",
             dependencies: [
-                "Sightline", "SightlineWorkload",
+                "Sightline", "SightlineCommandLine",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "sightline-bench",
+            dependencies: [
+                "Sightline", "SightlineWorkload", "SightlineCommandLine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -78,7 +93,7 @@ let package = Package(
             "Sightline", "SightlineWorkload", "SightlineTestSupport", .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "SightlineTests", dependencies: [
-            "Sightline", "SightlineWorkload", "SightlineTestSupport", "SightlineService", "sightline", "sightline-crash-writer",
+            "Sightline", "SightlineWorkload", "SightlineTestSupport", "SightlineService", "sightline", "sightline-bench", "sightline-crash-writer",
             .product(name: "MetricsTestKit", package: "swift-metrics"),
             .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
             .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),

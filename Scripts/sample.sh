@@ -7,11 +7,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source Scripts/install-deps.sh
 swift build -c release --product sightline
+swift build -c release --product sightline-bench
 bin=.build/release/sightline
+bench=.build/release/sightline-bench
 rows=${ROWS:-2000000}
 store=${DIRECTORY:-.build/sample-store}
 rm -rf "$store"
-"$bin" bench "$store" --rows "$rows" --queries 100 --json .build/sample-bench.json
+"$bench" bench "$store" --rows "$rows" --queries 100 --json .build/sample-bench.json
 echo
 plate=$("$bin" area "$store" --circle 37.55,-122.10,2000 --limit 1 | tail -1 | cut -d, -f1)
 echo "history of $plate (first 5 rows):"
@@ -28,6 +30,6 @@ echo
 "$bin" stats "$store"
 "$bin" verify "$store"
 echo
-"$bin" measure --workload alpr --rows "$rows"
+"$bench" measure --workload alpr --rows "$rows"
 echo
-"$bin" measure --workload tracks --rows "$rows"
+"$bench" measure --workload tracks --rows "$rows"

@@ -3,7 +3,7 @@
 
 Usage: python3 Benchmarks/peers/chart.py OUT.png PEERS.json [PEERS.json ...] [--sightline ROWS:QUERYBENCH.json ...]
 PEERS.json files come from peers.py (one per size); --sightline adds Sightline-only sizes
-(`sightline query-bench --json`), e.g. 1,000,000,000 rows.
+(`sightline-bench query-bench --json`), e.g. 1,000,000,000 rows.
 """
 import json, sys
 import matplotlib

@@ -4,7 +4,7 @@
 Usage: python3 Benchmarks/peers/peers.py ROWS WORKDIR [--queries N] [--mode alpr|tracks] [--sightline PATH]
 
 Generates ROWS ALPR-like sightings (or, with --mode tracks, dense GPS tracks: 500 vehicles
-reporting every 1–5 s) with `sightline generate` (CSV), loads them into
+reporting every 1–5 s) with `sightline-bench generate` (CSV), loads them into
 Sightline (`sightline ingest`), DuckDB (a table ordered by plate, time) and chDB (MergeTree
 ORDER BY (plate, time) with per-column codecs), runs the same query mix on each — plate
 histories over all time, 1 km² areas over 24 h and 30 days, 1 km² counts over 24 h — warm
@@ -19,9 +19,11 @@ ap.add_argument("rows", type=int)
 ap.add_argument("workdir")
 ap.add_argument("--queries", type=int, default=100)
 ap.add_argument("--sightline", default=".build/release/sightline")
+ap.add_argument("--sightline-bench", default=None, help="the benchmark tool (default: sightline-bench beside --sightline)")
 ap.add_argument("--seed", type=int, default=1)
 ap.add_argument("--mode", choices=["alpr", "tracks"], default="alpr")
 args = ap.parse_args()
+bench = args.sightline_bench or os.path.join(os.path.dirname(args.sightline), "sightline-bench")
 os.makedirs(args.workdir, exist_ok=True)
 csv = os.path.join(args.workdir, "sightings.csv")
 store = os.path.join(args.workdir, "sightline")
@@ -38,7 +40,7 @@ def pct(values, q):
 
 # 1. Data.
 if not os.path.exists(csv) or sum(1 for _ in open(csv)) - 1 != args.rows:
-    subprocess.run([args.sightline, "generate", "--rows", str(args.rows), "--seed", str(args.seed), "--mode", args.mode, "-o", csv], check=True)
+    subprocess.run([bench, "generate", "--rows", str(args.rows), "--seed", str(args.seed), "--mode", args.mode, "-o", csv], check=True)
 print(f"data: {args.rows} {args.mode} rows, {du(csv) / 1e6:.0f} MB of CSV", flush=True)
 
 # 2. The query mix, from rows sampled out of the file.
@@ -76,7 +78,7 @@ t0 = time.time()
 subprocess.run([args.sightline, "ingest", store, csv], check=True, stdout=subprocess.DEVNULL)
 ingest = time.time() - t0
 out = os.path.join(args.workdir, "sightline-queries.json")
-subprocess.run([args.sightline, "query-bench", store, "--query-file", qfile, "--json", out], check=True, stdout=subprocess.DEVNULL)
+subprocess.run([bench, "query-bench", store, "--query-file", qfile, "--json", out], check=True, stdout=subprocess.DEVNULL)
 lat = {r["type"]: r for r in json.load(open(out))}
 results["Sightline"] = {"ingest": args.rows / ingest, "bytes": du(store) / args.rows,
                         "latency": {t: (lat[t]["p50Ms"], lat[t]["p99Ms"]) for t in types}}

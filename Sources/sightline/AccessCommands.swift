@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Sightline
+import SightlineCommandLine
 
 /// `sightline audit`: the store's audit log — list it, verify its chain, anchor its head.
 struct AuditCommand: ParsableCommand {

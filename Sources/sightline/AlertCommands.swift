@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Sightline
+import SightlineCommandLine
 
 /// An absolute path (the store's owner, another process, reads files named in control requests).
 func absolutePath(_ path: String) -> String {

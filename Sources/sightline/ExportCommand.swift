@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Sightline
+import SightlineCommandLine
 
 struct ExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

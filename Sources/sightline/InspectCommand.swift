@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 @_spi(Benchmarks) import Sightline
+import SightlineCommandLine
 
 /// Prints a segment's structure and checks every checksum.
 struct InspectCommand: ParsableCommand {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Sightline
+import SightlineCommandLine
 
 /// Times as the query commands print them: RFC 3339, or epoch ms with `--epoch-ms`.
 func formatTime(_ t: Int64, epochMs: Bool) -> String { epochMs ? String(t) : Timestamp.rfc3339(t) }

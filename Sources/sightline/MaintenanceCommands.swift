@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Sightline
+import SightlineCommandLine
 
 /// "90d", "12h", "30m", "45s" or milliseconds.
 func parseDuration(_ text: String) throws -> Int64 {

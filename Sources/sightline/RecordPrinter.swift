@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Sightline
+import SightlineCommandLine
 
 /// `--format` and `--epoch-ms` for the commands that print summaries rather than sightings
 /// (search --plates, intersect, convoy, frequent).

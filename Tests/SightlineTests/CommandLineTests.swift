@@ -12,10 +12,18 @@ import Glibc
         try ChildProcess(binary, arguments, captureStandardError: true).finish()
     }
 
+    /// The development and benchmark tool, built beside the CLI.
+    static var benchBinary: String { binary + "-bench" }
+
+    /// Runs `sightline-bench`; returns (exit status, standard output + standard error).
+    static func bench(_ arguments: [String]) throws -> (Int32, String) {
+        try ChildProcess(benchBinary, arguments, captureStandardError: true).finish()
+    }
+
     @Test func sampleWritesVerifiesAndLooksUpAPlate() throws {
         let dir = temporaryDirectory("cli")
         defer { removeTree(dir) }
-        let (status, output) = try Self.run(["sample", "--rows", "30000", "--segment-rows", "10000", "--directory", dir])
+        let (status, output) = try Self.bench(["sample", "--rows", "30000", "--segment-rows", "10000", "--directory", dir])
         #expect(status == 0, "\(output)")
         #expect(output.contains("wrote       3 segments"), "\(output)")
         #expect(output.contains("verified    30000 rows"), "\(output)")
@@ -34,7 +42,7 @@ import Glibc
     @Test func measureReportsSizeAndSpeedAsJSON() throws {
         let dir = temporaryDirectory("cli-measure")
         defer { removeTree(dir) }
-        let (status, output) = try Self.run(["measure", "--workload", "tracks", "--rows", "20000", "--repetitions", "1", "--json", "\(dir)/m.json"])
+        let (status, output) = try Self.bench(["measure", "--workload", "tracks", "--rows", "20000", "--repetitions", "1", "--json", "\(dir)/m.json"])
         #expect(status == 0, "\(output)")
         #expect(output.contains("bytes/sighting") && output.contains("decode time+lat+lon"), "\(output)")
         let json = String(decoding: try readFile("\(dir)/m.json"), as: UTF8.self)
@@ -123,7 +131,7 @@ import Glibc
     }
 
     @Test func badArgumentsFailWithAMessage() throws {
-        let (status, output) = try Self.run(["measure", "--compression", "gzip", "--rows", "10"])
+        let (status, output) = try Self.bench(["measure", "--compression", "gzip", "--rows", "10"])
         #expect(status != 0 && output.contains("unknown compression"), "\(output)")
     }
 
@@ -145,16 +153,49 @@ import Glibc
         #expect(message.contains("See 'sightline hotlist add --help'"), "\(message)")
     }
 
-    /// Help lists the commands by purpose.
+    /// Help lists the commands by purpose; the benchmarks live in `sightline-bench`.
     @Test func helpGroupsTheCommands() throws {
         let (status, output) = try Self.run(["--help"])
         #expect(status == 0, "\(output)")
-        for group in ["LOADING SUBCOMMANDS", "QUERIES SUBCOMMANDS", "ADMINISTRATION SUBCOMMANDS", "DEVELOPMENT AND BENCHMARKS SUBCOMMANDS"] {
+        for group in ["LOADING SUBCOMMANDS", "QUERIES SUBCOMMANDS", "ADMINISTRATION SUBCOMMANDS"] {
             #expect(output.contains(group), "\(output)")
         }
-        let queries = output.range(of: "QUERIES SUBCOMMANDS")!, development = output.range(of: "DEVELOPMENT AND BENCHMARKS")!
-        #expect(output[queries.upperBound..<development.lowerBound].contains("history"))
-        #expect(!output[queries.upperBound..<development.lowerBound].contains("measure"))
+        let queries = output.range(of: "QUERIES SUBCOMMANDS")!, administration = output.range(of: "ADMINISTRATION SUBCOMMANDS")!
+        #expect(output[queries.upperBound..<administration.lowerBound].contains("history"))
+        #expect(output[administration.upperBound...].contains("inspect"))
+        let benchmarks = ["generate", "bench", "measure", "query-bench", "ingest-bench", "alert-bench", "sample"]
+        let commands = Set(output.split(separator: "\n").compactMap { $0.hasPrefix("  ") ? $0.split(separator: " ").first.map(String.init) : nil })
+        for name in benchmarks {
+            #expect(!commands.contains(name), "sightline --help lists \(name)")
+            #expect(try Self.run([name, "--rows", "1"]).0 == 64, "sightline \(name) still runs")
+        }
+        let (benchStatus, benchHelp) = try Self.bench(["--help"])
+        #expect(benchStatus == 0, "\(benchHelp)")
+        for name in benchmarks { #expect(benchHelp.contains("  \(name) "), "sightline-bench --help lacks \(name): \(benchHelp)") }
+    }
+
+    /// Southern latitudes and western longitudes start with a minus sign; they are values,
+    /// written with or without `=`, in every option that takes coordinates or times.
+    @Test func negativeCoordinatesAreValuesNotFlags() throws {
+        let dir = temporaryDirectory("cli-south")
+        defer { removeTree(dir) }
+        try Data("""
+            plate,time,lat,lon,camera,confidence
+            SYD1,1717228800000,-33.85,151.2,5,90
+            SYD2,1717228800000,-33.95,151.2,5,90
+            LIM1,1717228800000,-12.05,-77.04,6,90
+
+            """.utf8).write(to: URL(fileURLWithPath: "\(dir)/in.csv"))
+        #expect(try Self.run(["init", "\(dir)/s", "--require", "none"]).0 == 0)
+        #expect(try Self.run(["ingest", "\(dir)/s", "\(dir)/in.csv"]).0 == 0)
+        let (status, rows) = try Self.run(["area", "\(dir)/s", "--bbox", "-33.9,151.1,-33.8,151.3"])
+        #expect(status == 0 && rows.contains("SYD1") && !rows.contains("SYD2") && !rows.contains("LIM1"), "\(rows)")
+        let (circled, count) = try Self.run(["area", "\(dir)/s", "--circle", "-33.85,151.2,500", "--count"])
+        #expect(circled == 0 && count.trimmingCharacters(in: .whitespacesAndNewlines) == "1", "\(count)")
+        let (west, lima) = try Self.run(["area", "\(dir)/s", "--bbox=-12.1,-77.1,-12.0,-77.0"])
+        #expect(west == 0 && lima.contains("LIM1") && !lima.contains("SYD"), "\(lima)")
+        let (before, none) = try Self.run(["history", "\(dir)/s", "SYD1", "--from", "-1000", "--to", "-1"])
+        #expect(before == 0 && !none.contains("SYD1"), "\(none)")
     }
 
     /// The benchmark end to end at a small size, so it never rots: generate + ingest, bytes,
@@ -162,7 +203,7 @@ import Glibc
     @Test func benchRunsEndToEndAtASmallSize() throws {
         let dir = temporaryDirectory("cli-bench")
         defer { removeTree(dir) }
-        let (status, output) = try Self.run(["bench", "\(dir)/store", "--rows", "200000", "--queries", "10", "--json", "\(dir)/bench.json"])
+        let (status, output) = try Self.bench(["bench", "\(dir)/store", "--rows", "200000", "--queries", "10", "--json", "\(dir)/bench.json"])
         #expect(status == 0, "\(output)")
         let report = try String(contentsOfFile: "\(dir)/bench.json", encoding: .utf8)
         for key in ["bytesPerSighting", "appendRowsPerSecond", "peakRSSBytes", "history, all time", "area 1 km², 24 h", "heat map 25 km², 24 h", "p99Ms"] {
@@ -174,7 +215,7 @@ import Glibc
     @Test func queryCommandsAnswerAndExplain() throws {
         let dir = temporaryDirectory("cli-query")
         defer { removeTree(dir) }
-        let (generated, log) = try Self.run(["generate", "--rows", "20000", "--store", "\(dir)/s"])
+        let (generated, log) = try Self.bench(["generate", "--rows", "20000", "--store", "\(dir)/s"])
         #expect(generated == 0, "\(log)")
         let (s1, csv) = try Self.run(["area", "\(dir)/s", "--bbox", "37.3,-122.5,37.8,-121.7", "--limit", "5"])
         #expect(s1 == 0 && csv.hasPrefix("plate,time,lat,lon,camera,confidence,region,image\n"), "\(csv)")
@@ -221,7 +262,7 @@ import Glibc
     @Test func investigativeCommandsPrintTheirColumns() throws {
         let dir = temporaryDirectory("cli-investigate")
         defer { removeTree(dir) }
-        let (generated, log) = try Self.run(["generate", "--rows", "20000", "--store", "\(dir)/s"])
+        let (generated, log) = try Self.bench(["generate", "--rows", "20000", "--store", "\(dir)/s"])
         #expect(generated == 0, "\(log)")
         let snapshot = try ReadOnlyStore(directory: "\(dir)/s").snapshot()
         let rows = try snapshot.allSightings()
@@ -298,7 +339,7 @@ import Glibc
     @Test func hotlistAndAlertCommandsKeepTheirContracts() throws {
         let dir = temporaryDirectory("cli-alerts")
         defer { removeTree(dir) }
-        #expect(try Self.run(["generate", "--rows", "5000", "-o", "\(dir)/rows.csv"]).0 == 0)
+        #expect(try Self.bench(["generate", "--rows", "5000", "-o", "\(dir)/rows.csv"]).0 == 0)
         let rows = try String(contentsOfFile: "\(dir)/rows.csv", encoding: .utf8).split(separator: "\n").dropFirst().map { $0.split(separator: ",").map(String.init) }
         let (p1, p2) = (rows[0][0], rows[40][0])
         try "mode,plate,list,reason,expires\n,\(p1),stolen,stolen car,\nequivalent,\(p2),warrant,\"FTA, court 3\",2099-01-01T00:00:00Z\npattern,\(p1.prefix(3))*,amber,partial,\n"
@@ -351,7 +392,7 @@ import Glibc
     @Test func maintenanceCommandsCompactPurgeAndReport() throws {
         let dir = temporaryDirectory("cli-maint")
         defer { removeTree(dir) }
-        #expect(try Self.run(["generate", "--rows", "30000", "--batch-rows", "2000", "--store", "\(dir)/s"]).0 == 0)
+        #expect(try Self.bench(["generate", "--rows", "30000", "--batch-rows", "2000", "--store", "\(dir)/s"]).0 == 0)
         let (s1, compacted) = try Self.run(["compact", "\(dir)/s", "--target-rows", "20000"])
         #expect(s1 == 0 && compacted.contains("rewrote"), "\(compacted)")
         let (_, csv) = try Self.run(["area", "\(dir)/s", "--bbox", "37.3,-122.5,37.8,-121.7", "--limit", "1"])
@@ -382,7 +423,7 @@ import Glibc
         defer { removeTree(dir) }
         let store = "\(dir)/s"
         #expect(try Self.run(["init", store]).0 == 0)
-        #expect(try Self.run(["generate", "--rows", "3000", "-o", "\(dir)/rows.csv"]).0 == 0)
+        #expect(try Self.bench(["generate", "--rows", "3000", "-o", "\(dir)/rows.csv"]).0 == 0)
         #expect(try Self.run(["ingest", store, "\(dir)/rows.csv"]).0 == 0)
         let rows = try String(contentsOfFile: "\(dir)/rows.csv", encoding: .utf8).split(separator: "\n").dropFirst().map { $0.split(separator: ",").map(String.init) }
         let plate = rows[0][0], camera = rows[0][4]

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 @_spi(Benchmarks) import Sightline
+import SightlineCommandLine
 import SightlineWorkload
 
 /// Measures ingest through the library: generated ALPR-like batches appended to a store,
@@ -31,7 +32,7 @@ struct IngestBenchCommand: ParsableCommand {
             var appendTime = Duration.zero
             let start = clock.now
             var done = 0, batchNumber: UInt64 = 0
-            var progress = Progress(enabled: isatty(2) != 0)
+            var progress = TerminalProgress(enabled: isatty(2) != 0)
             let access = AccessContext(requester: "ingest-bench", purpose: "benchmark")
             let readOnly = readOnlyReader ? try ReadOnlyStore(directory: store, options: options) : nil
             let snapshot: @Sendable () throws -> StoreSnapshot = {

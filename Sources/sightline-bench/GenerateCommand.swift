@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Sightline
+import SightlineCommandLine
 import SightlineWorkload
 
 /// Writes generated sightings as CSV or NDJSON (or appends them to a store), streaming.
@@ -32,7 +33,7 @@ struct GenerateCommand: ParsableCommand {
         }
         if target == nil && format == "csv" { handle.write(Data("plate,time,lat,lon,camera,confidence,region\n".utf8)) }
         var done = 0, batchNumber: UInt64 = 0
-        var progress = Progress(enabled: isatty(2) != 0)
+        var progress = TerminalProgress(enabled: isatty(2) != 0)
         while done < rows {
             let n = min(batchRows, rows - done)
             let batch: SightingBatch

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 @_spi(Benchmarks) import Sightline
+import SightlineCommandLine
 import SightlineWorkload
 
 /// The main job on a built-in sample: generate ALPR-like sightings, write them as segments,

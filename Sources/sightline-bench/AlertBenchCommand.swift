@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Sightline
+import SightlineCommandLine
 import SightlineWorkload
 
 /// The hotlist benchmarks of Docs/benchmarks.md ("Hotlists and alerts"): matching cost per
@@ -177,7 +178,7 @@ struct AlertBenchLatencyCommand: ParsableCommand {
 
         var returned: [(last: UInt64, first: UInt64, at: ContinuousClock.Instant)] = []
         var appendTime = Duration.zero, alerts = 0
-        var progress = Progress(enabled: isatty(2) != 0)
+        var progress = TerminalProgress(enabled: isatty(2) != 0)
         let start = clock.now
         done = 0
         for b in batches {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 @_spi(Benchmarks) import Sightline
+import SightlineCommandLine
 import SightlineWorkload
 
 /// Measures the segment codec on generated data: bytes per sighting (per column), sort,

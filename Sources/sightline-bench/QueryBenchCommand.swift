@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 @_spi(Benchmarks) import Sightline
+import SightlineCommandLine
 
 /// Latency of the query mix on an existing store, warm cache: histories, areas of 1 km² over
 /// 24 h and 30 days, small areas over an hour, counts, and the planning overhead alone.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Sightline
+import SightlineCommandLine
 
 /// The end-to-end benchmark: generate and ingest N sightings streaming (bounded memory),
 /// report the rate and bytes per sighting, then the query mix with latency percentiles; one
