@@ -82,7 +82,10 @@ struct IngestCommand: ParsableCommand {
                     break
                 }
                 progress.finish()
-                throw CommandFailure(error)
+                switch error.reason {
+                case .store(let cause), .header(let cause): throw CommandFailure(cause)  // as before the pipeline moved
+                default: throw CommandFailure(error)
+                }
             }
         }
         do {

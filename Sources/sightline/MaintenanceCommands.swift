@@ -3,12 +3,11 @@ import Foundation
 import Sightline
 import SightlineCommandLine
 
-/// "90d", "12h", "30m", "45s" or milliseconds.
+/// A period in milliseconds, in the library's one grammar (`Period`: 45s, 12h, 90d, 18mo, 2y, …).
 func parseDuration(_ text: String) throws -> Int64 {
-    let units: [Character: Int64] = ["d": 86_400_000, "h": 3_600_000, "m": 60_000, "s": 1000]
-    if let unit = text.last, let scale = units[unit], let n = Int64(text.dropLast()), n >= 0 { return n * scale }
-    if let n = Int64(text), n >= 0 { return n }
-    throw ValidationError("\(text): expected a duration such as 90d, 12h, 30m, 45s")
+    let period: Duration
+    do { period = try Period.parse(text) } catch { throw ValidationError("\(error)") }
+    return period.components.seconds * 1000 + period.components.attoseconds / 1_000_000_000_000_000
 }
 
 func printSummary(_ s: RewriteSummary, _ elapsed: Duration) {
@@ -20,7 +19,7 @@ struct CompactCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "compact",
         abstract: "Merge small segments by time partition; with --retain, delete older rows.")
     @Argument(help: "Store directory.") var store: String
-    @Option(help: "Keep this much history (90d, 12h, …); older rows are deleted.") var retain: String?
+    @Option(help: "Keep this much history (2y, 18mo, 90d, 12h, …); older rows are deleted.") var retain: String?
     @Option(help: "Partition: day or week.") var partition: String = "day"
     @Option(help: "Rows per output segment.") var targetRows = 8_000_000
 

@@ -83,7 +83,7 @@ import Testing
         defer { removeTree(dir) }
         let store = try Store(directory: dir, options: storeOptions(bufferRows: 700))
         let plates = Self.plates(&g, 60)
-        let now = Store.nowMilliseconds()
+        let now = StoreOptions.systemTime()
         let (entries, fences) = try Self.rules(&g, plates, now: now)
         try store.addHotlistEntries(entries)
         for f in fences { try store.addGeofence(f) }
@@ -140,7 +140,11 @@ import Testing
         var g = SplitMix64(seed: testSeed())
         let plates = Self.plates(&g, 20)
         let target = plates[0]
-        var store = try Store(directory: dir, options: storeOptions(bufferRows: 500))
+        // Expiry reads the store's clock: this one moves only when the test moves it.
+        let clock = Locked<Int64>(1_800_000_000_000)
+        var options = storeOptions(bufferRows: 500)
+        options.wallClock = { clock.withLock { $0 } }
+        var store = try Store(directory: dir, options: options)
         func rows(_ n: Int, _ t: Int64) -> SightingBatch {
             var b = SightingBatch()
             for i in 0..<n { b.append(Sighting(unchecked: target, time: t + Int64(i), latitudeE7: 0, longitudeE7: 0, camera: 1, confidence: 80, region: nil, image: nil)) }
@@ -153,9 +157,11 @@ import Testing
         #expect(try store.removeHotlistEntries([entry]) == 1)
         #expect(try store.append(rows(3, 3_000)).alerts.isEmpty)
         // An entry that expires: matches before, not after.
-        try store.addHotlistEntries([try HotlistEntry(plate: target.text, list: "warrant", expires: Store.nowMilliseconds() + 300)])
+        try store.addHotlistEntries([try HotlistEntry(plate: target.text, list: "warrant", expires: clock.withLock { $0 } + 300)])
         #expect(try store.append(rows(2, 4_000)).alerts.count == 2)
-        Thread.sleep(forTimeInterval: 0.4)
+        clock.withLock { $0 += 299 }
+        #expect(try store.append(rows(1, 4_500)).alerts.count == 1)  // one millisecond before it expires
+        clock.withLock { $0 += 1 }
         #expect(try store.append(rows(2, 5_000)).alerts.isEmpty)
         try store.addGeofence(try Geofence(name: "origin", area: .circle(latitude: 0, longitude: 0, metres: 10)))
         let handled = Locked<[Alert]>([])
@@ -164,16 +170,16 @@ import Testing
         #expect(last.count == 2 && last.allSatisfy { $0.match == .geofence } && handled.withLock { $0 } == last)
         try store.close()
         // Reopen: rules and log are still there; sequences continue.
-        store = try Store(directory: dir, options: storeOptions(bufferRows: 500))
+        store = try Store(directory: dir, options: options)
         #expect(store.rules.allGeofences.map(\.name) == ["origin"] && store.rules.hotlist.map(\.list) == ["warrant"])
         let before = try store.alerts()
-        #expect(before.count == 7 && before.last!.sequence == 7)
+        #expect(before.count == 8 && before.last!.sequence == 8)
         let next = try store.append(rows(1, 7_000)).alerts
-        #expect(next.map(\.sequence) == [8])
+        #expect(next.map(\.sequence) == [9])
         // A consumer acknowledges, restarts, and resumes after what it acknowledged.
         try store.acknowledgeAlerts(consumer: "dispatch", through: 5)
         #expect(try store.acknowledgedAlerts(consumer: "dispatch") == 5)
-        #expect(try store.alerts(after: try store.acknowledgedAlerts(consumer: "dispatch")).map(\.sequence) == [6, 7, 8])
+        #expect(try store.alerts(after: try store.acknowledgedAlerts(consumer: "dispatch")).map(\.sequence) == [6, 7, 8, 9])
         #expect(throws: SightlineError.self) { try store.acknowledgeAlerts(consumer: "bad name", through: 1) }
         try store.close()
     }

@@ -174,6 +174,21 @@ import Glibc
         for name in benchmarks { #expect(benchHelp.contains("  \(name) "), "sightline-bench --help lacks \(name): \(benchHelp)") }
     }
 
+    /// `compact --retain` reads periods as retention files do (one grammar: `Period`).
+    @Test func compactRetainTakesTheRetentionFilesPeriods() throws {
+        let dir = temporaryDirectory("cli-retain")
+        defer { removeTree(dir) }
+        #expect(try Self.bench(["generate", "--rows", "3000", "-o", "\(dir)/rows.csv"]).0 == 0)
+        #expect(try Self.run(["init", "\(dir)/s", "--require", "none"]).0 == 0)
+        #expect(try Self.run(["ingest", "\(dir)/s", "\(dir)/rows.csv"]).0 == 0)
+        let (kept, keptText) = try Self.run(["compact", "\(dir)/s", "--retain", "200y"])
+        #expect(kept == 0 && keptText.contains("deleted 0 rows"), "\(keptText)")
+        let (bad, badText) = try Self.run(["compact", "\(dir)/s", "--retain", "2x"])
+        #expect(bad != 0 && badText.contains("2x"), "\(badText)")
+        let (gone, goneText) = try Self.run(["compact", "\(dir)/s", "--retain", "18mo"])  // the rows are from 2024
+        #expect(gone == 0 && goneText.contains("deleted 3000 rows"), "\(goneText)")
+    }
+
     /// Southern latitudes and western longitudes start with a minus sign; they are values,
     /// written with or without `=`, in every option that takes coordinates or times.
     @Test func negativeCoordinatesAreValuesNotFlags() throws {

@@ -107,11 +107,14 @@ import Glibc
         try owner.append(batches[3])  // only in the log
         // Ingest keeps going in this process while the CLI asks for the purge.
         let ingesting = Locked(true)
+        let failures = Locked<[String]>([])
+        let finished = DispatchSemaphore(value: 0)
         let writer = Thread {
+            defer { finished.signal() }
             for b in batches.dropFirst(4) where ingesting.withLock({ $0 }) {
                 var kept = SightingBatch()
                 for s in b.sightings where s.plate != plate { kept.append(s) }
-                _ = try? owner.append(kept)
+                do { _ = try owner.append(kept) } catch { failures.withLock { $0.append("\(error)") } }
             }
         }
         writer.start()
@@ -122,6 +125,8 @@ import Glibc
             #expect(!contains(bytes, text), "\(name) still holds the plate's text")
         }
         ingesting.withLock { $0 = false }
+        finished.wait()  // joined: every append of the writer has returned
+        #expect(failures.withLock { $0 }.isEmpty, "appends during the purge failed: \(failures.withLock { $0 })")
         let (s2, flushed) = try CommandLineTests.run(["flush", dir])
         #expect(s2 == 0 && flushed.contains("flushed"), "\(flushed)")
         let (s3, stats) = try CommandLineTests.run(["stats", dir])

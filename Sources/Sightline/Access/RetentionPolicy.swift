@@ -47,17 +47,8 @@ public struct RetentionPolicy: Sendable, Hashable {
         return (keep, defaultHits ?? keep)
     }
 
-    /// A period written as `3m`, `21d`, `18mo` (30 days each), `2y` (365 days), `12h`,
-    /// `45s`, `2w`, or whole milliseconds.
-    public static func period(_ text: String) throws(SightlineError) -> Duration {
-        let units: [(String, Int64)] = [("mo", 30 * 86_400_000), ("ms", 1), ("y", 365 * 86_400_000), ("w", 7 * 86_400_000),
-                                        ("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)]
-        for (suffix, scale) in units where text.hasSuffix(suffix) {
-            if let n = Int64(text.dropLast(suffix.count)), n >= 0, n <= Int64.max / scale { return .milliseconds(n * scale) }
-        }
-        if let n = Int64(text), n >= 0 { return .milliseconds(n) }
-        throw .invalidArgument("\(text): expected a period such as 3m, 21d, 18mo, 2y, 12h, 45s or milliseconds")
-    }
+    /// A period in Sightline's one grammar (``Period/parse(_:)``).
+    public static func period(_ text: String) throws(SightlineError) -> Duration { try Period.parse(text) }
 
     /// One rule: the periods of one owner's rows.
     public struct Rule: Sendable, Hashable {
@@ -76,15 +67,8 @@ public struct RetentionPolicy: Sendable, Hashable {
         }
     }
 
-    /// `period` written back: the largest unit that divides it.
-    public static func text(_ period: Duration) -> String {
-        let ms = period.milliseconds
-        for (suffix, scale) in [("y", Int64(365 * 86_400_000)), ("mo", 30 * 86_400_000), ("w", 7 * 86_400_000), ("d", 86_400_000),
-                                ("h", 3_600_000), ("m", 60_000), ("s", 1000)] where ms >= scale && ms % scale == 0 {
-            return "\(ms / scale)\(suffix)"
-        }
-        return "\(ms)ms"
-    }
+    /// `period` written back (``Period/text(_:)``).
+    public static func text(_ period: Duration) -> String { Period.text(period) }
 }
 
 /// The policy on disk: `RETENTION`, checksummed text lines like `POLICY` (Docs/format.md).

@@ -61,6 +61,8 @@ public struct IngestError: Error, Sendable, CustomStringConvertible {
     public enum Reason: Sendable {
         /// The store refused or failed an append, or the source could not be read.
         case store(SightlineError)
+        /// The CSV header names no usable set of columns (nothing was stored from the source).
+        case header(SightlineError)
         /// The byte source itself threw (an HTTP body cut off, …).
         case source(any Error)
         /// The calling task was cancelled.
@@ -84,7 +86,7 @@ public struct IngestError: Error, Sendable, CustomStringConvertible {
     public var description: String {
         let cause: String
         switch reason {
-        case .store(let error): cause = "\(error)"
+        case .store(let error), .header(let error): cause = "\(error)"
         case .source(let error): cause = "the source failed: \(error)"
         case .cancelled: cause = "cancelled"
         case .strict(let row): cause = "\(row) (strict: nothing stored from \(row.source))"

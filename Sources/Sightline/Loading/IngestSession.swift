@@ -1,6 +1,6 @@
 /// Why the parsing side of an ingest stops (the drivers add the source's and the task's causes).
 enum IngestFailure: Error {
-    case store(SightlineError)
+    case header(SightlineError)
     case strict(RejectedRow)
 }
 
@@ -62,7 +62,7 @@ struct IngestSession {
         if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { return }
         if !formatKnown { detectFormat(bytes) }
         if isCSV && !headerRead {
-            do { try parser.readHeader(Substring(String(decoding: bytes, as: UTF8.self))) } catch { throw .store(error) }
+            do { try parser.readHeader(Substring(String(decoding: bytes, as: UTF8.self))) } catch { throw .header(error) }
             let fastRoles = parser.fastRoles
             roles = .allocate(capacity: fastRoles.count)
             _ = roles.initialize(from: fastRoles)

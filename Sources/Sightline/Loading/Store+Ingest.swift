@@ -182,7 +182,7 @@ struct IngestRun {
     /// Waits for the appends in flight, then the error for `failure` with how far they got.
     func stop(parsing failure: IngestFailure) -> IngestError {
         switch failure {
-        case .store(let error): return stop(IngestError.Reason.store(error))
+        case .header(let error): return stop(IngestError.Reason.header(error))
         case .strict(let row): return stop(IngestError.Reason.strict(row))
         }
     }

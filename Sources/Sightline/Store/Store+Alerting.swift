@@ -96,13 +96,6 @@ extension Store {
 
     // MARK: The append path
 
-    /// The wall clock in epoch milliseconds (expiry is checked against it).
-    static func nowMilliseconds() -> Int64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
-    }
-
     /// After the append's log record is durable: drops alerts of rows already stored, writes
     /// the rest, calls the handler; then lets flushes pass the record.
     func finishAlerts(_ pending: [Alert], logSequence: UInt64) throws(SightlineError) -> [Alert] {
@@ -157,7 +150,7 @@ extension Store {
         let have = Set(logged.filter { $0.logSequence >= first }.map {
             Key(log: $0.logSequence, row: RowKey(plate: $0.sighting.plate, time: $0.sighting.time, camera: $0.sighting.camera), rule: $0.rule)
         })
-        let now = Self.nowMilliseconds()
+        let now = options.wallClock()  // expiry reads the store's clock, like retention and holds
         var missing: [Alert] = []
         for r in records {
             for a in matcher.alerts(of: r.rows, logSequence: r.sequence, now: now)

@@ -324,7 +324,7 @@ public final class Store: Sendable {
         }
         let (log, sequence, result, fresh, matcher) = outcome!
         // Outside the store's lock: other appenders enqueue while this one matches, writes and syncs.
-        let pendingAlerts = matcher.map { $0.alerts(of: fresh, logSequence: sequence, now: Self.nowMilliseconds()) } ?? []
+        let pendingAlerts = matcher.map { $0.alerts(of: fresh, logSequence: sequence, now: options.wallClock()) } ?? []
         if let log {
             do throws(SightlineError) {
                 try log.commit(through: sequence)

@@ -42,48 +42,40 @@ struct Routes: Sendable {
         }
     }
 
-    /// `POST /sightings`: NDJSON (default) or CSV with a header (`Content-Type: text/csv`).
-    /// Good rows are stored (durable when the response is sent); rejected lines are listed
-    /// with their line number and reason, and make the status 422. Reposting a body is safe:
-    /// rows already stored are skipped as duplicates.
+    /// `POST /sightings`: NDJSON (default) or CSV with a header (`Content-Type: text/csv`),
+    /// streamed through the library's ingest pipeline (`Store.ingest`): the body is parsed as
+    /// it arrives, in batches appended while the next is parsed. Good rows are stored (durable
+    /// when the response is sent); rejected lines are listed with their line number and
+    /// reason, and make the status 422. Reposting a body is safe: rows already stored are
+    /// skipped as duplicates. A body over the limit is refused with 413 before any row is read
+    /// when it declares its length; a chunked one that grows past it stops there, and the 413
+    /// says how many rows of it were stored.
     func ingest(_ request: Request) async throws -> Response {
-        var request = request
-        let body: ByteBuffer
-        do { body = try await request.collectBody(upTo: Self.maximumBody) } catch {
+        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > Self.maximumBody {
             throw HTTPError(.contentTooLarge, message: "body over \(Self.maximumBody) bytes")
         }
         let csv = request.headers[.contentType]?.hasPrefix("text/csv") ?? false
-        var parser = SightingParser(source: "body", format: csv ? .csv : .ndjson)
-        var batch = SightingBatch()
+        let body = LimitedBody(body: request.body, limit: Self.maximumBody)
         var rejected: [RejectedRow] = []
-        var number = 0
-        // Lines are parsed from the body's bytes: plain ones straight into the batch.
-        try body.withUnsafeReadableBytes { bytes in
-            var start = 0
-            while start < bytes.count {
-                let end = bytes[start...].firstIndex(of: 0x0A) ?? bytes.count
-                var line = UnsafeRawBufferPointer(rebasing: bytes[start..<end])
-                start = end + 1
-                number += 1
-                if line.last == 0x0D { line = UnsafeRawBufferPointer(rebasing: line.dropLast()) }
-                if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
-                if csv && number == 1 {
-                    do { try parser.readHeader(Substring(String(decoding: line, as: UTF8.self))) } catch {
-                        throw HTTPError(.badRequest, message: "line 1: \(error)")
-                    }
-                    continue
-                }
-                if let reject = parser.append(line: line, number: number, to: &batch) { rejected.append(reject) }
+        let summary: IngestSummary
+        do {
+            summary = try await store.store.ingest(body, source: "body", options: IngestOptions(format: csv ? .csv : .ndjson),
+                                                   rejected: { if rejected.count < 1000 { rejected.append($0) } })
+        } catch {
+            switch error.reason {
+            case .header(let cause):
+                throw HTTPError(.badRequest, message: "line 1: \(cause)")
+            case .source(let cause) where cause is LimitedBody.TooLarge:
+                throw HTTPError(.contentTooLarge, message: "body over \(Self.maximumBody) bytes; "
+                                + "\(error.summary.stored) rows of its first \(error.summary.acknowledgedLines) lines stored")
+            default:
+                // The store is poisoned (disk full, I/O error) or the body was cut off: rows
+                // acknowledged before are safe; 503, try again (duplicates are skipped).
+                throw HTTPError(.serviceUnavailable, message: "\(error)")
             }
         }
-        let result: AppendResult
-        do { result = try await store.append(batch) } catch {
-            // The store is poisoned (disk full, I/O error): acknowledged rows are safe in the
-            // log; this body was not acknowledged. 503: try again after the operator acts.
-            throw HTTPError(.serviceUnavailable, message: "\(error)")
-        }
-        var json = "{\"stored\":\(result.stored),\"duplicates\":\(result.duplicates),\"rejected\":["
-        json += rejected.prefix(1000).map { "{\"line\":\($0.line),\"reason\":\(quoted($0.reason))}" }.joined(separator: ",")
+        var json = "{\"stored\":\(summary.stored),\"duplicates\":\(summary.duplicates),\"rejected\":["
+        json += rejected.map { "{\"line\":\($0.line),\"reason\":\(quoted($0.reason))}" }.joined(separator: ",")
         json += "]}\n"
         return Response(status: rejected.isEmpty ? .ok : .unprocessableContent, headers: [.contentType: "application/json"],
                         body: .init(byteBuffer: ByteBuffer(string: json)))
@@ -174,4 +166,25 @@ func quoted(_ s: String) -> String {
         }
     }
     return r + "\""
+}
+
+/// A request body as byte chunks for `Store.ingest`, failing once it grows past `limit`.
+struct LimitedBody: AsyncSequence, Sendable {
+    struct TooLarge: Error {}
+    let body: RequestBody
+    let limit: Int
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        var base: RequestBody.AsyncIterator
+        let limit: Int
+        var seen = 0
+        mutating func next() async throws -> ByteBufferView? {
+            guard let buffer = try await base.next() else { return nil }
+            seen += buffer.readableBytes
+            if seen > limit { throw TooLarge() }
+            return buffer.readableBytesView
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: body.makeAsyncIterator(), limit: limit) }
 }
