@@ -5,6 +5,8 @@ cd "$(dirname "$0")/.."
 source Scripts/install-deps.sh
 # The engine's folders depend one way (Docs/architecture.md); python3 ships with Debian.
 if command -v python3 >/dev/null 2>&1; then python3 Scripts/check-layers.py; else echo "python3 missing: layering not checked"; fi
+# The README's Swift samples are the ones ReadmeSampleTests compiles and runs.
+python3 Scripts/check-readme-samples.py
 # Every public symbol documented, DocC without warnings (swift-docc-plugin).
 bash Scripts/check-docs.sh
 swift test "$@"

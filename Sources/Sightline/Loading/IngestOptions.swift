@@ -83,6 +83,7 @@ public struct IngestError: Error, Sendable, CustomStringConvertible {
         self.summary = summary
     }
 
+    /// The cause, then how far the ingest got.
     public var description: String {
         let cause: String
         switch reason {
