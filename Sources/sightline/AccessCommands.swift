@@ -188,35 +188,9 @@ struct CamerasCommand: ParsableCommand {
         }
     }
 
-    /// The registry in a CSV file: header names the columns (camera, agency, jurisdiction
-    /// required; kind, lat, lon, name optional), in any order.
+    /// The registry in a CSV file (the library's parser; a bad line is a usage error).
     static func parse(_ path: String) throws -> CameraRegistry {
-        func bad(_ line: Int, _ reason: String) -> ValidationError { ValidationError("\(path):\(line): \(reason)") }
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw ValidationError("\(path): cannot read") }
-        let lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).map(String.init)
-        guard let header = lines.first?.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces).lowercased() }) else { throw bad(1, "empty file") }
-        func column(_ name: String) -> Int? { header.firstIndex(of: name) }
-        guard let ci = column("camera"), let ai = column("agency"), let ji = column("jurisdiction") else {
-            throw bad(1, "the header needs camera, agency and jurisdiction")
-        }
-        var registry = CameraRegistry()
-        for (n, line) in lines.enumerated().dropFirst() where !line.trimmingCharacters(in: .whitespaces).isEmpty {
-            let f = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-            guard f.count == header.count else { throw bad(n + 1, "\(f.count) fields, the header has \(header.count)") }
-            guard let id = UInt32(f[ci]) else { throw bad(n + 1, "camera \"\(f[ci])\" is not a camera id") }
-            guard !f[ai].isEmpty else { throw bad(n + 1, "no agency") }
-            guard registry.cameras[id] == nil else { throw bad(n + 1, "camera \(id) listed twice") }
-            func optional(_ name: String) -> String { column(name).map { f[$0] } ?? "" }
-            func coordinate(_ name: String, _ limit: Double) throws -> Double? {
-                let t = optional(name)
-                if t.isEmpty { return nil }
-                guard let v = Double(t), abs(v) <= limit else { throw bad(n + 1, "\(name) \"\(t)\" is not a coordinate") }
-                return v
-            }
-            registry.cameras[id] = RegisteredCamera(camera: id, agency: f[ai], jurisdiction: f[ji], kind: optional("kind"),
-                                                    latitude: try coordinate("lat", 90), longitude: try coordinate("lon", 180), name: optional("name"))
-        }
-        return registry
+        do { return try CameraRegistry(csvFile: path) } catch { throw ValidationError("\(error)") }
     }
 }
 
@@ -252,20 +226,9 @@ struct PolicyCommand: ParsableCommand {
         }
     }
 
+    /// The policy file, read by the library (`PolicyDocument`); a bad one is a usage error.
     static func parse(_ path: String) throws -> SharingPolicy {
-        let object = try readJSONObject(path)
-        let decision = object["default"] as? String ?? "allow"
-        guard decision == "allow" || decision == "deny" else { throw ValidationError("\(path): default must be allow or deny, not \(decision)") }
-        var policy = SharingPolicy(defaultAllows: decision == "allow")
-        guard let rules = (object["rules"] ?? []) as? [[String: Any]] else { throw ValidationError("\(path): rules must be an array of objects") }
-        for (i, rule) in rules.enumerated() {
-            guard let owner = rule["owner"] as? String, !owner.isEmpty else { throw ValidationError("\(path): rule \(i + 1) has no owner") }
-            guard let allow = (rule["allow"] ?? []) as? [String], let deny = (rule["deny"] ?? []) as? [String] else {
-                throw ValidationError("\(path): rule \(i + 1): allow and deny must be arrays of names")
-            }
-            policy.rules.append(SharingRule(owner: owner, allow: allow, deny: deny))
-        }
-        return policy
+        do { return try PolicyDocument.read(SharingPolicy.self, path: path) } catch { throw ValidationError("\(error)") }
     }
 
     static func json(_ policy: SharingPolicy) -> String {
@@ -314,26 +277,9 @@ struct RetentionCommand: ParsableCommand {
         }
     }
 
+    /// The retention file, read by the library (`PolicyDocument`); a bad one is a usage error.
     static func parse(_ path: String) throws -> RetentionPolicy {
-        let object = try readJSONObject(path)
-        func period(_ value: Any?, _ what: String) throws -> Duration? {
-            switch value {
-            case nil, is NSNull: return nil
-            case let text as String:
-                if text == "forever" { return nil }
-                do { return try RetentionPolicy.period(text) } catch { throw ValidationError("\(path): \(what): \(error)") }
-            case let number as NSNumber where number.int64Value >= 0: return .milliseconds(number.int64Value)
-            default: throw ValidationError("\(path): \(what) must be a period such as \"21d\"")
-            }
-        }
-        var policy = RetentionPolicy(defaultPeriod: try period(object["default"], "default"), defaultHits: try period(object["hits"], "hits"))
-        guard let rules = (object["rules"] ?? []) as? [[String: Any]] else { throw ValidationError("\(path): rules must be an array of objects") }
-        for (i, rule) in rules.enumerated() {
-            guard let owner = rule["owner"] as? String, !owner.isEmpty else { throw ValidationError("\(path): rule \(i + 1) has no owner") }
-            policy.rules.append(RetentionPolicy.Rule(owner: owner, keep: try period(rule["keep"], "rule \(i + 1) keep"),
-                                                     hits: try period(rule["hits"], "rule \(i + 1) hits")))
-        }
-        return policy
+        do { return try PolicyDocument.read(RetentionPolicy.self, path: path) } catch { throw ValidationError("\(error)") }
     }
 
     static func json(_ policy: RetentionPolicy) -> String {
@@ -405,13 +351,6 @@ enum HoldsList {
         _ = try openReadOnly(store)
         return try ReadOnlyStore.legalHolds(directory: store)
     }
-}
-
-/// The JSON object in the file at `path` (policy and retention files).
-func readJSONObject(_ path: String) throws -> [String: Any] {
-    guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("\(path): cannot read") }
-    guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { throw ValidationError("\(path): not a JSON object") }
-    return object
 }
 
 /// `object` as indented JSON with sorted keys (what `policy show` and `retention show` print).

@@ -35,6 +35,9 @@ public enum SightlineError: Error, Sendable, Equatable, CustomStringConvertible 
     /// A line of an input file (a hotlist CSV) that cannot be used: the file, the 1-based
     /// line and why. Nothing of the file was applied.
     case invalidInput(source: String, line: Int, reason: String)
+    /// A structured document (a sharing or retention policy file) is not what it should be:
+    /// `source` is the file, `at` the JSON path of the bad value (`rules[2].owner`).
+    case invalidDocument(source: String, at: String, reason: String)
     /// A read the store's access rules refuse: no purpose (or case number) where the store
     /// requires one. The refusal itself is audited.
     case accessRefused(String)
@@ -51,7 +54,7 @@ public enum SightlineError: Error, Sendable, Equatable, CustomStringConvertible 
         case .corruptFile(let path, _, _), .unsupportedFormat(let path, _), .wrongPlateKeySecret(let path),
              .storeLocked(let path), .io(_, let path, _), .storeClosed(let path), .controlFailed(let path, _), .secretRequired(let path):
             return path
-        case .invalidInput(let source, _, _):
+        case .invalidInput(let source, _, _), .invalidDocument(let source, _, _):
             return source
         case .invalidPlate, .invalidField, .compression, .invalidArgument, .deadlineExceeded, .cancelled, .invalidPageToken,
              .investigationRefused, .accessRefused, .legalHold:
@@ -93,6 +96,8 @@ public enum SightlineError: Error, Sendable, Equatable, CustomStringConvertible 
             return "refused by the store's guardrails: \(reason)"
         case .invalidInput(let source, let line, let reason):
             return "\(source):\(line): \(reason)"
+        case .invalidDocument(let source, let at, let reason):
+            return at.isEmpty ? "\(source): \(reason)" : "\(source): \(at): \(reason)"
         case .accessRefused(let reason):
             return "access refused: \(reason)"
         case .legalHold(let reason):
