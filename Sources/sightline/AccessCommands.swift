@@ -109,10 +109,7 @@ struct AccessCommand: ParsableCommand {
         }
         guard let requirement = AccessRequirement(rawValue: require) else { throw ValidationError("--require must be none, purpose or purpose+case") }
         let context = access.context
-        _ = try MaintenanceTarget(store).run(.setAccessRequirement(requirement, access: context)) { (s: Store) throws(SightlineError) -> ControlReply in
-            try s.setAccessRequirement(requirement, by: context)
-            return .statistics("")
-        }
+        try maintain(store) { m throws(SightlineError) in try m.setAccessRequirement(requirement, by: context) }
         print("access: require \(requirement.rawValue)")
     }
 }
@@ -178,10 +175,7 @@ struct CamerasCommand: ParsableCommand {
                 registry.defaultOwner = CameraRegistry.Owner(agency: parts[0], jurisdiction: parts[1])
             }
             let context = access.context
-            _ = try MaintenanceTarget(store).run(.setCameraRegistry(registry, access: context)) { (s: Store) throws(SightlineError) -> ControlReply in
-                try s.setCameraRegistry(registry, by: context)
-                return .statistics("")
-            }
+            try maintain(store) { m throws(SightlineError) in try m.setCameraRegistry(registry, by: context) }
             print("loaded \(registry.cameras.count) cameras")
         default:
             throw ValidationError("cameras takes load FILE or list, not \(action)")
@@ -216,10 +210,7 @@ struct PolicyCommand: ParsableCommand {
             guard let file else { throw ValidationError("policy set needs a JSON file") }
             let policy = try Self.parse(file)
             let context = access.context
-            _ = try MaintenanceTarget(store).run(.setSharingPolicy(policy, access: context)) { (s: Store) throws(SightlineError) -> ControlReply in
-                try s.setSharingPolicy(policy, by: context)
-                return .statistics("")
-            }
+            try maintain(store) { m throws(SightlineError) in try m.setSharingPolicy(policy, by: context) }
             print("policy set: default \(policy.defaultAllows ? "allow" : "deny"), \(policy.rules.count) rules")
         default:
             throw ValidationError("policy takes set FILE or show, not \(action)")
@@ -262,16 +253,13 @@ struct RetentionCommand: ParsableCommand {
             guard let file else { throw ValidationError("retention set needs a JSON file") }
             let policy = try Self.parse(file)
             let context = access.context
-            _ = try MaintenanceTarget(store).run(.setRetentionPolicy(policy, access: context)) { (s: Store) throws(SightlineError) -> ControlReply in
-                try s.setRetentionPolicy(policy, by: context)
-                return .statistics("")
-            }
+            try maintain(store) { m throws(SightlineError) in try m.setRetentionPolicy(policy, by: context) }
             print("retention set: default \(policy.defaultPeriod.map(RetentionPolicy.text) ?? "none"), \(policy.rules.count) rules")
         case "enforce":
             let clock = ContinuousClock()
             let start = clock.now
-            let reply = try MaintenanceTarget(store).run(.enforceRetention) { (s: Store) throws(SightlineError) -> ControlReply in .rewrite(try s.enforceRetention()) }
-            if case .rewrite(let summary) = reply { printSummary(summary, clock.now - start) }
+            let summary = try maintain(store) { m throws(SightlineError) in try m.enforceRetention() }
+            printSummary(summary, clock.now - start)
         default:
             throw ValidationError("retention takes set FILE, show or enforce, not \(action)")
         }
@@ -327,17 +315,13 @@ struct HoldCommand: ParsableCommand {
                 hold = try LegalHold(caseNumber: caseNumber, plate: try plate.map { try Plate($0) }, area: hasArea ? try region.area() : nil,
                                      time: try TimeRange(from: try parseTime(from, "from"), to: try parseTime(to, "to")))
             } catch let e as SightlineError { throw ValidationError("\(e)") }
-            let reply = try MaintenanceTarget(store).run(.placeLegalHold(hold, access: context)) { (s: Store) throws(SightlineError) -> ControlReply in
-                .statistics("placed \(try s.placeLegalHold(hold, by: context).id)")
-            }
-            if case .statistics(let text) = reply { print(text + " (case \(caseNumber))") }
+            let id = try maintain(store) { m throws(SightlineError) in try m.placeLegalHold(hold, by: context) }
+            print("placed \(id) (case \(caseNumber))")
         case "release":
             guard let target else { throw ValidationError("hold release needs the hold id or the case number") }
-            let reply = try MaintenanceTarget(store).run(.releaseLegalHold(target, access: context)) { (s: Store) throws(SightlineError) -> ControlReply in
-                .statistics("released \(try s.releaseLegalHold(target, by: context).map(\.id).joined(separator: " "))")
-            }
-            guard case .statistics(let text) = reply, text != "released " else { throw ValidationError("no hold \(target)") }
-            print(text)
+            let released = try maintain(store) { m throws(SightlineError) in try m.releaseLegalHold(target, by: context) }
+            guard !released.isEmpty else { throw ValidationError("no hold \(target)") }
+            print("released \(released.joined(separator: " "))")
         default:
             throw ValidationError("hold takes add, release or list, not \(action)")
         }

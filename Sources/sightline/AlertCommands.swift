@@ -3,17 +3,11 @@ import Foundation
 import Sightline
 import SightlineCommandLine
 
-/// An absolute path (the store's owner, another process, reads files named in control requests).
-func absolutePath(_ path: String) -> String {
-    path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
-}
-
 /// Runs a rule change here (opening the store as its owner) or through the owner's control
-/// socket; prints the owner's summary.
-func changeRules(_ store: String, _ request: ControlRequest, create: Bool = false, local: (Store) throws(SightlineError) -> String) throws {
+/// socket (`StoreMaintenance`); prints the owner's summary. A bad rules file is a usage error.
+func changeRules(_ store: String, create: Bool = false, _ body: (StoreMaintenance) throws(SightlineError) -> String) throws {
     do {
-        let reply = try MaintenanceTarget(store, create: create).run(request) { (s: Store) throws(SightlineError) -> ControlReply in .statistics(try local(s)) }
-        if case .statistics(let text) = reply { print(text) }
+        print(try maintain(store, create: create, body))
     } catch let failure as CommandFailure {
         if case .invalidInput = failure.error as? SightlineError { throw ValidationError(failure.description) }
         throw failure
@@ -37,14 +31,11 @@ struct HotlistAddCommand: ParsableCommand {
     @OptionGroup var access: AccessArguments
 
     func run() throws {
-        let entries: [HotlistEntry]
-        do { entries = try HotlistFile.read(file) } catch { throw ValidationError("\(error)") }
+        // The whole file is checked before the store is touched; a bad one is a usage error.
+        do { _ = try HotlistFile.read(file) } catch { throw ValidationError("\(error)") }
         let from = try parseTime(retroactiveFrom, "retroactive-from")
         let context = access.context
-        try changeRules(store, .addHotlistEntries(file: absolutePath(file), retroactiveFrom: from), create: true) { (s: Store) throws(SightlineError) -> String in
-            let historical = try s.addHotlistEntries(entries, retroactiveFrom: from, access: context)
-            return "added \(entries.count) hotlist entries" + (from == nil ? "" : "; \(historical.count) historical alerts logged")
-        }
+        try changeRules(store, create: true) { m throws(SightlineError) in try m.addHotlistEntries(file: file, retroactiveFrom: from, by: context) }
     }
 }
 
@@ -55,11 +46,8 @@ struct HotlistRemoveCommand: ParsableCommand {
     @Argument(help: "Hotlist CSV file.") var file: String
 
     func run() throws {
-        let entries: [HotlistEntry]
-        do { entries = try HotlistFile.read(file, requireReason: false) } catch { throw ValidationError("\(error)") }
-        try changeRules(store, .removeHotlistEntries(file: absolutePath(file))) { (s: Store) throws(SightlineError) -> String in
-            "removed \(try s.removeHotlistEntries(entries)) hotlist entries"
-        }
+        do { _ = try HotlistFile.read(file, requireReason: false) } catch { throw ValidationError("\(error)") }
+        try changeRules(store) { m throws(SightlineError) in try m.removeHotlistEntries(file: file) }
     }
 }
 
@@ -125,10 +113,7 @@ struct GeofenceAddCommand: ParsableCommand {
                                  hours: try hours.map { text throws(SightlineError) in try HourWindow(parsing: text) })
         } catch let e as SightlineError { throw ValidationError("\(e)") }
         let from = try parseTime(retroactiveFrom, "retroactive-from")
-        try changeRules(store, .addGeofence(fence, retroactiveFrom: from), create: true) { (s: Store) throws(SightlineError) -> String in
-            let historical = try s.addGeofence(fence, retroactiveFrom: from)
-            return "added geofence \(fence.name)" + (from == nil ? "" : "; \(historical.count) historical alerts logged")
-        }
+        try changeRules(store, create: true) { m throws(SightlineError) in try m.addGeofence(fence, retroactiveFrom: from) }
     }
 }
 
@@ -138,9 +123,7 @@ struct GeofenceRemoveCommand: ParsableCommand {
     @Argument(help: "The geofence's name.") var name: String
 
     func run() throws {
-        try changeRules(store, .removeGeofence(name)) { (s: Store) throws(SightlineError) -> String in
-            try s.removeGeofence(named: name) ? "removed geofence \(name)" : "no geofence \(name)"
-        }
+        try changeRules(store) { m throws(SightlineError) in try m.removeGeofence(named: name) }
     }
 }
 

@@ -29,8 +29,8 @@ struct CompactCommand: ParsableCommand {
         if let retain { compaction.deleteOlderThan = StoreOptions.systemTime() - (try parseDuration(retain)) }
         let clock = ContinuousClock()
         let start = clock.now
-        let reply = try MaintenanceTarget(store).run(.compact(compaction)) { (s: Store) throws(SightlineError) -> ControlReply in .rewrite(try s.compact(compaction)) }
-        if case .rewrite(let summary) = reply { printSummary(summary, clock.now - start) }
+        let summary = try maintain(store) { m throws(SightlineError) in try m.compact(compaction) }
+        printSummary(summary, clock.now - start)
     }
 }
 
@@ -60,10 +60,8 @@ struct PurgeCommand: ParsableCommand {
         let start = clock.now
         let context = access.context
         let force = self.force
-        let reply = try MaintenanceTarget(store).run(.purge(plate, time, access: context, force: force)) { (s: Store) throws(SightlineError) -> ControlReply in
-            .rewrite(try s.purge(plate, time: time, access: context, force: force))
-        }
-        if case .rewrite(let summary) = reply { printSummary(summary, clock.now - start) }
+        let summary = try maintain(store) { m throws(SightlineError) in try m.purge(plate, time: time, by: context, force: force) }
+        printSummary(summary, clock.now - start)
     }
 }
 
@@ -74,12 +72,7 @@ struct StatsCommand: ParsableCommand {
     func run() throws {
         // The owner, when one listens, knows its memory best; otherwise a read-only open
         // (works while an owner without a control channel holds the store).
-        if StoreControl.hasSocket(store), let reply = try? StoreControl.send(.statistics, to: store), case .statistics(let text) = reply {
-            print(text)
-            return
-        }
-        let target = try openReadOnly(store)
-        do { print(try target.statistics().report) } catch { throw CommandFailure(error) }
+        print(try maintain(store) { m throws(SightlineError) in try m.statisticsReport() })
     }
 }
 
@@ -89,7 +82,7 @@ struct FlushCommand: ParsableCommand {
     @Argument(help: "Store directory.") var store: String
 
     func run() throws {
-        _ = try MaintenanceTarget(store).run(.flush) { (s: Store) throws(SightlineError) -> ControlReply in try s.flush(); return .flushed }
+        try maintain(store) { m throws(SightlineError) in try m.flush() }
         print("flushed")
     }
 }
@@ -141,10 +134,7 @@ struct GuardrailsCommand: ParsableCommand {
                 limits.maximumPlates = n
             }
         }
-        _ = try MaintenanceTarget(store).run(.setInvestigationLimits(limits)) { (s: Store) throws(SightlineError) -> ControlReply in
-            try s.setInvestigationLimits(limits)
-            return .statistics("")
-        }
+        try maintain(store) { m throws(SightlineError) in try m.setInvestigationLimits(limits) }
         print("guardrails:  \(limits) (investigative queries)")
     }
 }

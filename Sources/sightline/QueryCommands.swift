@@ -51,38 +51,11 @@ struct AreaOptions: ParsableArguments {
     }
 }
 
-/// Where maintenance runs: the store opened as its owner, or — when another process owns it
-/// (an ingest, a service) — that owner, reached through its control socket.
-enum MaintenanceTarget {
-    case owner(Store)
-    case remote(String)
-
-    /// `create`: a missing store is created (rules may be set up before the first ingest).
-    init(_ path: String, create: Bool = false) throws {
-        do {
-            if create && !FileManager.default.fileExists(atPath: "\(path)/MANIFEST") {
-                do { self = .owner(try Store(directory: path)) } catch { throw CommandFailure(error) }
-                return
-            }
-            self = .owner(try openStore(path))
-        } catch let failure as CommandFailure {
-            guard case .storeLocked = failure.error as? SightlineError else { throw failure }
-            self = .remote(path)
-        }
-    }
-
-    /// Runs `request` here (`local`) or at the owner; closes a store opened here.
-    func run(_ request: ControlRequest, local: (Store) throws(SightlineError) -> ControlReply) throws -> ControlReply {
-        do {
-            switch self {
-            case .owner(let store):
-                let reply = try local(store)
-                try store.close()
-                return reply
-            case .remote(let path):
-                return try StoreControl.send(request, to: path)
-            }
-        } catch { throw CommandFailure(error) }
+/// Runs a maintenance request through the library's `StoreMaintenance`: at the store's owner
+/// when another process holds it, else here; library errors become the CLI's failures.
+func maintain<R>(_ store: String, create: Bool = false, _ body: (StoreMaintenance) throws(SightlineError) -> R) throws -> R {
+    do { return try body(StoreMaintenance(directory: store, options: cliStoreOptions(), createIfMissing: create)) } catch {
+        throw CommandFailure(error)
     }
 }
 

@@ -138,4 +138,40 @@ import Glibc
         let (s5, again) = try CommandLineTests.run(["compact", dir])
         #expect(s5 == 0 && again.hasPrefix("rewrote"), "\(again)")
     }
+
+    /// The library's maintenance API does the same work in-process (no owner) and at a
+    /// running owner, and says the same.
+    @Test func storeMaintenanceRunsHereOrAtTheOwner() throws {
+        let dir = temporaryDirectory("control-maintenance")
+        defer { removeTree(dir) }
+        let batches = distinctBatches(4, rows: 300, seed: 91)
+        let plate = batches[0].plates[0]
+        let all = batches.flatMap(\.sightings)
+        var options = Self.ownerOptions()
+        options.controlChannel = false
+        let maintenance = StoreMaintenance(directory: dir, options: options)
+        #expect(throws: SightlineError.self) { try maintenance.flush() }  // no store there yet
+        for ownerRuns in [false, true] {
+            removeTree(dir)
+            let owner = try Store(directory: dir, options: Self.ownerOptions())
+            for b in batches { try owner.append(b) }
+            if !ownerRuns { try owner.close() }
+            let policy = SharingPolicy(defaultAllows: true, rules: [SharingRule(owner: "A", deny: ["B"])])
+            try maintenance.setSharingPolicy(policy)
+            try maintenance.flush()
+            let purged = try maintenance.purge(plate)
+            #expect(purged.rowsDeleted == all.filter { $0.plate == plate }.count, "owner running: \(ownerRuns)")
+            let id = try maintenance.placeLegalHold(try LegalHold(caseNumber: "C-1", plate: batches[1].plates[0]))
+            #expect(try maintenance.releaseLegalHold("C-1") == [id], "owner running: \(ownerRuns)")
+            #expect(try maintenance.statisticsReport().hasPrefix("segments:"))
+            if ownerRuns {
+                #expect(owner.sharingPolicy == policy)
+                #expect(sameRows(try owner.snapshot().allSightings(), all.filter { $0.plate != plate }))
+                try owner.close()
+            }
+            let reopened = try ReadOnlyStore(directory: dir, options: options)
+            #expect(try reopened.sharingPolicy == policy, "owner running: \(ownerRuns)")
+            #expect(sameRows(try reopened.snapshot().allSightings(), all.filter { $0.plate != plate }), "owner running: \(ownerRuns)")
+        }
+    }
 }

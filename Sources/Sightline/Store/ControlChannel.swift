@@ -6,7 +6,7 @@ import Darwin
 import Dispatch
 
 /// What another process may ask a store's owner to do through its control socket.
-public enum ControlRequest: Sendable, Hashable {
+package enum ControlRequest: Sendable, Hashable {
     /// Write buffered rows to a segment.
     case flush
     /// Compact with these options.
@@ -44,7 +44,7 @@ public enum ControlRequest: Sendable, Hashable {
 }
 
 /// The owner's answer to a `ControlRequest`.
-public enum ControlReply: Sendable, Hashable {
+package enum ControlReply: Sendable, Hashable {
     /// The flush is done.
     case flushed
     /// What a compaction or purge rewrote.
@@ -159,9 +159,9 @@ final class ControlServer: Sendable {
 }
 
 /// Sends requests to a store's owner.
-public enum StoreControl {
+package enum StoreControl {
     /// Whether `directory` has a control socket file (its owner may be listening).
-    public static func hasSocket(_ directory: String) -> Bool {
+    package static func hasSocket(_ directory: String) -> Bool {
         var info = stat()
         return stat("\(directory)/\(ControlServer.fileName)", &info) == 0 && (info.st_mode & S_IFMT) == S_IFSOCK
     }
@@ -170,7 +170,7 @@ public enum StoreControl {
     /// reply (a compaction may take minutes: `timeout` bounds the wait for the reply).
     /// - Throws: `controlFailed` when no owner listens (no socket, or a stale one left by a
     ///   killed owner), the owner refuses (another uid) or reports an error.
-    public static func send(_ request: ControlRequest, to directory: String,
+    package static func send(_ request: ControlRequest, to directory: String,
                             timeout: Duration = .seconds(3600)) throws(SightlineError) -> ControlReply {
         let path = "\(directory)/\(ControlServer.fileName)"
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
