@@ -178,13 +178,22 @@ struct LimitedBody: AsyncSequence, Sendable {
         var base: RequestBody.AsyncIterator
         let limit: Int
         var seen = 0
-        mutating func next() async throws -> ByteBufferView? {
+        mutating func next() async throws -> Chunk? {
             guard let buffer = try await base.next() else { return nil }
             seen += buffer.readableBytes
             if seen > limit { throw TooLarge() }
-            return buffer.readableBytesView
+            return Chunk(buffer: buffer)
         }
     }
 
     func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: body.makeAsyncIterator(), limit: limit) }
+
+    /// One buffer of the body, read in place by the ingest pipeline (no copy).
+    struct Chunk: Sequence {
+        let buffer: ByteBuffer
+        func makeIterator() -> IndexingIterator<[UInt8]> { Array(buffer.readableBytesView).makeIterator() }
+        func withContiguousStorageIfAvailable<R>(_ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R? {
+            try buffer.withUnsafeReadableBytes { try body($0.bindMemory(to: UInt8.self)) }
+        }
+    }
 }
