@@ -5,7 +5,7 @@ One Swift module does not enforce this; this check does, on every test run. Exit
 print each upward use when it finds one."""
 import glob, os, re, sys
 
-LAYERS = ["Support", "Model", "Codec", "IO", "Index", "Segment", "Ingest", "Access", "Query", "Maintenance", "Alerting", "Store", "Loading", "Embedding", "Lake"]
+LAYERS = ["Support", "Model", "Codec", "IO", "Index", "Segment", "Ingest", "Access", "Query", "Maintenance", "Alerting", "Policy", "Store", "Loading", "Embedding", "Lake"]
 root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Sources", "Sightline")
 declaration = re.compile(r"^(?:@_spi\(\w+\)\s*)?(?:public |package |private |fileprivate |final )*"
                          r"(?:struct|enum|class|protocol|actor|typealias|func)\s+(\w+)", re.M)

@@ -15,10 +15,14 @@ extension Store {
     /// Ingests what `fileDescriptor` reads until end of file (it is not closed).
     ///
     /// - Parameters:
+    ///   - fileDescriptor: An open descriptor to read from (a file, a pipe, standard input).
     ///   - source: The name rows are reported under (`FILE:LINE`), and by which the format is
     ///     detected when ``IngestOptions/format`` is `nil`.
+    ///   - options: Format, rows per append, strictness.
     ///   - rejected: Called with each bad row, on the calling thread.
     ///   - progress: Called every 16,384 lines, on the calling thread.
+    /// - Returns: What was read, stored, skipped and rejected.
+    /// - Throws: ``IngestError``, saying why and how far the ingest got.
     public func ingest(fileDescriptor: Int32, source: String, options: IngestOptions = IngestOptions(),
                        rejected: (RejectedRow) -> Void = { _ in },
                        progress: (IngestProgress) -> Void = { _ in }) throws(IngestError) -> IngestSummary {

@@ -83,7 +83,7 @@ public struct QueryPlan: Sendable {
     /// Time spent planning.
     public var planningTime: Duration
     /// Columns the execution decodes.
-    public var columns: ColumnSet
+    @_spi(Benchmarks) public var columns: ColumnSet
     let memory: [SightingBatch]
     /// A plate index per `memory` batch (nil: scanned), or empty.
     let memoryPlateIndexes: [MemoryPlateIndex?]

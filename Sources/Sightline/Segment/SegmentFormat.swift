@@ -34,7 +34,7 @@ enum SegmentFormat {
 }
 
 /// The column chunks of a block, in file order.
-public enum ColumnID: Int, CaseIterable, Sendable {
+@_spi(Benchmarks) public enum ColumnID: Int, CaseIterable, Sendable {
     /// Plate runs (text; keys are recomputed).
     case plate = 0
     /// Times, epoch milliseconds.
@@ -65,7 +65,7 @@ public enum ColumnID: Int, CaseIterable, Sendable {
 }
 
 /// A set of columns to decode.
-public struct ColumnSet: OptionSet, Sendable, Hashable {
+@_spi(Benchmarks) public struct ColumnSet: OptionSet, Sendable, Hashable {
     /// One bit per `ColumnID`.
     public let rawValue: UInt8
     /// A set from its bits.

@@ -106,11 +106,10 @@ public final class ReadOnlyStore: Sendable {
     /// against the store's access requirement (re-read now: the owner may change it) and
     /// audited in the store's audit log, durably before its answer returns.
     public func snapshot(access: AccessContext) throws(SightlineError) -> StoreSnapshot {
-        var (snapshot, registry) = try view()
+        var (snapshot, policy) = try view()
         snapshot.access = access
-        snapshot.auditTrail = try auditTrail()
-        // The owner may change the registry or the policy at any time: read both now.
-        snapshot.visibility = try PolicyFile.read(directory: directory, fileSystem: fileSystem).visibility(for: access.agency, registry: registry)
+        snapshot.auditTrail = AuditTrail(log: auditLog, requirement: policy.accessRequirement, hasher: hasher, now: options.wallClock)
+        snapshot.visibility = policy.sharingPolicy.visibility(for: access.agency, registry: policy.cameraRegistry)
         return snapshot
     }
 
@@ -148,25 +147,21 @@ public final class ReadOnlyStore: Sendable {
     private func engineSnapshot() throws(SightlineError) -> StoreSnapshot { try view().0 }
 
     /// The owner's rows now, under the retention the owner's files state now, and the
-    /// camera registry that retention was resolved with.
-    private func view() throws(SightlineError) -> (StoreSnapshot, CameraRegistry) {
+    /// policy (read with the same loader the owner uses) that retention was resolved with.
+    private func view() throws(SightlineError) -> (StoreSnapshot, StorePolicy) {
         let (segments, memory, plateIndexes) = try state.withLock {
             (s: inout State) throws(SightlineError) -> ([SegmentReader], [SightingBatch], [MemoryPlateIndex?]) in
             try catchUp(&s)
         }
-        // The owner may change the guardrails, registry, retention and holds at any time:
-        // read them with every snapshot.
-        let limits = try GuardrailsFile.read(directory: directory, fileSystem: fileSystem)
-        let registry = try CamerasFile.read(directory: directory, fileSystem: fileSystem)
-        let policy = try RetentionFile.read(directory: directory, fileSystem: fileSystem)
-        let shape = RetentionShape.make(policy, registry: registry, fallback: options.retention)
+        // The owner may change any policy file at any time: read them with every snapshot,
+        // with the loader the owner uses.
+        let policy = try StorePolicy.load(directory: directory, fileSystem: fileSystem, fallbackRetention: options.retention)
         var hits: Set<RowKey> = []
-        if shape?.keepsHitsLonger == true { hits = try readHotlistHits() }
-        let retention = RetentionRule(shape, now: options.wallClock(), hits: hits,
-                                      holds: try HoldsFile.read(directory: directory, fileSystem: fileSystem))
-        return (StoreSnapshot(segments: segments, memory: memory, memoryPlateIndexes: plateIndexes, retention: retention,
+        if policy.retentionShape?.keepsHitsLonger == true { hits = try readHotlistHits() }
+        return (StoreSnapshot(segments: segments, memory: memory, memoryPlateIndexes: plateIndexes,
+                              retention: policy.retentionRule(now: options.wallClock(), hotlistHits: hits),
                               parallelism: options.queryParallelism,
-                              metrics: metrics, investigationLimits: limits), registry)
+                              metrics: metrics, investigationLimits: policy.investigationLimits), policy)
     }
 
     /// The rows of the owner's hotlist alerts: `ALERTS` read on from where the last call

@@ -11,7 +11,7 @@ public struct StoreStatistics: Sendable, Hashable {
     /// Segment bytes.
     public var bytes: Int
     /// Bytes per column of the plate-ordered blocks.
-    public var columnBytes: [ColumnID: Int]
+    @_spi(Benchmarks) public var columnBytes: [ColumnID: Int]
     /// Bytes of the spatial copies.
     public var spatialBytes: Int
     /// Bytes of the plate n-gram indexes (partial and OCR-equivalent plate search).

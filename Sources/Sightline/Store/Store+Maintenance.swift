@@ -13,7 +13,7 @@ extension Store {
         return try onFlushQueue { () throws(SightlineError) -> RewriteSummary in
             let segments = state.withLock { $0.segments }.filter { $0.rowCount > 0 }
             let cutoff = compaction.deleteOlderThan
-            let holds = state.withLock { $0.holds }
+            let holds = policy.current.holds
             let rule = cutoff.map { RetentionRule(cutoff: $0, holds: holds) }
             // The store's own retention too: rows past their owner's period are not rewritten.
             let policy = retentionRule()
@@ -60,7 +60,7 @@ extension Store {
         let summary: RewriteSummary
         var forced = ""
         do throws(SightlineError) {
-            let holds = state.withLock { $0.holds }
+            let holds = policy.current.holds
             if !holds.isEmpty {
                 var held: [String: Int] = [:]
                 for s in try engineSnapshot().run(Query(.history(plate), time: time)).rows {
@@ -175,12 +175,12 @@ extension Store {
     func retentionRule() -> RetentionRule? { state.withLock { retentionRule($0) } }
 
     func retentionRule(_ s: State) -> RetentionRule? {
-        RetentionRule(s.retentionShape, now: options.wallClock(), hits: s.hotlistHits, holds: s.holds)
+        policy.current.retentionRule(now: options.wallClock(), hotlistHits: s.hotlistHits)
     }
 
     /// How long whose rows are kept (`RETENTION`; `StoreOptions.retention` where it names
     /// no period).
-    public var retentionPolicy: RetentionPolicy { state.withLock { $0.retentionPolicy } }
+    public var retentionPolicy: RetentionPolicy { policy.current.retentionPolicy }
 
     /// Replaces the retention policy: written durably (`RETENTION`), in force for the next
     /// snapshot here and every process's next snapshot (rows past their period are gone
@@ -189,11 +189,7 @@ extension Store {
     public func setRetentionPolicy(_ policy: RetentionPolicy, by access: AccessContext = .unattributed) throws(SightlineError) {
         for r in policy.rules { try checkPolicyName(r.owner, "retention owner") }
         try onFlushQueue { () throws(SightlineError) in  // not while a rewrite decides what to keep
-            try state.withLock { (s: inout State) throws(SightlineError) in
-                try fileSystem.replaceAtomically("\(directory)/\(RetentionFile.fileName)", with: RetentionFile.encode(policy))
-                s.retentionPolicy = policy
-                s.retentionShape = RetentionShape.make(policy, registry: s.cameraRegistry, fallback: options.retention)
-            }
+            try self.policy.setRetentionPolicy(policy)
         }
         startMaintenance()
         func t(_ d: Duration?) -> String { d.map(RetentionPolicy.text) ?? "-" }
@@ -229,7 +225,7 @@ extension Store {
     /// Starts the maintenance timer if the options ask for retention or compaction, or the
     /// store has a retention policy (and it is not running yet).
     func startMaintenance() {
-        let wanted = state.withLock { s in s.maintenanceTimer == nil && !s.closed && (s.retentionShape != nil || options.compaction != nil) }
+        let wanted = state.withLock { s in s.maintenanceTimer == nil && !s.closed && (policy.current.retentionShape != nil || options.compaction != nil) }
         guard wanted else { return }
         let timer = DispatchSource.makeTimerSource(queue: DispatchQueue.global(qos: .utility))
         let interval = max(0.01, seconds(options.maintenanceInterval))

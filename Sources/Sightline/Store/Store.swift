@@ -42,6 +42,9 @@ public final class Store: Sendable {
     let flushQueue = DispatchQueue(label: "sightline.store.flush")
     /// Serializes rule changes (each rewrites `RULES`).
     let rulesChange = Locked<Void>(())
+    /// The store's policy (access, cameras, sharing, retention, holds, guardrails): its own
+    /// part, with its own lock (Policy/PolicyBook.swift).
+    let policy: PolicyBook
 
     static let secretFileName = "plate-key.secret"
 
@@ -67,21 +70,8 @@ public final class Store: Sendable {
         var duplicatesAtFlush = 0
         /// Row-key filters of segments, for the flush-time duplicate check.
         var rowFilters: RowFilterCache
-        /// The guardrails of investigative queries (as in `GUARDRAILS`).
-        var investigationLimits = InvestigationLimits.off
-        /// What every read must state (`ACCESS`).
-        var accessRequirement = AccessRequirement.none
-        /// Who owns which camera's rows (`CAMERAS`), and who may read whose (`POLICY`).
-        var cameraRegistry = CameraRegistry()
-        var sharingPolicy = SharingPolicy.open
-        /// Each requesting agency's visibility under the two (cleared when either changes).
-        var visibilities: [String: CameraVisibility?] = [:]
-        /// Legal holds in force (`HOLDS`).
-        var holds: [LegalHold] = []
-        /// How long whose rows are kept (`RETENTION`), resolved against the registry (nil:
-        /// nothing expires), and the rows that matched a hotlist (from the alert log).
-        var retentionPolicy = RetentionPolicy.none
-        var retentionShape: RetentionShape?
+        /// The rows that matched a hotlist (from the alert log): retention keeps them for the
+        /// policy's hits period.
         var hotlistHits: Set<RowKey> = []
         /// Standing rules (as in `RULES`) and their compiled form (nil when there are none).
         var rules = RuleSet()
@@ -163,13 +153,7 @@ public final class Store: Sendable {
         }
         var initial = State(manifest: manifest, segments: segments, bufferKeys: RowKeySet(capacity: options.bufferRows),
                             rowFilters: RowFilterCache(budget: options.duplicateFilterBytes), frozenKeys: RowKeySet(capacity: 16))
-        initial.investigationLimits = try GuardrailsFile.read(directory: directory, fileSystem: fileSystem)
-        initial.accessRequirement = try AccessFile.read(directory: directory, fileSystem: fileSystem)
-        initial.cameraRegistry = try CamerasFile.read(directory: directory, fileSystem: fileSystem)
-        initial.sharingPolicy = try PolicyFile.read(directory: directory, fileSystem: fileSystem)
-        initial.holds = try HoldsFile.read(directory: directory, fileSystem: fileSystem)
-        initial.retentionPolicy = try RetentionFile.read(directory: directory, fileSystem: fileSystem)
-        initial.retentionShape = RetentionShape.make(initial.retentionPolicy, registry: initial.cameraRegistry, fallback: options.retention)
+        policy = try PolicyBook(directory: directory, fileSystem: fileSystem, fallbackRetention: options.retention)
         initial.rules = try RulesFile.read(directory: directory, fileSystem: fileSystem)
         let matcher = RuleMatcher(initial.rules)
         initial.matcher = matcher.isEmpty ? nil : matcher
@@ -457,21 +441,16 @@ public final class Store: Sendable {
     public func snapshot(access: AccessContext) -> StoreSnapshot {
         var snapshot = engineSnapshot()
         snapshot.access = access
-        let (requirement, visibility) = state.withLock { (s: inout State) -> (AccessRequirement, CameraVisibility?) in
-            if let known = s.visibilities[access.agency] { return (s.accessRequirement, known) }
-            let v = s.sharingPolicy.visibility(for: access.agency, registry: s.cameraRegistry)
-            s.visibilities[access.agency] = v
-            return (s.accessRequirement, v)
-        }
+        let (requirement, visibility) = policy.access(for: access.agency)
         snapshot.auditTrail = AuditTrail(log: auditLog, requirement: requirement, hasher: hasher, now: options.wallClock)
         snapshot.visibility = visibility
         return snapshot
     }
 
     /// The cameras and their owners (`CAMERAS`).
-    public var cameraRegistry: CameraRegistry { state.withLock { $0.cameraRegistry } }
+    public var cameraRegistry: CameraRegistry { policy.current.cameraRegistry }
     /// Who may read whose rows (`POLICY`).
-    public var sharingPolicy: SharingPolicy { state.withLock { $0.sharingPolicy } }
+    public var sharingPolicy: SharingPolicy { policy.current.sharingPolicy }
 
     /// Replaces the camera registry: written durably (`CAMERAS`), in force for later
     /// snapshots here and every process's next snapshot; audited (operation `cameras`).
@@ -480,12 +459,7 @@ public final class Store: Sendable {
             try checkPolicyName(c.agency, "agency"); try checkPolicyName(c.jurisdiction, "jurisdiction")
             try checkPolicyName(c.kind, "kind"); try checkPolicyName(c.name, "name")
         }
-        try state.withLock { (s: inout State) throws(SightlineError) in
-            try fileSystem.replaceAtomically("\(directory)/\(CamerasFile.fileName)", with: CamerasFile.encode(registry))
-            s.cameraRegistry = registry
-            s.visibilities = [:]
-            s.retentionShape = RetentionShape.make(s.retentionPolicy, registry: registry, fallback: options.retention)
-        }
+        try policy.setCameraRegistry(registry)
         try audit(access, "cameras", "cameras=\(registry.cameras.count) default-owner=\(registry.defaultOwner.map { "\($0.agency):\($0.jurisdiction)" } ?? "-")",
                   rows: 0, plates: 0)
     }
@@ -494,35 +468,29 @@ public final class Store: Sendable {
     /// later snapshots here and every process's next snapshot; audited (operation `policy`).
     public func setSharingPolicy(_ policy: SharingPolicy, by access: AccessContext = .unattributed) throws(SightlineError) {
         for r in policy.rules { for name in [r.owner] + r.allow + r.deny { try checkPolicyName(name, "policy name") } }
-        try state.withLock { (s: inout State) throws(SightlineError) in
-            try fileSystem.replaceAtomically("\(directory)/\(PolicyFile.fileName)", with: PolicyFile.encode(policy))
-            s.sharingPolicy = policy
-            s.visibilities = [:]
-        }
+        try self.policy.setSharingPolicy(policy)
         try audit(access, "policy", "default=\(policy.defaultAllows ? "allow" : "deny") rules=\(policy.rules.count)", rows: 0, plates: 0)
     }
 
     /// A view for the engine's own reads (deduplication, purges, statistics): not audited.
     func engineSnapshot() -> StoreSnapshot {
-        state.withLock { (s: inout State) -> StoreSnapshot in
+        let limits = policy.current.investigationLimits
+        return state.withLock { (s: inout State) -> StoreSnapshot in
             let buffered = s.buffer.chunksForSnapshot()
             return StoreSnapshot(segments: s.segments, memory: s.frozen + buffered.chunks,
                                  memoryPlateIndexes: s.frozenPlateIndexes + buffered.plateIndexes, retention: retentionRule(s),
-                                 parallelism: options.queryParallelism, metrics: metrics, investigationLimits: s.investigationLimits)
+                                 parallelism: options.queryParallelism, metrics: metrics, investigationLimits: limits)
         }
     }
 
     /// What every read of this store must state.
-    public var accessRequirement: AccessRequirement { state.withLock { $0.accessRequirement } }
+    public var accessRequirement: AccessRequirement { policy.current.accessRequirement }
 
     /// Sets what every read must state: written durably (`ACCESS`, replaced atomically),
     /// honoured by later snapshots here and by every process at its next snapshot; audited
     /// (operation `access-policy`) under `access`.
     public func setAccessRequirement(_ requirement: AccessRequirement, by access: AccessContext = .unattributed) throws(SightlineError) {
-        try state.withLock { (s: inout State) throws(SightlineError) in
-            try AccessFile.write(requirement, directory: directory, fileSystem: fileSystem)
-            s.accessRequirement = requirement
-        }
+        try policy.setAccessRequirement(requirement)
         try audit(access, "access-policy", "require \(requirement.rawValue)", rows: 0, plates: 0)
     }
 
@@ -535,7 +503,7 @@ public final class Store: Sendable {
 
     /// The guardrails of investigative queries (off until set).
     public var investigationLimits: InvestigationLimits {
-        state.withLock { (s: inout State) -> InvestigationLimits in s.investigationLimits }
+        policy.current.investigationLimits
     }
 
     /// Sets the guardrails of investigative queries: written durably to the store (file
@@ -546,10 +514,7 @@ public final class Store: Sendable {
     public func setInvestigationLimits(_ limits: InvestigationLimits, by access: AccessContext = .unattributed) throws(SightlineError) {
         if let span = limits.maximumTimeSpan, span.milliseconds <= 0 { throw .invalidArgument("the maximum time span must be positive") }
         if let plates = limits.maximumPlates, plates <= 0 { throw .invalidArgument("the maximum number of plates must be positive") }
-        try state.withLock { (s: inout State) throws(SightlineError) in
-            try GuardrailsFile.write(limits, directory: directory, fileSystem: fileSystem)
-            s.investigationLimits = limits
-        }
+        try policy.setInvestigationLimits(limits)
         try audit(access, "guardrails", "\(limits)", rows: 0, plates: 0)
         options.logger.notice("investigation guardrails set", metadata: ["store": "\(directory)", "limits": "\(limits)"])
     }
