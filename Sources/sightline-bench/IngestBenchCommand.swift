@@ -23,9 +23,12 @@ struct IngestBenchCommand: ParsableCommand {
     @Flag(help: "The reader opens the store read-only, as another service would, instead of using the owner's snapshots.")
     var readOnlyReader = false
     @Option(help: "Write the figures as JSON here.") var json: String?
+    @Option(help: "Load this CSV or NDJSON file through the library's pipeline (Store.ingest(path:)), as an embedding program would, instead of generated batches.")
+    var file: String?
 
     func run() throws {
         let options = try storeArguments.storeOptions()
+        if let file { return try ingestFile(file, options: options) }
         do {
             let target = try Store(directory: store, options: options)
             let clock = ContinuousClock()
@@ -80,6 +83,29 @@ struct IngestBenchCommand: ParsableCommand {
             throw CommandFailure(error)
         }
     }
+
+    /// `--file`: the file through `Store.ingest(path:)`, flushed and closed; the rate over the
+    /// whole call, as `sightline ingest` reports its own.
+    private func ingestFile(_ file: String, options: StoreOptions) throws {
+        let clock = ContinuousClock()
+        let start = clock.now
+        do {
+            let target = try Store(directory: store, options: options)
+            var progress = TerminalProgress(enabled: isatty(2) != 0)
+            let summary = try target.ingest(path: file, options: IngestOptions(batchRows: batchRows)) { _ in } progress: {
+                progress.update(rows: $0.rowsRead, bytes: $0.bytesRead, total: $0.totalBytes)
+            }
+            try target.flush()
+            try target.close()
+            progress.finish()
+            let elapsed = clock.now - start
+            print("Store.ingest(path:): stored \(summary.stored) rows, skipped \(summary.duplicates), rejected \(summary.rejected), "
+                  + "in \(String(format: "%.2f", seconds(elapsed))) s (\(formatRate(summary.rowsRead, elapsed)))")
+        } catch {
+            throw CommandFailure(error)
+        }
+    }
+
 }
 
 /// A reader beside the appends: `perSecond` times a second, a snapshot and the history of
