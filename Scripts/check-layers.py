@@ -7,13 +7,25 @@ import glob, os, re, sys
 
 LAYERS = ["Support", "Model", "Codec", "IO", "Index", "Segment", "Ingest", "Access", "Query", "Maintenance", "Alerting", "Policy", "Store", "Loading", "Embedding", "Lake"]
 root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Sources", "Sightline")
-declaration = re.compile(r"^(?:@_spi\(\w+\)\s*)?(?:public |package |private |fileprivate |final )*"
-                         r"(?:struct|enum|class|protocol|actor|typealias|func)\s+(\w+)", re.M)
-declared = {}
+# Every declared type, top-level or nested, internal or wider, and every top-level function:
+# `private`/`fileprivate` declarations are left out (no other file can use them). A name
+# declared in two folders cannot be attributed to one and is not checked.
+modifiers = r"((?:@_spi\(\w+\)\s*)?(?:(?:public|package|internal|private|fileprivate|final|indirect)\s+)*)"
+types = re.compile(r"^[ \t]*" + modifiers + r"(?:struct|enum|class|protocol|actor|typealias)\s+([A-Z]\w*)", re.M)
+functions = re.compile(r"^" + modifiers + r"func\s+(\w+)", re.M)
+declared, ambiguous, privately = {}, set(), {}
 for path in glob.glob(os.path.join(root, "**", "*.swift"), recursive=True):
     folder = os.path.relpath(path, root).split(os.sep)[0]
-    for name in declaration.findall(open(path, encoding="utf-8").read()):
-        declared.setdefault(name, folder)
+    text = open(path, encoding="utf-8").read()
+    for words, name in types.findall(text) + functions.findall(text):
+        if {"private", "fileprivate"} & set(words.split()):
+            privately.setdefault(name, set()).add(folder)  # another type's own `State`, say
+            continue
+        if declared.setdefault(name, folder) != folder:
+            ambiguous.add(name)
+ambiguous |= {name for name, folders in privately.items() if name in declared and folders - {declared[name]}}
+for name in ambiguous:
+    declared.pop(name, None)
 problems = []
 for path in glob.glob(os.path.join(root, "**", "*.swift"), recursive=True):
     folder = os.path.relpath(path, root).split(os.sep)[0]
