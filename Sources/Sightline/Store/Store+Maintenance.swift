@@ -209,55 +209,39 @@ extension Store {
     }
 
     /// Stops background maintenance (compaction and retention) until `resumeMaintenance`.
-    public func pauseMaintenance() { state.withLock { $0.maintenancePaused = true } }
+    public func pauseMaintenance() { maintenance.pause() }
     /// Lets background maintenance run again.
-    public func resumeMaintenance() { state.withLock { $0.maintenancePaused = false } }
+    public func resumeMaintenance() { maintenance.resume() }
 
     /// Background maintenance runs completed so far (runs skipped while paused not counted).
-    var maintenanceRuns: Int { state.withLock { $0.maintenanceRuns } }
+    var maintenanceRuns: Int { maintenance.runs }
 
     /// Blocks until `count` background maintenance runs have completed (for tests: an
     /// event to wait for instead of polling).
-    func waitForMaintenanceRuns(_ count: Int) {
-        state.withLock(waitingUntil: { $0.maintenanceRuns >= count }) { _ in }
-    }
+    func waitForMaintenanceRuns(_ count: Int) { maintenance.waitForRuns(count) }
 
     /// Starts the maintenance timer if the options ask for retention or compaction, or the
     /// store has a retention policy (and it is not running yet).
     func startMaintenance() {
-        let wanted = state.withLock { s in s.maintenanceTimer == nil && !s.closed && (policy.current.retentionShape != nil || options.compaction != nil) }
-        guard wanted else { return }
-        let timer = DispatchSource.makeTimerSource(queue: DispatchQueue.global(qos: .utility))
-        let interval = max(0.01, seconds(options.maintenanceInterval))
-        timer.schedule(deadline: .now() + interval, repeating: interval)
-        timer.setEventHandler { [weak self] in self?.maintain() }
-        timer.resume()
-        state.withLock { $0.maintenanceTimer = TimerBox(timer) }
+        guard !maintenance.isRunning, policy.current.retentionShape != nil || options.compaction != nil,
+              !state.withLock({ $0.closed }) else { return }
+        maintenance.start { [weak self] in self?.maintain() ?? false }
     }
 
-    private func maintain() {
-        let (paused, open) = state.withLock { ($0.maintenancePaused, $0.log != nil && $0.failure == nil) }
-        guard !paused && open else { return }
-        defer {
-            state.withLock { $0.maintenanceRuns += 1 }
-            state.broadcast()
-        }
+    /// One background run: retention, then compaction. False when the store cannot run one
+    /// (closing, or poisoned until reopened): not counted.
+    private func maintain() -> Bool {
+        guard state.withLock({ $0.log != nil && $0.failure == nil }) else { return false }
         do throws(SightlineError) {
             try enforceRetention()
             if let compaction = options.compaction {
                 try compact(compaction)  // keeps what retention keeps (enforced just above)
             }
         } catch .storeClosed {
-            return  // closed while this run was starting: nothing to do
+            return true  // closed while this run was starting: nothing to do
         } catch {
             options.logger.error("background maintenance failed", metadata: ["store": "\(directory)", "error": "\(error)"])
         }
+        return true
     }
-}
-
-/// Owns the maintenance timer; cancels it when the store goes.
-final class TimerBox: @unchecked Sendable {
-    let timer: any DispatchSourceTimer
-    init(_ timer: any DispatchSourceTimer) { self.timer = timer }
-    deinit { timer.cancel() }
 }

@@ -45,6 +45,8 @@ public final class Store: Sendable {
     /// The store's policy (access, cameras, sharing, retention, holds, guardrails): its own
     /// part, with its own lock (Policy/PolicyBook.swift).
     let policy: PolicyBook
+    /// The background maintenance timer (Maintenance/MaintenanceScheduler.swift).
+    let maintenance: MaintenanceScheduler
 
     static let secretFileName = "plate-key.secret"
 
@@ -86,16 +88,11 @@ public final class Store: Sendable {
         /// frozen one is a duplicate.
         var frozenKeys: RowKeySet
 
-        /// Background maintenance is paused (`pauseMaintenance`).
-        var maintenancePaused = false
-        var maintenanceTimer: TimerBox?
         /// A flush job is queued or running (set at freeze, cleared when it has finished,
         /// old log removal included).
         var flushing = false
         /// `close()` has begun: no more appends, flushes or rewrites.
         var closed = false
-        /// Background maintenance runs completed (not counting runs skipped while paused).
-        var maintenanceRuns = 0
     }
 
     /// Keeps the lock file open (and so the lock held) for the store's lifetime.
@@ -154,6 +151,7 @@ public final class Store: Sendable {
         var initial = State(manifest: manifest, segments: segments, bufferKeys: RowKeySet(capacity: options.bufferRows),
                             rowFilters: RowFilterCache(budget: options.duplicateFilterBytes), frozenKeys: RowKeySet(capacity: 16))
         policy = try PolicyBook(directory: directory, fileSystem: fileSystem, fallbackRetention: options.retention)
+        maintenance = MaintenanceScheduler(interval: options.maintenanceInterval)
         initial.rules = try RulesFile.read(directory: directory, fileSystem: fileSystem)
         let matcher = RuleMatcher(initial.rules)
         initial.matcher = matcher.isEmpty ? nil : matcher
@@ -414,7 +412,7 @@ public final class Store: Sendable {
         let outcome = state.withLock(waitingUntil: { !$0.flushing || $0.failure != nil }) { (s: inout State) -> SightlineError? in
             if s.closed { return nil }
             s.closed = true
-            defer { s.log = nil; s.maintenanceTimer = nil; s.alertLog?.close(); s.alertLog = nil; auditLog.close() }
+            defer { s.log = nil; maintenance.stop(); s.alertLog?.close(); s.alertLog = nil; auditLog.close() }
             if let failure = s.failure { return failure }
             do throws(SightlineError) { try s.log?.sync() } catch { return error }
             return nil
