@@ -74,42 +74,27 @@ public struct StoreMaintenance: Sendable {
 
     /// Sets what every read must state (``Store/setAccessRequirement(_:by:)``).
     public func setAccessRequirement(_ requirement: AccessRequirement, by access: AccessContext = .unattributed) throws(SightlineError) {
-        _ = try perform(.setAccessRequirement(requirement, access: access)) { (s: Store) throws(SightlineError) -> ControlReply in
-            try s.setAccessRequirement(requirement, by: access)
-            return .statistics("")
-        }
+        try change(.setAccessRequirement(requirement, access: access)) { (s: Store) throws(SightlineError) in try s.setAccessRequirement(requirement, by: access) }
     }
 
     /// Replaces the camera registry (``Store/setCameraRegistry(_:by:)``).
     public func setCameraRegistry(_ registry: CameraRegistry, by access: AccessContext = .unattributed) throws(SightlineError) {
-        _ = try perform(.setCameraRegistry(registry, access: access)) { (s: Store) throws(SightlineError) -> ControlReply in
-            try s.setCameraRegistry(registry, by: access)
-            return .statistics("")
-        }
+        try change(.setCameraRegistry(registry, access: access)) { (s: Store) throws(SightlineError) in try s.setCameraRegistry(registry, by: access) }
     }
 
     /// Replaces the sharing policy (``Store/setSharingPolicy(_:by:)``).
     public func setSharingPolicy(_ policy: SharingPolicy, by access: AccessContext = .unattributed) throws(SightlineError) {
-        _ = try perform(.setSharingPolicy(policy, access: access)) { (s: Store) throws(SightlineError) -> ControlReply in
-            try s.setSharingPolicy(policy, by: access)
-            return .statistics("")
-        }
+        try change(.setSharingPolicy(policy, access: access)) { (s: Store) throws(SightlineError) in try s.setSharingPolicy(policy, by: access) }
     }
 
     /// Replaces the retention policy (``Store/setRetentionPolicy(_:by:)``).
     public func setRetentionPolicy(_ policy: RetentionPolicy, by access: AccessContext = .unattributed) throws(SightlineError) {
-        _ = try perform(.setRetentionPolicy(policy, access: access)) { (s: Store) throws(SightlineError) -> ControlReply in
-            try s.setRetentionPolicy(policy, by: access)
-            return .statistics("")
-        }
+        try change(.setRetentionPolicy(policy, access: access)) { (s: Store) throws(SightlineError) in try s.setRetentionPolicy(policy, by: access) }
     }
 
     /// Replaces the investigative guardrails (``Store/setInvestigationLimits(_:by:)``).
     public func setInvestigationLimits(_ limits: InvestigationLimits) throws(SightlineError) {
-        _ = try perform(.setInvestigationLimits(limits)) { (s: Store) throws(SightlineError) -> ControlReply in
-            try s.setInvestigationLimits(limits)
-            return .statistics("")
-        }
+        try change(.setInvestigationLimits(limits)) { (s: Store) throws(SightlineError) in try s.setInvestigationLimits(limits) }
     }
 
     /// Places a legal hold; returns its id (``Store/placeLegalHold(_:by:)``).
@@ -169,6 +154,13 @@ public struct StoreMaintenance: Sendable {
         let reply = try perform(request) { (s: Store) throws(SightlineError) -> ControlReply in .rewrite(try local(s)) }
         guard case .rewrite(let summary) = reply else { throw .controlFailed(path: directory, reason: "the owner's reply was not a rewrite summary") }
         return summary
+    }
+
+    private func change(_ request: ControlRequest, _ local: (Store) throws(SightlineError) -> Void) throws(SightlineError) {
+        _ = try perform(request) { (s: Store) throws(SightlineError) -> ControlReply in
+            try local(s)
+            return .statistics("")
+        }
     }
 
     private func report(_ request: ControlRequest, _ local: (Store) throws(SightlineError) -> String) throws(SightlineError) -> String {
