@@ -39,13 +39,7 @@ extension Store {
                 throw run.stop(IngestError.Reason.store(error))
             }
             if n == 0 { break }
-            let pushed: IngestError? = buffer.withUnsafeBytes { raw in
-                do throws(IngestError) {
-                    try run.push(UnsafeRawBufferPointer(rebasing: raw[0..<n]), rejected: rejected, progress: progress)
-                    return nil
-                } catch { return error }
-            }
-            if let pushed { throw pushed }
+            try run.push(chunk: buffer[0..<n], rejected: rejected, progress: progress)
             try run.submitReady()
         }
         return try run.finish(rejected: rejected)
@@ -79,34 +73,11 @@ extension Store {
             let chunk: Chunks.Element?
             do { chunk = try await iterator.next() } catch { throw await run.stopAsync(.source(error)) }
             guard let chunk else { break }
-            let pushed: IngestError?? = chunk.withContiguousStorageIfAvailable { storage in
-                do throws(IngestError) {
-                    try run.push(UnsafeRawBufferPointer(storage), rejected: rejected, progress: progress)
-                    return IngestError?.none
-                } catch { return error }
-            }
-            switch pushed {
-            case .some(.some(let error)): throw error
-            case .some(.none): break
-            case .none:
-                let copy = Array(chunk)
-                let failed: IngestError? = copy.withUnsafeBytes { raw in
-                    do throws(IngestError) {
-                        try run.push(raw, rejected: rejected, progress: progress)
-                        return nil
-                    } catch { return error }
-                }
-                if let failed { throw failed }
-            }
-            for ready in run.session.takeReady() {
-                do { try await run.appender.submit(ready) } catch { throw await run.stopAsync(.store(error)) }
-            }
-            run.recycle()
+            try run.push(chunk: chunk, rejected: rejected, progress: progress)
+            try await run.submitReadyAsync()
         }
         try run.endOfSource(rejected: rejected)
-        for ready in run.session.takeReady() {
-            do { try await run.appender.submit(ready) } catch { throw await run.stopAsync(.store(error)) }
-        }
+        try await run.submitReadyAsync()
         if let failure = await run.appender.finish() { throw run.stopped(.store(failure)) }
         return run.completed()
     }
@@ -142,6 +113,30 @@ struct IngestRun {
             nextProgress = session.rowsRead + 0x4000
             progress(IngestProgress(rowsRead: session.rowsRead, bytesRead: splitter.consumed, totalBytes: total))
         }
+    }
+
+    /// Feeds one chunk: in place when its bytes are contiguous (an array, a NIO buffer), else
+    /// copied once.
+    mutating func push<Bytes: Sequence>(chunk: Bytes, rejected: (RejectedRow) -> Void,
+                                        progress: (IngestProgress) -> Void) throws(IngestError) where Bytes.Element == UInt8 {
+        var failure: IngestError?
+        let inPlace: Void? = chunk.withContiguousStorageIfAvailable { storage in
+            do throws(IngestError) { try push(UnsafeRawBufferPointer(storage), rejected: rejected, progress: progress) } catch { failure = error }
+        }
+        if inPlace == nil {
+            Array(chunk).withUnsafeBytes { raw in
+                do throws(IngestError) { try push(raw, rejected: rejected, progress: progress) } catch { failure = error }
+            }
+        }
+        if let failure { throw failure }
+    }
+
+    /// Appends what is ready, suspending while two appends are in flight.
+    mutating func submitReadyAsync() async throws(IngestError) {
+        for ready in session.takeReady() {
+            do { try await appender.submit(ready) } catch { throw await stopAsync(.store(error)) }
+        }
+        recycle()
     }
 
     /// Appends what is ready (blocking while two appends are in flight).
