@@ -171,7 +171,7 @@ public final class ReadOnlyStore: Sendable {
             let path = "\(directory)/\(AlertLogFormat.fileName)"
             // A torn tail is the owner writing: it is read whole next time.
             let read = try AlertLogFormat.read(path, from: s.alertsRead, after: 0, fileSystem: fileSystem)
-            Store.noteHotlistHits(read.alerts, into: &s.hotlistHits)
+            AlertPipeline.noteHotlistHits(read.alerts, into: &s.hotlistHits)
             s.alertsRead = read.end
             return s.hotlistHits
         }

@@ -17,7 +17,7 @@ extension Store {
     // MARK: Rules
 
     /// The rules in force.
-    public var rules: RuleSet { state.withLock { $0.rules } }
+    public var rules: RuleSet { alerts.rules }
 
     /// Adds hotlist entries (an entry with the list, plate and mode of an existing one
     /// replaces it), durably. With `retroactiveFrom`, the stored history from that time is
@@ -69,27 +69,20 @@ extension Store {
     /// Calls `handler` with the alerts of each append, after they are durable and before the
     /// append returns, on the appending thread (keep it short). One handler; nil removes it.
     public func setAlertHandler(_ handler: (@Sendable ([Alert]) -> Void)?) {
-        state.withLock { $0.alertHandler = handler }
+        alerts.setHandler(handler)
     }
 
     /// Changes the rules: once no append's alerts are being written, the new set is written
     /// (`RULES`, atomically) with the next log record as its `effectiveFrom`, and appends see
     /// it from that record on — so recovery knows which records the current rules judged.
-    /// Appends wait for the few milliseconds of the file write.
+    /// Appends wait for the few milliseconds of the file write (the installation runs under
+    /// the write path's lock: `AlertPipeline.changeRules`).
     private func changeRules(_ change: (inout RuleSet) -> Void) throws(SightlineError) {
-        try rulesChange.withLock { (_: inout Void) throws(SightlineError) in
-            var rules = state.withLock { $0.rules }
-            change(&rules)
-            let matcher = RuleMatcher(rules)  // compiled outside the store's lock
-            try state.withLock(waitingUntil: { $0.alertsPending.isEmpty || $0.failure != nil || $0.closed }) {
-                (s: inout State) throws(SightlineError) in
+        try alerts.changeRules(change) { (install: (UInt64) throws(SightlineError) -> Bool) throws(SightlineError) -> Bool in
+            try state.withLock { (s: inout State) throws(SightlineError) -> Bool in
                 try checkOpen(s)
                 if let failure = s.failure { throw failure }
-                var changed = rules
-                changed.effectiveFrom = s.log?.nextSequence ?? s.manifest.persistedSequence
-                try RulesFile.write(changed, directory: directory, fileSystem: fileSystem)
-                s.rules = changed
-                s.matcher = matcher.isEmpty ? nil : matcher
+                return try install(s.log?.nextSequence ?? s.manifest.persistedSequence)
             }
         }
     }
@@ -101,12 +94,8 @@ extension Store {
     func finishAlerts(_ pending: [Alert], logSequence: UInt64) throws(SightlineError) -> [Alert] {
         do throws(SightlineError) {
             let stored = try writeAlerts(pending)
-            state.withLock { s in
-                s.alertsPending[logSequence, default: 1] -= 1
-                if s.alertsPending[logSequence] == 0 { s.alertsPending[logSequence] = nil }
-            }
-            state.broadcast()
-            if !stored.isEmpty, let handler = state.withLock({ $0.alertHandler }) { handler(stored) }
+            alerts.settle(logSequence)
+            alerts.deliver(stored)
             metrics.alertsRaised.increment(by: stored.count)
             return stored
         } catch {
@@ -122,8 +111,7 @@ extension Store {
         guard !pending.isEmpty else { return [] }
         var rows = SightingBatch(capacity: pending.count)
         for a in pending { rows.append(a.sighting) }
-        let (segments, log) = state.withLock { (s: inout State) in (s.segments, s.alertLog) }
-        guard let log else { throw .storeClosed(path: directory) }
+        let segments = state.withLock { (s: inout State) in s.segments }
         let (kept, dropped) = try dropRowsAlreadyStored(rows, segments: segments)
         var fresh = pending
         if dropped > 0 {
@@ -131,9 +119,7 @@ extension Store {
             for i in 0..<kept.count { keptKeys.insert(RowKey(plate: kept.plates[i], time: kept.times[i], camera: kept.cameras[i])) }
             fresh = pending.filter { keptKeys.contains(RowKey(plate: $0.sighting.plate, time: $0.sighting.time, camera: $0.sighting.camera)) }
         }
-        let written = try log.append(fresh)
-        state.withLock { Self.noteHotlistHits(written, in: &$0) }
-        return written
+        return try alerts.log(fresh)
     }
 
     // MARK: Recovery and history
@@ -141,7 +127,7 @@ extension Store {
     /// At open, after the logs are replayed into `records` (each record's fresh rows): the
     /// alerts those rows raise under the current rules that the log does not hold yet.
     func recoverAlerts(_ records: [(sequence: UInt64, rows: SightingBatch)], logged: [Alert]) throws(SightlineError) {
-        guard let (matcher, from) = state.withLock({ s in s.matcher.map { ($0, s.rules.effectiveFrom) } }) else { return }
+        guard let (matcher, from) = alerts.matcherInForce else { return }
         // Records before the rules' `effectiveFrom` had their alerts written before the rules changed.
         let records = records.filter { $0.sequence >= from }
         guard !records.isEmpty else { return }
@@ -169,10 +155,7 @@ extension Store {
     /// historical alerts.
     private func appendHistorical(_ rules: RuleSet, from: Int64, access: AccessContext) throws(SightlineError) -> [Alert] {
         let hits = try snapshot(access: access).checkRules(rules, time: TimeRange(uncheckedFrom: from, to: nil))
-        guard let log = state.withLock({ $0.alertLog }) else { throw .storeClosed(path: directory) }
-        let written = try log.append(hits)
-        state.withLock { Self.noteHotlistHits(written, in: &$0) }
-        return written
+        return try alerts.log(hits)
     }
 
     // MARK: Reading alerts

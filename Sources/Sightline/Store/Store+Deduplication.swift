@@ -103,14 +103,14 @@ extension Store {
 
     /// The segment's row filter: cached, or built by decoding its key columns (and cached).
     private func rowFilter(of segment: SegmentReader, decoder: BlockDecoder) throws(SightlineError) -> SplitBlockBloomFilter {
-        if let cached = state.withLock({ (s: inout State) in s.rowFilters.filter(for: segment) }) { return cached }
+        if let cached = rowFilters.withLock({ $0.filter(for: segment) }) { return cached }
         var filter = SplitBlockBloomFilter(expectedKeys: segment.rowCount)
         for b in 0..<segment.blockCount {
             try decoder.decode(segment, block: b, columns: [.plate, .time, .camera])
             let c = DecodedColumns(decoder)
             decoder.forEachRow { plate, row in filter.insert(hash: RowKey.hash(plate: plate, time: c.times[row], camera: c.cameras[row])) }
         }
-        state.withLock { (s: inout State) in s.rowFilters.insert(filter, for: segment) }
+        rowFilters.withLock { $0.insert(filter, for: segment) }
         return filter
     }
 

@@ -41,10 +41,7 @@ extension Store {
         do throws(SightlineError) {
             // The manifest may not pass a record whose alerts are still being written (a
             // crash would then lose them with the log).
-            try state.withLock(waitingUntil: { s in s.failure != nil || s.alertsPending.keys.allSatisfy { $0 >= persistedSequence } }) {
-                (s: inout State) throws(SightlineError) in
-                if let failure = s.failure { throw failure }
-            }
+            try alerts.waitUntilSettled(before: persistedSequence)
             // The segment goes live and the frozen rows leave memory in one step, so no
             // snapshot sees them twice or misses them.
             try writeSegmentAndManifest(rows, persistedSequence: persistedSequence, checkedAtAppend: true) { (s: inout State) in
@@ -142,7 +139,7 @@ extension Store {
             s.duplicatesAtFlush += dropped
             if let (reader, filter) = added {
                 s.segments.append(reader)
-                s.rowFilters.insert(filter, for: reader)
+                rowFilters.withLock { $0.insert(filter, for: reader) }
             }
             install(&s)
             recordShape(s)

@@ -172,10 +172,8 @@ extension Store {
     }
 
     /// What retention keeps now (nil: every row).
-    func retentionRule() -> RetentionRule? { state.withLock { retentionRule($0) } }
-
-    func retentionRule(_ s: State) -> RetentionRule? {
-        policy.current.retentionRule(now: options.wallClock(), hotlistHits: s.hotlistHits)
+    func retentionRule() -> RetentionRule? {
+        policy.current.retentionRule(now: options.wallClock(), hotlistHits: alerts.hotlistHits)
     }
 
     /// How long whose rows are kept (`RETENTION`; `StoreOptions.retention` where it names
@@ -196,16 +194,6 @@ extension Store {
         let text = (["retention default=\(t(policy.defaultPeriod)) hits=\(t(policy.defaultHits))"]
             + policy.rules.map { "\($0.owner)=\(t($0.keep))/\(t($0.hits))" }).joined(separator: " ")
         try audit(access, "retention-policy", text, rows: 0, plates: 0)
-    }
-
-    /// Remembers the rows of hotlist alerts (their rows are kept for the policy's hits period).
-    static func noteHotlistHits(_ alerts: [Alert], in s: inout State) { noteHotlistHits(alerts, into: &s.hotlistHits) }
-
-    /// The rows of `alerts` that matched a hotlist (geofence alerts are not hits).
-    static func noteHotlistHits(_ alerts: [Alert], into hits: inout Set<RowKey>) {
-        for a in alerts where a.match != .geofence {
-            hits.insert(RowKey(plate: a.sighting.plate, time: a.sighting.time, camera: a.sighting.camera))
-        }
     }
 
     /// Stops background maintenance (compaction and retention) until `resumeMaintenance`.

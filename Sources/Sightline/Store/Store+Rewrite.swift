@@ -98,8 +98,10 @@ extension Store {
         state.withLock { (s: inout State) in
             s.manifest = manifest
             s.segments = s.segments.filter { !inputNames.contains($0.fileName) } + written.map(\.1)
-            for input in inputs { s.rowFilters.remove(input) }
-            for (_, reader, filter) in written { s.rowFilters.insert(filter, for: reader) }
+            rowFilters.withLock { cache in
+                for input in inputs { cache.remove(input) }
+                for (_, reader, filter) in written { cache.insert(filter, for: reader) }
+            }
             recordShape(s)
         }
         if summary.rowsDeleted > 0 { metrics.rowsDeleted.increment(by: summary.rowsDeleted) }

@@ -36,12 +36,20 @@ public final class Store: Sendable {
     private let lock: Locked<StoreLockBox?>
     /// The control socket's server, when `options.controlChannel` (stopped by `close()`).
     private let control = Locked<ControlServer?>(nil)
+    /// The write path's state (log, buffer, frozen rows and their keys) and the live
+    /// segment set with its manifest: one lock, because a snapshot takes all of them in one step.
     let state: Locked<State>
+    /// Row-key filters of the live segments for the duplicate check, within a memory budget:
+    /// a cache with its own lock (an evicted filter is rebuilt from its segment). Taken
+    /// inside the write path's lock when segments change, never the reverse.
+    let rowFilters: Locked<RowFilterCache>
     /// Runs flushes one at a time, off the appending threads. Only work on this queue (and
     /// `init`, before the store is shared) changes the manifest.
     let flushQueue = DispatchQueue(label: "sightline.store.flush")
-    /// Serializes rule changes (each rewrites `RULES`).
-    let rulesChange = Locked<Void>(())
+    /// The alert pipeline (rules, matcher, alert log, pending alerts): its own part, with
+    /// its own lock (Alerting/AlertPipeline.swift). The write path admits each logged record
+    /// to it and a flush waits for it (`waitUntilSettled`) before its manifest passes a record.
+    let alerts: AlertPipeline
     /// The store's policy (access, cameras, sharing, retention, holds, guardrails): its own
     /// part, with its own lock (Policy/PolicyBook.swift).
     let policy: PolicyBook
@@ -70,20 +78,6 @@ public final class Store: Sendable {
         var failure: SightlineError?
         /// Rows dropped at flush because a segment already held them.
         var duplicatesAtFlush = 0
-        /// Row-key filters of segments, for the flush-time duplicate check.
-        var rowFilters: RowFilterCache
-        /// The rows that matched a hotlist (from the alert log): retention keeps them for the
-        /// policy's hits period.
-        var hotlistHits: Set<RowKey> = []
-        /// Standing rules (as in `RULES`) and their compiled form (nil when there are none).
-        var rules = RuleSet()
-        var matcher: RuleMatcher?
-        /// The alert log; nil once closed.
-        var alertLog: AlertLogWriter?
-        /// Log records whose alerts are being written (count per record): a flush waits
-        /// before its manifest passes them.
-        var alertsPending: [UInt64: Int] = [:]
-        var alertHandler: (@Sendable ([Alert]) -> Void)?
         /// The frozen rows' keys (the buffer's, moved at freeze): an alert's row equal to a
         /// frozen one is a duplicate.
         var frozenKeys: RowKeySet
@@ -148,17 +142,15 @@ public final class Store: Sendable {
         for s in manifest.segments {
             segments.append(try SegmentReader(path: "\(directory)/\(s.name)", hasher: hasher, fileSystem: fileSystem))
         }
-        var initial = State(manifest: manifest, segments: segments, bufferKeys: RowKeySet(capacity: options.bufferRows),
-                            rowFilters: RowFilterCache(budget: options.duplicateFilterBytes), frozenKeys: RowKeySet(capacity: 16))
+        let initial = State(manifest: manifest, segments: segments, bufferKeys: RowKeySet(capacity: options.bufferRows),
+                            frozenKeys: RowKeySet(capacity: 16))
         policy = try PolicyBook(directory: directory, fileSystem: fileSystem, fallbackRetention: options.retention)
         maintenance = MaintenanceScheduler(interval: options.maintenanceInterval)
-        initial.rules = try RulesFile.read(directory: directory, fileSystem: fileSystem)
-        let matcher = RuleMatcher(initial.rules)
-        initial.matcher = matcher.isEmpty ? nil : matcher
-        let (alertLog, loggedAlerts) = try AlertLogWriter.open(directory: directory, sync: options.durability != .none, fileSystem: fileSystem)
-        initial.alertLog = alertLog
-        Self.noteHotlistHits(loggedAlerts, in: &initial)
+        let (alerts, loggedAlerts) = try AlertPipeline.open(directory: directory, sync: options.durability != .none, fileSystem: fileSystem)
+        self.alerts = alerts
+        rowFilters = Locked(RowFilterCache(budget: options.duplicateFilterBytes))
         state = Locked(initial)
+        let matching = alerts.matcherInForce != nil
 
         // Replay the logs: records at or past `persistedSequence` are not in any segment yet.
         let logs = try Self.logFiles(in: directory, fileSystem: fileSystem)
@@ -183,7 +175,7 @@ public final class Store: Sendable {
                     Self.bufferNewRows(record.batch, into: &s)
                     // Nothing is sealed before the store is shared: the tail holds every row.
                     assert(s.buffer.sealed.isEmpty)
-                    if s.matcher != nil { replayedRecords.append((record.sequence, s.buffer.tail.slice(before..<s.buffer.count))) }
+                    if matching { replayedRecords.append((record.sequence, s.buffer.tail.slice(before..<s.buffer.count))) }
                     nextSequence = record.sequence + 1
                 }
             }
@@ -341,9 +333,9 @@ public final class Store: Sendable {
         }
         s.buffer.append(contentsOf: fresh)
         // Matched outside the lock; until its alerts are written no flush passes the record.
-        if s.matcher != nil { s.alertsPending[sequence, default: 0] += 1 }
+        let matcher = alerts.admit(sequence)
         if s.buffer.count >= bufferRows && !s.flushing { try freeze(&s) }
-        return (log, sequence, result, fresh, s.matcher)
+        return (log, sequence, result, fresh, matcher)
     }
 
     /// Rows of `batch` not already buffered or frozen, nor earlier in the batch; their keys
@@ -412,7 +404,7 @@ public final class Store: Sendable {
         let outcome = state.withLock(waitingUntil: { !$0.flushing || $0.failure != nil }) { (s: inout State) -> SightlineError? in
             if s.closed { return nil }
             s.closed = true
-            defer { s.log = nil; maintenance.stop(); s.alertLog?.close(); s.alertLog = nil; auditLog.close() }
+            defer { s.log = nil; maintenance.stop(); alerts.close(); auditLog.close() }
             if let failure = s.failure { return failure }
             do throws(SightlineError) { try s.log?.sync() } catch { return error }
             return nil
@@ -476,7 +468,7 @@ public final class Store: Sendable {
         return state.withLock { (s: inout State) -> StoreSnapshot in
             let buffered = s.buffer.chunksForSnapshot()
             return StoreSnapshot(segments: s.segments, memory: s.frozen + buffered.chunks,
-                                 memoryPlateIndexes: s.frozenPlateIndexes + buffered.plateIndexes, retention: retentionRule(s),
+                                 memoryPlateIndexes: s.frozenPlateIndexes + buffered.plateIndexes, retention: retentionRule(),
                                  parallelism: options.queryParallelism, metrics: metrics, investigationLimits: limits)
         }
     }
@@ -537,6 +529,7 @@ public final class Store: Sendable {
             s.failure = error
             options.logger.error("\(what); reopen the store to recover", metadata: ["store": "\(directory)", "error": "\(error)"])
         }
+        alerts.fail(error)  // a flush waiting for pending alerts stops waiting
         state.broadcast()
         return error
     }
