@@ -13,19 +13,22 @@ bench=.build/release/sightline-bench
 rows=${ROWS:-2000000}
 store=${DIRECTORY:-.build/sample-store}
 rm -rf "$store"
+# A store made the ordinary way: owner-only, its key in the per-user keyring
+# (~/.local/share/sightline/keyring, or SIGHTLINE_KEYRING), and every read states a purpose.
+why=(--purpose "sample walkthrough")
 "$bench" bench "$store" --rows "$rows" --queries 100 --json .build/sample-bench.json
 echo
-plate=$("$bin" area "$store" --circle 37.55,-122.10,2000 --limit 1 | tail -1 | cut -d, -f1)
+plate=$("$bin" area "$store" --circle 37.55,-122.10,2000 --limit 1 "${why[@]}" | tail -1 | cut -d, -f1)
 echo "history of $plate (first 5 rows):"
-"$bin" history "$store" "$plate" --format table --limit 5 --stats
+"$bin" history "$store" "$plate" --format table --limit 5 --stats "${why[@]}"
 echo
 echo "sightings within 300 m of 37.55,-122.10 during the first day:"
-"$bin" area "$store" --circle 37.55,-122.10,300 --from 2024-06-01T00:00:00Z --to 2024-06-02T00:00:00Z --count --stats
+"$bin" area "$store" --circle 37.55,-122.10,300 --from 2024-06-01T00:00:00Z --to 2024-06-02T00:00:00Z --count --stats "${why[@]}"
 echo
 echo "per hour of day, 2 km around the centre:"
-"$bin" heatmap "$store" --circle 37.55,-122.10,2000 --by hour | head -8
+"$bin" heatmap "$store" --circle 37.55,-122.10,2000 --by hour "${why[@]}" | head -8
 echo
-"$bin" explain --analyze "$store" area --bbox 37.54,-122.11,37.56,-122.09 --from 2024-06-01T00:00:00Z --to 2024-06-02T00:00:00Z
+"$bin" explain --analyze "$store" area --bbox 37.54,-122.11,37.56,-122.09 --from 2024-06-01T00:00:00Z --to 2024-06-02T00:00:00Z "${why[@]}"
 echo
 "$bin" stats "$store"
 "$bin" verify "$store"

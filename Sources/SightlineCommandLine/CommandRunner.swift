@@ -8,8 +8,12 @@ import Sightline
 package enum CommandRunner {
     package static func main(_ root: any ParsableCommand.Type) {
         var command: any ParsableCommand
+        guard let arguments = KeyringArgument.extract(Array(CommandLine.arguments.dropFirst())) else {
+            FileHandle.standardError.write(Data("Error: Missing value for '--keyring <dir>'\n".utf8))
+            root.exit(withError: ExitCode.validationFailure)
+        }
         do {
-            command = try root.parseAsRoot(CoordinateArguments.protect(Array(CommandLine.arguments.dropFirst())))
+            command = try root.parseAsRoot(CoordinateArguments.protect(arguments))
         } catch {
             root.exit(withError: error)
         }

@@ -48,13 +48,15 @@ package struct AccessArguments: ParsableArguments {
 }
 
 /// Where the plate-key secret comes from for the CLI: `SIGHTLINE_SECRET_FILE` (a file outside
-/// the store, owner-only) or `SIGHTLINE_SECRET` (32 hex digits); else the store's own
-/// `plate-key.secret`. Stores made with `sightline init --secret-file` need one of them.
+/// the store, owner-only) or `SIGHTLINE_SECRET` (32 hex digits); else the keyring
+/// (`--keyring`, `SIGHTLINE_KEYRING`, or the per-user one) — and a store made before
+/// keyrings still reads its own `plate-key.secret`. Stores made with `sightline init
+/// --secret-file` need one of the first two.
 package func environmentSecretSource() -> PlateKeySecretSource {
     let environment = ProcessInfo.processInfo.environment
     if let path = environment["SIGHTLINE_SECRET_FILE"], !path.isEmpty { return .file(path) }
     if environment["SIGHTLINE_SECRET"] != nil { return .environment("SIGHTLINE_SECRET") }
-    return .storeDirectory
+    return .keyring
 }
 
 /// Store options with the environment's secret source.

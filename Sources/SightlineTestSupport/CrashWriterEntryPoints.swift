@@ -105,6 +105,10 @@ public enum CrashWriterEntryPoints {
     static func quietOptions() -> StoreOptions {
         var options = StoreOptions()
         options.logger = Logger(label: "sightline.crash-writer") { _ in SwiftLogNoOpLogHandler() }
+        // The crash tests read back everything unattributed: an explicit opt-out of the
+        // purpose every new store requires. Keys go to the keyring the test names
+        // (SIGHTLINE_KEYRING), as any store's do.
+        options.newStoreAccess = .none
         return options
     }
 

@@ -8,6 +8,7 @@ struct BenchTool: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sightline-bench",
         abstract: "Generate sightings and measure Sightline's size and speed (development and benchmarks).",
+        discussion: KeyringArgument.help,
         groupedSubcommands: [
             CommandGroup(name: "Data", subcommands: [GenerateCommand.self, SampleCommand.self]),
             CommandGroup(name: "Benchmarks", subcommands: [

@@ -122,11 +122,15 @@ struct InitCommand: ParsableCommand {
     @Option(help: "none, purpose or purpose+case.") var require = "purpose"
     @Option(help: "Keep the plate-key secret in this file outside the store (created, mode 0600, when missing); every later command then needs SIGHTLINE_SECRET_FILE=PATH.")
     var secretFile: String?
+    @Option(help: "owner (directory 0700, files 0600) or group (0750, 0640, the audit log 0660: the group may read the store and append to its audit log).")
+    var fileAccess = "owner"
 
     func run() throws {
         guard let requirement = AccessRequirement(rawValue: require) else { throw ValidationError("--require must be none, purpose or purpose+case") }
+        guard let files = FileAccess(rawValue: fileAccess) else { throw ValidationError("--file-access must be owner or group") }
         var options = cliStoreOptions()
         options.newStoreAccess = requirement
+        options.fileAccess = files
         if let secretFile {
             let storePath = URL(fileURLWithPath: store).standardizedFileURL.path
             guard !URL(fileURLWithPath: secretFile).standardizedFileURL.path.hasPrefix(storePath + "/") else {

@@ -14,6 +14,8 @@ struct ExportCommand: ParsableCommand {
             expired), replaces each file atomically and removes days with no rows left — so purged plates and expired \
             rows leave the lake too. An audited read: give --purpose (and --agency: the sharing policy decides what \
             the export sees). Exit status of --check: 0 in step, 1 not.
+
+            The lake is written in clear: plates, images, times and positions as plain Parquet that anyone             who can read DIR can read — none of the store's encryption, keys, audit or access rules follow             the files. Give --pseudonymous to write plate_key (a keyed hash) instead of plate and image, and             keep DIR as private as the store.
             """)
     @Argument(help: "Store directory.") var store: String
     @Argument(help: "Export directory (created when missing; must be empty or an earlier export).") var directory: String

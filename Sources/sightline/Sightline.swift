@@ -7,6 +7,7 @@ struct SightlineCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sightline",
         abstract: "A storage engine for vehicle sightings (licence-plate reads).",
+        discussion: KeyringArgument.help,
         groupedSubcommands: [
             CommandGroup(name: "Loading", subcommands: [IngestCommand.self]),
             CommandGroup(name: "Queries", subcommands: [HistoryCommand.self, AreaCommand.self, HeatmapCommand.self, ExplainCommand.self]),

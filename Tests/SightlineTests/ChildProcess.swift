@@ -8,6 +8,7 @@ struct ChildProcess {
 
     /// Starts `path` with `arguments`.
     init(_ path: String, _ arguments: [String], captureStandardError: Bool = false) throws {
+        _ = testKeyring  // SIGHTLINE_KEYRING is set before any child starts
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else { throw SightlineError.io(operation: "pipe", path: "", errno: errno) }
         var actions = posix_spawn_file_actions_t()

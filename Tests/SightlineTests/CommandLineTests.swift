@@ -49,6 +49,16 @@ import Glibc
         #expect(json.contains("\"bytesPerSighting\"") && json.contains("\"rows\" : 20000"), "\(json)")
     }
 
+    /// `sightline access STORE --require none`: the explicit opt-out, for tests of the query
+    /// commands themselves (stores are made requiring a purpose).
+    static func optOutOfPurpose(_ store: String) throws {
+        let (status, output) = try run(["access", store, "--require", "none"])
+        #expect(status == 0, "\(output)")
+    }
+
+    /// Who the tests read as (stores the CLI makes require a purpose).
+    static let tester = AccessContext(requester: "tester", purpose: "test")
+
     static let csv = """
         time,plate,lat,lon,camera,confidence,region,image
         2024-06-01T08:00:00.123Z,abc-123,37.5,-122.1,7,90,CA,"s3://b/a,1.jpg"
@@ -76,7 +86,7 @@ import Glibc
             #expect(rejects.contains("\(dir)/in.csv:\(line): ") && rejects.contains(reason), "line \(line): \(reason)\n\(rejects)")
         }
         let store = try Store(directory: "\(dir)/store", options: quietStoreOptions())
-        let rows = try store.snapshot().allSightings().sorted { $0.plate.text < $1.plate.text }
+        let rows = try store.snapshot(access: Self.tester).allSightings().sorted { $0.plate.text < $1.plate.text }
         #expect(rows.map(\.plate.text) == ["ABC123", "XYZ9"])
         #expect(rows[0].time == 1_717_228_800_123 && rows[0].region?.text == "CA" && rows[0].image == "s3://b/a,1.jpg")
         #expect(rows[1].region == nil && rows[1].image == nil && rows[1].confidence == 95)
@@ -96,7 +106,7 @@ import Glibc
         #expect(status == 0 && output.contains("stored 2 rows, skipped 0 duplicates, rejected 2 rows"), "\(output)")
         let (again, second) = try Self.run(["ingest", "\(dir)/store", "\(dir)/in.ndjson"])
         #expect(again == 0 && second.contains("stored 0 rows, skipped 2 duplicates"), "\(second)")
-        let rows = try Store(directory: "\(dir)/store", options: quietStoreOptions()).snapshot().allSightings()
+        let rows = try Store(directory: "\(dir)/store", options: quietStoreOptions()).snapshot(access: Self.tester).allSightings()
         #expect(rows.count == 2)
         #expect(rows.contains { $0.plate.text == "AB12" && $0.time == 1_717_228_800_000 })  // 10:00+02:00 = 08:00Z
         #expect(rows.contains { $0.region?.text == "NSW" && $0.image == "x/y" })
@@ -111,7 +121,7 @@ import Glibc
         try writeFile("\(dir)/in.ndjson", bom + Array(#"{"plate":"CD34","time":1717228800000,"lat":-33.9,"lon":151.2,"camera":4,"confidence":70}"#.utf8) + [0x0D, 0x0A])
         let (status, output) = try Self.run(["ingest", "\(dir)/store", "\(dir)/in.csv", "\(dir)/in.ndjson"])
         #expect(status == 0 && output.contains("stored 2 rows, skipped 0 duplicates, rejected 0 rows"), "\(output)")
-        let rows = try Store(directory: "\(dir)/store", options: quietStoreOptions()).snapshot().allSightings()
+        let rows = try Store(directory: "\(dir)/store", options: quietStoreOptions()).snapshot(access: Self.tester).allSightings()
         #expect(Set(rows.map(\.plate.text)) == ["AB12", "CD34"] && rows.contains { $0.plate.text == "AB12" && $0.confidence == 88 })
     }
 
@@ -232,6 +242,10 @@ import Glibc
         defer { removeTree(dir) }
         let (generated, log) = try Self.bench(["generate", "--rows", "20000", "--store", "\(dir)/s"])
         #expect(generated == 0, "\(log)")
+        // `generate --store` makes a store like any other: reads state a purpose.
+        let (refused, why) = try Self.run(["area", "\(dir)/s", "--bbox", "37.3,-122.5,37.8,-121.7", "--limit", "5"])
+        #expect(refused != 0 && why.contains("purpose"), "\(why)")
+        try Self.optOutOfPurpose("\(dir)/s")
         let (s1, csv) = try Self.run(["area", "\(dir)/s", "--bbox", "37.3,-122.5,37.8,-121.7", "--limit", "5"])
         #expect(s1 == 0 && csv.hasPrefix("plate,time,lat,lon,camera,confidence,region,image\n"), "\(csv)")
         let lines = csv.split(separator: "\n")
@@ -279,6 +293,7 @@ import Glibc
         defer { removeTree(dir) }
         let (generated, log) = try Self.bench(["generate", "--rows", "20000", "--store", "\(dir)/s"])
         #expect(generated == 0, "\(log)")
+        try Self.optOutOfPurpose("\(dir)/s")
         let snapshot = try ReadOnlyStore(directory: "\(dir)/s").snapshot()
         let rows = try snapshot.allSightings()
         let counts = Dictionary(rows.map { ($0.plate, 1) }, uniquingKeysWith: +)
@@ -384,16 +399,16 @@ import Glibc
         #expect(Set(first.keys) == ["sequence", "rule", "list", "mode", "plate", "time", "lat", "lon", "camera", "confidence"])
         #expect(first["sequence"] as? Int == 1 && first["time"] is Int)
         // The log: --after, and a consumer that resumes after what it acknowledged.
-        let (s4, log) = try Self.run(["alerts", "\(dir)/s"])
+        let (s4, log) = try Self.run(["alerts", "\(dir)/s", "--purpose", "test"])
         #expect(s4 == 0 && log.split(separator: "\n") == lines)
-        #expect(try Self.run(["alerts", "\(dir)/s", "--after", "2"]).1.split(separator: "\n") == Array(lines.dropFirst(2)))
-        #expect(try Self.run(["alerts", "\(dir)/s", "--consumer", "desk"]).1.split(separator: "\n").count == lines.count)
-        #expect(try Self.run(["alerts", "\(dir)/s", "--consumer", "desk"]).1.isEmpty)
+        #expect(try Self.run(["alerts", "\(dir)/s", "--after", "2", "--purpose", "test"]).1.split(separator: "\n") == Array(lines.dropFirst(2)))
+        #expect(try Self.run(["alerts", "\(dir)/s", "--consumer", "desk", "--purpose", "test"]).1.split(separator: "\n").count == lines.count)
+        #expect(try Self.run(["alerts", "\(dir)/s", "--consumer", "desk", "--purpose", "test"]).1.isEmpty)
         // Reading alerts is reading sightings: audited, one record per batch printed.
         let audited = try Self.run(["audit", "\(dir)/s", "--format", "csv"]).1.split(separator: "\n").filter { $0.contains(",alerts,alerts after=") }
         #expect(audited.count == 3 && audited[0].contains(",\(lines.count),"), "\(audited)")
         // Retroactive check: CSV columns, ordered by time, plate, camera, list.
-        let (s5, hits) = try Self.run(["hotlist", "check", "\(dir)/s", "\(dir)/hot.csv", "--epoch-ms"])
+        let (s5, hits) = try Self.run(["hotlist", "check", "\(dir)/s", "\(dir)/hot.csv", "--epoch-ms", "--purpose", "test"])
         let hitLines = hits.split(separator: "\n")
         #expect(s5 == 0 && hitLines.first == "plate,time,lat,lon,camera,confidence,list,mode" && hitLines.count - 1 >= want, "\(hits.prefix(300))")
         let keys = hitLines.dropFirst().map { $0.split(separator: ",").map(String.init) }.map { (Int64($0[1])!, $0[0], Int($0[4])!, $0[6]) }
@@ -408,6 +423,7 @@ import Glibc
         let dir = temporaryDirectory("cli-maint")
         defer { removeTree(dir) }
         #expect(try Self.bench(["generate", "--rows", "30000", "--batch-rows", "2000", "--store", "\(dir)/s"]).0 == 0)
+        try Self.optOutOfPurpose("\(dir)/s")
         let (s1, compacted) = try Self.run(["compact", "\(dir)/s", "--target-rows", "20000"])
         #expect(s1 == 0 && compacted.contains("rewrote"), "\(compacted)")
         let (_, csv) = try Self.run(["area", "\(dir)/s", "--bbox", "37.3,-122.5,37.8,-121.7", "--limit", "1"])

@@ -8,11 +8,12 @@ import Sightline
 
 /// DocC sample "paging" (EmbeddingInAServer.md): one page of a query for an HTTP handler.
 // DocC sample paging begin
-/// The rows of one page of `query` after the page token `page` (nil: the first page), written
-/// with `write`, and the next page's token.
-func writePage(of query: Query, in store: AsyncStore, after page: String?,
+/// The rows of one page of `query` after the page token `page` (nil: the first page), read on
+/// behalf of `reader` and written with `write`, and the next page's token.
+func writePage(of query: Query, in store: AsyncStore, after page: String?, for reader: AccessContext,
                write: ([Sighting]) async throws -> Void) async throws -> String? {
-    let rows = try store.rows(query, after: page.flatMap(QueryPageToken.init), options: CursorOptions(batchRows: 500))
+    let rows = try store.rows(query, after: page.flatMap(QueryPageToken.init), options: CursorOptions(batchRows: 500),
+                              access: reader)
     for try await batch in rows { try await write(batch) }
     return rows.cursor.pageToken?.description
 }
@@ -21,6 +22,7 @@ func writePage(of query: Query, in store: AsyncStore, after page: String?,
 @Suite struct DocCSampleTests {
     /// The catalog's landing page sample.
     @Test func theLandingPageSampleRuns() throws {
+        _ = testKeyring  // the samples' default keyring is the test process's
         // DocC sample landing begin
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sightings-\(UUID())").path
         let store = try Store(directory: directory)
@@ -28,7 +30,8 @@ func writePage(of query: Query, in store: AsyncStore, after page: String?,
         batch.append(try Sighting(plate: Plate("7ABC123"), time: StoreOptions.systemTime(),
                                   latitude: 37.7749, longitude: -122.4194, camera: 42, confidence: 93))
         try store.append(batch)                       // durable when it returns
-        let history = try store.snapshot().run(Query(.history(Plate("7ABC123"))))
+        let reader = AccessContext(requester: "analyst", purpose: "stolen vehicle 24-118")   // every read states why
+        let history = try store.snapshot(access: reader).run(Query(.history(Plate("7ABC123"))))
         try store.close()                             // releases the directory's lock
         // DocC sample landing end
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -37,6 +40,7 @@ func writePage(of query: Query, in store: AsyncStore, after page: String?,
 
     /// Getting started: a store with retention and compaction, then an area query.
     @Test func gettingStartedRuns() throws {
+        _ = testKeyring
         // DocC sample options begin
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sightings-\(UUID())").path
         var options = StoreOptions()
@@ -50,7 +54,8 @@ func writePage(of query: Query, in store: AsyncStore, after page: String?,
         batch.append(try Sighting(plate: Plate("7ABC123"), time: now - 60_000, latitude: 37.7749, longitude: -122.4194, camera: 1, confidence: 90))
         try store.append(batch)
         // DocC sample query begin
-        let snapshot = store.snapshot()
+        let reader = AccessContext(requester: "analyst", agency: "SFPD", purpose: "burglary 24-7781")
+        let snapshot = store.snapshot(access: reader)   // reads are checked and audited
         let week = try TimeRange(from: StoreOptions.systemTime() - 7 * 86_400_000, to: StoreOptions.systemTime())
         let nearby = try snapshot.run(Query(.area(.circle(latitude: 37.7749, longitude: -122.4194, metres: 500)),
                                             time: week, filters: QueryFilters(minimumConfidence: 80, limit: 100)))
@@ -64,17 +69,19 @@ func writePage(of query: Query, in store: AsyncStore, after page: String?,
     @Test func theServerSamplesRun() async throws {
         let directory = temporaryDirectory("docc-async")
         defer { removeTree(directory) }
+        _ = testKeyring
         // DocC sample async begin
         let store = try await AsyncStore(directory: directory)
         var batch = SightingBatch()
         batch.append(try Sighting(plate: Plate("7ABC123"), time: StoreOptions.systemTime(),
                                   latitude: 37.7749, longitude: -122.4194, camera: 42, confidence: 93))
         try await store.append(batch)                       // durable when it returns
-        let answer = try await store.run(Query(.history(Plate("7ABC123"))))
+        let reader = AccessContext(requester: "dispatch-7", agency: "SFPD", purpose: "stolen vehicle report")
+        let answer = try await store.run(Query(.history(Plate("7ABC123"))), access: reader)
         // DocC sample async end
         #expect(answer.rows.count == 1)
         var written: [Sighting] = []
-        let next = try await writePage(of: Query(.history(Plate("7ABC123"))), in: store, after: nil) { written += $0 }
+        let next = try await writePage(of: Query(.history(Plate("7ABC123"))), in: store, after: nil, for: reader) { written += $0 }
         _ = next
         #expect(written.count == 1)
         try await store.close()

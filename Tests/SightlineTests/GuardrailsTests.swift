@@ -7,7 +7,9 @@ import Testing
 @Suite struct GuardrailsTests {
     /// 20 plates `GR0`…`GR19` over ten days, each seen at cameras 1–3, some at the same times.
     static func store(_ dir: String) throws -> Store {
-        let store = try Store(directory: dir, options: quietStoreOptions())
+        var options = quietStoreOptions()
+        options.newStoreAccess = .none  // these tests read unattributed: the explicit opt-out
+        let store = try Store(directory: dir, options: options)
         var batch = SightingBatch()
         let day: Int64 = 86_400_000
         for i in 0..<400 {

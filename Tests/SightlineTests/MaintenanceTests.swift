@@ -6,8 +6,11 @@ import SightlineTestSupport
 @testable import SightlineWorkload
 
 /// Copies a directory's regular files (a store template) into a new directory.
+/// Copies a store as `cp -a` would: its files and its directory's mode (an owner-only store
+/// stays owner-only in its copy).
 func copyStore(_ from: String, _ to: String) throws {
     try FileManager.default.createDirectory(atPath: to, withIntermediateDirectories: true)
+    try PosixFileSystem().setPermissions(to, try PosixFileSystem().permissions(from))
     for name in try FileManager.default.contentsOfDirectory(atPath: from) where name != "LOCK" {
         try FileManager.default.copyItem(atPath: "\(from)/\(name)", toPath: "\(to)/\(name)")
     }

@@ -48,7 +48,7 @@ import Testing
 
         let ingest = try Self.underLimit(700_000, ["ingest", store, "\(dir)/rows.csv"])
         #expect(ingest.signal == 0 && ingest.status == 0, "\(ingest)")
-        let area = try Self.underLimit(700_000, ["area", store, "--bbox=-90,-180,90,180", "--epoch-ms"])
+        let area = try Self.underLimit(700_000, ["area", store, "--bbox=-90,-180,90,180", "--epoch-ms", "--purpose", "test"])
         #expect(area.signal == 0 && area.status == 0, "\(area.signal) \(area.status)")
         let stored = area.output.split(separator: "\n").count - 1
         #expect(stored > 59_000 && stored <= 60_000, "\(stored) rows")
@@ -58,7 +58,7 @@ import Testing
         #expect(refused.signal == 0, "died of signal \(refused.signal): \(refused.output.suffix(400))")
         #expect(refused.status != 0)
         #expect(refused.output.contains("memory limit (ulimit -v 220000"), "\(refused.output.suffix(400))")
-        let (status, after) = try CommandLineTests.run(["area", store, "--bbox=-90,-180,90,180", "--epoch-ms"])
+        let (status, after) = try CommandLineTests.run(["area", store, "--bbox=-90,-180,90,180", "--epoch-ms", "--purpose", "test"])
         #expect(status == 0)
         #expect(after.split(separator: "\n").count - 1 == stored)
     }

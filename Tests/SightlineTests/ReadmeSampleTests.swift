@@ -11,11 +11,12 @@ import SightlineService
 
 /// README sample 2 (a server's page handler and its service group), compiled as written.
 // README sample 2 begin
-/// One page of an area query for an HTTP handler: its rows, in order, and the next page's token.
-func areaPage(_ store: AsyncStore, page: String?) async throws -> (rows: [Sighting], next: String?) {
+/// One page of an area query for an HTTP handler, read on behalf of the request's `reader`
+/// (who, for which agency, why: checked and audited): its rows, in order, and the next page's token.
+func areaPage(_ store: AsyncStore, page: String?, for reader: AccessContext) async throws -> (rows: [Sighting], next: String?) {
     let query = try Query(.area(.circle(latitude: 37.7749, longitude: -122.4194, metres: 2_500)))
     let rows = try store.rows(query, after: page.flatMap(QueryPageToken.init),
-                              options: CursorOptions(batchRows: 500, deadline: .now + .seconds(2)))
+                              options: CursorOptions(batchRows: 500, deadline: .now + .seconds(2)), access: reader)
     var found: [Sighting] = []
     for try await batch in rows { found += batch }                  // cancelling the task stops it
     return (found, rows.cursor.pageToken?.description)             // stable across appends and compactions
@@ -32,12 +33,13 @@ func serve(_ store: AsyncStore, beside http: some Service, logger: Logger) async
 @Suite struct ReadmeSampleTests {
     /// README sample 1 (the library on its own), run as written; then its answers are checked.
     @Test func theLibrarySampleRunsAndFindsItsRows() throws {
+        _ = testKeyring  // the sample's default keyring is the test process's
         // README sample 1 begin
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sightings-\(UUID())").path
         var options = StoreOptions()
         options.retention = .seconds(90 * 86_400)                    // deleted at the deadline
         options.compaction = CompactionOptions(partitioning: .day)   // background compaction
-        let store = try Store(directory: directory, options: options)   // creates it, with a secret
+        let store = try Store(directory: directory, options: options)   // owner-only; its key in the keyring
 
         let now = StoreOptions.systemTime()                             // epoch milliseconds
         var batch = SightingBatch()
@@ -52,7 +54,8 @@ func serve(_ store: AsyncStore, beside http: some Service, logger: Logger) async
             .write(toFile: feed, atomically: true, encoding: .utf8)
         let loaded = try store.ingest(path: feed, rejected: { print("skipped \($0)") })   // feed.csv:3: …
 
-        let snapshot = store.snapshot()                                 // segments + memory, frozen
+        let reader = AccessContext(requester: "dispatch-7", agency: "SFPD", purpose: "stolen vehicle report")
+        let snapshot = store.snapshot(access: reader)                  // segments + memory, frozen; reads audited
         let history = try snapshot.run(Query(.history(Plate("7ABC123"))))
         let nearby = try snapshot.run(Query(.area(.circle(latitude: 37.7749, longitude: -122.4194, metres: 500)),
                                             time: TimeRange(from: now - 86_400_000, to: now + 1),
@@ -70,6 +73,7 @@ func serve(_ store: AsyncStore, beside http: some Service, logger: Logger) async
     @Test func theServerSampleAnswersAPage() async throws {
         let directory = temporaryDirectory("readme-async")
         defer { removeTree(directory) }
+        _ = testKeyring
         let store = try await AsyncStore(directory: directory)
         var batch = SightingBatch()
         for i in 0..<3 {
@@ -77,7 +81,7 @@ func serve(_ store: AsyncStore, beside http: some Service, logger: Logger) async
                                       longitude: -122.4194, camera: 1, confidence: 90))
         }
         try await store.append(batch)
-        let (rows, _) = try await areaPage(store, page: nil)
+        let (rows, _) = try await areaPage(store, page: nil, for: AccessContext(requester: "test", purpose: "test"))
         #expect(rows.count == 3)
         try await store.close()
     }

@@ -75,9 +75,19 @@ extension CapturedLog {
     func messages(_ level: Logger.Level) -> [String] { entries.filter { $0.0 == level }.map(\.1) }
 }
 
-/// Store options that log into a fresh `CapturedLog` (or `log`), with no other change.
+/// The keyring of this test process (and of the processes it starts, through
+/// `SIGHTLINE_KEYRING`): tests never touch the user's own keyring.
+let testKeyring: Keyring = {
+    let directory = "/tmp/sightline-tests-\(getpid())-keyring"
+    setenv("SIGHTLINE_KEYRING", directory, 1)
+    return Keyring(directory: directory)
+}()
+
+/// Store options that log into a fresh `CapturedLog` (or `log`) and keep keys in the test
+/// keyring, with no other change (the defaults: reads state a purpose).
 func quietStoreOptions(log: CapturedLog = CapturedLog()) -> StoreOptions {
     var o = StoreOptions()
+    o.keyring = testKeyring
     o.logger = log.logger
     return o
 }
@@ -85,6 +95,9 @@ func quietStoreOptions(log: CapturedLog = CapturedLog()) -> StoreOptions {
 /// The options most store tests use: small blocks, the test secret, captured logs.
 func storeOptions(bufferRows: Int = 1_000_000, durability: Durability = .everyBatch, log: CapturedLog = CapturedLog()) -> StoreOptions {
     var o = quietStoreOptions(log: log)
+    // Engine tests read without stating a purpose: an explicit opt-out of the default
+    // (AccessTests and KeyringTests test the defaults themselves).
+    o.newStoreAccess = .none
     o.bufferRows = bufferRows
     o.durability = durability
     o.secret = testSecret

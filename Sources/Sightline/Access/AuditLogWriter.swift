@@ -38,6 +38,10 @@ final class AuditLogWriter: Sendable {
                 defer { try? fileSystem.unlock(file) }
                 let size = try fileSystem.size(file)
                 if size == 0 {
+                    // In a store open to its group, the group's readers append their records too.
+                    if let mode = try? fileSystem.permissions(directoryOf(path)), mode & 0o007 == 0, FileAccess(directoryMode: mode) == .group {
+                        try? fileSystem.setPermissions(path, FileAccess.group.auditLogMode)
+                    }
                     try AuditLogFormat.header().withUnsafeBytesTyped { (raw: UnsafeRawBufferPointer) throws(SightlineError) in try fileSystem.writeAll(file, raw) }
                     try fileSystem.sync(file)
                     try fileSystem.syncDirectory(directoryOf(path))

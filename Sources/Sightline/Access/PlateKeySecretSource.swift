@@ -5,8 +5,13 @@ import Crypto
 /// only the directory cannot tell which plates were looked up or purged (Docs/format.md,
 /// "Plate-key secret").
 public enum PlateKeySecretSource: Sendable {
-    /// `plate-key.secret` inside the store directory (the default, and how stores made
-    /// before external secrets keep theirs).
+    /// The store's entry in its keyring (`StoreOptions.keyring`), found by the id the store
+    /// keeps (`STORE-ID`): the default. A store made before keyrings keeps its secret where
+    /// it was (inside it, or a source below) and opens as before.
+    case keyring
+    /// `plate-key.secret` inside the store directory: how stores made before keyrings keep
+    /// theirs. Choosing it for a new store keeps the key beside the data — an explicit
+    /// opt-out of the default.
     case storeDirectory
     /// A file outside the store: 32 hex digits, readable and writable by its owner only
     /// (mode 0600 or 0400; anything wider is refused). A new store creates it when missing.
@@ -47,7 +52,7 @@ extension PlateKeySecretSource {
     /// `creating`, a missing file is made (a random secret, mode 0600, created exclusively).
     func resolve(creating: Bool, fileSystem: any FileSystem) throws(SightlineError) -> PlateKeySecret? {
         switch self {
-        case .storeDirectory:
+        case .storeDirectory, .keyring:
             return nil
         case .file(let path):
             if creating, try fileSystem.contentsIfPresent(path, limit: 128, "plate-key secret file") == nil {

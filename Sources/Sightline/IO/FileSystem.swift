@@ -181,16 +181,39 @@ public struct PosixFileSystem: FileSystem {
         return result
     }
 
-    /// Opens with `open(2)` (close-on-exec; new files mode 0644).
+    /// Opens with `open(2)` (close-on-exec). A file it creates in a private directory — one
+    /// that grants others nothing, as a store's does — gets that directory's setting exactly,
+    /// whatever the umask (`FileAccess.fileMode(inDirectoryWithMode:)`: 0600, or 0640 in a
+    /// directory that admits its group); elsewhere 0644 less the umask, as any program's.
     public func open(_ path: String, mode: OpenMode) throws(SightlineError) -> OpenFile {
+        if mode == .read { return try open(path, flags: O_RDONLY | O_CLOEXEC, creating: 0) }
+        var directory = stat()
+        let exact = stat(directoryOf(path), &directory) == 0
+            ? FileAccess.fileMode(inDirectoryWithMode: UInt16(directory.st_mode & 0o7777)) : nil
         let flags: Int32 = switch mode {
-        case .read: O_RDONLY | O_CLOEXEC
-        case .createExclusive: O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC
+        case .read, .createExclusive: O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC
         case .append: O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC
         case .readWriteCreate: O_RDWR | O_CREAT | O_CLOEXEC
         }
+        guard let exact else { return try open(path, flags: flags, creating: 0o644) }
+        // Created here (O_EXCL) gets its mode set exactly; an existing file is opened as it is.
+        let created: OpenFile
+        do {
+            created = try open(path, flags: flags | O_EXCL, creating: mode_t(exact))
+        } catch .io(_, _, let e) where e == EEXIST && mode != .createExclusive {
+            return try open(path, flags: flags & ~O_CREAT, creating: 0)
+        }
+        if fchmod(created.descriptor, mode_t(exact)) != 0 {
+            let e = errno
+            Glibc.close(created.descriptor)
+            throw .io(operation: "fchmod", path: path, errno: e)
+        }
+        return created
+    }
+
+    private func open(_ path: String, flags: Int32, creating mode: mode_t) throws(SightlineError) -> OpenFile {
         while true {
-            let fd = Glibc.open(path, flags, 0o644)
+            let fd = Glibc.open(path, flags, mode)
             if fd >= 0 { return OpenFile(descriptor: fd, path: path) }
             if errno != EINTR { throw .io(operation: "open", path: path, errno: errno) }
         }

@@ -44,6 +44,9 @@ public enum SightlineError: Error, Sendable, Equatable, CustomStringConvertible 
     /// The store's plate-key secret is kept outside it and none was supplied
     /// (`StoreOptions.secret` or `secretSource`).
     case secretRequired(path: String)
+    /// The store keeps its key material in a keyring (outside it), and the one given holds
+    /// no entry for the store's id: the wrong keyring, or a lost one.
+    case keyMissing(store: String, keyring: String, storeID: String)
     /// A purge refused because rows it would remove are under a legal hold (which holds,
     /// how many rows); release them or force the purge.
     case legalHold(String)
@@ -52,7 +55,8 @@ public enum SightlineError: Error, Sendable, Equatable, CustomStringConvertible 
     public var path: String? {
         switch self {
         case .corruptFile(let path, _, _), .unsupportedFormat(let path, _), .wrongPlateKeySecret(let path),
-             .storeLocked(let path), .io(_, let path, _), .storeClosed(let path), .controlFailed(let path, _), .secretRequired(let path):
+             .storeLocked(let path), .io(_, let path, _), .storeClosed(let path), .controlFailed(let path, _), .secretRequired(let path),
+             .keyMissing(let path, _, _):
             return path
         case .invalidInput(let source, _, _), .invalidDocument(let source, _, _):
             return source
@@ -104,6 +108,8 @@ public enum SightlineError: Error, Sendable, Equatable, CustomStringConvertible 
             return "refused: \(reason)"
         case .secretRequired(let path):
             return "\(path): the store's plate-key secret is kept outside it; supply it (a secret file, an environment variable or a provider)"
+        case .keyMissing(let store, let keyring, let id):
+            return "\(store): the keyring \(keyring) holds no keys for this store (id \(id)); open it with the keyring it was made with (--keyring DIR or SIGHTLINE_KEYRING; the keyring of the store options)"
         }
     }
 }

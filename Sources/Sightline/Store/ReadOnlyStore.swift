@@ -90,7 +90,7 @@ public final class ReadOnlyStore: Sendable {
         guard names.contains(Store.secretFileName) || names.contains(SecretCheckFile.fileName), names.contains(Manifest.fileName) else {
             throw .invalidArgument("\(directory) holds no store")
         }
-        let secret = try Store.openSecret(directory: directory, names: names, secret: options.secret, source: options.secretSource,
+        let secret = try Store.openSecret(directory: directory, names: names, secret: options.secret, source: options.secretSource, keyring: options.keyring,
                                           create: false, fileSystem: fileSystem)
         hasher = PlateHasher(secret: secret)
         state = Locked(State())

@@ -28,6 +28,8 @@ public struct StoreStatistics: Sendable, Hashable {
     public var compactionDebtRows: Int
     /// Deletion records by kind, with the rows they deleted.
     public var deletions: [DeletionKind: DeletionTotals]
+    /// Files and directories wider than the store's `FileAccess` setting (empty: none).
+    public var widerThanSetting: [FileAccess.Finding] = []
     /// Bytes per stored sighting.
     public var bytesPerSighting: Double { segmentRows == 0 ? 0 : Double(bytes) / Double(segmentRows) }
 }
@@ -120,6 +122,7 @@ extension Store {
         result.plateIndexBytes = plateIndex
         result.cameraIndexBytes = cameraIndex
         result.investigationLimits = try GuardrailsFile.read(directory: directory, fileSystem: fileSystem)
+        result.widerThanSetting = try permissionFindings(directory: directory, fileSystem: fileSystem)
         return result
     }
 
@@ -127,8 +130,8 @@ extension Store {
     /// every listed segment (every chunk's checksum, every value, both copies agreeing),
     /// the logs and the deletion log. Files that a crash left behind (the next open removes
     /// them) are reported as notes, not problems. A store whose plate-key secret is kept
-    /// outside it needs `secretSource`.
-    public static func verify(directory: String, secretSource: PlateKeySecretSource = .storeDirectory,
+    /// outside it needs `secretSource`; one whose keys are in a keyring, that keyring.
+    public static func verify(directory: String, secretSource: PlateKeySecretSource = .keyring, keyring: Keyring = .standard,
                               fileSystem: any FileSystem = PosixFileSystem()) -> VerificationReport {
         var report = VerificationReport()
         func problem(_ path: String, _ message: String) { report.problems.append(.init(path: path, message: message)) }
@@ -138,7 +141,7 @@ extension Store {
         do { names = try fileSystem.contentsOfDirectory(directory) } catch { problem(error); return report }
         let secret: PlateKeySecret
         do {
-            secret = try openSecret(directory: directory, names: names, secret: nil, source: secretSource, create: false, fileSystem: fileSystem)
+            secret = try openSecret(directory: directory, names: names, secret: nil, source: secretSource, keyring: keyring, create: false, fileSystem: fileSystem)
         } catch { problem(error); return report }
         let hasher = PlateHasher(secret: secret)
         let manifest: Manifest
@@ -175,6 +178,11 @@ extension Store {
         } catch {
             problem(error)
         }
+        do {
+            for f in try permissionFindings(directory: directory, fileSystem: fileSystem) { problem(f.path, "\(f)") }
+        } catch {
+            problem(error)
+        }
         return report
     }
 }
@@ -201,6 +209,8 @@ extension StoreStatistics {
         if deletions.isEmpty { lines.append("deletions:   none") }
         for (kind, d) in deletions.sorted(by: { $0.key < $1.key }) { lines.append("deletions:   \(d.records) \(kind) records, \(d.rows) rows") }
         lines.append("guardrails:  \(investigationLimits) (investigative queries)")
+        // Only when something is wider than the store's setting (owner-only or group).
+        for f in widerThanSetting { lines.append("permissions: \(f)") }
         return lines.joined(separator: "\n")
     }
 

@@ -1,4 +1,9 @@
 import Dispatch
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Logging
 
 /// A directory of segments, a write-ahead log and a manifest: the durable home of sightings.
@@ -111,13 +116,20 @@ public final class Store: Sendable {
         guard options.queryParallelism >= 1 else { throw .invalidArgument("queryParallelism must be at least 1") }
         CameraIndexCache.shared.raiseBudget(to: options.cameraIndexCacheBytes)
         guard options.maintenanceInterval >= .milliseconds(10) else { throw .invalidArgument("maintenanceInterval must be at least 10 ms") }
-        if options.createIfMissing { try fileSystem.createDirectory(directory) }
+        if options.createIfMissing {
+            try fileSystem.createDirectory(directory)
+            // A new store is private before its first file: owner-only (or group) whatever the umask.
+            let present = try fileSystem.contentsOfDirectory(directory)
+            if !present.contains(Manifest.fileName) {
+                try Self.applyFileAccess(options.fileAccess, directory: directory, names: present, fileSystem: fileSystem)
+            }
+        }
         lock = Locked(StoreLockBox(try StoreLock(directory: directory, fileSystem: fileSystem)) as StoreLockBox?)
 
         let names = try fileSystem.contentsOfDirectory(directory)
         // The secret is written before the first manifest: a crash between the two leaves a
         // secret and no manifest, which is still a new (empty) store.
-        let secret = try Self.openSecret(directory: directory, names: names, secret: options.secret, source: options.secretSource,
+        let secret = try Self.openSecret(directory: directory, names: names, secret: options.secret, source: options.secretSource, keyring: options.keyring,
                                          create: options.createIfMissing, fileSystem: fileSystem)
         hasher = PlateHasher(secret: secret)
 
@@ -558,20 +570,33 @@ public final class Store: Sendable {
         }.sorted { $0.0 < $1.0 }
     }
 
-    /// The store's plate-key secret: from `plate-key.secret` in the directory, or — for a
-    /// store that keeps only `plate-key.check` — from `secret` or `source`, checked against
-    /// it. A new store (no manifest yet; with `create`) gets one: in the directory when
-    /// `source` is `.storeDirectory`, else outside it, with a check file.
+    /// The store's plate-key secret: from `plate-key.secret` in the directory (a store made
+    /// before keyrings), or — for a store that keeps only `plate-key.check` — from `secret`,
+    /// from its keyring entry (found by `STORE-ID`) when `source` is `.keyring`, or from
+    /// `source`, checked against the check file. A new store (no manifest yet; with
+    /// `create`) gets one: in the keyring (the default), in the directory when `source` is
+    /// `.storeDirectory`, else from `source`; all but the in-directory one leave a check
+    /// file. Key material is written before anything names it: keyring entry, then
+    /// `STORE-ID`, then the check — a crash between leaves no manifest, so a new store.
     static func openSecret(directory: String, names: [String], secret given: PlateKeySecret?, source: PlateKeySecretSource,
-                           create: Bool, fileSystem: any FileSystem) throws(SightlineError) -> PlateKeySecret {
+                           keyring: Keyring, create: Bool, fileSystem: any FileSystem) throws(SightlineError) -> PlateKeySecret {
         if names.contains(secretFileName) {
             let secret = try readSecret("\(directory)/\(secretFileName)", fileSystem: fileSystem)
             if let given, given != secret { throw .wrongPlateKeySecret(path: directory) }
             return secret
         }
-        if names.contains(SecretCheckFile.fileName) {
+        if names.contains(SecretCheckFile.fileName) && names.contains(Manifest.fileName) {
             var supplied = given
-            if supplied == nil { supplied = try source.resolve(creating: false, fileSystem: fileSystem) }
+            if supplied == nil, case .keyring = source {
+                // A store made with an outside secret before keyrings has no id: it needs its source.
+                guard let id = try StoreIdentity.read(directory: directory, fileSystem: fileSystem) else { throw .secretRequired(path: directory) }
+                guard let secret = try keyring.secret(for: id, fileSystem: fileSystem) else {
+                    throw .keyMissing(store: directory, keyring: keyring.directory, storeID: id.hex)
+                }
+                supplied = secret
+            } else if supplied == nil {
+                supplied = try source.resolve(creating: false, fileSystem: fileSystem)
+            }
             guard let secret = supplied else { throw .secretRequired(path: directory) }
             let path = "\(directory)/\(SecretCheckFile.fileName)"
             guard let bytes = try fileSystem.contentsIfPresent(path, limit: 4096, "plate-key check file"),
@@ -582,21 +607,46 @@ public final class Store: Sendable {
             throw .corruptFile(path: "\(directory)/\(secretFileName)", offset: 0, reason: "missing: the store's plate keys cannot be recomputed")
         }
         guard create else { throw .invalidArgument("\(directory) holds no store") }
-        // The secret (or its check) is written before the first manifest: a crash between
-        // the two leaves it and no manifest, which is still a new (empty) store.
-        if case .storeDirectory = source {
+        switch source {
+        case .storeDirectory:
             let secret = given ?? .random()
-            let text = Array((secret.hex + "\n").utf8)
-            try fileSystem.writeAtomically("\(directory)/\(secretFileName)") { (write: (UnsafeRawBufferPointer) throws(SightlineError) -> Void) throws(SightlineError) in
-                try text.withUnsafeBytesTyped { (raw: UnsafeRawBufferPointer) throws(SightlineError) in try write(raw) }
-            }
+            try fileSystem.replaceAtomically("\(directory)/\(secretFileName)", with: Array((secret.hex + "\n").utf8))
+            return secret
+        case .keyring:
+            try checkOutside(keyring, of: directory)
+            let secret = given ?? .random()
+            let id = StoreIdentity.random()
+            try keyring.create(secret, for: id, fileSystem: fileSystem)
+            try id.write(directory: directory, fileSystem: fileSystem)
+            try fileSystem.replaceAtomically("\(directory)/\(SecretCheckFile.fileName)", with: SecretCheckFile.encode(secret))
+            return secret
+        case .file, .environment, .provider:
+            var supplied = given
+            if supplied == nil { supplied = try source.resolve(creating: true, fileSystem: fileSystem) }
+            guard let secret = supplied else { throw .secretRequired(path: directory) }
+            try fileSystem.replaceAtomically("\(directory)/\(SecretCheckFile.fileName)", with: SecretCheckFile.encode(secret))
             return secret
         }
-        var supplied = given
-        if supplied == nil { supplied = try source.resolve(creating: true, fileSystem: fileSystem) }
-        guard let secret = supplied else { throw .secretRequired(path: directory) }
-        try fileSystem.replaceAtomically("\(directory)/\(SecretCheckFile.fileName)", with: SecretCheckFile.encode(secret))
-        return secret
+    }
+
+    /// Refuses a keyring inside the store it would protect (a key beside its data).
+    static func checkOutside(_ keyring: Keyring, of directory: String) throws(SightlineError) {
+        func absolute(_ path: String) -> String {
+            var parts: [Substring] = []
+            var base = path
+            if !path.hasPrefix("/") {
+                var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+                base = (getcwd(&buffer, buffer.count) != nil ? String(cString: buffer) : "") + "/" + path
+            }
+            for part in base.split(separator: "/") where part != "." {
+                if part == ".." { _ = parts.popLast() } else { parts.append(part) }
+            }
+            return "/" + parts.joined(separator: "/")
+        }
+        let store = absolute(directory), ring = absolute(keyring.directory)
+        if ring == store || ring.hasPrefix(store + "/") {
+            throw .invalidArgument("the keyring \(keyring.directory) is inside the store \(directory): keep it apart from the data it protects")
+        }
     }
 
     static func readSecret(_ path: String, fileSystem: any FileSystem) throws(SightlineError) -> PlateKeySecret {

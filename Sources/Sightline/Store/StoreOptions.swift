@@ -25,17 +25,28 @@ public struct StoreOptions: Sendable {
     /// The plate key secret for a new store (default: a random one). For an existing store,
     /// if given, it must be the store's own.
     public var secret: PlateKeySecret?
-    /// Where the secret comes from when `secret` is nil: inside the store (the default) or
-    /// outside it (a file, an environment variable, a callback). A store created with an
-    /// outside source keeps only a check of it (`plate-key.check`); opening it without the
-    /// secret is `SightlineError.secretRequired`.
-    public var secretSource = PlateKeySecretSource.storeDirectory
+    /// Where the secret comes from when `secret` is nil: the store's entry in `keyring` (the
+    /// default), or a file, an environment variable, a callback outside the store, or — an
+    /// explicit opt-out — inside it (`.storeDirectory`). A store created with any but the
+    /// last keeps only a check of it (`plate-key.check`); opening it without the secret is
+    /// `SightlineError.secretRequired` (`keyMissing` for a keyring without its entry).
+    /// Stores made before keyrings open as they did, whatever this says.
+    public var secretSource = PlateKeySecretSource.keyring
+    /// Where the store's key material lives, outside its directory: the per-user keyring
+    /// (`Keyring.standard`: `$SIGHTLINE_KEYRING`, else `~/.local/share/sightline/keyring`)
+    /// unless given. The keyring knows a store by the id inside it, so a copy of the store at
+    /// another path opens with the same keyring.
+    public var keyring = Keyring.standard
     /// Create the store when the directory holds none.
     public var createIfMissing = true
-    /// The access requirement a store created by this open starts with (`ACCESS`); an
-    /// existing store keeps its own (`Store.setAccessRequirement`). The CLI creates stores
-    /// with `.purpose`.
-    public var newStoreAccess = AccessRequirement.none
+    /// Who may read a store this open creates: its owner only (directory 0700, files 0600,
+    /// whatever the umask; the default) or its group too (0750, 0640, the audit log 0660).
+    /// An existing store keeps its directory's setting.
+    public var fileAccess = FileAccess.owner
+    /// The access requirement a store created by this open starts with (`ACCESS`): every
+    /// read states a purpose unless this says otherwise (`.none` is the explicit opt-out).
+    /// An existing store keeps its own (`Store.setAccessRequirement`).
+    public var newStoreAccess = AccessRequirement.purpose
     /// How long sightings are kept (nil: forever). Older rows stop being returned at once
     /// and are physically deleted by the maintenance timer within `maintenanceInterval`
     /// (plus the time the rewrite takes).

@@ -92,7 +92,10 @@ import FoundationNetworking
 
     @Test func postsQueriesPagesAndSurvivesAKill() async throws {
         let store = NSTemporaryDirectory() + "sightline-server-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        defer { try? FileManager.default.removeItem(atPath: store) }
+        // The server and the CLI find the store's keys in one keyring, outside the store.
+        let keyring = store + "-keyring"
+        setenv("SIGHTLINE_KEYRING", keyring, 1)
+        defer { try? FileManager.default.removeItem(atPath: store); try? FileManager.default.removeItem(atPath: keyring) }
         var server = try Server(store: store)
         #expect(try await Self.http("GET", server.base + "/healthz") == (200, "ok\n"))
 
@@ -103,7 +106,7 @@ import FoundationNetworking
             #expect(status == 200 && body.contains("\"stored\":50"), "\(body)")
             acknowledged += 1
             if n % 5 == 4 {
-                let (cli, out) = try runCLI(["history", store, "P\(n)X1", "--epoch-ms"])
+                let (cli, out) = try runCLI(["history", store, "P\(n)X1", "--epoch-ms", "--purpose", "test"])
                 // Acknowledged rows are visible to another process at once (7 rows of P<n>X1).
                 #expect(cli == 0 && out.split(separator: "\n").count == 1 + 7, "sightline history during the posts: \(out)")
             }
@@ -117,19 +120,22 @@ import FoundationNetworking
         #expect(try await Self.http("GET", server.base + "/area?bbox=1,2,3").0 == 400)
         #expect(try await Self.http("GET", server.base + "/plates/P1X1/sightings?page=nonsense").0 == 400)
 
+        // A store made by the server requires a purpose of every read, as any new store does.
+        let (refused, why) = try await Self.http("GET", server.base + "/plates/P3X2/sightings?limit=3")
+        #expect(refused == 403 && why.contains("purpose"), "\(why)")
         // A plate's history, paged: pages concatenate to the whole answer.
         let reader = ["X-Sightline-Requester": "dispatch-7", "X-Sightline-Agency": "SFPD", "X-Sightline-Purpose": "stolen vehicle", "X-Sightline-Case": "24-11"]
         let (s1, first) = try await Self.http("GET", server.base + "/plates/P3X2/sightings?limit=3", headers: reader)
         #expect(s1 == 200 && first.contains("\"next\":\"v1."), "\(first)")
         let token = first.components(separatedBy: "\"next\":\"").last!.split(separator: "\"").first!
-        let (s2, second) = try await Self.http("GET", server.base + "/plates/P3X2/sightings?limit=100&page=\(token)")
+        let (s2, second) = try await Self.http("GET", server.base + "/plates/P3X2/sightings?limit=100&page=\(token)", headers: reader)
         #expect(s2 == 200 && second.hasSuffix("\"next\":null}\n"), "\(second)")
         let count = { (s: String) in s.components(separatedBy: "\"plate\":").count - 1 }
         #expect(count(first) + count(second) == 7)
         // Each page was audited under the reader the headers named, durably before it was sent.
         let (auditStatus, audit) = try runCLI(["audit", store, "--requester", "dispatch-7"])
         #expect(auditStatus == 0 && audit.contains(",dispatch-7,SFPD,stolen vehicle,24-11,cursor,"), "\(audit)")
-        let (s3, area) = try await Self.http("GET", server.base + "/area?circle=37.75,-122.45,20000&limit=10000")
+        let (s3, area) = try await Self.http("GET", server.base + "/area?circle=37.75,-122.45,20000&limit=10000", headers: reader)
         #expect(s3 == 200 && count(area) == 20 * 50 + 1, "\(area.prefix(200))")
         let (s4, metrics) = try await Self.http("GET", server.base + "/metrics")
         #expect(s4 == 200 && metrics.contains("sightline_rows_appended_total"), "\(metrics.prefix(500))")
@@ -151,7 +157,7 @@ import FoundationNetworking
         let acknowledgedDuringKill = await posting.value
         #expect(acknowledgedDuringKill > 0)
         server = try Server(store: store)
-        let (s5, all) = try await Self.http("GET", server.base + "/area?circle=37.75,-122.45,20000&limit=10000")
+        let (s5, all) = try await Self.http("GET", server.base + "/area?circle=37.75,-122.45,20000&limit=10000", headers: reader)
         let expected = (acknowledged + acknowledgedDuringKill) * 50 + 1
         #expect(s5 == 200 && (count(all) == expected || count(all) == expected + 50),
                 "\(count(all)) rows after the restart; \(expected) acknowledged")
