@@ -138,3 +138,28 @@ struct GuardrailsCommand: ParsableCommand {
         print("guardrails:  \(limits) (investigative queries)")
     }
 }
+
+/// `sightline keys STORE status|rotate`: the store's key material in its keyring.
+struct KeysCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "keys",
+        abstract: "The store's keys in its keyring: status (ids and counts, never a key) or rotate (a new key-encryption key; data keys re-wrapped, data not rewritten).",
+        discussion: "The keyring is --keyring DIR, SIGHTLINE_KEYRING, or ~/.local/share/sightline/keyring. Rotation is safe while the store is open.")
+    @Argument(help: "Store directory.") var store: String
+    @Argument(help: "status or rotate.") var action: String
+
+    func run() throws {
+        let keyring = Keyring.standard
+        do {
+            switch action {
+            case "status":
+                print(try keyring.status(ofStoreAt: store).report)
+            case "rotate":
+                let r = try keyring.rotateKeys(ofStoreAt: store)
+                print("rotated: \(r.rewrapped) data keys re-wrapped under \(r.keyEncryptionKey)"
+                      + (r.removed.isEmpty ? "" : "; removed \(r.removed.joined(separator: ", "))"))
+            default:
+                throw ValidationError("keys takes status or rotate, not \(action)")
+            }
+        } catch let e as ValidationError { throw e } catch { throw CommandFailure(error) }
+    }
+}

@@ -30,12 +30,12 @@ import Testing
     }
 
     /// The plaintext range [from, to) of the sealed file at `path`.
-    static func read(_ path: String, key: SymmetricKey?, _ from: Int, _ to: Int) throws -> [UInt8] {
+    static func read(_ path: String, key: SymmetricKey?, keyID: [UInt8] = keyID, _ from: Int, _ to: Int) throws -> [UInt8] {
         let fs = PosixFileSystem()
         let file = try fs.open(path, mode: .read)
         defer { try? fs.close(file) }
         let reader = try SealedFileReader(file: file, fileSize: try fs.size(file), fileSystem: fs) { (id: [UInt8]) throws(SightlineError) -> SymmetricKey? in
-            id == keyID ? key : nil
+            id == keyID ? key : nil  // the parameter: the id the file names must be the key's
         }
         var out = [UInt8](repeating: 0, count: to - from)
         try out.withUnsafeMutableBytesTyped { (raw: UnsafeMutableRawBufferPointer) throws(SightlineError) in

@@ -117,3 +117,83 @@ struct StoreIdentity: Sendable, Hashable {
         try fileSystem.replaceAtomically("\(directory)/\(Self.fileName)", with: Array("\(Self.header)\n\(hex)\n".utf8))
     }
 }
+
+/// What a keyring holds for one store (`sightline keys STORE status`): ids and counts,
+/// never a key.
+public struct KeyringStatus: Sendable, Hashable {
+    /// The store's id (`STORE-ID`); nil for a store made before keyrings.
+    public var storeID: String?
+    /// The keyring consulted.
+    public var keyring: String
+    /// Where the plate-key secret is: `keyring`, `store directory` (a store made before
+    /// keyrings) or `outside` (a secret file, variable or provider).
+    public var plateKeySecret: String
+    /// Key-encryption key ids, oldest first; the last wraps new data keys.
+    public var keyEncryptionKeys: [String]
+    /// Data keys by the key-encryption key that wraps them.
+    public var dataKeysByKEK: [String: Int]
+    /// Every data key's id (hex), sorted.
+    public var dataKeyIDs: [String]
+
+    /// The status as `sightline keys STORE status` prints it.
+    public var report: String {
+        var lines = ["store id:            \(storeID ?? "none (a store made before keyrings)")",
+                     "keyring:             \(keyring)",
+                     "plate-key secret:    \(plateKeySecret)"]
+        lines.append("key-encryption keys: \(keyEncryptionKeys.isEmpty ? "none yet" : keyEncryptionKeys.joined(separator: ", "))")
+        let byKEK = dataKeysByKEK.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ")
+        lines.append("data keys:           \(dataKeyIDs.count)" + (byKEK.isEmpty ? "" : " (\(byKEK))"))
+        for id in dataKeyIDs { lines.append("  \(id)") }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// What a rotation did (`sightline keys STORE rotate`).
+public struct KeyRotation: Sendable, Hashable {
+    /// Data keys re-wrapped under the new key-encryption key (the data is not rewritten).
+    public var rewrapped: Int
+    /// The new key-encryption key's id.
+    public var keyEncryptionKey: String
+    /// The key-encryption keys removed once every data key was under the new one.
+    public var removed: [String]
+}
+
+extension Keyring {
+    /// The store at `directory`'s id, or throws `keyMissing` when this keyring has no entry for it.
+    func dataKeys(ofStoreAt directory: String, fileSystem: any FileSystem) throws(SightlineError) -> DataKeys? {
+        guard let id = try StoreIdentity.read(directory: directory, fileSystem: fileSystem) else { return nil }
+        do {
+            _ = try fileSystem.permissions(entry(id))
+        } catch .io(_, _, let e) where e == ENOENT {
+            throw .keyMissing(store: directory, keyring: self.directory, storeID: id.hex)
+        }
+        return DataKeys(keyring: self, storeID: id, fileSystem: fileSystem)
+    }
+
+    /// What this keyring holds for the store at `directory`: ids and counts, never a key.
+    public func status(ofStoreAt directory: String, fileSystem: any FileSystem = PosixFileSystem()) throws(SightlineError) -> KeyringStatus {
+        let names = try fileSystem.contentsOfDirectory(directory)
+        guard names.contains("MANIFEST") else { throw .invalidArgument("\(directory) holds no store") }
+        guard let keys = try dataKeys(ofStoreAt: directory, fileSystem: fileSystem) else {
+            return KeyringStatus(storeID: nil, keyring: self.directory,
+                                 plateKeySecret: names.contains(Keyring.secretFileName) ? "store directory (plate-key.secret)" : "outside (a secret file, variable or provider)",
+                                 keyEncryptionKeys: [], dataKeysByKEK: [:], dataKeyIDs: [])
+        }
+        let status = try keys.status()
+        let inRing = (try? fileSystem.permissions("\(keys.entry)/\(Keyring.secretFileName)")) != nil
+        return KeyringStatus(storeID: keys.storeID.hex, keyring: self.directory,
+                             plateKeySecret: inRing ? "keyring" : "outside (a secret file, variable or provider)",
+                             keyEncryptionKeys: status.keyEncryptionKeys, dataKeysByKEK: status.dataKeys, dataKeyIDs: status.dataKeyIDs)
+    }
+
+    /// Rotates the key-encryption key of the store at `directory`: a new one is written,
+    /// every data key re-wrapped under it (each key file replaced atomically; the store's
+    /// files are not touched), then the older ones removed. Safe while the store is open.
+    public func rotateKeys(ofStoreAt directory: String, fileSystem: any FileSystem = PosixFileSystem()) throws(SightlineError) -> KeyRotation {
+        guard let keys = try dataKeys(ofStoreAt: directory, fileSystem: fileSystem) else {
+            throw .invalidArgument("\(directory) is a store made before keyrings: it has no keys to rotate")
+        }
+        let (rewrapped, kek, removed) = try keys.rotate()
+        return KeyRotation(rewrapped: rewrapped, keyEncryptionKey: kek, removed: removed)
+    }
+}

@@ -1,0 +1,123 @@
+import Crypto
+import Foundation
+import Testing
+@testable import Sightline
+
+/// The key hierarchy in the keyring: data keys wrapped by a key-encryption key, created and
+/// destroyed durably, re-wrapped by a rotation that never touches the data; every step safe
+/// against a failure at any file operation.
+@Suite struct DataKeysTests {
+    static func bytes(_ key: SymmetricKey) -> [UInt8] { key.withUnsafeBytes { Array($0) } }
+
+    /// A store (for its id) and its keyring, in `root`.
+    static func store(_ root: String) throws -> (store: String, keyring: Keyring, id: StoreIdentity) {
+        var options = storeOptions()
+        options.keyring = Keyring(directory: "\(root)/ring")
+        try Store(directory: "\(root)/store", options: options).close()
+        return ("\(root)/store", options.keyring, try #require(try StoreIdentity.read(directory: "\(root)/store", fileSystem: PosixFileSystem())))
+    }
+
+    @Test func keysAreWrappedDurableDestroyedAndRotatedWithoutTouchingData() throws {
+        let root = temporaryDirectory("data-keys")
+        defer { removeTree(root) }
+        let (store, keyring, id) = try Self.store(root)
+        let fs = PosixFileSystem()
+        let keys = DataKeys(keyring: keyring, storeID: id, fileSystem: fs)
+        var made: [([UInt8], [UInt8])] = []
+        for _ in 0..<5 { let (kid, key) = try keys.create(); made.append((kid, Self.bytes(key))) }
+        // A fresh reader (no cache) unwraps the same keys; no key file holds its key in clear.
+        let fresh = DataKeys(keyring: keyring, storeID: id, fileSystem: fs)
+        for (kid, key) in made {
+            #expect(try fresh.key(kid).map(Self.bytes) == key)
+            let file = "\(keyring.entry(id))/keys/\(DataKeys.hex(kid)).key"
+            #expect(try fs.permissions(file) == 0o600)
+            #expect(!String(decoding: try readFile(file), as: UTF8.self).contains(DataKeys.hex(key)))
+        }
+        #expect(try fs.permissions("\(keyring.entry(id))/keys") == 0o700)
+        // A sealed file made with key 0 reads back after a rotation.
+        let plain = Array("7ABC123 at 37.77,-122.41".utf8)
+        var sealed: [UInt8] = []
+        var writer = try SealedFileWriter(dataKey: SymmetricKey(data: made[0].1), keyID: made[0].0, chunkSize: 64) { (raw: UnsafeRawBufferPointer) throws(SightlineError) in
+            sealed.append(contentsOf: raw)
+        }
+        try plain.withUnsafeBytesTyped { (raw: UnsafeRawBufferPointer) throws(SightlineError) in try writer.append(raw) }
+        try writer.finish()
+        try writeFile("\(root)/sealed", sealed)
+        let status = try keyring.status(ofStoreAt: store)
+        #expect(status.keyEncryptionKeys == ["kek-000001"] && status.dataKeysByKEK == ["kek-000001": 5] && status.dataKeyIDs.count == 5)
+        let rotation = try keyring.rotateKeys(ofStoreAt: store)
+        #expect(rotation == KeyRotation(rewrapped: 5, keyEncryptionKey: "kek-000002", removed: ["kek-000001"]))
+        #expect(try keyring.status(ofStoreAt: store).dataKeysByKEK == ["kek-000002": 5])
+        let afterRotation = DataKeys(keyring: keyring, storeID: id, fileSystem: fs)
+        for (kid, key) in made { #expect(try afterRotation.key(kid).map(Self.bytes) == key) }
+        #expect(try SealedFileTests.read("\(root)/sealed", key: try afterRotation.key(made[0].0), keyID: made[0].0, 0, plain.count) == plain)
+        // Destroyed: gone for every reader, and the file it sealed no longer opens.
+        #expect(try afterRotation.destroy([made[0].0, made[1].0, [UInt8](repeating: 9, count: 16)]) == 2)
+        let later = DataKeys(keyring: keyring, storeID: id, fileSystem: fs)
+        #expect(try later.key(made[0].0) == nil && later.key(made[1].0) == nil && later.key(made[2].0) != nil)
+        #expect(throws: SightlineError.self) { _ = try SealedFileTests.read("\(root)/sealed", key: try later.key(made[0].0), keyID: made[0].0, 0, plain.count) }
+        // A key file is bound to its id: copied under another id, it fails to unwrap.
+        let entry = keyring.entry(id)
+        try writeFile("\(entry)/keys/\(DataKeys.hex(made[0].0)).key", try readFile("\(entry)/keys/\(DataKeys.hex(made[2].0)).key"))
+        #expect(throws: SightlineError.self) { _ = try DataKeys(keyring: keyring, storeID: id, fileSystem: fs).key(made[0].0) }
+    }
+
+    /// A failure at every file operation of a rotation, then of a destruction: afterwards the
+    /// keyring opens, every key not destroyed unwraps to its bytes, and the operation retried
+    /// completes.
+    @Test func aFailureAtAnyStepOfARotationOrDestructionLosesNoKey() throws {
+        let root = temporaryDirectory("data-keys-faults")
+        defer { removeTree(root) }
+        let (store, keyring, id) = try Self.store(root)
+        let fs = PosixFileSystem()
+        var made: [([UInt8], [UInt8])] = []
+        let keys = DataKeys(keyring: keyring, storeID: id, fileSystem: fs)
+        for _ in 0..<3 { let (kid, key) = try keys.create(); made.append((kid, Self.bytes(key))) }
+        // Each rotation runs with the N-th file operation failing, N = 0, 1, … until a run
+        // ends before its N-th operation (some failures, such as a close, are shrugged off).
+        var failed = 0
+        for step in 0..<500 {
+            let faulty = FaultInjectingFileSystem(failAt: step)
+            do { _ = try keyring.rotateKeys(ofStoreAt: store, fileSystem: faulty) } catch { failed += 1 }
+            let check = DataKeys(keyring: keyring, storeID: id, fileSystem: fs)
+            for (kid, key) in made { #expect(try check.key(kid).map(Self.bytes) == key, "rotation failing at operation \(step)") }
+            if faulty.operations.count <= step { break }
+        }
+        #expect(failed > 10, "the rotation had only \(failed) operations to fail")
+        #expect(try keyring.rotateKeys(ofStoreAt: store).rewrapped == 3)
+        #expect(try keyring.status(ofStoreAt: store).keyEncryptionKeys.count == 1)
+        for step in 0..<500 {
+            let faulty = FaultInjectingFileSystem(failAt: step)
+            do { _ = try DataKeys(keyring: keyring, storeID: id, fileSystem: faulty).destroy([made[0].0]) } catch {}
+            let check = DataKeys(keyring: keyring, storeID: id, fileSystem: fs)
+            for (kid, key) in made.dropFirst() { #expect(try check.key(kid).map(Self.bytes) == key, "destruction failing at operation \(step)") }
+            if faulty.operations.count <= step { break }
+        }
+        #expect(try DataKeys(keyring: keyring, storeID: id, fileSystem: fs).key(made[0].0) == nil)
+    }
+
+    @Test func theCLIShowsAndRotatesKeys() throws {
+        let root = temporaryDirectory("keys-cli")
+        defer { removeTree(root) }
+        let (store, keyring, id) = try Self.store(root)
+        let (s1, status) = try CommandLineTests.run(["keys", store, "status", "--keyring", keyring.directory])
+        #expect(s1 == 0 && status.contains("store id:            \(id.hex)") && status.contains("plate-key secret:    keyring")
+                && status.contains("key-encryption keys: none yet") && status.contains("data keys:           0"), "\(status)")
+        let (s2, rotated) = try CommandLineTests.run(["keys", store, "rotate", "--keyring", keyring.directory])
+        #expect(s2 == 0 && rotated == "rotated: 0 data keys re-wrapped under kek-000001\n", "\(rotated)")
+        let (_, after) = try CommandLineTests.run(["keys", store, "status", "--keyring", keyring.directory])
+        #expect(after.contains("key-encryption keys: kek-000001"), "\(after)")
+        // Never a key: no line of the status holds 64 hex digits.
+        #expect(!after.split(separator: "\n").contains { $0.utf8.count >= 64 && $0.allSatisfy(\.isHexDigit) })
+        // Another keyring: the store's id named, exit non-zero.
+        let (s3, wrong) = try CommandLineTests.run(["keys", store, "status", "--keyring", "\(root)/other"])
+        #expect(s3 != 0 && wrong.contains(id.hex), "\(wrong)")
+        // A store made before keyrings: status says so; rotate refuses.
+        var old = storeOptions()
+        old.secretSource = .storeDirectory
+        try Store(directory: "\(root)/old", options: old).close()
+        let (s4, oldStatus) = try CommandLineTests.run(["keys", "\(root)/old", "status", "--keyring", keyring.directory])
+        #expect(s4 == 0 && oldStatus.contains("none (a store made before keyrings)") && oldStatus.contains("store directory"), "\(oldStatus)")
+        #expect(try CommandLineTests.run(["keys", "\(root)/old", "rotate", "--keyring", keyring.directory]).0 != 0)
+    }
+}
