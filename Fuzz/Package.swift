@@ -11,11 +11,13 @@ let package = Package(
     platforms: [.macOS(.v13)],
     dependencies: [
         .package(name: "Sightline", path: ".."),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),  // the root's: keys of the `sealed` target
     ],
     targets: [
         .executableTarget(name: "sightline-fuzz", dependencies: [
             .product(name: "Sightline", package: "Sightline"),
             .product(name: "SightlineWorkload", package: "Sightline"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ]),
     ],
     swiftLanguageModes: [.v6]

@@ -16,7 +16,7 @@
 # Built in release mode (with -enable-testing for the targets' @testable imports).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-TARGETS="segment wal manifest deletion-log alert-log audit-log rules policy-files csv ndjson query-text control-request export-manifest parquet"
+TARGETS="segment sealed wal manifest deletion-log alert-log audit-log rules policy-files csv ndjson query-text control-request export-manifest parquet"
 
 usage() { echo "usage: bash Scripts/fuzz.sh --list | TARGET SECONDS | --all SECONDS" >&2; exit 2; }
 if [ "${1:-}" = "--list" ]; then

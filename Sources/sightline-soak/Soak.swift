@@ -331,7 +331,7 @@ final class Soak: @unchecked Sendable {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         for name in names.sorted() where name.hasSuffix(".sls") {
             do {
-                let segment = try SegmentReader(path: "\(directory)/\(name)", hasher: hasher!)
+                let segment = try SegmentReader(storeSegment: "\(directory)/\(name)")
                 try segment.verify()
                 for row in try segment.allSightings() {
                     let id = RowID(row)

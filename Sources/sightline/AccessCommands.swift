@@ -124,13 +124,17 @@ struct InitCommand: ParsableCommand {
     var secretFile: String?
     @Option(help: "owner (directory 0700, files 0600) or group (0750, 0640, the audit log 0660: the group may read the store and append to its audit log).")
     var fileAccess = "owner"
+    @Option(help: "aes-256-gcm (segments sealed, a data key per segment in the keyring; the default) or none (in clear).")
+    var encryption = "aes-256-gcm"
 
     func run() throws {
         guard let requirement = AccessRequirement(rawValue: require) else { throw ValidationError("--require must be none, purpose or purpose+case") }
         guard let files = FileAccess(rawValue: fileAccess) else { throw ValidationError("--file-access must be owner or group") }
+        guard let sealing = StoreEncryption(rawValue: encryption) else { throw ValidationError("--encryption must be aes-256-gcm or none") }
         var options = cliStoreOptions()
         options.newStoreAccess = requirement
         options.fileAccess = files
+        options.encryption = sealing
         if let secretFile {
             let storePath = URL(fileURLWithPath: store).standardizedFileURL.path
             guard !URL(fileURLWithPath: secretFile).standardizedFileURL.path.hasPrefix(storePath + "/") else {

@@ -11,20 +11,21 @@ struct InspectCommand: ParsableCommand {
     )
 
     @Argument(help: "Segment file.") var file: String
-    @Option(help: "The plate key secret (32 hex digits); default: plate-key.secret beside the file.") var secret: String?
+    @Option(help: "The plate key secret (32 hex digits); default: the store's (its keyring entry, or plate-key.secret beside the file). A sealed segment's data key comes from the keyring.") var secret: String?
     @Flag(help: "List every block.") var blocks = false
 
     func run() throws {
         do {
-            let secretHex: String
-            if let secret { secretHex = secret } else {
-                let dir = file.contains("/") ? String(file[..<file.lastIndex(of: "/")!]) : "."
-                guard let text = try? String(contentsOfFile: "\(dir)/plate-key.secret", encoding: .utf8) else {
-                    throw SightlineError.invalidArgument("no --secret given and no plate-key.secret beside \(file)")
-                }
-                secretHex = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            // The store the file is in gives the secret (and a sealed segment's data key); a
+            // segment outside any store needs --secret.
+            let given = try secret.map { try PlateKeySecret(hex: $0) }
+            let reader: SegmentReader
+            do {
+                reader = try SegmentReader(storeSegment: file, secret: given, secretSource: environmentSecretSource())
+            } catch SightlineError.invalidArgument(let why) {
+                guard let given else { throw SightlineError.invalidArgument("\(why); give --secret for a segment outside a store") }
+                reader = try SegmentReader(path: file, hasher: PlateHasher(secret: given))
             }
-            let reader = try SegmentReader(path: file, hasher: PlateHasher(secret: try PlateKeySecret(hex: secretHex)))
             print("\(file): segment v\(reader.formatVersion), \(reader.rowCount) rows in \(reader.blockCount) blocks (≤ \(reader.blockRowLimit) rows each), \(reader.fileSize) bytes")
             if reader.rowCount > 0 {
                 let s = reader.statistics

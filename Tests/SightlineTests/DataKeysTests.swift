@@ -37,11 +37,10 @@ import Testing
         // A sealed file made with key 0 reads back after a rotation.
         let plain = Array("7ABC123 at 37.77,-122.41".utf8)
         var sealed: [UInt8] = []
-        var writer = try SealedFileWriter(dataKey: SymmetricKey(data: made[0].1), keyID: made[0].0, chunkSize: 64) { (raw: UnsafeRawBufferPointer) throws(SightlineError) in
-            sealed.append(contentsOf: raw)
-        }
-        try plain.withUnsafeBytesTyped { (raw: UnsafeRawBufferPointer) throws(SightlineError) in try writer.append(raw) }
-        try writer.finish()
+        let collect = { (raw: UnsafeRawBufferPointer) throws(SightlineError) in sealed.append(contentsOf: raw) }
+        var writer = SealedFileWriter(dataKey: SymmetricKey(data: made[0].1), keyID: made[0].0, chunkSize: 64)
+        try plain.withUnsafeBytesTyped { (raw: UnsafeRawBufferPointer) throws(SightlineError) in try writer.append(raw, output: collect) }
+        try writer.finish(output: collect)
         try writeFile("\(root)/sealed", sealed)
         let status = try keyring.status(ofStoreAt: store)
         #expect(status.keyEncryptionKeys == ["kek-000001"] && status.dataKeysByKEK == ["kek-000001": 5] && status.dataKeyIDs.count == 5)
@@ -115,6 +114,7 @@ import Testing
         // A store made before keyrings: status says so; rotate refuses.
         var old = storeOptions()
         old.secretSource = .storeDirectory
+        old.encryption = .none  // as stores were made before keyrings
         try Store(directory: "\(root)/old", options: old).close()
         let (s4, oldStatus) = try CommandLineTests.run(["keys", "\(root)/old", "status", "--keyring", keyring.directory])
         #expect(s4 == 0 && oldStatus.contains("none (a store made before keyrings)") && oldStatus.contains("store directory"), "\(oldStatus)")

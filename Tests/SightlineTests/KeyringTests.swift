@@ -88,6 +88,7 @@ import Testing
             var old = Self.defaults("\(root)/unused")
             old.secretSource = source
             old.newStoreAccess = .none
+            old.encryption = .none  // as stores were made before keyrings
             let store = try Store(directory: dir, options: old)
             try store.append(try Self.rows())
             let before = try store.snapshot().run(Query(.history(try Plate("KR3")))).rows

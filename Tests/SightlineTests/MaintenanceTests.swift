@@ -237,9 +237,20 @@ func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
     @Test(arguments: ["compact", "purge"])
     func killsDuringCompactionAndPurge(operation: String) throws {
         let template = temporaryDirectory("kill-template")
-        defer { removeTree(template) }
+        defer { removeTree(template); removeTree(template + "-ring") }
         var options = Self.options()
         options.secret = CrashWriterEntryPoints.testSecret
+        // The store's own keyring: each copy below gets a copy of it, for a purge destroys the
+        // keys of what it replaced — in every copy that shares the keyring.
+        options.keyring = Keyring(directory: template + "-ring")
+        /// `template` and its keyring copied to `dir`, `dir-ring`; the options that open the copy.
+        func copy(to dir: String) throws -> StoreOptions {
+            try copyStore(template, dir)
+            try FileManager.default.copyItem(atPath: template + "-ring", toPath: dir + "-ring")
+            var o = options
+            o.keyring = Keyring(directory: dir + "-ring")
+            return o
+        }
         let before: [RowKey: Int]
         let plate: Plate
         do {
@@ -258,12 +269,13 @@ func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
         let arguments = operation == "compact" ? ["compact", "", "1500"] : ["purge", "", plate.description]
         // How long the whole operation takes, to spread the kills over it.
         let dryDir = temporaryDirectory("kill-dry")
-        try copyStore(template, dryDir)
+        _ = try copy(to: dryDir)
+        defer { removeTree(dryDir + "-ring") }
         let clock = ContinuousClock()
         let t0 = clock.now
         var dryArgs = arguments
         dryArgs[1] = dryDir
-        let (status, output) = try ChildProcess(CrashTests.writerPath, dryArgs).finish()
+        let (status, output) = try ChildProcess("/usr/bin/env", ["SIGHTLINE_KEYRING=\(dryDir)-ring", CrashTests.writerPath] + dryArgs).finish()
         let duration = clock.now - t0
         removeTree(dryDir)
         #expect(status == 0 && output.contains("DONE"), "dry run: \(status) \(output)")
@@ -273,11 +285,11 @@ func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
         var completed = 0
         for round in 0..<CrashTests.kills(20) {
             let dir = temporaryDirectory("kill")
-            defer { removeTree(dir) }
-            try copyStore(template, dir)
+            defer { removeTree(dir); removeTree(dir + "-ring") }
+            let options = try copy(to: dir)
             var args = arguments
             args[1] = dir
-            let child = try ChildProcess(CrashTests.writerPath, args)
+            let child = try ChildProcess("/usr/bin/env", ["SIGHTLINE_KEYRING=\(dir)-ring", CrashTests.writerPath] + args)
             usleep(UInt32(Int(g.next() % UInt64(micros))))  // deliberate: the kill lands at a random moment
             if child.kill9().contains("DONE") { completed += 1 }  // finished before the kill
             let store = try Store(directory: dir, options: options)
@@ -288,7 +300,7 @@ func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
                 #expect(got == before || got == afterPurge, "round \(round) (SIGHTLINE_TEST_SEED=\(seed)): neither before nor after the purge")
             }
             try store.close()
-            let verdict = Store.verify(directory: dir)
+            let verdict = Store.verify(directory: dir, keyring: options.keyring)
             #expect(verdict.isSound, "round \(round) (SIGHTLINE_TEST_SEED=\(seed)): \(verdict.problems)")
         }
         #expect(completed < CrashTests.kills(20), "every kill came after the end: none landed inside the operation")

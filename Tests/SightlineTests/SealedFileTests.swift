@@ -12,20 +12,20 @@ import Testing
     /// Seals `plain` into `path` with `key`.
     static func seal(_ plain: [UInt8], _ path: String, key: SymmetricKey, chunkSize: Int) throws {
         var out: [UInt8] = []
-        var writer = try SealedFileWriter(dataKey: key, keyID: keyID, chunkSize: chunkSize) { (raw: UnsafeRawBufferPointer) throws(SightlineError) in
-            out.append(contentsOf: raw)
-        }
+        let collect = { (raw: UnsafeRawBufferPointer) throws(SightlineError) in out.append(contentsOf: raw) }
+        var writer = SealedFileWriter(dataKey: key, keyID: keyID, chunkSize: chunkSize)
         try plain.withUnsafeBytesTyped { (raw: UnsafeRawBufferPointer) throws(SightlineError) in
             // In uneven pieces, as a segment writer hands them over.
             var at = 0, step = 1
             while at < raw.count {
                 let n = min(step, raw.count - at)
-                try writer.append(UnsafeRawBufferPointer(rebasing: raw[at..<(at + n)]))
+                try writer.append(UnsafeRawBufferPointer(rebasing: raw[at..<(at + n)]), output: collect)
                 at += n
                 step = step * 3 % 97 + 1
             }
         }
-        try writer.finish()
+        try writer.finish(output: collect)
+        #expect(out.count == SealedFileWriter.sealedSize(plaintext: plain.count, chunkSize: chunkSize))
         try writeFile(path, out)
     }
 

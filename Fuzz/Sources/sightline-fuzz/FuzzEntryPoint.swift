@@ -48,6 +48,7 @@ struct FuzzTarget: Sendable {
 
     static let all: [FuzzTarget] = [
         FuzzTarget(name: "segment", run: StoreFileTargets.segment),
+        FuzzTarget(name: "sealed", run: StoreFileTargets.sealed),
         FuzzTarget(name: "wal", run: StoreFileTargets.writeAheadLog),
         FuzzTarget(name: "manifest", run: StoreFileTargets.manifest),
         FuzzTarget(name: "deletion-log", run: StoreFileTargets.deletionLog),

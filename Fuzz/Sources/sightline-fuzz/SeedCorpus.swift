@@ -56,6 +56,15 @@ enum SeedCorpus {
         let names = try fs.contentsOfDirectory(store)
         for name in names where name.hasSuffix(".sls") { put("segment", name, try file(name)) }
         put("segment", "tracks", try SegmentEncoder(hasher: hasher).encode(DenseTrackWorkload(DenseTrackWorkload.Configuration()).generate(rows: 600)))
+        // A sealed segment (small chunks, so mutations meet many of them).
+        var sealed: [UInt8] = []
+        let collect = { (raw: UnsafeRawBufferPointer) throws(SightlineError) in sealed.append(contentsOf: raw) }
+        var sealer = SealedFileWriter(dataKey: StoreFileTargets.sealedKey, keyID: StoreFileTargets.sealedKeyID, chunkSize: 256)
+        try SegmentEncoder(hasher: hasher).encode(alprRows(seed: 9, rows: 300)).withUnsafeBytesTyped { (raw: UnsafeRawBufferPointer) throws(SightlineError) in
+            try sealer.append(raw, output: collect)
+        }
+        try sealer.finish(output: collect)
+        put("sealed", "segment", sealed)
         for name in names where name.hasPrefix("log-") { put("wal", name, try file(name)) }
         put("manifest", "MANIFEST", try file(Manifest.fileName))
         put("deletion-log", "deletions", try file(DeletionLog.fileName))
@@ -106,6 +115,10 @@ enum SeedCorpus {
         removeTree(directory)
         var options = StoreOptions()
         options.secret = secret
+        // Segments in clear: the `segment` target fuzzes the segment format itself (a sealed
+        // segment's bytes would not parse as one); keys in a scratch keyring, not the user's.
+        options.encryption = .none
+        options.keyring = Keyring(directory: directory + "-keyring")
         options.bufferRows = 300
         options.logger.logLevel = .critical
         let store = try Store(directory: directory, options: options)

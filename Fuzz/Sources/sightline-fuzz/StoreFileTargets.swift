@@ -1,3 +1,4 @@
+import Crypto
 // Targets for the store's binary and checksummed files: each input is one file's bytes.
 @_spi(Benchmarks) @testable import Sightline
 
@@ -43,6 +44,20 @@ enum StoreFileTargets {
 
     /// Write-ahead-log bytes into recovery's reader: every record's batch is validated; the
     /// valid prefix must lie inside the file and re-read to the same records.
+    /// The data key of the `sealed` target's seeds (a sealed segment of the seed rows).
+    static let sealedKey = SymmetricKey(data: [UInt8](repeating: 0x5A, count: 32))
+    static let sealedKeyID = [UInt8](repeating: 0xA5, count: 16)
+
+    /// A sealed file (encryption at rest): a damaged header, size or chunk is an error, and
+    /// whatever opens and authenticates is a segment that decodes and verifies — or an error.
+    static func sealed(_ bytes: [UInt8]) {
+        let path = FuzzScratch.write("fuzz.sealed", bytes)
+        guard let reader = try? SegmentReader(path: path, hasher: SeedCorpus.hasher, fileSystem: fileSystem,
+                                              dataKey: { (id: [UInt8]) throws(SightlineError) in id == sealedKeyID ? sealedKey : nil }) else { return }
+        guard (try? reader.verify()) != nil, let rows = try? reader.allSightings() else { return }
+        fuzzCheck(rows.count == reader.rowCount, "a verified sealed segment decodes \(rows.count) rows, its footer says \(reader.rowCount)")
+    }
+
     static func writeAheadLog(_ bytes: [UInt8]) {
         let path = FuzzScratch.write("fuzz.log", bytes)
         guard let contents = try? LogReader.read(path, fileSystem: fileSystem) else { return }

@@ -85,20 +85,21 @@ enum SealedFile {
     }
 }
 
-/// Seals a stream of bytes into a sealed file: bytes go in through `append`, whole sealed
-/// chunks out through `output` as they fill; `finish` seals the last (possibly short or
-/// empty) chunk. One heap buffer of a chunk, reused.
+/// Seals a stream of bytes into a sealed file: bytes go in through `append`, the header
+/// and whole sealed chunks out through the `output` each call is given, as chunks fill;
+/// `finish` seals the last (possibly short or empty) chunk. One heap buffer of a chunk, reused.
 struct SealedFileWriter {
     private let header: [UInt8]
     private let key: SymmetricKey
     private let chunkSize: Int
     private var pending: [UInt8] = []
     private var index = 0
-    private let output: (UnsafeRawBufferPointer) throws(SightlineError) -> Void
+    private var headerWritten = false
+    /// Plaintext bytes appended so far.
+    private(set) var plaintextBytes = 0
 
-    /// Writes the header at once. `keyID` (16 bytes) names `dataKey` in the keyring.
-    init(dataKey: SymmetricKey, keyID: [UInt8], chunkSize: Int = SealedFile.defaultChunkSize,
-         output: @escaping (UnsafeRawBufferPointer) throws(SightlineError) -> Void) throws(SightlineError) {
+    /// `keyID` (16 bytes) names `dataKey` in the keyring.
+    init(dataKey: SymmetricKey, keyID: [UInt8], chunkSize: Int = SealedFile.defaultChunkSize) {
         precondition(keyID.count == 16 && chunkSize >= 64)
         var salt = [UInt8](repeating: 0, count: 16)
         var g = SystemRandomNumberGenerator()
@@ -107,17 +108,16 @@ struct SealedFileWriter {
         header = h.bytes
         key = SealedFile.fileKey(dataKey, h)
         self.chunkSize = chunkSize
-        self.output = output
         pending.reserveCapacity(chunkSize)
-        try header.withUnsafeBytesTyped { (raw: UnsafeRawBufferPointer) throws(SightlineError) in try output(raw) }
     }
 
     /// Adds plaintext bytes.
-    mutating func append(_ bytes: UnsafeRawBufferPointer) throws(SightlineError) {
+    mutating func append(_ bytes: UnsafeRawBufferPointer, output: (UnsafeRawBufferPointer) throws(SightlineError) -> Void) throws(SightlineError) {
+        plaintextBytes += bytes.count
         var at = 0
         while at < bytes.count {
             // A chunk is sealed only when more bytes follow it: the last one is sealed by `finish`.
-            if pending.count == chunkSize { try seal(last: false) }
+            if pending.count == chunkSize { try seal(last: false, output) }
             let n = min(chunkSize - pending.count, bytes.count - at)
             pending.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[at..<(at + n)]))
             at += n
@@ -125,9 +125,20 @@ struct SealedFileWriter {
     }
 
     /// Seals the last chunk.
-    mutating func finish() throws(SightlineError) { try seal(last: true) }
+    mutating func finish(output: (UnsafeRawBufferPointer) throws(SightlineError) -> Void) throws(SightlineError) {
+        try seal(last: true, output)
+    }
 
-    private mutating func seal(last: Bool) throws(SightlineError) {
+    /// The sealed file's size for `plaintext` bytes in chunks of `chunkSize`.
+    static func sealedSize(plaintext: Int, chunkSize: Int = SealedFile.defaultChunkSize) -> Int {
+        SealedFile.headerSize + plaintext + SealedFile.tagSize * max(1, (plaintext + chunkSize - 1) / chunkSize)
+    }
+
+    private mutating func seal(last: Bool, _ output: (UnsafeRawBufferPointer) throws(SightlineError) -> Void) throws(SightlineError) {
+        if !headerWritten {
+            try header.withUnsafeBytesTyped { (raw: UnsafeRawBufferPointer) throws(SightlineError) in try output(raw) }
+            headerWritten = true
+        }
         let box: AES.GCM.SealedBox
         do {
             box = try AES.GCM.seal(pending, using: key, nonce: SealedFile.nonce(index),

@@ -1,3 +1,4 @@
+import Crypto
 /// An open segment file: its validated footer, and reads of block bytes by offset.
 ///
 /// Opening checks the header, the trailer, the footer's checksum and that every block and
@@ -45,6 +46,14 @@ public final class SegmentReader: Sendable {
     enum Source: Sendable {
         case file(any FileSystem, OpenFile)
         case memory([UInt8])
+        /// A sealed file (`SealedFile`): every read opens the chunks it touches.
+        case sealed(any FileSystem, OpenFile, SealedFileReader)
+    }
+
+    /// The id of the data key that seals this segment (nil: written in clear).
+    var keyID: [UInt8]? {
+        if case .sealed(_, _, let reader) = source { return reader.header.keyID }
+        return nil
     }
 
     /// Number of (plate-ordered) blocks.
@@ -101,9 +110,28 @@ public final class SegmentReader: Sendable {
     /// Opens the segment at `path`, written under `hasher`'s secret.
     /// - Throws: `wrongPlateKeySecret` when it was written under another secret.
     public convenience init(path: String, hasher: PlateHasher, fileSystem: any FileSystem = PosixFileSystem()) throws(SightlineError) {
+        try self.init(path: path, hasher: hasher, fileSystem: fileSystem, dataKey: nil)
+    }
+
+    /// Opens the segment at `path`; a sealed one with the data key `dataKey` finds for its id
+    /// (nil, or a lookup that finds none: `corruptFile` saying the key is not in the keyring).
+    convenience init(path: String, hasher: PlateHasher, fileSystem: any FileSystem,
+         dataKey: ((_ id: [UInt8]) throws(SightlineError) -> SymmetricKey?)?) throws(SightlineError) {
         let file = try fileSystem.open(path, mode: .read)
         do {
-            try self.init(source: .file(fileSystem, file), path: path, size: try fileSystem.size(file), hasher: hasher)
+            let size = try fileSystem.size(file)
+            var magic = [UInt8](repeating: 0, count: 8)
+            if size >= 8 {
+                try magic.withUnsafeMutableBytesTyped { (raw: UnsafeMutableRawBufferPointer) throws(SightlineError) in try fileSystem.readExactly(file, into: raw, at: 0) }
+            }
+            if magic == SealedFile.magic {
+                let sealed = try SealedFileReader(file: file, fileSize: size, fileSystem: fileSystem) { (id: [UInt8]) throws(SightlineError) -> SymmetricKey? in
+                    try dataKey?(id)
+                }
+                try self.init(source: .sealed(fileSystem, file, sealed), path: path, size: sealed.size, diskSize: size, hasher: hasher)
+            } else {
+                try self.init(source: .file(fileSystem, file), path: path, size: size, diskSize: size, hasher: hasher)
+            }
         } catch {
             try? fileSystem.close(file)
             throw error
@@ -112,15 +140,16 @@ public final class SegmentReader: Sendable {
 
     /// Opens a segment held in memory (tests, benchmarks, network transfer).
     public convenience init(bytes: [UInt8], hasher: PlateHasher, label: String = "<memory>") throws(SightlineError) {
-        try self.init(source: .memory(bytes), path: label, size: Int64(bytes.count), hasher: hasher)
+        try self.init(source: .memory(bytes), path: label, size: Int64(bytes.count), diskSize: Int64(bytes.count), hasher: hasher)
     }
 
-    private init(source: Source, path: String, size: Int64, hasher: PlateHasher) throws(SightlineError) {
+    /// `size`: the segment's bytes (a sealed file's plaintext); `diskSize`: the file's.
+    private init(source: Source, path: String, size: Int64, diskSize: Int64, hasher: PlateHasher) throws(SightlineError) {
         self.source = source
         self.hasher = hasher
         self.path = path
         self.fileName = String(path.split(separator: "/").last ?? "")
-        self.fileSize = size
+        self.fileSize = diskSize
         func corrupt(_ offset: Int64, _ reason: String) -> SightlineError { .corruptFile(path: path, offset: offset, reason: reason) }
 
         let minimum = Int64(SegmentFormat.headerSize + SegmentFormat.trailerSize + SegmentFormat.footerFixedSizeV2)
@@ -284,7 +313,10 @@ public final class SegmentReader: Sendable {
 
     deinit {
         if cameraIndexLocation != nil { CameraIndexCache.shared.remove(ObjectIdentifier(self)) }
-        if case .file(let fs, let file) = source { try? fs.close(file) }
+        switch source {
+        case .file(let fs, let file), .sealed(let fs, let file, _): try? fs.close(file)
+        case .memory: break
+        }
     }
 
     private static func readStatistics(_ f: inout ByteReader, rowCount: Int) throws(SightlineError) -> BlockStatistics {
@@ -305,6 +337,8 @@ public final class SegmentReader: Sendable {
         switch source {
         case .file(let fs, let file):
             try fs.readExactly(file, into: raw, at: offset)
+        case .sealed(let fs, let file, let sealed):
+            try sealed.read(file, into: raw, at: offset, fileSystem: fs)
         case .memory(let bytes):
             guard offset >= 0, offset + Int64(raw.count) <= Int64(bytes.count) else {
                 throw .corruptFile(path: path, offset: offset, reason: "range past the end")

@@ -1,3 +1,4 @@
+import Crypto
 import Dispatch
 /// Options for writing segments.
 public struct SegmentOptions: Sendable, Hashable {
@@ -368,6 +369,9 @@ public struct SegmentEncoder: Sendable {
 public struct SegmentWriter: Sendable {
     let encoder: SegmentEncoder
     let fileSystem: any FileSystem
+    /// When set, the next `write` seals the file (AES-256-GCM, `SealedFile`) with this data
+    /// key, named by its id; the store sets a fresh key for every segment.
+    var sealing: (id: [UInt8], key: SymmetricKey)?
 
     /// A writer under `hasher`'s key.
     public init(hasher: PlateHasher, options: SegmentOptions = SegmentOptions(),
@@ -387,8 +391,16 @@ public struct SegmentWriter: Sendable {
     @discardableResult
     func write(_ rows: SortedBatch, to path: String) throws(SightlineError) -> SegmentSummary {
         var summary: SegmentSummary?
+        let sealing = self.sealing
         try fileSystem.writeAtomically(path) { (write: (UnsafeRawBufferPointer) throws(SightlineError) -> Void) throws(SightlineError) in
-            summary = try encoder.encode(rows, to: write)
+            guard let sealing else {
+                summary = try encoder.encode(rows, to: write)
+                return
+            }
+            var sealer = SealedFileWriter(dataKey: sealing.key, keyID: sealing.id)
+            summary = try encoder.encode(rows) { (bytes: UnsafeRawBufferPointer) throws(SightlineError) in try sealer.append(bytes, output: write) }
+            try sealer.finish(output: write)
+            summary!.fileBytes = SealedFileWriter.sealedSize(plaintext: sealer.plaintextBytes)
         }
         return summary!
     }

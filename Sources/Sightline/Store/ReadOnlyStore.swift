@@ -25,6 +25,8 @@ public final class ReadOnlyStore: Sendable {
     /// The hasher under the store's plate key secret.
     public let hasher: PlateHasher
     private let options: StoreOptions
+    /// The store's data keys when it seals its segments.
+    private let dataKeys: DataKeys?
     let fileSystem: any FileSystem
     private let state: Locked<State>
     private let metrics: SightlineMetrics
@@ -93,6 +95,7 @@ public final class ReadOnlyStore: Sendable {
         let secret = try Store.openSecret(directory: directory, names: names, secret: options.secret, source: options.secretSource, keyring: options.keyring,
                                           create: false, fileSystem: fileSystem)
         hasher = PlateHasher(secret: secret)
+        dataKeys = try Store.dataKeys(directory: directory, keyring: options.keyring, fileSystem: fileSystem)
         state = Locked(State())
         _ = try engineSnapshot()
     }
@@ -238,7 +241,7 @@ public final class ReadOnlyStore: Sendable {
             if let reader = open[entry.name] {
                 segments.append(reader)
             } else {
-                segments.append(try SegmentReader(path: "\(directory)/\(entry.name)", hasher: hasher, fileSystem: fileSystem))
+                segments.append(try Store.openSegment("\(directory)/\(entry.name)", hasher: hasher, fileSystem: fileSystem, keys: dataKeys))
             }
         }
         s.segments = segments  // readers no longer listed close when the last snapshot holding them goes

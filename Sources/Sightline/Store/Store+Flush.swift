@@ -123,8 +123,8 @@ extension Store {
         if kept.count > 0 {
             let name = Self.segmentName(manifest.nextSegmentNumber)
             let path = "\(directory)/\(name)"
-            let summary = try SegmentWriter(hasher: hasher, options: options.segment, fileSystem: fileSystem).write(kept, to: path)
-            let reader = try SegmentReader(path: path, hasher: hasher, fileSystem: fileSystem)
+            let summary = try segmentWriter().write(kept, to: path)
+            let reader = try Self.openSegment(path, hasher: hasher, fileSystem: fileSystem, keys: dataKeys)
             manifest.nextSegmentNumber += 1
             manifest.segments.append(Manifest.Segment(name: name, rowCount: summary.rowCount, fileBytes: summary.fileBytes,
                                                       minTime: reader.statistics.minTime, maxTime: reader.statistics.maxTime))

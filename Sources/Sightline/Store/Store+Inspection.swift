@@ -144,13 +144,15 @@ extension Store {
             secret = try openSecret(directory: directory, names: names, secret: nil, source: secretSource, keyring: keyring, create: false, fileSystem: fileSystem)
         } catch { problem(error); return report }
         let hasher = PlateHasher(secret: secret)
+        let keys: DataKeys?
+        do { keys = try dataKeys(directory: directory, keyring: keyring, fileSystem: fileSystem) } catch { problem(error); return report }
         let manifest: Manifest
         do { manifest = try Manifest.read(directory: directory, fileSystem: fileSystem) } catch { problem(error); return report }
         for s in manifest.segments {
             let path = "\(directory)/\(s.name)"
             guard names.contains(s.name) else { problem(path, "listed in the manifest but missing"); continue }
             do {
-                let reader = try SegmentReader(path: path, hasher: hasher, fileSystem: fileSystem)
+                let reader = try openSegment(path, hasher: hasher, fileSystem: fileSystem, keys: keys)
                 if reader.rowCount != s.rowCount || Int(reader.fileSize) != s.fileBytes {
                     problem(path, "the manifest says \(s.rowCount) rows and \(s.fileBytes) bytes, the file holds \(reader.rowCount) rows in \(reader.fileSize) bytes")
                 }

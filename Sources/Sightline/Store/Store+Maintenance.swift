@@ -107,7 +107,7 @@ extension Store {
                 if found { inputs.append(segment) }
             }
             var summary = try rewrite(inputs.map { RewriteGroup(inputs: [$0], time: nil) }, removing: inputs,
-                                      targetRows: Int.max) { p, t, _, _, _ in !(p == plate && time.contains(t)) }
+                                      targetRows: Int.max, deleting: true) { p, t, _, _, _ in !(p == plate && time.contains(t)) }
             if summary.rowsDeleted > 0 {
                 summary.deletionID = try recordDeletion(kind: "purge", summary: summary,
                                                         details: [("from", time.from.map(String.init) ?? "null"), ("to", time.to.map(String.init) ?? "null")])
@@ -140,7 +140,8 @@ extension Store {
                 for segment in inputs where try Self.holdsExpiredRows(segment, rule) { pending.append(segment) }
                 inputs = pending
             }
-            var summary = try rewrite(inputs.map { RewriteGroup(inputs: [$0], time: nil) }, removing: inputs, targetRows: Int.max) { p, t, camera, lat, lon in
+            var summary = try rewrite(inputs.map { RewriteGroup(inputs: [$0], time: nil) }, removing: inputs, targetRows: Int.max,
+                                      deleting: true) { p, t, camera, lat, lon in
                 rule.keeps(plate: p, time: t, camera: camera, latitudeE7: lat, longitudeE7: lon)
             }
             if summary.rowsDeleted > 0 {

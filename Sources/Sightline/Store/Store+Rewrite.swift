@@ -24,8 +24,11 @@ extension Store {
     }
 
     /// Rewrites `groups` (whose inputs together are `inputs`), keeping rows `keep` accepts.
+    /// `deleting` (a purge, retention): once the new set is durable and the old files gone,
+    /// every data key no live segment uses is destroyed (`shredRetiredKeys`), so no earlier
+    /// copy of the store opens the replaced segments either; a compaction keeps them.
     func rewrite(_ groups: [RewriteGroup], removing inputs: [SegmentReader], targetRows: Int,
-                 maximumRowsPerSecond: Int? = nil,
+                 maximumRowsPerSecond: Int? = nil, deleting: Bool = false,
                  keep: (Plate, Int64, UInt32, Int32, Int32) -> Bool) throws(SightlineError) -> RewriteSummary {
         var summary = RewriteSummary()
         guard !inputs.isEmpty else { return summary }
@@ -44,7 +47,6 @@ extension Store {
         summary.bytesRead = inputs.reduce(0) { $0 + Int($1.fileSize) }
         summary.rowsRead = inputs.reduce(0) { $0 + $1.rowCount }
         var written: [(Manifest.Segment, SegmentReader, SplitBlockBloomFilter)] = []
-        let writer = try SegmentWriter(hasher: hasher, options: options.segment, fileSystem: fileSystem)
         let clock = ContinuousClock()
         let started = clock.now
         var rowsDone = 0
@@ -64,8 +66,8 @@ extension Store {
                         let name = Self.segmentName(manifest.nextSegmentNumber)
                         manifest.nextSegmentNumber += 1
                         let path = "\(directory)/\(name)"
-                        let result = try writer.write(chunk, to: path)
-                        let segment = try SegmentReader(path: path, hasher: hasher, fileSystem: fileSystem)
+                        let result = try segmentWriter().write(chunk, to: path)  // a fresh data key per segment
+                        let segment = try Self.openSegment(path, hasher: hasher, fileSystem: fileSystem, keys: dataKeys)
                         written.append((Manifest.Segment(name: name, rowCount: result.rowCount, fileBytes: result.fileBytes,
                                                          minTime: segment.statistics.minTime, maxTime: segment.statistics.maxTime),
                                         segment, filter))
@@ -89,6 +91,14 @@ extension Store {
         summary.rowsDeleted = summary.rowsRead - summary.rowsWritten
         manifest.generation += 1
         manifest.segments = manifest.segments.filter { !inputNames.contains($0.name) } + written.map(\.0)
+        let shredding = deleting && dataKeys != nil && summary.rowsRead > summary.rowsWritten
+        if shredding {
+            // Durable before the manifest: a crash after it finishes the destruction at open.
+            do throws(SightlineError) { try fileSystem.replaceAtomically("\(directory)/\(Self.shredPendingFileName)", with: Array("shred\n".utf8)) } catch {
+                for (segment, _, _) in written { try? fileSystem.remove("\(directory)/\(segment.name)") }
+                throw error
+            }
+        }
         do throws(SightlineError) {
             try manifest.write(directory: directory, fileSystem: fileSystem)
         } catch {
@@ -113,7 +123,24 @@ extension Store {
             }
         }
         try? fileSystem.syncDirectory(directory)
+        if shredding { try shredRetiredKeys() }
         return summary
+    }
+
+    static let shredPendingFileName = "SHRED-PENDING"
+
+    /// Destroys every data key no live segment uses — those of segments a deletion replaced,
+    /// and those a compaction retired or a crash orphaned — durably, then clears the pending
+    /// mark. Called after a deletion's manifest is durable (on the flush queue, so no flush
+    /// holds a key not yet live), and at open when the mark survived a crash.
+    func shredRetiredKeys() throws(SightlineError) {
+        guard let dataKeys else { return }
+        let live = Set(state.withLock { $0.segments }.compactMap(\.keyID))
+        let retired = try dataKeys.status().dataKeyIDs.compactMap(DataKeys.hexBytes).filter { !live.contains($0) }
+        let destroyed = try dataKeys.destroy(retired)
+        try fileSystem.remove("\(directory)/\(Self.shredPendingFileName)")
+        try fileSystem.syncDirectory(directory)
+        if destroyed > 0 { options.logger.info("destroyed the data keys of replaced segments", metadata: ["store": "\(directory)", "keys": "\(destroyed)"]) }
     }
 
     /// `rows` as one batch per partition of `partitioning`, in time order of partitions

@@ -55,6 +55,8 @@ public final class Store: Sendable {
     /// its own lock (Alerting/AlertPipeline.swift). The write path admits each logged record
     /// to it and a flush waits for it (`waitUntilSettled`) before its manifest passes a record.
     let alerts: AlertPipeline
+    /// The store's data keys in its keyring when it seals its segments (nil: in clear).
+    let dataKeys: DataKeys?
     /// The store's policy (access, cameras, sharing, retention, holds, guardrails): its own
     /// part, with its own lock (Policy/PolicyBook.swift).
     let policy: PolicyBook
@@ -137,8 +139,22 @@ public final class Store: Sendable {
         if names.contains(Manifest.fileName) {
             manifest = try Manifest.read(directory: directory, fileSystem: fileSystem)
         } else {
-            // A new store: its access requirement is in place before it holds anything.
+            // A new store: its access requirement and encryption setting are in place before
+            // it holds anything; a sealing store names its keyring entry (`STORE-ID`) whatever
+            // holds its plate-key secret.
             if options.newStoreAccess != .none { try AccessFile.write(options.newStoreAccess, directory: directory, fileSystem: fileSystem) }
+            if options.encryption == .aes256GCM {
+                var id = try StoreIdentity.read(directory: directory, fileSystem: fileSystem)
+                if id == nil {
+                    try Self.checkOutside(options.keyring, of: directory)
+                    id = StoreIdentity.random()
+                    try id!.write(directory: directory, fileSystem: fileSystem)
+                }
+                // The entry exists from the start (its data keys come with the first segment):
+                // an entry without a plate-key secret says the secret is kept elsewhere.
+                try Keyring.createPrivateDirectory(options.keyring.entry(id!), fileSystem: fileSystem)
+                try options.encryption.write(directory: directory, fileSystem: fileSystem)
+            }
             manifest = Manifest()
             try manifest.write(directory: directory, fileSystem: fileSystem)
         }
@@ -150,9 +166,11 @@ public final class Store: Sendable {
             options.logger.notice("removing a leftover of an interrupted write", metadata: ["store": "\(directory)", "file": "\(name)"])
             try fileSystem.remove("\(directory)/\(name)")
         }
+        let dataKeys = try Self.dataKeys(directory: directory, keyring: options.keyring, fileSystem: fileSystem)
+        self.dataKeys = dataKeys
         var segments: [SegmentReader] = []
         for s in manifest.segments {
-            segments.append(try SegmentReader(path: "\(directory)/\(s.name)", hasher: hasher, fileSystem: fileSystem))
+            segments.append(try Self.openSegment("\(directory)/\(s.name)", hasher: hasher, fileSystem: fileSystem, keys: dataKeys))
         }
         let initial = State(manifest: manifest, segments: segments, bufferKeys: RowKeySet(capacity: options.bufferRows),
                             frozenKeys: RowKeySet(capacity: 16))
@@ -212,6 +230,8 @@ public final class Store: Sendable {
         try state.withLock { (s: inout State) throws(SightlineError) in
             try startLog(&s, firstSequence: nextSequence, oldLogs: logs.map(\.1))
         }
+        // A deletion that a crash interrupted after its manifest: finish destroying its keys.
+        if names.contains(Self.shredPendingFileName) { try shredRetiredKeys() }
         startMaintenance()
         if options.controlChannel {
             let logger = options.logger
@@ -591,6 +611,9 @@ public final class Store: Sendable {
                 // A store made with an outside secret before keyrings has no id: it needs its source.
                 guard let id = try StoreIdentity.read(directory: directory, fileSystem: fileSystem) else { throw .secretRequired(path: directory) }
                 guard let secret = try keyring.secret(for: id, fileSystem: fileSystem) else {
+                    // An entry without a secret: the store keeps its secret elsewhere (a file,
+                    // a variable, a provider) and only its data keys here.
+                    if (try? fileSystem.permissions(keyring.entry(id))) != nil { throw .secretRequired(path: directory) }
                     throw .keyMissing(store: directory, keyring: keyring.directory, storeID: id.hex)
                 }
                 supplied = secret

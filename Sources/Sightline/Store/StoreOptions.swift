@@ -39,6 +39,10 @@ public struct StoreOptions: Sendable {
     public var keyring = Keyring.standard
     /// Create the store when the directory holds none.
     public var createIfMissing = true
+    /// Whether a store this open creates seals its segments (AES-256-GCM, a data key per
+    /// segment in `keyring`): the default, or `.none` — the explicit opt-out. An existing
+    /// store keeps its own setting.
+    public var encryption = StoreEncryption.aes256GCM
     /// Who may read a store this open creates: its owner only (directory 0700, files 0600,
     /// whatever the umask; the default) or its group too (0750, 0640, the audit log 0660).
     /// An existing store keeps its directory's setting.
