@@ -84,6 +84,7 @@ import SightlineTestSupport
         var g = SplitMix64(seed: seed)
         var acknowledged: [UInt64] = []
         var options = quietStoreOptions()
+        options.newStoreAccess = .none  // as the writer makes it (it may be killed before it does, and this open makes it)
         options.secret = CrashWriterEntryPoints.testSecret
         let rounds = Self.kills(20)
         for round in 0..<rounds {
@@ -151,6 +152,7 @@ import SightlineTestSupport
         let seed = testSeed()
         var g = SplitMix64(seed: seed)
         var options = quietStoreOptions()
+        options.newStoreAccess = .none  // as the writer makes it (it may be killed before it does, and this open makes it)
         options.secret = CrashWriterEntryPoints.testSecret
         let store = try Store(directory: dir, options: options)
         try store.append(CrashWriterEntryPoints.batch(for: 0))

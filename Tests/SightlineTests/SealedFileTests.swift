@@ -118,4 +118,20 @@ import Testing
             #expect("\(error)".contains("not in the keyring") && error.path == path, "\(error)")
         }
     }
+
+    /// The opened-chunk cache: what it returns is what was inserted, within its budget, oldest
+    /// dropped first; a file's chunks go with it.
+    @Test func theChunkCacheKeepsItsBudgetAndForgetsAFile() {
+        let cache = SealedChunkCache(budget: 4 * 100)
+        let a = cache.newFileID(), b = cache.newFileID()
+        #expect(a != b)
+        for i in 0..<6 { cache.insert(file: a, index: i, [UInt8](repeating: UInt8(i), count: 100)) }
+        var out = [UInt8](repeating: 0, count: 10)
+        let hit = { (file: UInt64, index: Int) -> Bool in out.withUnsafeMutableBytes { cache.copy(file: file, index: index, range: 5..<15, into: $0) } }
+        #expect(!hit(a, 0) && !hit(a, 1))  // dropped: the budget holds four
+        #expect(hit(a, 5) && out == [UInt8](repeating: 5, count: 10))
+        cache.insert(file: b, index: 0, [UInt8](repeating: 9, count: 100))
+        cache.remove(file: a)
+        #expect(!hit(a, 5) && hit(b, 0) && out == [UInt8](repeating: 9, count: 10))
+    }
 }

@@ -164,6 +164,8 @@ struct SealedFileReader: Sendable {
     private let headerBytes: [UInt8]
     private let key: SymmetricKey
     private let chunkCount: Int
+    /// This open file's id in `SealedChunkCache.shared` (its owner calls `remove(file:)` when it goes).
+    let fileID = SealedChunkCache.shared.newFileID()
 
     /// Opens the sealed file `file` (of `fileSize` bytes) with the data key that `dataKey`
     /// finds for its key id (nil: the key is gone — destroyed or never there).
@@ -194,22 +196,28 @@ struct SealedFileReader: Sendable {
         guard raw.count > 0 else { return }
         let c = header.chunkSize
         let first = Int(offset / Int64(c)), last = Int((offset + Int64(raw.count) - 1) / Int64(c))
-        var sealed = [UInt8](repeating: 0, count: c + SealedFile.tagSize)
+        var sealed: [UInt8] = []
         var written = 0
+        let cache = SealedChunkCache.shared
         for index in first...last {
             let plainStart = Int64(index) * Int64(c)
             let plainLength = Int(min(Int64(c), size - plainStart))
+            let from = index == first ? Int(offset - plainStart) : 0
+            let to = index == last ? Int(offset + Int64(raw.count) - plainStart) : plainLength
+            let target = UnsafeMutableRawBufferPointer(rebasing: raw[written..<(written + to - from)])
+            if cache.copy(file: fileID, index: index, range: from..<to, into: target) {
+                written += to - from
+                continue
+            }
+            if sealed.isEmpty { sealed = [UInt8](repeating: 0, count: c + SealedFile.tagSize) }
             let at = Int64(SealedFile.headerSize) + Int64(index) * Int64(c + SealedFile.tagSize)
             let sealedLength = plainLength + SealedFile.tagSize
             try sealed.withUnsafeMutableBytesTyped { (buffer: UnsafeMutableRawBufferPointer) throws(SightlineError) in
                 try fileSystem.readExactly(file, into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<sealedLength]), at: at)
             }
             let plain = try open(sealed, length: plainLength, index: index, at: at)
-            let from = index == first ? Int(offset - plainStart) : 0
-            let to = index == last ? Int(offset + Int64(raw.count) - plainStart) : plainLength
-            plain.withUnsafeBytes { p in
-                UnsafeMutableRawBufferPointer(rebasing: raw[written..<(written + to - from)]).copyMemory(from: UnsafeRawBufferPointer(rebasing: p[from..<to]))
-            }
+            plain.withUnsafeBytes { p in target.copyMemory(from: UnsafeRawBufferPointer(rebasing: p[from..<to])) }
+            cache.insert(file: fileID, index: index, plain)
             written += to - from
         }
     }

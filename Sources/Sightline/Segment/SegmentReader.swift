@@ -314,7 +314,10 @@ public final class SegmentReader: Sendable {
     deinit {
         if cameraIndexLocation != nil { CameraIndexCache.shared.remove(ObjectIdentifier(self)) }
         switch source {
-        case .file(let fs, let file), .sealed(let fs, let file, _): try? fs.close(file)
+        case .file(let fs, let file): try? fs.close(file)
+        case .sealed(let fs, let file, let sealed):
+            try? fs.close(file)
+            SealedChunkCache.shared.remove(file: sealed.fileID)  // no plaintext outlives the reader
         case .memory: break
         }
     }
