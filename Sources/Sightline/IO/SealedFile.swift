@@ -73,6 +73,14 @@ enum SealedFile {
         return w.bytes
     }
 
+    static let missingKeyReason = "its data key "
+
+    /// Whether `error` says a sealed file's data key is not in the keyring.
+    static func isMissingKey(_ error: SightlineError) -> Bool {
+        if case .corruptFile(_, _, let reason) = error { return reason.hasPrefix(missingKeyReason) }
+        return false
+    }
+
     /// The plaintext size of a sealed file of `fileSize` bytes with `chunkSize` chunks.
     static func plaintextSize(fileSize: Int64, chunkSize: Int, path: String) throws(SightlineError) -> Int64 {
         let body = fileSize - Int64(headerSize)
@@ -179,7 +187,7 @@ struct SealedFileReader: Sendable {
         headerBytes = bytes
         size = try SealedFile.plaintextSize(fileSize: fileSize, chunkSize: header.chunkSize, path: path)
         guard let dataKey = try dataKey(header.keyID) else {
-            throw .corruptFile(path: path, offset: 16, reason: "its data key \(header.keyID.map { String($0, radix: 16) }.map { $0.count == 1 ? "0" + $0 : $0 }.joined()) is not in the keyring (destroyed by a deletion, or the wrong keyring)")
+            throw .corruptFile(path: path, offset: 16, reason: SealedFile.missingKeyReason + "\(header.keyID.map { String($0, radix: 16) }.map { $0.count == 1 ? "0" + $0 : $0 }.joined()) is not in the keyring (destroyed by a deletion, or the wrong keyring)")
         }
         key = SealedFile.fileKey(dataKey, header)
         // The writer seals the last chunk at `finish`: an empty file has one empty chunk,

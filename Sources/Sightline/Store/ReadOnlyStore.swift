@@ -193,8 +193,10 @@ public final class ReadOnlyStore: Sendable {
     private func catchUp(_ s: inout State) throws(SightlineError) -> ([SegmentReader], [SightingBatch], [MemoryPlateIndex?]) {
         var lastError: SightlineError?
         for _ in 0..<Self.maximumAttempts {
+            var generation: UInt64?
             do throws(SightlineError) {
                 let manifest = try Manifest.read(directory: directory, fileSystem: fileSystem)
+                generation = manifest.generation
                 if manifest.generation != s.generation { try follow(manifest, &s) }
                 let memory = try readLogs(from: manifest.persistedSequence, &s)
                 // The owner removes files only after a newer manifest: an unchanged one
@@ -203,8 +205,14 @@ public final class ReadOnlyStore: Sendable {
                 let chunks = Self.buffer(memory, from: manifest.persistedSequence, &s)
                 return (s.segments, chunks.chunks, chunks.plateIndexes)
             } catch {
-                // A file the manifest named was removed by a newer one: start over.
-                guard case .io(_, _, let errno) = error, errno == ENOENT else { throw error }
+                // A file the manifest named was removed by a newer one — or, in a sealing store,
+                // its data key destroyed by a deletion after it: start over.
+                if case .io(_, _, let errno) = error, errno == ENOENT {
+                    lastError = error
+                    continue
+                }
+                guard SealedFile.isMissingKey(error), let generation,
+                      (try? Manifest.read(directory: directory, fileSystem: fileSystem).generation) != generation else { throw error }
                 lastError = error
             }
         }
