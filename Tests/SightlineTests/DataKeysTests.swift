@@ -29,9 +29,9 @@ import Testing
         let fresh = DataKeys(keyring: keyring, storeID: id, fileSystem: fs)
         for (kid, key) in made {
             #expect(try fresh.key(kid).map(Self.bytes) == key)
-            let file = "\(keyring.entry(id))/keys/\(DataKeys.hex(kid)).key"
+            let file = "\(keyring.entry(id))/keys/\(hexString(kid)).key"
             #expect(try fs.permissions(file) == 0o600)
-            #expect(!String(decoding: try readFile(file), as: UTF8.self).contains(DataKeys.hex(key)))
+            #expect(!String(decoding: try readFile(file), as: UTF8.self).contains(hexString(key)))
         }
         #expect(try fs.permissions("\(keyring.entry(id))/keys") == 0o700)
         // A sealed file made with key 0 reads back after a rotation.
@@ -57,7 +57,7 @@ import Testing
         #expect(throws: SightlineError.self) { _ = try SealedFileTests.read("\(root)/sealed", key: try later.key(made[0].0), keyID: made[0].0, 0, plain.count) }
         // A key file is bound to its id: copied under another id, it fails to unwrap.
         let entry = keyring.entry(id)
-        try writeFile("\(entry)/keys/\(DataKeys.hex(made[0].0)).key", try readFile("\(entry)/keys/\(DataKeys.hex(made[2].0)).key"))
+        try writeFile("\(entry)/keys/\(hexString(made[0].0)).key", try readFile("\(entry)/keys/\(hexString(made[2].0)).key"))
         #expect(throws: SightlineError.self) { _ = try DataKeys(keyring: keyring, storeID: id, fileSystem: fs).key(made[0].0) }
     }
 

@@ -64,6 +64,11 @@ final class DataKeys: Sendable {
         return key
     }
 
+    /// Every data key's id (from the key files' names: nothing is unwrapped).
+    func ids() throws(SightlineError) -> [[UInt8]] {
+        try keyFileNames().compactMap { hexBytes(String($0.dropLast(4))) }
+    }
+
     /// Ids, counts and KEKs.
     func status() throws(SightlineError) -> Status {
         var status = Status(keyEncryptionKeys: try kekIDs(), dataKeys: [:], dataKeyIDs: [])
@@ -127,7 +132,7 @@ final class DataKeys: Sendable {
                 guard let bytes = try fileSystem.contentsIfPresent(path, limit: 4096, "data key") else { continue }
                 let (kekID, wrapped) = try Self.parseKeyFile(bytes, path: path)
                 guard kekID != newID else { continue }
-                guard let kek = try readKEK(kekID), let id = Self.hexBytes(String(name.dropLast(4))) else {
+                guard let kek = try readKEK(kekID), let id = hexBytes(String(name.dropLast(4))) else {
                     throw .corruptFile(path: path, offset: 0, reason: "wrapped by \(kekID), which the keyring no longer holds")
                 }
                 let key = try unwrap(wrapped, id: id, kek: kek, path: path)
@@ -143,7 +148,7 @@ final class DataKeys: Sendable {
 
     // MARK: Files
 
-    private func keyPath(_ id: [UInt8]) -> String { "\(entry)/\(Self.keysFolder)/\(Self.hex(id)).key" }
+    private func keyPath(_ id: [UInt8]) -> String { "\(entry)/\(Self.keysFolder)/\(hexString(id)).key" }
 
     private func keyFileNames() throws(SightlineError) -> [String] {
         let names: [String]
@@ -166,7 +171,7 @@ final class DataKeys: Sendable {
         let digits = String(n + 1)
         let id = Self.kekPrefix + String(repeating: "0", count: max(0, 6 - digits.count)) + digits
         let kek = SymmetricKey(size: .bits256)
-        let text = "sightline key-encryption key v1\n" + kek.withUnsafeBytes { Self.hex(Array($0)) } + "\n"
+        let text = "sightline key-encryption key v1\n" + kek.withUnsafeBytes { hexString(Array($0)) } + "\n"
         try fileSystem.replaceAtomically("\(entry)/\(id)", with: Array(text.utf8))
         return id
     }
@@ -175,7 +180,7 @@ final class DataKeys: Sendable {
         let path = "\(entry)/\(id)"
         guard let bytes = try fileSystem.contentsIfPresent(path, limit: 256, "key-encryption key") else { return nil }
         let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n")
-        guard lines.count == 2, lines[0] == "sightline key-encryption key v1", let key = Self.hexBytes(String(lines[1])), key.count == 32 else {
+        guard lines.count == 2, lines[0] == "sightline key-encryption key v1", let key = hexBytes(String(lines[1])), key.count == 32 else {
             throw .corruptFile(path: path, offset: 0, reason: "not a key-encryption key")
         }
         return SymmetricKey(data: key)
@@ -190,7 +195,7 @@ final class DataKeys: Sendable {
             throw .invalidArgument("wrapping a data key failed: \(error)")
         }
         guard let combined = box.combined else { throw .invalidArgument("wrapping a data key failed") }
-        return Array("sightline data key v1\nkek \(kekID)\nwrapped \(Self.hex(Array(combined)))\n".utf8)
+        return Array("sightline data key v1\nkek \(kekID)\nwrapped \(hexString(Array(combined)))\n".utf8)
     }
 
     private func unwrap(_ wrapped: [UInt8], id: [UInt8], kek: SymmetricKey, path: String) throws(SightlineError) -> SymmetricKey {
@@ -205,7 +210,7 @@ final class DataKeys: Sendable {
     }
 
     /// What a wrapped key is bound to: this store's id and the key's own id.
-    private func binding(_ id: [UInt8]) -> [UInt8] { Array("sightline data key \(storeID.hex) \(Self.hex(id))".utf8) }
+    private func binding(_ id: [UInt8]) -> [UInt8] { Array("sightline data key \(storeID.hex) \(hexString(id))".utf8) }
 
     static func parseKeyFile(_ bytes: [UInt8], path: String) throws(SightlineError) -> (kek: String, wrapped: [UInt8]) {
         let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n").map(String.init)
@@ -224,34 +229,5 @@ final class DataKeys: Sendable {
         try fileSystem.lockWaiting(lock)
         defer { try? fileSystem.unlock(lock) }
         return try body()
-    }
-
-    static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef")
-        var s = ""
-        s.reserveCapacity(bytes.count * 2)
-        for b in bytes { s.append(digits[Int(b >> 4)]); s.append(digits[Int(b & 15)]) }
-        return s
-    }
-
-    static func hexBytes(_ text: String) -> [UInt8]? {
-        let utf8 = Array(text.utf8)
-        guard utf8.count % 2 == 0 else { return nil }
-        func value(_ c: UInt8) -> UInt8? {
-            switch c {
-            case 0x30...0x39: c - 0x30
-            case 0x61...0x66: c - 0x61 + 10
-            default: nil
-            }
-        }
-        var out: [UInt8] = []
-        out.reserveCapacity(utf8.count / 2)
-        var i = 0
-        while i < utf8.count {
-            guard let hi = value(utf8[i]), let lo = value(utf8[i + 1]) else { return nil }
-            out.append(hi << 4 | lo)
-            i += 2
-        }
-        return out
     }
 }

@@ -94,8 +94,7 @@ struct StoreIdentity: Sendable, Hashable {
     /// A new random id.
     static func random() -> StoreIdentity {
         var g = SystemRandomNumberGenerator()
-        let digits = Array("0123456789abcdef")
-        return StoreIdentity(hex: String((0..<32).map { _ in digits[Int(g.next() % 16)] }))
+        return StoreIdentity(hex: hexString((0..<16).map { _ in UInt8.random(in: 0...255, using: &g) }))
     }
 
     private init(hex: String) { self.hex = hex }

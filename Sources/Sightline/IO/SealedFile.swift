@@ -187,7 +187,7 @@ struct SealedFileReader: Sendable {
         headerBytes = bytes
         size = try SealedFile.plaintextSize(fileSize: fileSize, chunkSize: header.chunkSize, path: path)
         guard let dataKey = try dataKey(header.keyID) else {
-            throw .corruptFile(path: path, offset: 16, reason: SealedFile.missingKeyReason + "\(header.keyID.map { String($0, radix: 16) }.map { $0.count == 1 ? "0" + $0 : $0 }.joined()) is not in the keyring (destroyed by a deletion, or the wrong keyring)")
+            throw .corruptFile(path: path, offset: 16, reason: SealedFile.missingKeyReason + "\(hexString(header.keyID)) is not in the keyring (destroyed by a deletion, or the wrong keyring)")
         }
         key = SealedFile.fileKey(dataKey, header)
         // The writer seals the last chunk at `finish`: an empty file has one empty chunk,

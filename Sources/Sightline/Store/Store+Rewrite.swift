@@ -136,7 +136,7 @@ extension Store {
     func shredRetiredKeys() throws(SightlineError) {
         guard let dataKeys else { return }
         let live = Set(state.withLock { $0.segments }.compactMap(\.keyID))
-        let retired = try dataKeys.status().dataKeyIDs.compactMap(DataKeys.hexBytes).filter { !live.contains($0) }
+        let retired = try dataKeys.ids().filter { !live.contains($0) }
         let destroyed = try dataKeys.destroy(retired)
         try fileSystem.remove("\(directory)/\(Self.shredPendingFileName)")
         try fileSystem.syncDirectory(directory)
