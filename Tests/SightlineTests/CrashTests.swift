@@ -117,6 +117,7 @@ import SightlineTestSupport
         var acknowledged: [UInt64] = []
         let log = CapturedLog()
         var options = quietStoreOptions(log: log)
+        options.newStoreAccess = .none  // as the writer makes it (it may be killed before it does, and this open makes it)
         options.secret = CrashWriterEntryPoints.testSecret
         let rounds = Self.kills(20)
         for round in 0..<rounds {
