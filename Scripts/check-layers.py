@@ -5,7 +5,7 @@ One Swift module does not enforce this; this check does, on every test run. Exit
 print each upward use when it finds one."""
 import glob, os, re, sys
 
-LAYERS = ["Support", "Model", "Codec", "IO", "Index", "Segment", "Ingest", "Access", "Query", "Maintenance", "Alerting", "Policy", "Store", "Loading", "Embedding", "Lake"]
+LAYERS = ["Support", "Model", "Codec", "IO", "Index", "Segment", "Ingest", "Access", "Query", "Maintenance", "Alerting", "Policy", "Store", "Loading", "Embedding", "Backup", "Lake"]
 root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Sources", "Sightline")
 # Every declared type, top-level or nested, internal or wider, and every top-level function:
 # `private`/`fileprivate` declarations are left out (no other file can use them). A name

@@ -100,6 +100,12 @@ public enum CrashWriterEntryPoints {
         try store.purge(try Plate(plate))
     }
 
+    /// Rotates the key-encryption key of the store at `directory` `times` times (in its
+    /// keyring, SIGHTLINE_KEYRING): a run long enough for a kill to land inside one.
+    public static func rotateKeys(directory: String, times: Int) throws(SightlineError) {
+        for _ in 0..<times { _ = try Keyring.standard.rotateKeys(ofStoreAt: directory) }
+    }
+
     /// Store options that log nowhere: the child's standard output carries only its
     /// acknowledgements, and the test judges the store by reopening it.
     static func quietOptions() -> StoreOptions {

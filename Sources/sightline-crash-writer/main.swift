@@ -8,6 +8,7 @@
 //   sightline-crash-writer read DIR WHO FIRST  audited reads n = FIRST, … ("read n") by WHO
 //   sightline-crash-writer compact DIR ROWS  compact the store (day partitions), print DONE
 //   sightline-crash-writer purge DIR PLATE   purge a plate from the store, print DONE
+//   sightline-crash-writer rotate DIR TIMES  rotate the store's key-encryption key TIMES times, print DONE
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -37,6 +38,11 @@ do {
         try CrashWriterEntryPoints.compactStore(directory: arguments[2], targetRows: target)
         say(1, "DONE\n")
         exit(0)
+    case (4, "rotate"):
+        guard let times = Int(arguments[3]) else { break }
+        try CrashWriterEntryPoints.rotateKeys(directory: arguments[2], times: times)
+        say(1, "DONE\n")
+        exit(0)
     case (4, "purge"):
         try CrashWriterEntryPoints.purgeStore(directory: arguments[2], plate: arguments[3])
         say(1, "DONE\n")
@@ -44,7 +50,7 @@ do {
     default:
         break
     }
-    say(2, "usage: sightline-crash-writer log PATH | store DIR FIRST | alerts DIR FIRST | read DIR WHO FIRST | compact DIR ROWS | purge DIR PLATE\n")
+    say(2, "usage: sightline-crash-writer log PATH | store DIR FIRST | alerts DIR FIRST | read DIR WHO FIRST | compact DIR ROWS | purge DIR PLATE | rotate DIR TIMES\n")
     exit(2)
 } catch {
     say(2, "sightline-crash-writer: \(error)\n")

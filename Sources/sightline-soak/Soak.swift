@@ -344,13 +344,19 @@ final class Soak: @unchecked Sendable {
             count("segments checked on disk")
         }
         for name in names where name.hasPrefix("log-") {
-            if let contents = try? LogReader.read("\(directory)/\(name)", fileSystem: PosixFileSystem()) {
-                for record in contents.records {
-                    for i in 0..<record.batch.count {
-                        let id = RowID(record.batch[i])
-                        if let p = oracle.presence(id, in: v), !p.may, !(id.time < enforcedAt - oracle.retention) {
-                            violation("\(name): the log still holds purged row \(id)")
-                        }
+            let contents: LogReader.Contents
+            do {
+                contents = try LogReader.read("\(directory)/\(name)", fileSystem: PosixFileSystem(),
+                                              dataKey: try Store.dataKeyLookup(directory: directory))
+            } catch {
+                violation("log \(name): \(error)")
+                continue
+            }
+            for record in contents.records {
+                for i in 0..<record.batch.count {
+                    let id = RowID(record.batch[i])
+                    if let p = oracle.presence(id, in: v), !p.may, !(id.time < enforcedAt - oracle.retention) {
+                        violation("\(name): the log still holds purged row \(id)")
                     }
                 }
             }

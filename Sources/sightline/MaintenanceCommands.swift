@@ -17,7 +17,8 @@ func printSummary(_ s: RewriteSummary, _ elapsed: Duration) {
 
 struct CompactCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "compact",
-        abstract: "Merge small segments by time partition; with --retain, delete older rows.")
+        abstract: "Merge small segments by time partition; with --retain, delete older rows.",
+        discussion: "A store made before encryption at rest (no ENCRYPTION file) is converted: every segment is rewritten sealed, and its rules, holds and alert log are sealed at its next open. A store made with --encryption none stays in clear.")
     @Argument(help: "Store directory.") var store: String
     @Option(help: "Keep this much history (2y, 18mo, 90d, 12h, …); older rows are deleted.") var retain: String?
     @Option(help: "Partition: day or week.") var partition: String = "day"

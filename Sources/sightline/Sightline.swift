@@ -14,7 +14,7 @@ struct SightlineCommand: ParsableCommand {
             CommandGroup(name: "Investigation", subcommands: [SearchCommand.self, IntersectCommand.self, ConvoyCommand.self, FrequentCommand.self]),
             CommandGroup(name: "Alerts", subcommands: [HotlistCommand.self, GeofenceCommand.self, AlertsCommand.self]),
             CommandGroup(name: "Accountability", subcommands: [AuditCommand.self, AccessCommand.self, CamerasCommand.self, PolicyCommand.self, RetentionCommand.self, HoldCommand.self]),
-            CommandGroup(name: "Administration", subcommands: [InitCommand.self, CompactCommand.self, PurgeCommand.self, FlushCommand.self, StatsCommand.self, VerifyCommand.self, KeysCommand.self, GuardrailsCommand.self, InspectCommand.self]),
+            CommandGroup(name: "Administration", subcommands: [InitCommand.self, CompactCommand.self, PurgeCommand.self, FlushCommand.self, StatsCommand.self, VerifyCommand.self, KeysCommand.self, BackupCommand.self, RestoreCommand.self, GuardrailsCommand.self, InspectCommand.self]),
             CommandGroup(name: "Lake", subcommands: [ExportCommand.self]),
         ]
     )

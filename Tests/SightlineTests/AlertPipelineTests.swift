@@ -11,7 +11,7 @@ import Testing
     /// The pipeline of a fresh directory, with a `RULES` holding one entry.
     static func pipeline(_ dir: String) throws -> AlertPipeline {
         try PosixFileSystem().createDirectory(dir)
-        let (pipeline, logged) = try AlertPipeline.open(directory: dir, sync: false, fileSystem: PosixFileSystem())
+        let (pipeline, logged) = try AlertPipeline.open(directory: dir, sync: false, keys: nil, fileSystem: PosixFileSystem())
         #expect(logged.isEmpty && pipeline.matcherInForce == nil)
         #expect(pipeline.admit(1) == nil)  // no rules: nothing to settle
         try pipeline.waitUntilSettled(before: 100)
@@ -68,7 +68,7 @@ import Testing
         #expect(pipeline.rules.effectiveFrom == 7 && pipeline.rules.hotlistCount == 2)
         // The change is durable: a reopened pipeline reads it.
         pipeline.close()
-        let (again, _) = try AlertPipeline.open(directory: dir, sync: false, fileSystem: PosixFileSystem())
+        let (again, _) = try AlertPipeline.open(directory: dir, sync: false, keys: nil, fileSystem: PosixFileSystem())
         #expect(again.rules.effectiveFrom == 7 && again.rules.hotlistCount == 2)
         again.close()
     }

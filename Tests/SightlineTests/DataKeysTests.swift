@@ -23,6 +23,8 @@ import Testing
         let (store, keyring, id) = try Self.store(root)
         let fs = PosixFileSystem()
         let keys = DataKeys(keyring: keyring, storeID: id, fileSystem: fs)
+        // The store's own keys (its write-ahead log's, its alert log's) come first.
+        let own = try keyring.status(ofStoreAt: store).dataKeyIDs.count
         var made: [([UInt8], [UInt8])] = []
         for _ in 0..<5 { let (kid, key) = try keys.create(); made.append((kid, Self.bytes(key))) }
         // A fresh reader (no cache) unwraps the same keys; no key file holds its key in clear.
@@ -43,10 +45,10 @@ import Testing
         try writer.finish(output: collect)
         try writeFile("\(root)/sealed", sealed)
         let status = try keyring.status(ofStoreAt: store)
-        #expect(status.keyEncryptionKeys == ["kek-000001"] && status.dataKeysByKEK == ["kek-000001": 5] && status.dataKeyIDs.count == 5)
+        #expect(status.keyEncryptionKeys == ["kek-000001"] && status.dataKeysByKEK == ["kek-000001": own + 5] && status.dataKeyIDs.count == own + 5)
         let rotation = try keyring.rotateKeys(ofStoreAt: store)
-        #expect(rotation == KeyRotation(rewrapped: 5, keyEncryptionKey: "kek-000002", removed: ["kek-000001"]))
-        #expect(try keyring.status(ofStoreAt: store).dataKeysByKEK == ["kek-000002": 5])
+        #expect(rotation == KeyRotation(rewrapped: own + 5, keyEncryptionKey: "kek-000002", removed: ["kek-000001"]))
+        #expect(try keyring.status(ofStoreAt: store).dataKeysByKEK == ["kek-000002": own + 5])
         let afterRotation = DataKeys(keyring: keyring, storeID: id, fileSystem: fs)
         for (kid, key) in made { #expect(try afterRotation.key(kid).map(Self.bytes) == key) }
         #expect(try SealedFileTests.read("\(root)/sealed", key: try afterRotation.key(made[0].0), keyID: made[0].0, 0, plain.count) == plain)
@@ -69,6 +71,7 @@ import Testing
         defer { removeTree(root) }
         let (store, keyring, id) = try Self.store(root)
         let fs = PosixFileSystem()
+        let own = try keyring.status(ofStoreAt: store).dataKeyIDs.count
         var made: [([UInt8], [UInt8])] = []
         let keys = DataKeys(keyring: keyring, storeID: id, fileSystem: fs)
         for _ in 0..<3 { let (kid, key) = try keys.create(); made.append((kid, Self.bytes(key))) }
@@ -83,7 +86,7 @@ import Testing
             if faulty.operations.count <= step { break }
         }
         #expect(failed > 10, "the rotation had only \(failed) operations to fail")
-        #expect(try keyring.rotateKeys(ofStoreAt: store).rewrapped == 3)
+        #expect(try keyring.rotateKeys(ofStoreAt: store).rewrapped == own + 3)
         #expect(try keyring.status(ofStoreAt: store).keyEncryptionKeys.count == 1)
         for step in 0..<500 {
             let faulty = FaultInjectingFileSystem(failAt: step)
@@ -99,13 +102,16 @@ import Testing
         let root = temporaryDirectory("keys-cli")
         defer { removeTree(root) }
         let (store, keyring, id) = try Self.store(root)
+        // A new store's keys: its write-ahead log's and its alert log's.
+        let own = try keyring.status(ofStoreAt: store).dataKeyIDs.count
+        #expect(own == 2)
         let (s1, status) = try CommandLineTests.run(["keys", store, "status", "--keyring", keyring.directory])
         #expect(s1 == 0 && status.contains("store id:            \(id.hex)") && status.contains("plate-key secret:    keyring")
-                && status.contains("key-encryption keys: none yet") && status.contains("data keys:           0"), "\(status)")
+                && status.contains("key-encryption keys: kek-000001") && status.contains("data keys:           \(own) (kek-000001: \(own))"), "\(status)")
         let (s2, rotated) = try CommandLineTests.run(["keys", store, "rotate", "--keyring", keyring.directory])
-        #expect(s2 == 0 && rotated == "rotated: 0 data keys re-wrapped under kek-000001\n", "\(rotated)")
+        #expect(s2 == 0 && rotated == "rotated: \(own) data keys re-wrapped under kek-000002; removed kek-000001\n", "\(rotated)")
         let (_, after) = try CommandLineTests.run(["keys", store, "status", "--keyring", keyring.directory])
-        #expect(after.contains("key-encryption keys: kek-000001"), "\(after)")
+        #expect(after.contains("key-encryption keys: kek-000002"), "\(after)")
         // Never a key: no line of the status holds 64 hex digits.
         #expect(!after.split(separator: "\n").contains { $0.utf8.count >= 64 && $0.allSatisfy(\.isHexDigit) })
         // Another keyring: the store's id named, exit non-zero.

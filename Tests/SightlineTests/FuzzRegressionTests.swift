@@ -87,7 +87,7 @@ import Testing
             try? fs.remove(path)
             try fs.replaceAtomically(path, with: Self.resealedRecords(bytes, headerSize: AlertLogFormat.headerSize))
             do {
-                let read = try AlertLogFormat.read(path, from: 0, after: 0, fileSystem: fs)
+                let read = try AlertLogFormat.read(path, from: 0, after: 0, fileSystem: fs, dataKey: { _ in nil })
                 #expect(read.end <= Int64(bytes.count), "\(name)")
             } catch {
                 guard case .corruptFile = error else { Issue.record("\(name): \(error)"); continue }

@@ -126,8 +126,9 @@ func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
     @Test func purgeRemovesThePlateFromEveryByteOnDisk() throws {
         let dir = temporaryDirectory("purge")
         defer { removeTree(dir) }
-        // Uncompressed, so plate text stored anywhere would be visible in the raw bytes.
-        let store = try Self.fragmentedStore(dir, compression: .none)
+        // Uncompressed and in clear, so plate text stored anywhere would be visible in the raw
+        // bytes (a sealed store holds none to begin with: SealedFilesTests).
+        let store = try Self.fragmentedStore(dir, compression: .none) { $0.encryption = .none }
         let rows = try store.snapshot().allSightings()
         let counts = Dictionary(rows.map { ($0.plate, 1) }, uniquingKeysWith: +)
         let plate = counts.filter { $0.value >= 3 && $0.key.count >= 6 }.keys.sorted().first!
@@ -231,10 +232,11 @@ func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
         #expect(logged > 0, "no fault was logged")
     }
 
-    /// SIGKILL at random moments of a compaction and of a purge (another process): after
-    /// each, the store holds exactly the rows before (or, for a purge that completed, those
+    /// SIGKILL at random moments of a compaction, of a purge (which destroys the keys of what
+    /// it replaced) and of key rotations (another process): after each, the store and its
+    /// keyring open and hold exactly the rows before (or, for a purge that completed, those
     /// minus the plate's), and verify passes.
-    @Test(arguments: ["compact", "purge"])
+    @Test(arguments: ["compact", "purge", "rotate"])
     func killsDuringCompactionAndPurge(operation: String) throws {
         let template = temporaryDirectory("kill-template")
         defer { removeTree(template); removeTree(template + "-ring") }
@@ -266,7 +268,11 @@ func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
             try store.close()
         }
         let afterPurge = before.filter { $0.key.plate != plate }
-        let arguments = operation == "compact" ? ["compact", "", "1500"] : ["purge", "", plate.description]
+        let arguments = switch operation {
+        case "compact": ["compact", "", "1500"]
+        case "rotate": ["rotate", "", "12"]
+        default: ["purge", "", plate.description]
+        }
         // How long the whole operation takes, to spread the kills over it.
         let dryDir = temporaryDirectory("kill-dry")
         _ = try copy(to: dryDir)
@@ -294,7 +300,7 @@ func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
             if child.kill9().contains("DONE") { completed += 1 }  // finished before the kill
             let store = try Store(directory: dir, options: options)
             let got = keys(try store.snapshot().allSightings())
-            if operation == "compact" {
+            if operation != "purge" {
                 #expect(got == before, "round \(round) (SIGHTLINE_TEST_SEED=\(seed)): rows changed")
             } else {
                 #expect(got == before || got == afterPurge, "round \(round) (SIGHTLINE_TEST_SEED=\(seed)): neither before nor after the purge")

@@ -77,6 +77,26 @@ enum SeedCorpus {
             put("policy-files", name, [UInt8(k)] + (try file(name)))
         }
 
+        // The sealed forms (encryption at rest) of the logs, the rules and the holds, under
+        // the targets' fixed key.
+        let sealing = (id: StoreFileTargets.sealedKeyID, key: StoreFileTargets.sealedKey)
+        let sealedLog = "\(store)-sealed.log"
+        let log = try LogWriter.create(sealedLog, firstSequence: 1, durability: .none, sealing: sealing, fileSystem: fs)
+        try log.append(alprRows(seed: 10, rows: 50))
+        try log.append(alprRows(seed: 11, rows: 30))
+        try log.sync()
+        put("wal", "sealed", try fs.contentsIfPresent(sealedLog, limit: .max, "sealed log")!)
+        try fs.remove(sealedLog)
+        let sealer = RecordSealer(keyID: sealing.id, dataKey: sealing.key)
+        var alerts = ByteWriter()
+        alerts.append(contentsOf: AlertLogFormat.header(sealer: sealer))
+        for a in try AlertLogFormat.read("\(store)/\(AlertLogFormat.fileName)", from: 0, after: 0, fileSystem: fs, dataKey: { _ in nil }).alerts {
+            try AlertLogFormat.encode(a, into: &alerts, sealer: sealer)
+        }
+        put("alert-log", "sealed", alerts.bytes)
+        put("rules", "sealed", try SealedFile.seal(try file(RulesFile.fileName), keyID: sealing.id, dataKey: sealing.key))
+        put("policy-files", "HOLDS-sealed", [4] + (try SealedFile.seal(try file(HoldsFile.fileName), keyID: sealing.id, dataKey: sealing.key)))
+
         let rows = alprRows(seed: 5, rows: 40)
         var csv = TextTargets.standardHeader + "\n", ndjson = ""
         for i in 0..<rows.count {

@@ -47,20 +47,23 @@ enum StoreFileTargets {
     /// The data key of the `sealed` target's seeds (a sealed segment of the seed rows).
     static let sealedKey = SymmetricKey(data: [UInt8](repeating: 0x5A, count: 32))
     static let sealedKeyID = [UInt8](repeating: 0xA5, count: 16)
+    /// Finds `sealedKey` by its id, for every target that reads sealed files (segments,
+    /// logs, the alert log, rules, holds): their seeds are sealed under it.
+    static let sealedKeys: ([UInt8]) throws(SightlineError) -> SymmetricKey? = { (id: [UInt8]) throws(SightlineError) in id == sealedKeyID ? sealedKey : nil }
 
     /// A sealed file (encryption at rest): a damaged header, size or chunk is an error, and
     /// whatever opens and authenticates is a segment that decodes and verifies — or an error.
     static func sealed(_ bytes: [UInt8]) {
         let path = FuzzScratch.write("fuzz.sealed", bytes)
         guard let reader = try? SegmentReader(path: path, hasher: SeedCorpus.hasher, fileSystem: fileSystem,
-                                              dataKey: { (id: [UInt8]) throws(SightlineError) in id == sealedKeyID ? sealedKey : nil }) else { return }
+                                              dataKey: sealedKeys) else { return }
         guard (try? reader.verify()) != nil, let rows = try? reader.allSightings() else { return }
         fuzzCheck(rows.count == reader.rowCount, "a verified sealed segment decodes \(rows.count) rows, its footer says \(reader.rowCount)")
     }
 
     static func writeAheadLog(_ bytes: [UInt8]) {
         let path = FuzzScratch.write("fuzz.log", bytes)
-        guard let contents = try? LogReader.read(path, fileSystem: fileSystem) else { return }
+        guard let contents = try? LogReader.read(path, fileSystem: fileSystem, dataKey: sealedKeys) else { return }
         fuzzCheck(contents.validLength >= 0 && contents.validLength <= Int64(bytes.count),
                   "valid length \(contents.validLength) outside a \(bytes.count)-byte log")
         for record in contents.records {
@@ -74,7 +77,7 @@ enum StoreFileTargets {
         }
         // Recovery truncates to the valid prefix: that prefix alone must read the same.
         let prefix = FuzzScratch.write("fuzz.log", Array(bytes[..<Int(contents.validLength)]))
-        let again = try? LogReader.read(prefix, fileSystem: fileSystem)
+        let again = try? LogReader.read(prefix, fileSystem: fileSystem, dataKey: sealedKeys)
         fuzzCheck(again?.records.count == contents.records.count && again?.validLength == contents.validLength,
                   "the valid prefix of a log reads differently")
     }
@@ -94,7 +97,7 @@ enum StoreFileTargets {
     /// The alert log (`ALERTS`): every whole record's alert, where the valid part ends.
     static func alertLog(_ bytes: [UInt8]) {
         let path = FuzzScratch.write(AlertLogFormat.fileName, bytes)
-        guard let read = try? AlertLogFormat.read(path, from: 0, after: 0, fileSystem: fileSystem) else { return }
+        guard let read = try? AlertLogFormat.read(path, from: 0, after: 0, fileSystem: fileSystem, dataKey: sealedKeys) else { return }
         fuzzCheck(read.end >= 0 && read.end <= Int64(bytes.count), "alert log end \(read.end) outside a \(bytes.count)-byte file")
         var previous: UInt64 = 0
         for alert in read.alerts {
@@ -102,7 +105,7 @@ enum StoreFileTargets {
             previous = alert.sequence
         }
         // Reading on from the end found must find nothing more.
-        if read.end > 0, let more = try? AlertLogFormat.read(path, from: read.end, after: previous, fileSystem: fileSystem) {
+        if read.end > 0, let more = try? AlertLogFormat.read(path, from: read.end, after: previous, fileSystem: fileSystem, dataKey: sealedKeys) {
             fuzzCheck(more.alerts.isEmpty || read.torn == false, "alerts found past a torn end")
         }
     }
@@ -116,7 +119,9 @@ enum StoreFileTargets {
     }
 
     /// The rules file (`RULES`, hotlists and geofences) and hotlist text files.
-    static func rules(_ bytes: [UInt8]) {
+    static func rules(_ input: [UInt8]) {
+        // A sealed RULES opens to the text it holds (or fails to authenticate).
+        let bytes = SealedFile.isSealed(input) ? ((try? SealedFile.open(input, path: "RULES", dataKey: sealedKeys)) ?? []) : input
         if let rules = try? RulesFile.decode(bytes, path: "RULES") {
             fuzzCheck((try? RulesFile.decode(RulesFile.encode(rules), path: "RULES")) == rules, "rules do not survive a re-encode")
         }
@@ -128,7 +133,9 @@ enum StoreFileTargets {
     /// RETENTION, HOLDS, GUARDRAILS. Whatever decodes re-encodes to the same value.
     static func policyFiles(_ input: [UInt8]) {
         guard let selector = input.first else { return }
-        let bytes = Array(input.dropFirst())
+        // A sealed file (HOLDS, in a store that seals) opens to its text, or fails to.
+        let raw = Array(input.dropFirst())
+        let bytes = SealedFile.isSealed(raw) ? ((try? SealedFile.open(raw, path: "policy file", dataKey: sealedKeys)) ?? []) : raw
         func roundTrip<T: Equatable>(_ decode: ([UInt8]) throws(SightlineError) -> T, _ encode: (T) -> [UInt8], _ name: String) {
             guard let value = try? decode(bytes) else { return }
             fuzzCheck((try? decode(encode(value))) == value, "\(name) does not survive a re-encode")

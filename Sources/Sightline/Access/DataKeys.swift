@@ -27,6 +27,9 @@ final class DataKeys: Sendable {
     private let fileSystem: any FileSystem
     /// Unwrapped keys by id (keys are immutable; a destroyed one is dropped).
     private let cache = Locked<[[UInt8]: SymmetricKey]>([:])
+    /// Keys created by this process whose file may not be in place yet: shredding, which
+    /// keeps the keys of the files it finds, never destroys these (`settle` ends it).
+    private let unsettled = Locked<Set<[UInt8]>>([])
 
     static let keysFolder = "keys"
     static let kekPrefix = "kek-"
@@ -64,6 +67,12 @@ final class DataKeys: Sendable {
         return key
     }
 
+    /// Looks data keys up for the readers of sealed files (none when `keys` is nil: the
+    /// store does not seal).
+    static func lookup(_ keys: DataKeys?) -> ([UInt8]) throws(SightlineError) -> SymmetricKey? {
+        { (id: [UInt8]) throws(SightlineError) -> SymmetricKey? in try keys?.key(id) }
+    }
+
     /// Every data key's id (from the key files' names: nothing is unwrapped).
     func ids() throws(SightlineError) -> [[UInt8]] {
         try keyFileNames().compactMap { hexBytes(String($0.dropLast(4))) }
@@ -86,7 +95,9 @@ final class DataKeys: Sendable {
     // MARK: Changing
 
     /// A new random data key, durably in the keyring (wrapped) before it is returned.
-    func create() throws(SightlineError) -> (id: [UInt8], key: SymmetricKey) {
+    /// `pinned`: shredding keeps it until `settle(_:)` says the file it seals is in place
+    /// (false only where no shredding can run meanwhile: on the store's flush queue).
+    func create(pinned: Bool = true) throws(SightlineError) -> (id: [UInt8], key: SymmetricKey) {
         try locked { () throws(SightlineError) -> (id: [UInt8], key: SymmetricKey) in
             var newest = try kekIDs().last
             if newest == nil { newest = try createKEK(after: nil) }
@@ -98,9 +109,17 @@ final class DataKeys: Sendable {
             try Keyring.createPrivateDirectory("\(entry)/\(Self.keysFolder)", fileSystem: fileSystem)
             try fileSystem.replaceAtomically(keyPath(id), with: try keyFile(key, id: id, kekID: kekID, kek: kek))
             cache.withLock { $0[id] = key }
+            if pinned { unsettled.withLock { _ = $0.insert(id) } }
             return (id, key)
         }
     }
+
+    /// The file sealed with the key `id` is in place (or will not be written): shredding
+    /// decides by the files it finds from now on.
+    func settle(_ id: [UInt8]) { unsettled.withLock { _ = $0.remove(id) } }
+
+    /// Keys created but not yet settled.
+    var unsettledIDs: Set<[UInt8]> { unsettled.withLock { $0 } }
 
     /// Destroys the data keys `ids` durably (missing ones are skipped); returns how many were there.
     @discardableResult

@@ -3,37 +3,76 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Crypto
 
 /// The store's alert log, `ALERTS`: alerts appended in sequence order, never rewritten
 /// (Docs/format.md, "Alert log").
 ///
-/// `header (16) | record | record | …`; a record is
+/// `header | record | record | …`; a record is
 /// `payloadLength u32 | crc32c u32 | sequence u64 | payload` (the CRC covers the sequence and
 /// the payload), as in the write-ahead log. Only the tail can be torn by a crash: the owner
 /// truncates a torn last record when it opens the store; a bad record with more bytes after
-/// it is corruption and reported, never skipped.
+/// it is corruption and reported, never skipped. Version 1 (in clear): the header is
+/// `magic (8) | version u32 | crc32c u32`; version 2 (sealed, a store that seals its files):
+/// `magic (8) | version u32 | keyID (16) | salt (16) | crc32c u32` and each payload sealed by a
+/// `RecordSealer`, under one data key for the file.
 enum AlertLogFormat {
     /// 0x89 "SLALR" CR LF.
     static let magic: [UInt8] = [0x89, 0x53, 0x4C, 0x41, 0x4C, 0x52, 0x0D, 0x0A]
     static let version: UInt32 = 1
+    static let sealedVersion: UInt32 = 2
     static let headerSize = 16
+    static let sealedHeaderSize = 48
     static let recordHeaderSize = 16
     static let fileName = "ALERTS"
     static let maximumPayload = 1 << 16
 
-    static func header() -> [UInt8] {
-        var w = ByteWriter()
-        w.append(contentsOf: magic)
-        w.append(littleEndian: version)
-        w.append(littleEndian: w.bytes.withUnsafeBytes { CRC32C.checksum($0) })
-        return w.bytes
+    static func header(sealer: RecordSealer? = nil) -> [UInt8] {
+        RecordSealer.logHeader(magic: magic, clear: version, sealed: sealedVersion, sealer: sealer)
     }
 
-    static func encode(_ a: Alert, into w: inout ByteWriter) {
+    /// Parses the header at the start of `bytes` (at least `headerSize` of them): its size
+    /// and, for a sealed log, the sealer of its records.
+    static func parseHeader(_ bytes: [UInt8], path: String,
+                            dataKey: ([UInt8]) throws(SightlineError) -> SymmetricKey?) throws(SightlineError) -> (size: Int, sealer: RecordSealer?) {
+        func bad(_ reason: String) -> SightlineError { .corruptFile(path: path, offset: 0, reason: reason) }
+        guard bytes.count >= headerSize, bytes.starts(with: magic) else { throw bad("not an alert log (bad header)") }
+        let version = bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 8, as: UInt32.self).littleEndian }
+        let size = version == sealedVersion ? sealedHeaderSize : headerSize
+        guard version == Self.version || version == sealedVersion else { throw .unsupportedFormat(path: path, version: Int(version)) }
+        guard bytes.count >= size else { throw bad("alert log header cut at \(bytes.count) bytes") }
+        let crc = bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: size - 4, as: UInt32.self).littleEndian }
+        guard crc == bytes.withUnsafeBytes({ CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[0..<(size - 4)])) }) else {
+            throw bad("not an alert log (bad header)")
+        }
+        guard version == sealedVersion else { return (size, nil) }
+        return (size, try bytes.withUnsafeBytesTyped { (raw: UnsafeRawBufferPointer) throws(SightlineError) -> RecordSealer in
+            try RecordSealer.opening(UnsafeRawBufferPointer(rebasing: raw[12..<44]), path: path, dataKey: dataKey)
+        })
+    }
+
+    /// Appends the record of `a` to `w`, its payload sealed by `sealer` when given.
+    static func encode(_ a: Alert, into w: inout ByteWriter, sealer: RecordSealer?) throws(SightlineError) {
         let start = w.bytes.count
         w.append(littleEndian: UInt32(0))  // length, patched below
         w.append(littleEndian: UInt32(0))  // crc, patched below
         w.append(littleEndian: a.sequence)
+        if let sealer {
+            var plain = ByteWriter(capacity: 96)
+            encodePayload(a, into: &plain)
+            try plain.bytes.withUnsafeBytesTyped { (raw: UnsafeRawBufferPointer) throws(SightlineError) in
+                try sealer.seal(raw, sequence: a.sequence, into: &w)
+            }
+        } else {
+            encodePayload(a, into: &w)
+        }
+        let length = w.bytes.count - start - recordHeaderSize
+        w.patch(littleEndian: UInt32(length), at: start)
+        let crc = w.bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[(start + 8)...])) }
+        w.patch(littleEndian: crc, at: start + 4)
+    }
+
+    private static func encodePayload(_ a: Alert, into w: inout ByteWriter) {
         w.append(littleEndian: a.logSequence)
         w.append(UInt8(a.historical ? 1 : 0))
         w.append(UInt8(AlertMatch.allCases.firstIndex(of: a.match)!))
@@ -50,10 +89,6 @@ enum AlertLogFormat {
         w.append(littleEndian: a.sighting.longitudeE7)
         w.append(littleEndian: a.sighting.camera)
         w.append(a.sighting.confidence)
-        let length = w.bytes.count - start - recordHeaderSize
-        w.patch(littleEndian: UInt32(length), at: start)
-        let crc = w.bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[(start + 8)...])) }
-        w.patch(littleEndian: crc, at: start + 4)
     }
 
     static func decodePayload(_ r: inout ByteReader, sequence: UInt64) throws(SightlineError) -> Alert {
@@ -84,35 +119,44 @@ enum AlertLogFormat {
     /// The alerts of `path` from byte `offset` (a record boundary, or 0 for the start) with
     /// sequence above `after`: the alerts, the offset after the last whole record, and
     /// whether the bytes after it are a torn (incomplete or unverifiable last) record.
-    static func read(_ path: String, from offset: Int64, after: UInt64, fileSystem: any FileSystem) throws(SightlineError)
-        -> (alerts: [Alert], end: Int64, lastSequence: UInt64?, torn: Bool) {
+    /// A sealed log's records are opened with the data key `dataKey` finds.
+    static func read(_ path: String, from offset: Int64, after: UInt64, fileSystem: any FileSystem,
+                     dataKey: ([UInt8]) throws(SightlineError) -> SymmetricKey?) throws(SightlineError)
+        -> (alerts: [Alert], end: Int64, lastSequence: UInt64?, torn: Bool, sealer: RecordSealer?) {
         let file: OpenFile
         do {
             file = try fileSystem.open(path, mode: .read)
         } catch {
-            if case .io(_, _, let e) = error, e == ENOENT { return ([], 0, nil, false) }
+            if case .io(_, _, let e) = error, e == ENOENT { return ([], 0, nil, false, nil) }
             throw error
         }
         defer { try? fileSystem.close(file) }
         let size = try fileSystem.size(file)
-        var start = offset
-        if start == 0 {
-            guard size >= Int64(headerSize) else { return ([], 0, nil, size > 0) }
-            var header = [UInt8](repeating: 0, count: headerSize)
-            try header.withUnsafeMutableBytesTyped { (raw: UnsafeMutableRawBufferPointer) throws(SightlineError) in try fileSystem.readExactly(file, into: raw, at: 0) }
-            guard header == Self.header() else { throw .corruptFile(path: path, offset: 0, reason: "not an alert log (bad header)") }
-            start = Int64(headerSize)
+        // The header, always: a sealed log's names its key.
+        guard size >= Int64(headerSize) else { return ([], 0, nil, size > 0, nil) }
+        var header = [UInt8](repeating: 0, count: Int(min(size, Int64(sealedHeaderSize))))
+        try header.withUnsafeMutableBytesTyped { (raw: UnsafeMutableRawBufferPointer) throws(SightlineError) in try fileSystem.readExactly(file, into: raw, at: 0) }
+        let parsed: (size: Int, sealer: RecordSealer?)
+        do throws(SightlineError) { parsed = try parseHeader(header, path: path, dataKey: dataKey) } catch {
+            // Torn while its header was being written (a sealed header is longer).
+            if offset == 0, size < Int64(sealedHeaderSize), header.starts(with: magic),
+               header.withUnsafeBytes({ $0.loadUnaligned(fromByteOffset: 8, as: UInt32.self).littleEndian }) == sealedVersion {
+                return ([], 0, nil, true, nil)
+            }
+            throw error
         }
-        guard size > start else { return ([], start, nil, false) }
+        let sealer = parsed.sealer
+        let start = max(offset, Int64(parsed.size))
+        guard size > start else { return ([], start, nil, false, sealer) }
         var bytes = [UInt8](repeating: 0, count: Int(size - start))
         try bytes.withUnsafeMutableBytesTyped { (raw: UnsafeMutableRawBufferPointer) throws(SightlineError) in try fileSystem.readExactly(file, into: raw, at: start) }
-        return try bytes.withUnsafeBytesTyped { (raw: UnsafeRawBufferPointer) throws(SightlineError) -> ([Alert], Int64, UInt64?, Bool) in
+        return try bytes.withUnsafeBytesTyped { (raw: UnsafeRawBufferPointer) throws(SightlineError) -> ([Alert], Int64, UInt64?, Bool, RecordSealer?) in
             var alerts: [Alert] = []
             var position = 0
             var last: UInt64?
             while position < raw.count {
                 // A torn tail: what came before it, and where it starts.
-                var torn: ([Alert], Int64, UInt64?, Bool) { (alerts, start + Int64(position), last, true) }
+                var torn: ([Alert], Int64, UInt64?, Bool, RecordSealer?) { (alerts, start + Int64(position), last, true, sealer) }
                 guard raw.count - position >= recordHeaderSize else { return torn }
                 var r = ByteReader(UnsafeRawBufferPointer(rebasing: raw[position...]), fileOffset: start + Int64(position), path: path)
                 let length = Int(try r.read(UInt32.self))
@@ -131,13 +175,24 @@ enum AlertLogFormat {
                 if let last, last == .max || sequence != last + 1 {
                     throw .corruptFile(path: path, offset: start + Int64(position), reason: "alert sequence \(sequence) after \(last)")
                 }
-                var payload = ByteReader(try r.readBytes(length, "alert"), fileOffset: start + Int64(position + recordHeaderSize), path: path)
-                let alert = try decodePayload(&payload, sequence: sequence)
+                let stored = try r.readBytes(length, "alert")
+                let payloadOffset = start + Int64(position + recordHeaderSize)
+                let alert: Alert
+                if let sealer {
+                    let opened = try sealer.open(stored, sequence: sequence, path: path, offset: payloadOffset)
+                    alert = try opened.withUnsafeBytesTyped { (plain: UnsafeRawBufferPointer) throws(SightlineError) -> Alert in
+                        var payload = ByteReader(plain, fileOffset: payloadOffset, path: path)
+                        return try decodePayload(&payload, sequence: sequence)
+                    }
+                } else {
+                    var payload = ByteReader(stored, fileOffset: payloadOffset, path: path)
+                    alert = try decodePayload(&payload, sequence: sequence)
+                }
                 if sequence > after { alerts.append(alert) }
                 last = sequence
                 position = end
             }
-            return (alerts, start + Int64(position), last, false)
+            return (alerts, start + Int64(position), last, false, sealer)
         }
     }
 }
@@ -154,22 +209,35 @@ final class AlertLogWriter: Sendable {
     private let fileSystem: any FileSystem
     /// fsync after each append (false only for a store that never syncs).
     private let sync: Bool
+    /// Seals each record's payload (a sealed, version-2 log); nil: in clear.
+    private let sealer: RecordSealer?
 
     /// Opens (creating when missing) the log in `directory`; a torn last record is cut off.
-    /// Returns the writer and every alert of the log (for recovery).
-    static func open(directory: String, sync: Bool, fileSystem: any FileSystem) throws(SightlineError) -> (AlertLogWriter, [Alert]) {
+    /// A new log is sealed under a data key of its own when `keys` is given (the store
+    /// seals); an existing one keeps its version. Returns the writer and every alert of the
+    /// log (for recovery).
+    static func open(directory: String, sync: Bool, keys: DataKeys?, fileSystem: any FileSystem) throws(SightlineError) -> (AlertLogWriter, [Alert]) {
         let path = "\(directory)/\(AlertLogFormat.fileName)"
-        var contents = try AlertLogFormat.read(path, from: 0, after: 0, fileSystem: fileSystem)
+        let lookup = DataKeys.lookup(keys)
+        var contents = try AlertLogFormat.read(path, from: 0, after: 0, fileSystem: fileSystem, dataKey: lookup)
         let file = try fileSystem.open(path, mode: .append)
+        var sealer: RecordSealer?
         do {
             if contents.end == 0 {
                 // New, or torn while its header was being written: start over.
+                let sealing = try keys?.create()
+                defer { if let sealing { keys?.settle(sealing.id) } }
+                sealer = sealing.map { RecordSealer(keyID: $0.id, dataKey: $0.key) }
                 try fileSystem.truncate(file, to: 0)
-                try AlertLogFormat.header().withUnsafeBytesTyped { (raw: UnsafeRawBufferPointer) throws(SightlineError) in try fileSystem.writeAll(file, raw) }
+                let header = AlertLogFormat.header(sealer: sealer)
+                try header.withUnsafeBytesTyped { (raw: UnsafeRawBufferPointer) throws(SightlineError) in try fileSystem.writeAll(file, raw) }
                 try fileSystem.sync(file)
                 try fileSystem.syncDirectory(directory)
-                contents.end = Int64(AlertLogFormat.headerSize)
-            } else if contents.torn {
+                contents.end = Int64(header.count)
+            } else {
+                sealer = contents.sealer
+            }
+            if contents.torn && contents.end > 0 {
                 try fileSystem.truncate(file, to: contents.end)
                 try fileSystem.sync(file)
             }
@@ -178,12 +246,30 @@ final class AlertLogWriter: Sendable {
             throw error
         }
         let writer = AlertLogWriter(path: path, file: file, nextSequence: (contents.lastSequence ?? 0) + 1,
-                                    sync: sync, fileSystem: fileSystem)
+                                    sync: sync, sealer: sealer, fileSystem: fileSystem)
         return (writer, contents.alerts)
     }
 
-    private init(path: String, file: OpenFile, nextSequence: UInt64, sync: Bool, fileSystem: any FileSystem) {
+    /// Rewrites a version-1 (clear) `ALERTS` in `directory` as a sealed version 2 under a new
+    /// data key of `keys`, every alert and sequence kept (a torn tail dropped, as the owner
+    /// would): written to a temporary file, fsynced, renamed. Nothing to do for a sealed log
+    /// or none. Called at open, before the log is appended to.
+    static func seal(directory: String, keys: DataKeys, fileSystem: any FileSystem) throws(SightlineError) {
+        let path = "\(directory)/\(AlertLogFormat.fileName)"
+        let contents = try AlertLogFormat.read(path, from: 0, after: 0, fileSystem: fileSystem, dataKey: DataKeys.lookup(keys))
+        guard contents.end > 0, contents.sealer == nil else { return }
+        let (id, key) = try keys.create()
+        defer { keys.settle(id) }
+        let sealer = RecordSealer(keyID: id, dataKey: key)
+        var w = ByteWriter(capacity: Int(contents.end) + contents.alerts.count * RecordSealer.overhead + 64)
+        w.append(contentsOf: AlertLogFormat.header(sealer: sealer))
+        for alert in contents.alerts { try AlertLogFormat.encode(alert, into: &w, sealer: sealer) }
+        try fileSystem.replaceAtomically(path, with: w.bytes)
+    }
+
+    private init(path: String, file: OpenFile, nextSequence: UInt64, sync: Bool, sealer: RecordSealer?, fileSystem: any FileSystem) {
         self.path = path
+        self.sealer = sealer
         self.fileSystem = fileSystem
         self.sync = sync
         state = Locked(State(file: file, nextSequence: nextSequence))
@@ -202,7 +288,7 @@ final class AlertLogWriter: Sendable {
             var w = ByteWriter(capacity: alerts.count * 80)
             for i in stored.indices {
                 stored[i].sequence = s.nextSequence + UInt64(i)
-                AlertLogFormat.encode(stored[i], into: &w)
+                try AlertLogFormat.encode(stored[i], into: &w, sealer: sealer)
             }
             do throws(SightlineError) {
                 try w.bytes.withUnsafeBytesTyped { (raw: UnsafeRawBufferPointer) throws(SightlineError) in try fileSystem.writeAll(file, raw) }

@@ -38,22 +38,26 @@ final class AlertPipeline: Sendable {
     private let changes = Locked<Void>(())
     private let directory: String
     private let fileSystem: any FileSystem
+    /// Seal `RULES` (nil: the store keeps it in clear).
+    private let keys: DataKeys?
 
     /// Opens the pipeline of the store at `directory`: reads `RULES`, opens `ALERTS` (its
     /// torn tail truncated) and notes the hotlist hits it holds. Returns the logged alerts
     /// too (recovery compares replayed records against them).
-    static func open(directory: String, sync: Bool, fileSystem: any FileSystem) throws(SightlineError) -> (AlertPipeline, [Alert]) {
-        let rules = try RulesFile.read(directory: directory, fileSystem: fileSystem)
-        let (log, logged) = try AlertLogWriter.open(directory: directory, sync: sync, fileSystem: fileSystem)
+    /// `keys` open and seal the rules and the alert log (nil: the store keeps them in clear).
+    static func open(directory: String, sync: Bool, keys: DataKeys?, fileSystem: any FileSystem) throws(SightlineError) -> (AlertPipeline, [Alert]) {
+        let rules = try RulesFile.read(directory: directory, fileSystem: fileSystem, keys: keys)
+        let (log, logged) = try AlertLogWriter.open(directory: directory, sync: sync, keys: keys, fileSystem: fileSystem)
         let matcher = RuleMatcher(rules)
         var initial = State(rules: rules, matcher: matcher.isEmpty ? nil : matcher, log: log)
         Self.noteHotlistHits(logged, into: &initial.hotlistHits)
-        return (AlertPipeline(initial, directory: directory, fileSystem: fileSystem), logged)
+        return (AlertPipeline(initial, directory: directory, keys: keys, fileSystem: fileSystem), logged)
     }
 
-    private init(_ initial: State, directory: String, fileSystem: any FileSystem) {
+    private init(_ initial: State, directory: String, keys: DataKeys?, fileSystem: any FileSystem) {
         state = Locked(initial)
         self.directory = directory
+        self.keys = keys
         self.fileSystem = fileSystem
     }
 
@@ -134,7 +138,7 @@ final class AlertPipeline: Sendable {
                         guard s.pending.isEmpty else { return false }  // admitted since the wait: wait again
                         var changed = rules
                         changed.effectiveFrom = next
-                        try RulesFile.write(changed, directory: directory, fileSystem: fileSystem)
+                        try RulesFile.write(changed, directory: directory, fileSystem: fileSystem, keys: keys)
                         s.rules = changed
                         s.matcher = matcher
                         return true

@@ -93,11 +93,3 @@ public enum HotlistFile {
         return out
     }
 }
-
-extension RuleSet {
-    /// The rules kept in the store at `directory` (read-only: for listing and checks from any
-    /// process; the owner's in-memory set is `Store.rules`).
-    public static func stored(in directory: String, fileSystem: any FileSystem = PosixFileSystem()) throws(SightlineError) -> RuleSet {
-        try RulesFile.read(directory: directory, fileSystem: fileSystem)
-    }
-}

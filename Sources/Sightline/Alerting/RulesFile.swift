@@ -9,7 +9,9 @@
 ///     crc32c <8 hex digits: CRC32C of every line above, newlines included>
 ///
 /// Areas are `box:S,W,N,E`, `circle:LAT,LON,METRES` or `polygon:LAT LON;LAT LON;…`. No file
-/// means no rules; a damaged file is `corruptFile` (alerts are never silently off).
+/// means no rules; a damaged file is `corruptFile` (alerts are never silently off). A store
+/// that seals its files keeps this text sealed (the sealed-file format, a new data key each
+/// time it is replaced).
 /// Docs/format.md draws it.
 enum RulesFile {
     static let fileName = "RULES"
@@ -125,14 +127,14 @@ enum RulesFile {
         }
     }
 
-    static func read(directory: String, fileSystem: any FileSystem) throws(SightlineError) -> RuleSet {
+    static func read(directory: String, fileSystem: any FileSystem, keys: DataKeys?) throws(SightlineError) -> RuleSet {
         let path = "\(directory)/\(fileName)"
-        guard let bytes = try fileSystem.contentsIfPresent(path) else { return RuleSet() }
+        guard let bytes = try fileSystem.contentsIfPresent(path, limit: 1 << 30, "rules file", openedBy: keys) else { return RuleSet() }
         return try decode(bytes, path: path)
     }
 
-    static func write(_ rules: RuleSet, directory: String, fileSystem: any FileSystem) throws(SightlineError) {
-        try fileSystem.replaceAtomically("\(directory)/\(fileName)", with: encode(rules))
+    static func write(_ rules: RuleSet, directory: String, fileSystem: any FileSystem, keys: DataKeys?) throws(SightlineError) {
+        try fileSystem.replaceAtomically("\(directory)/\(fileName)", with: encode(rules), sealedBy: keys)
     }
 }
 

@@ -1,9 +1,8 @@
 import Crypto
 
 /// Authenticated encryption of a whole file in fixed-size chunks, AES-256-GCM (swift-crypto):
-/// the building block of encryption at rest (Docs/format.md, "Sealed files"). Not yet wired
-/// into the store's files: issue 29's encryption of segments, logs, alerts, rules and holds
-/// builds on it.
+/// the format of sealed segments and of the whole small files (`RULES`, `HOLDS`) of a store
+/// that encrypts at rest (Docs/format.md, "Sealed files").
 ///
 /// Layout: `header (48) | chunk 0 | chunk 1 | … | chunk n-1`; the header is
 /// `magic "SLSEALED" (8) | version u32 | chunkSize u32 | keyID (16) | salt (16)`, and chunk
@@ -186,9 +185,7 @@ struct SealedFileReader: Sendable {
         header = try SealedFile.Header.parse(bytes, path: path)
         headerBytes = bytes
         size = try SealedFile.plaintextSize(fileSize: fileSize, chunkSize: header.chunkSize, path: path)
-        guard let dataKey = try dataKey(header.keyID) else {
-            throw .corruptFile(path: path, offset: 16, reason: SealedFile.missingKeyReason + "\(hexString(header.keyID)) is not in the keyring (destroyed by a deletion, or the wrong keyring)")
-        }
+        guard let dataKey = try dataKey(header.keyID) else { throw SealedFile.missingKey(header.keyID, path: path) }
         key = SealedFile.fileKey(dataKey, header)
         // The writer seals the last chunk at `finish`: an empty file has one empty chunk,
         // and no file ends with an empty chunk after a full one.
@@ -231,13 +228,7 @@ struct SealedFileReader: Sendable {
     }
 
     private func open(_ sealed: [UInt8], length: Int, index: Int, at offset: Int64) throws(SightlineError) -> [UInt8] {
-        let isLast = index == chunkCount - 1
-        do {
-            let box = try AES.GCM.SealedBox(nonce: SealedFile.nonce(index), ciphertext: sealed[0..<length],
-                                            tag: sealed[length..<(length + SealedFile.tagSize)])
-            return Array(try AES.GCM.open(box, using: key, authenticating: SealedFile.authenticatedData(headerBytes, index, last: isLast)))
-        } catch {
-            throw .corruptFile(path: path, offset: offset, reason: "sealed chunk \(index) fails authentication (damaged, moved or cut)")
-        }
+        try SealedFile.openChunk(sealed[0..<(length + SealedFile.tagSize)], length: length, index: index, last: index == chunkCount - 1,
+                                 key: key, header: headerBytes, path: path, offset: offset)
     }
 }

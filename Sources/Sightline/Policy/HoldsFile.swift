@@ -6,7 +6,8 @@
 ///     crc32c <8 hex digits>
 ///
 /// No file: no holds. A damaged file is `corruptFile` (retention would otherwise delete
-/// rows a court ordered kept).
+/// rows a court ordered kept). A store that seals its files keeps this text sealed (the
+/// sealed-file format, a new data key each time it is replaced).
 enum HoldsFile {
     static let fileName = "HOLDS"
     static let header = "sightline holds v1"
@@ -39,9 +40,9 @@ enum HoldsFile {
         return holds
     }
 
-    static func read(directory: String, fileSystem: any FileSystem) throws(SightlineError) -> [LegalHold] {
+    static func read(directory: String, fileSystem: any FileSystem, keys: DataKeys?) throws(SightlineError) -> [LegalHold] {
         let path = "\(directory)/\(fileName)"
-        guard let bytes = try fileSystem.contentsIfPresent(path, limit: 64 << 20, "holds file") else { return [] }
+        guard let bytes = try fileSystem.contentsIfPresent(path, limit: 64 << 20, "holds file", openedBy: keys) else { return [] }
         return try decode(bytes, path: path)
     }
 }

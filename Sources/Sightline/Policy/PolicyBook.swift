@@ -16,13 +16,16 @@ final class PolicyBook: Sendable {
     private let directory: String
     private let fileSystem: any FileSystem
     private let state: Locked<State>
+    /// Seal `HOLDS` (nil: the store keeps it in clear).
+    private let keys: DataKeys?
 
-    /// The policy the files in `directory` state now.
-    init(directory: String, fileSystem: any FileSystem, fallbackRetention: Duration?) throws(SightlineError) {
+    /// The policy the files in `directory` state now; `keys` open and seal `HOLDS`.
+    init(directory: String, fileSystem: any FileSystem, fallbackRetention: Duration?, keys: DataKeys?) throws(SightlineError) {
         self.directory = directory
         self.fileSystem = fileSystem
+        self.keys = keys
         state = Locked(State(policy: try StorePolicy.load(directory: directory, fileSystem: fileSystem,
-                                                          fallbackRetention: fallbackRetention)))
+                                                          fallbackRetention: fallbackRetention, keys: keys)))
     }
 
     /// The policy in force.
@@ -79,7 +82,7 @@ final class PolicyBook: Sendable {
 
     func placeHold(_ hold: LegalHold) throws(SightlineError) {
         try state.withLock { (s: inout State) throws(SightlineError) in
-            try fileSystem.replaceAtomically("\(directory)/\(HoldsFile.fileName)", with: HoldsFile.encode(s.policy.holds + [hold]))
+            try fileSystem.replaceAtomically("\(directory)/\(HoldsFile.fileName)", with: HoldsFile.encode(s.policy.holds + [hold]), sealedBy: keys)
             s.policy.holds.append(hold)
         }
     }
@@ -90,7 +93,7 @@ final class PolicyBook: Sendable {
             let gone = s.policy.holds.filter { $0.id == idOrCase || $0.caseNumber == idOrCase }
             guard !gone.isEmpty else { return [] }
             let kept = s.policy.holds.filter { $0.id != idOrCase && $0.caseNumber != idOrCase }
-            try fileSystem.replaceAtomically("\(directory)/\(HoldsFile.fileName)", with: HoldsFile.encode(kept))
+            try fileSystem.replaceAtomically("\(directory)/\(HoldsFile.fileName)", with: HoldsFile.encode(kept), sealedBy: keys)
             s.policy.holds = kept
             return gone
         }

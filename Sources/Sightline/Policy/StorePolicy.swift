@@ -25,13 +25,14 @@ struct StorePolicy: Sendable {
 
     /// Every policy file in `directory` (a missing file is its default; a damaged one is
     /// `corruptFile`).
-    static func load(directory: String, fileSystem: any FileSystem, fallbackRetention: Duration?) throws(SightlineError) -> StorePolicy {
+    /// `keys` open a sealed `HOLDS`.
+    static func load(directory: String, fileSystem: any FileSystem, fallbackRetention: Duration?, keys: DataKeys?) throws(SightlineError) -> StorePolicy {
         var p = StorePolicy(fallbackRetention: fallbackRetention)
         p.investigationLimits = try GuardrailsFile.read(directory: directory, fileSystem: fileSystem)
         p.accessRequirement = try AccessFile.read(directory: directory, fileSystem: fileSystem)
         p.cameraRegistry = try CamerasFile.read(directory: directory, fileSystem: fileSystem)
         p.sharingPolicy = try PolicyFile.read(directory: directory, fileSystem: fileSystem)
-        p.holds = try HoldsFile.read(directory: directory, fileSystem: fileSystem)
+        p.holds = try HoldsFile.read(directory: directory, fileSystem: fileSystem, keys: keys)
         p.retentionPolicy = try RetentionFile.read(directory: directory, fileSystem: fileSystem)
         p.resolveRetention()
         return p

@@ -24,7 +24,7 @@ public final class ReadOnlyStore: Sendable {
     public let directory: String
     /// The hasher under the store's plate key secret.
     public let hasher: PlateHasher
-    private let options: StoreOptions
+    let options: StoreOptions
     /// The store's data keys when it seals its segments.
     private let dataKeys: DataKeys?
     let fileSystem: any FileSystem
@@ -131,9 +131,12 @@ public final class ReadOnlyStore: Sendable {
         get throws(SightlineError) { try PolicyFile.read(directory: directory, fileSystem: fileSystem) }
     }
 
-    /// The legal holds of the store at `directory` (as `HOLDS` says now).
-    public static func legalHolds(directory: String, fileSystem: any FileSystem = PosixFileSystem()) throws(SightlineError) -> [LegalHold] {
-        try HoldsFile.read(directory: directory, fileSystem: fileSystem)
+    /// The legal holds of the store at `directory` (as `HOLDS` says now; a sealed file is
+    /// opened with the store's data keys in `keyring`).
+    public static func legalHolds(directory: String, keyring: Keyring = .standard,
+                                  fileSystem: any FileSystem = PosixFileSystem()) throws(SightlineError) -> [LegalHold] {
+        try HoldsFile.read(directory: directory, fileSystem: fileSystem,
+                           keys: try Store.dataKeys(directory: directory, keyring: keyring, fileSystem: fileSystem))
     }
 
     /// How long whose rows are kept (as `RETENTION` says now; `options.retention` where it
@@ -158,7 +161,7 @@ public final class ReadOnlyStore: Sendable {
         }
         // The owner may change any policy file at any time: read them with every snapshot,
         // with the loader the owner uses.
-        let policy = try StorePolicy.load(directory: directory, fileSystem: fileSystem, fallbackRetention: options.retention)
+        let policy = try StorePolicy.load(directory: directory, fileSystem: fileSystem, fallbackRetention: options.retention, keys: dataKeys)
         var hits: Set<RowKey> = []
         if policy.retentionShape?.keepsHitsLonger == true { hits = try readHotlistHits() }
         return (StoreSnapshot(segments: segments, memory: memory, memoryPlateIndexes: plateIndexes,
@@ -173,7 +176,7 @@ public final class ReadOnlyStore: Sendable {
         try state.withLock { (s: inout State) throws(SightlineError) -> Set<RowKey> in
             let path = "\(directory)/\(AlertLogFormat.fileName)"
             // A torn tail is the owner writing: it is read whole next time.
-            let read = try AlertLogFormat.read(path, from: s.alertsRead, after: 0, fileSystem: fileSystem)
+            let read = try AlertLogFormat.read(path, from: s.alertsRead, after: 0, fileSystem: fileSystem, dataKey: DataKeys.lookup(dataKeys))
             AlertPipeline.noteHotlistHits(read.alerts, into: &s.hotlistHits)
             s.alertsRead = read.end
             return s.hotlistHits
@@ -273,9 +276,12 @@ public final class ReadOnlyStore: Sendable {
             while read == nil {
                 do throws(SightlineError) {
                     read = try LogReader.read("\(directory)/\(name)", fileSystem: fileSystem, from: tail.validLength,
-                                              expecting: tail.nextSequence ?? (tail.validLength == 0 ? nil : first))
+                                              expecting: tail.nextSequence ?? (tail.validLength == 0 ? nil : first),
+                                              dataKey: DataKeys.lookup(dataKeys))
                 } catch {
-                    guard case .corruptFile = error else { throw error }
+                    // A missing key is never "nothing in it" (the snapshot retries when a
+                    // deletion destroyed it meanwhile).
+                    guard case .corruptFile = error, !SealedFile.isMissingKey(error) else { throw error }
                     // A log still being created has no complete header yet: nothing in it.
                     if tail.validLength == 0 { break }
                     // Not what was read before: a new owner recreated this (header-only) log

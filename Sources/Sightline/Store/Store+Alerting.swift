@@ -162,13 +162,14 @@ extension Store {
 
     /// The alert log's alerts with sequence above `after`, in order.
     public func alerts(after: UInt64 = 0) throws(SightlineError) -> [Alert] {
-        try AlertLogFormat.read("\(directory)/\(AlertLogFormat.fileName)", from: 0, after: after, fileSystem: fileSystem).alerts
+        try AlertLogFormat.read("\(directory)/\(AlertLogFormat.fileName)", from: 0, after: after, fileSystem: fileSystem,
+                                dataKey: DataKeys.lookup(dataKeys)).alerts
     }
 
     /// The alerts above `after`, then each new one as it is logged (polling the log every
     /// `interval`), until the task is cancelled.
     public func alertStream(after: UInt64 = 0, interval: Duration = .milliseconds(2)) -> AlertStream {
-        AlertStream(path: "\(directory)/\(AlertLogFormat.fileName)", after: after, interval: interval, fileSystem: fileSystem)
+        AlertStream(path: "\(directory)/\(AlertLogFormat.fileName)", after: after, interval: interval, keyring: options.keyring, fileSystem: fileSystem)
     }
 
     /// The last alert sequence `consumer` acknowledged (0 when none).
@@ -189,18 +190,22 @@ extension Store {
 public struct AlertTail: Sendable {
     let path: String
     let fileSystem: any FileSystem
+    /// Finds the data keys of a sealed alert log (resolved at the first poll).
+    private let keyring: Keyring
+    private var keys: DataKeys??
     private var offset: Int64 = 0
     /// The last sequence returned (or the one given to start after).
     public private(set) var last: UInt64
     /// Where and on whose behalf polls are audited (nil: an unaudited tail).
     private var audit: (trail: AuditTrail, access: AccessContext)?
 
-    /// A tail of the log of the store at `directory`, starting after sequence `after`.
-    /// Unaudited: for the owner's own alert handling; readers on someone's behalf use
-    /// `init(store:after:access:)`.
-    public init(directory: String, after: UInt64 = 0, fileSystem: any FileSystem = PosixFileSystem()) {
+    /// A tail of the log of the store at `directory`, starting after sequence `after`; a
+    /// sealed log is opened with the store's data keys in `keyring`. Unaudited: for the
+    /// owner's own alert handling; readers on someone's behalf use `init(store:after:access:)`.
+    public init(directory: String, after: UInt64 = 0, keyring: Keyring = .standard, fileSystem: any FileSystem = PosixFileSystem()) {
         path = "\(directory)/\(AlertLogFormat.fileName)"
         self.fileSystem = fileSystem
+        self.keyring = keyring
         last = after
     }
 
@@ -209,7 +214,7 @@ public struct AlertTail: Sendable {
     /// is audited and thrown as `accessRefused`) and every poll that returns alerts appends
     /// one audit record (operation `alerts`, the alerts and distinct plates returned).
     public init(store: ReadOnlyStore, after: UInt64 = 0, access: AccessContext) throws(SightlineError) {
-        self.init(directory: store.directory, after: after, fileSystem: store.fileSystem)
+        self.init(directory: store.directory, after: after, keyring: store.options.keyring, fileSystem: store.fileSystem)
         let trail = try store.auditTrail()
         if let reason = trail.requirement.refusal(of: access) {
             try trail.record(access, "alerts", "alerts after=\(after)", rows: 0, plates: 0, outcome: .refused, detail: reason)
@@ -221,7 +226,8 @@ public struct AlertTail: Sendable {
     /// The alerts logged since the last poll (a torn or half-written last record waits for
     /// the next poll). Audited when the tail is (before the alerts are returned).
     public mutating func poll() throws(SightlineError) -> [Alert] {
-        let read = try AlertLogFormat.read(path, from: offset, after: last, fileSystem: fileSystem)
+        if keys == nil { keys = .some(try Store.dataKeys(directory: directoryOf(path), keyring: keyring, fileSystem: fileSystem)) }
+        let read = try AlertLogFormat.read(path, from: offset, after: last, fileSystem: fileSystem, dataKey: DataKeys.lookup(keys!))
         if let audit, !read.alerts.isEmpty {
             try audit.trail.record(audit.access, "alerts", "alerts after=\(last)", rows: read.alerts.count,
                                    plates: StoreSnapshot.distinctPlates(read.alerts.map(\.sighting)), outcome: .answered)
@@ -281,11 +287,12 @@ public struct AlertStream: AsyncSequence, Sendable {
     let path: String
     let after: UInt64
     let interval: Duration
+    let keyring: Keyring
     let fileSystem: any FileSystem
 
     /// An iterator from the stream's starting sequence.
     public func makeAsyncIterator() -> Iterator {
-        Iterator(path: path, last: after, interval: interval, fileSystem: fileSystem)
+        Iterator(path: path, last: after, interval: interval, keyring: keyring, fileSystem: fileSystem)
     }
 
     /// Yields alerts in sequence order; ends (nil) when the task is cancelled, throws when the
@@ -295,8 +302,8 @@ public struct AlertStream: AsyncSequence, Sendable {
         let interval: Duration
         var buffered: [Alert] = []
 
-        init(path: String, last: UInt64, interval: Duration, fileSystem: any FileSystem) {
-            tail = AlertTail(directory: directoryOf(path), after: last, fileSystem: fileSystem)
+        init(path: String, last: UInt64, interval: Duration, keyring: Keyring, fileSystem: any FileSystem) {
+            tail = AlertTail(directory: directoryOf(path), after: last, keyring: keyring, fileSystem: fileSystem)
             self.interval = interval
         }
 
@@ -311,5 +318,16 @@ public struct AlertStream: AsyncSequence, Sendable {
             }
             return buffered.removeFirst()
         }
+    }
+}
+
+extension RuleSet {
+    /// The rules kept in the store at `directory` (read-only: for listing and checks from any
+    /// process; the owner's in-memory set is `Store.rules`); a sealed `RULES` is opened with
+    /// the store's data keys in `keyring`.
+    public static func stored(in directory: String, keyring: Keyring = .standard,
+                              fileSystem: any FileSystem = PosixFileSystem()) throws(SightlineError) -> RuleSet {
+        try RulesFile.read(directory: directory, fileSystem: fileSystem,
+                           keys: try Store.dataKeys(directory: directory, keyring: keyring, fileSystem: fileSystem))
     }
 }

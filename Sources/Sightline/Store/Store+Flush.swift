@@ -15,8 +15,7 @@ extension Store {
         do throws(SightlineError) {
             try old.sync()
             let next = old.nextSequence
-            s.log = try LogWriter.create("\(directory)/\(Self.logName(next))", firstSequence: next,
-                                         durability: options.durability, fileSystem: fileSystem)
+            s.log = try createLog("\(directory)/\(Self.logName(next))", firstSequence: next)
             (s.frozen, s.frozenPlateIndexes) = s.buffer.takeAll(nextTail: s.spare ?? SightingBatch(capacity: min(options.bufferRows, 1 << 16)))
             s.flushing = true
             s.spare = nil
@@ -154,8 +153,7 @@ extension Store {
             // A log of this name already exists only when it holds no record at or past
             // `firstSequence` (an empty current log at reopen): nothing to keep.
             if oldLogs.contains(name) { try fileSystem.remove("\(directory)/\(name)") }
-            let fresh = try LogWriter.create("\(directory)/\(name)", firstSequence: firstSequence,
-                                             durability: options.durability, fileSystem: fileSystem)
+            let fresh = try createLog("\(directory)/\(name)", firstSequence: firstSequence)
             for old in oldLogs where old != name { try fileSystem.remove("\(directory)/\(old)") }
             if !oldLogs.isEmpty { try fileSystem.syncDirectory(directory) }
             s.log = fresh

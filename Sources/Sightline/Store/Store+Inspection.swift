@@ -168,7 +168,7 @@ extension Store {
         if let logs = try? logFiles(in: directory, fileSystem: fileSystem) {
             for (_, name) in logs {
                 do {
-                    let contents = try LogReader.read("\(directory)/\(name)", fileSystem: fileSystem)
+                    let contents = try LogReader.read("\(directory)/\(name)", fileSystem: fileSystem, dataKey: DataKeys.lookup(keys))
                     if let tail = contents.tail { note("\(directory)/\(name)", "torn tail (the next open cuts it): \(tail)") }
                 } catch {
                     problem(error)
@@ -180,6 +180,16 @@ extension Store {
         } catch {
             problem(error)
         }
+        // The alert log, rules and holds: each opened (sealed ones authenticated) and decoded.
+        do {
+            let alerts = try AlertLogFormat.read("\(directory)/\(AlertLogFormat.fileName)", from: 0, after: 0, fileSystem: fileSystem,
+                                                 dataKey: DataKeys.lookup(keys))
+            if alerts.torn { note("\(directory)/\(AlertLogFormat.fileName)", "torn tail at byte \(alerts.end) (the next open cuts it)") }
+        } catch {
+            problem(error)
+        }
+        do { _ = try RulesFile.read(directory: directory, fileSystem: fileSystem, keys: keys) } catch { problem(error) }
+        do { _ = try HoldsFile.read(directory: directory, fileSystem: fileSystem, keys: keys) } catch { problem(error) }
         do {
             for f in try permissionFindings(directory: directory, fileSystem: fileSystem) { problem(f.path, "\(f)") }
         } catch {

@@ -6,11 +6,17 @@ extension Store {
     /// segment holds one partition's rows (up to `targetRows`); with `deleteOlderThan`,
     /// expired rows are deleted as it goes (and a deletion record written). Segments that
     /// are already settled — within one partition and large, or alone in it — are left as
-    /// they are. Safe to call while appending and querying.
+    /// they are. Safe to call while appending and querying. A store made before encryption
+    /// existed (no `ENCRYPTION` file) is converted when `StoreOptions.encryption` is
+    /// `.aes256GCM` (the default): every segment in clear is rewritten sealed, new logs are
+    /// sealed, and `RULES`, `HOLDS` and `ALERTS` are sealed at its next open.
     @discardableResult
     public func compact(_ compaction: CompactionOptions = CompactionOptions()) throws(SightlineError) -> RewriteSummary {
         guard compaction.targetRows >= 1 else { throw .invalidArgument("targetRows must be at least 1") }
         return try onFlushQueue { () throws(SightlineError) -> RewriteSummary in
+            // A store made before encryption is converted (unless its options say in clear),
+            // and every segment still in clear is rewritten sealed.
+            _ = try sealInClearStore()
             let segments = state.withLock { $0.segments }.filter { $0.rowCount > 0 }
             let cutoff = compaction.deleteOlderThan
             let holds = policy.current.holds
@@ -24,11 +30,18 @@ extension Store {
             if !holds.isEmpty { planning.deleteOlderThan = nil }
             let plan = CompactionPlanner.plan(segments.map(CompactionPlanner.Segment.init), options: planning)
             let byName = Dictionary(uniqueKeysWithValues: segments.map { ($0.fileName, $0) })
-            let groups = plan.groups.map { g in
+            var groups = plan.groups.map { g in
                 RewriteGroup(inputs: g.inputs.map { byName[$0]! }, time: g.time.map { ($0.lowerBound, $0.upperBound) },
                              splitBy: g.time == nil ? compaction.partitioning : nil)
             }
-            let candidates = plan.inputs.map { byName[$0]! }
+            var candidates = plan.inputs.map { byName[$0]! }
+            if dataKeys != nil {
+                let planned = Set(plan.inputs)
+                for segment in segments where segment.keyID == nil && !planned.contains(segment.fileName) {
+                    groups.append(RewriteGroup(inputs: [segment], time: nil))
+                    candidates.append(segment)
+                }
+            }
             var summary = try rewrite(groups, removing: candidates, targetRows: compaction.targetRows,
                                       maximumRowsPerSecond: compaction.maximumRowsPerSecond) { plate, time, camera, lat, lon in
                 // Expired rows go, held ones stay (holds are read now: placing one waits for this rewrite).

@@ -129,18 +129,26 @@ extension Store {
 
     static let shredPendingFileName = "SHRED-PENDING"
 
-    /// Destroys every data key no live segment uses — those of segments a deletion replaced,
-    /// and those a compaction retired or a crash orphaned — durably, then clears the pending
-    /// mark. Called after a deletion's manifest is durable (on the flush queue, so no flush
-    /// holds a key not yet live), and at open when the mark survived a crash.
+    /// Destroys every data key no live file uses — those of segments a deletion replaced,
+    /// of segments a compaction retired or a crash orphaned, of write-ahead logs already
+    /// flushed, of replaced `RULES` and `HOLDS` — durably, then clears the pending mark.
+    /// Called after a deletion's manifest is durable (on the flush queue, so no flush holds a
+    /// segment key not yet live), and at open when the mark survived a crash. Kept: the live
+    /// segments' keys, those named in the headers of the store's other sealed files, and
+    /// keys created but not yet settled (their file may be being written). The order matters:
+    /// a key listed first was created before the unsettled set is read, so it is either
+    /// still unsettled there or its file is in place before the headers are read.
     func shredRetiredKeys() throws(SightlineError) {
         guard let dataKeys else { return }
-        let live = Set(state.withLock { $0.segments }.compactMap(\.keyID))
-        let retired = try dataKeys.ids().filter { !live.contains($0) }
+        let candidates = try dataKeys.ids()
+        var live = dataKeys.unsettledIDs
+        live.formUnion(try keyIDsOfOtherSealedFiles())
+        live.formUnion(state.withLock { $0.segments }.compactMap(\.keyID))
+        let retired = candidates.filter { !live.contains($0) }
         let destroyed = try dataKeys.destroy(retired)
         try fileSystem.remove("\(directory)/\(Self.shredPendingFileName)")
         try fileSystem.syncDirectory(directory)
-        if destroyed > 0 { options.logger.info("destroyed the data keys of replaced segments", metadata: ["store": "\(directory)", "keys": "\(destroyed)"]) }
+        if destroyed > 0 { options.logger.info("destroyed the data keys of replaced files", metadata: ["store": "\(directory)", "keys": "\(destroyed)"]) }
     }
 
     /// `rows` as one batch per partition of `partitioning`, in time order of partitions

@@ -56,7 +56,10 @@ public final class Store: Sendable {
     /// to it and a flush waits for it (`waitUntilSettled`) before its manifest passes a record.
     let alerts: AlertPipeline
     /// The store's data keys in its keyring when it seals its segments (nil: in clear).
-    let dataKeys: DataKeys?
+    /// The data keys when the store seals its files (nil: in clear). Set once more when a
+    /// compaction converts a store made before encryption (`sealInClearStore`).
+    var dataKeys: DataKeys? { sealing.withLock { $0 } }
+    let sealing: Locked<DataKeys?>
     /// The store's policy (access, cameras, sharing, retention, holds, guardrails): its own
     /// part, with its own lock (Policy/PolicyBook.swift).
     let policy: PolicyBook
@@ -143,16 +146,11 @@ public final class Store: Sendable {
             // it holds anything; a sealing store names its keyring entry (`STORE-ID`) whatever
             // holds its plate-key secret.
             if options.newStoreAccess != .none { try AccessFile.write(options.newStoreAccess, directory: directory, fileSystem: fileSystem) }
+            // `none` is written too: an explicit opt-out, which no compaction converts (a store
+            // without the file was made before the setting existed).
             if options.encryption == .aes256GCM {
-                var id = try StoreIdentity.read(directory: directory, fileSystem: fileSystem)
-                if id == nil {
-                    try Self.checkOutside(options.keyring, of: directory)
-                    id = StoreIdentity.random()
-                    try id!.write(directory: directory, fileSystem: fileSystem)
-                }
-                // The entry exists from the start (its data keys come with the first segment):
-                // an entry without a plate-key secret says the secret is kept elsewhere.
-                try Keyring.createPrivateDirectory(options.keyring.entry(id!), fileSystem: fileSystem)
+                try Self.startSealing(directory: directory, keyring: options.keyring, fileSystem: fileSystem)
+            } else {
                 try options.encryption.write(directory: directory, fileSystem: fileSystem)
             }
             manifest = Manifest()
@@ -167,16 +165,19 @@ public final class Store: Sendable {
             try fileSystem.remove("\(directory)/\(name)")
         }
         let dataKeys = try Self.dataKeys(directory: directory, keyring: options.keyring, fileSystem: fileSystem)
-        self.dataKeys = dataKeys
+        sealing = Locked(dataKeys)
+        // A store that seals (a new one, or one a compaction converted) seals the small files
+        // still in clear — `RULES`, `HOLDS`, a version-1 `ALERTS` — before anything reads them.
+        if let dataKeys { try Self.sealSmallFiles(directory: directory, keys: dataKeys, fileSystem: fileSystem) }
         var segments: [SegmentReader] = []
         for s in manifest.segments {
             segments.append(try Self.openSegment("\(directory)/\(s.name)", hasher: hasher, fileSystem: fileSystem, keys: dataKeys))
         }
         let initial = State(manifest: manifest, segments: segments, bufferKeys: RowKeySet(capacity: options.bufferRows),
                             frozenKeys: RowKeySet(capacity: 16))
-        policy = try PolicyBook(directory: directory, fileSystem: fileSystem, fallbackRetention: options.retention)
+        policy = try PolicyBook(directory: directory, fileSystem: fileSystem, fallbackRetention: options.retention, keys: dataKeys)
         maintenance = MaintenanceScheduler(interval: options.maintenanceInterval)
-        let (alerts, loggedAlerts) = try AlertPipeline.open(directory: directory, sync: options.durability != .none, fileSystem: fileSystem)
+        let (alerts, loggedAlerts) = try AlertPipeline.open(directory: directory, sync: options.durability != .none, keys: dataKeys, fileSystem: fileSystem)
         self.alerts = alerts
         rowFilters = Locked(RowFilterCache(budget: options.duplicateFilterBytes))
         state = Locked(initial)
@@ -191,7 +192,7 @@ public final class Store: Sendable {
                 let path = "\(directory)/\(name)"
                 let contents: LogReader.Contents
                 do throws(SightlineError) {
-                    contents = try LogReader.read(path, fileSystem: fileSystem)
+                    contents = try LogReader.read(path, fileSystem: fileSystem, dataKey: DataKeys.lookup(dataKeys))
                 } catch {
                     // A log torn while its header was being written held no records yet.
                     if case .corruptFile = error, (try? Self.fileSize(path, fileSystem)) ?? 0 < Int64(LogFormat.headerSize) { continue }

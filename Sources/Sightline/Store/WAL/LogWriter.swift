@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Crypto
 
 /// Appends checksummed records to a write-ahead log file, with group commit.
 ///
@@ -17,9 +18,13 @@ package final class LogWriter: Sendable {
     private let fileSystem: any FileSystem
     private let file: OpenFile
     private let durability: Durability
+    /// Seals each record's payload (a sealed, version-2 log); nil: in clear.
+    private let sealer: RecordSealer?
 
     private struct Pending {
         var bytes = ByteWriter(capacity: 1 << 20)
+        /// A sealed log's record payload before sealing (reused).
+        var plain = ByteWriter()
         var nextSequence: UInt64
         var failed: SightlineError?
     }
@@ -39,17 +44,17 @@ package final class LogWriter: Sendable {
     private let pending: Locked<Pending>
     private let committed: Locked<Committed>
 
-    /// Creates a new log at `path` whose first record will have `firstSequence`. The header
-    /// is fsynced and the directory entry made durable before this returns.
+    /// Creates a new log at `path` whose first record will have `firstSequence`, its records
+    /// sealed under the data key `sealing` when given (a version-2 log). The header is
+    /// fsynced and the directory entry made durable before this returns.
     package static func create(_ path: String, firstSequence: UInt64, durability: Durability,
-                       fileSystem: any FileSystem) throws(SightlineError) -> LogWriter {
+                               sealing: (id: [UInt8], key: SymmetricKey)? = nil,
+                               fileSystem: any FileSystem) throws(SightlineError) -> LogWriter {
+        let sealer = sealing.map { RecordSealer(keyID: $0.id, dataKey: $0.key) }
         let file = try fileSystem.open(path, mode: .createExclusive)
         do {
-            var header = ByteWriter()
-            header.append(contentsOf: LogFormat.magic)
-            header.append(littleEndian: LogFormat.version)
-            header.append(littleEndian: header.bytes.withUnsafeBytes { CRC32C.checksum($0) })
-            try header.bytes.withUnsafeBytesTyped { (raw: UnsafeRawBufferPointer) throws(SightlineError) in try fileSystem.writeAll(file, raw) }
+            let header = LogFormat.header(sealer: sealer)
+            try header.withUnsafeBytesTyped { (raw: UnsafeRawBufferPointer) throws(SightlineError) in try fileSystem.writeAll(file, raw) }
             try fileSystem.sync(file)
             try fileSystem.syncDirectory(directoryOf(path))
         } catch {
@@ -57,11 +62,12 @@ package final class LogWriter: Sendable {
             try? fileSystem.remove(path)
             throw error
         }
-        return LogWriter(path: path, file: file, nextSequence: firstSequence, durability: durability, fileSystem: fileSystem)
+        return LogWriter(path: path, file: file, nextSequence: firstSequence, durability: durability, sealer: sealer, fileSystem: fileSystem)
     }
 
-    /// Continues an existing log whose valid records end at `validLength` (from `LogReader`):
-    /// a torn tail past it is cut off first.
+    /// Continues an existing log in clear (version 1) whose valid records end at
+    /// `validLength` (from `LogReader`): a torn tail past it is cut off first. A store never
+    /// continues a log (it starts a new one at open); this is for tools and tests.
     package static func reopen(_ path: String, validLength: Int64, nextSequence: UInt64, durability: Durability,
                        fileSystem: any FileSystem) throws(SightlineError) -> LogWriter {
         let file = try fileSystem.open(path, mode: .append)
@@ -74,11 +80,12 @@ package final class LogWriter: Sendable {
             try? fileSystem.close(file)
             throw error
         }
-        return LogWriter(path: path, file: file, nextSequence: nextSequence, durability: durability, fileSystem: fileSystem)
+        return LogWriter(path: path, file: file, nextSequence: nextSequence, durability: durability, sealer: nil, fileSystem: fileSystem)
     }
 
-    private init(path: String, file: OpenFile, nextSequence: UInt64, durability: Durability, fileSystem: any FileSystem) {
+    private init(path: String, file: OpenFile, nextSequence: UInt64, durability: Durability, sealer: RecordSealer?, fileSystem: any FileSystem) {
         self.path = path
+        self.sealer = sealer
         self.file = file
         self.durability = durability
         self.fileSystem = fileSystem
@@ -109,7 +116,27 @@ package final class LogWriter: Sendable {
             p.bytes.append(littleEndian: UInt32(0))  // payload length, patched below
             p.bytes.append(littleEndian: UInt32(0))  // crc, patched below
             p.bytes.append(littleEndian: p.nextSequence)
-            BatchCodec.encode(batch, into: &p.bytes)
+            if let sealer {
+                var plain = ByteWriter()
+                swap(&plain, &p.plain)
+                defer { swap(&plain, &p.plain) }
+                plain.removeAll()
+                BatchCodec.encode(batch, into: &plain)
+                var sealed = ByteWriter()
+                swap(&sealed, &p.bytes)
+                defer { swap(&sealed, &p.bytes) }
+                let sequence = p.nextSequence
+                do throws(SightlineError) {
+                    try plain.bytes.withUnsafeBytesTyped { (raw: UnsafeRawBufferPointer) throws(SightlineError) in
+                        try sealer.seal(raw, sequence: sequence, into: &sealed)
+                    }
+                } catch {
+                    sealed.bytes.removeSubrange(start...)
+                    throw error
+                }
+            } else {
+                BatchCodec.encode(batch, into: &p.bytes)
+            }
             let payloadLength = p.bytes.count - start - LogFormat.recordHeaderSize
             guard payloadLength <= LogFormat.maximumPayload else {
                 p.bytes.bytes.removeSubrange(start...)
