@@ -9,7 +9,7 @@ package enum CommandRunner {
     package static func main(_ root: any ParsableCommand.Type) {
         var command: any ParsableCommand
         guard let arguments = KeyringArgument.extract(Array(CommandLine.arguments.dropFirst())) else {
-            FileHandle.standardError.write(Data("Error: Missing value for '--keyring <dir>'\n".utf8))
+            FileHandle.standardError.write(Data("Error: Missing value for '--keyring <dir>' or '--kek-file <path>'\n".utf8))
             root.exit(withError: ExitCode.validationFailure)
         }
         do {

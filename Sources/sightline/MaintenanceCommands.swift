@@ -144,7 +144,7 @@ struct GuardrailsCommand: ParsableCommand {
 struct KeysCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "keys",
         abstract: "The store's keys in its keyring: status (ids and counts, never a key) or rotate (a new key-encryption key; data keys re-wrapped, data not rewritten).",
-        discussion: "The keyring is --keyring DIR, SIGHTLINE_KEYRING, or ~/.local/share/sightline/keyring. Rotation is safe while the store is open.")
+        discussion: "The keyring is --keyring DIR, SIGHTLINE_KEYRING, or ~/.local/share/sightline/keyring; with --kek-file PATH (SIGHTLINE_KEK_FILE, SIGHTLINE_KEK) the key-encryption key comes from outside it, and rotate moves every data key under it (SIGHTLINE_KEK_PREVIOUS_FILE: the key they are under now). Rotation is safe while the store is open.")
     @Argument(help: "Store directory.") var store: String
     @Argument(help: "status or rotate.") var action: String
 

@@ -127,3 +127,108 @@ import Testing
         #expect(try CommandLineTests.run(["keys", "\(root)/old", "rotate", "--keyring", keyring.directory]).0 != 0)
     }
 }
+
+/// Key-encryption keys from outside the keyring — a file, the environment, a key-management
+/// provider: the keyring then holds only wrapped data keys; a rotation moves every data key
+/// from the keyring's own files to the external key and from one external key to the next,
+/// and a keyring without the key opens nothing, naming the key it lacks.
+@Suite struct ExternalKeyEncryptionKeyTests {
+    static func hexKey(_ byte: UInt8) -> String { String(repeating: String(format: "%02x", byte), count: 32) }
+
+    static func options(_ root: String, _ keks: KeyEncryptionKeys) -> StoreOptions {
+        var o = storeOptions()
+        o.keyring = Keyring(directory: "\(root)/ring", keyEncryptionKeys: keks)
+        return o
+    }
+
+    static func rows(_ dir: String, _ options: StoreOptions) throws -> Set<RowKey> {
+        Set(EncryptionTests.keys(try ReadOnlyStore(directory: dir, options: options).snapshot(access: EncryptionTests.reader).allSightings()))
+    }
+
+    @Test func aFileKeyWrapsEveryDataKeyAndRotationsMoveThemBetweenKeys() throws {
+        let root = temporaryDirectory("external-kek")
+        defer { removeTree(root) }
+        try writeFile("\(root)/a.kek", Array((Self.hexKey(0xA1) + "\n").utf8))
+        try writeFile("\(root)/b.kek", Array(Self.hexKey(0xB2).utf8))
+        let dir = "\(root)/s"
+        // Made with the keyring's own KEK files, then moved to the file key by a rotation.
+        let store = try Store(directory: dir, options: Self.options(root, .keyring))
+        let batches = try EncryptionTests.fill(store, seed: testSeed())
+        try store.close()
+        let want = Set(batches.flatMap { EncryptionTests.keys($0.sightings) })
+        let fileA = Keyring(directory: "\(root)/ring", keyEncryptionKeys: .file("\(root)/a.kek"))
+        let moved = try fileA.rotateKeys(ofStoreAt: dir)
+        let idA = KeyEncryptionKeys.fingerprintID(hexBytes(Self.hexKey(0xA1))!)
+        #expect(moved.keyEncryptionKey == idA && moved.removed == ["kek-000001"] && moved.rewrapped >= 4)
+        let id = try #require(try StoreIdentity.read(directory: dir, fileSystem: PosixFileSystem()))
+        let entry = Keyring(directory: "\(root)/ring").entry(id)
+        #expect(!(try FileManager.default.contentsOfDirectory(atPath: entry)).contains { $0.hasPrefix("kek-") }, "a KEK left in the keyring")
+        #expect(try Self.rows(dir, Self.options(root, .file("\(root)/a.kek"))) == want)
+        let status = try fileA.status(ofStoreAt: dir)
+        #expect(status.keyEncryptionKeys == [idA] && status.dataKeysByKEK == [idA: moved.rewrapped] && status.report.contains("(current from file \(root)/a.kek)"))
+        // The keyring alone (no file key) opens nothing, and says which key it lacks.
+        #expect(throws: SightlineError.self) { _ = try Self.rows(dir, Self.options(root, .keyring)) }
+        do { _ = try Self.rows(dir, Self.options(root, .keyring)) } catch {
+            #expect("\(error)".contains(idA) && !"\(error)".contains(Self.hexKey(0xA1)), "\(error)")
+        }
+        // From file A to file B: without A given as the previous key, nothing is lost.
+        #expect(throws: SightlineError.self) { _ = try Keyring(directory: "\(root)/ring", keyEncryptionKeys: .file("\(root)/b.kek")).rotateKeys(ofStoreAt: dir) }
+        #expect(try Self.rows(dir, Self.options(root, .file("\(root)/a.kek"))) == want)
+        let toB = try Keyring(directory: "\(root)/ring", keyEncryptionKeys: .file("\(root)/b.kek", previous: ["\(root)/a.kek"])).rotateKeys(ofStoreAt: dir)
+        #expect(toB.rewrapped == moved.rewrapped && toB.removed.isEmpty)
+        #expect(try Self.rows(dir, Self.options(root, .file("\(root)/b.kek"))) == want)
+        #expect(throws: SightlineError.self) { _ = try Self.rows(dir, Self.options(root, .file("\(root)/a.kek"))) }
+        // A new store made under the file key never writes a KEK file; the CLI takes --kek-file.
+        let fresh = try Store(directory: "\(root)/fresh", options: Self.options(root, .file("\(root)/b.kek")))
+        _ = try EncryptionTests.fill(fresh, seed: testSeed() &+ 1)
+        try fresh.close()
+        let freshID = try #require(try StoreIdentity.read(directory: "\(root)/fresh", fileSystem: PosixFileSystem()))
+        #expect(!(try FileManager.default.contentsOfDirectory(atPath: Keyring(directory: "\(root)/ring").entry(freshID))).contains { $0.hasPrefix("kek-") })
+        let (s1, out) = try CommandLineTests.run(["keys", "\(root)/fresh", "status", "--keyring", "\(root)/ring", "--kek-file", "\(root)/b.kek"])
+        #expect(s1 == 0 && out.contains("(current from file \(root)/b.kek)") && !out.contains(Self.hexKey(0xB2)), "\(out)")
+        let (s2, _) = try CommandLineTests.run(["verify", "\(root)/fresh", "--keyring", "\(root)/ring"])
+        #expect(s2 != 0, "verify without the key-encryption key passed")
+        let (s3, _) = try CommandLineTests.run(["verify", "\(root)/fresh", "--keyring", "\(root)/ring", "--kek-file", "\(root)/b.kek"])
+        #expect(s3 == 0)
+    }
+
+    @Test func aProviderAndTheEnvironmentServeKeys() throws {
+        let root = temporaryDirectory("provider-kek")
+        defer { removeTree(root) }
+        // A key-management service: serves its current key and every earlier one by id.
+        let service = Locked<(current: String, keys: [String: [UInt8]])>(("v1", ["v1": [UInt8](repeating: 7, count: 32)]))
+        let kms = KeyEncryptionKeys.provider(named: "test-kms") { id in
+            service.withLock { s in
+                let name = id ?? s.current
+                return s.keys[name].map { (name, $0) }
+            }
+        }
+        let dir = "\(root)/s"
+        let store = try Store(directory: dir, options: Self.options(root, kms))
+        let want = Set(try EncryptionTests.fill(store, seed: testSeed()).flatMap { EncryptionTests.keys($0.sightings) })
+        try store.close()
+        #expect(try Keyring(directory: "\(root)/ring", keyEncryptionKeys: kms).status(ofStoreAt: dir).keyEncryptionKeys == ["v1"])
+        service.withLock { $0.keys["v2"] = [UInt8](repeating: 9, count: 32); $0.current = "v2" }
+        let rotation = try Keyring(directory: "\(root)/ring", keyEncryptionKeys: kms).rotateKeys(ofStoreAt: dir)
+        #expect(rotation.keyEncryptionKey == "v2" && rotation.rewrapped >= 4)
+        service.withLock { _ = $0.keys.removeValue(forKey: "v1") }  // retired at the service
+        #expect(try Self.rows(dir, Self.options(root, kms)) == want)
+        // The environment: a rotation to it cannot unwrap keys under the provider's key —
+        // refused, and nothing changed.
+        setenv("SIGHTLINE_TEST_KEK", Self.hexKey(0x33), 1)
+        defer { unsetenv("SIGHTLINE_TEST_KEK") }
+        let env = KeyEncryptionKeys.environment("SIGHTLINE_TEST_KEK")
+        #expect(throws: SightlineError.self) { _ = try Keyring(directory: "\(root)/ring", keyEncryptionKeys: env).rotateKeys(ofStoreAt: dir) }
+        #expect(try Self.rows(dir, Self.options(root, kms)) == want)
+        // A store made under the environment's key opens with it, and names it by its fingerprint.
+        let made = try Store(directory: "\(root)/e", options: Self.options(root, env))
+        let wantE = Set(try EncryptionTests.fill(made, seed: testSeed() &+ 2).flatMap { EncryptionTests.keys($0.sightings) })
+        try made.close()
+        #expect(try Self.rows("\(root)/e", Self.options(root, env)) == wantE)
+        #expect(try Keyring(directory: "\(root)/ring", keyEncryptionKeys: env).status(ofStoreAt: "\(root)/e").keyEncryptionKeys
+                == [KeyEncryptionKeys.fingerprintID(hexBytes(Self.hexKey(0x33))!)])
+        // A bad key is refused with a reason, never used.
+        setenv("SIGHTLINE_TEST_KEK", "not hex", 1)
+        #expect(throws: SightlineError.self) { _ = try Keyring(directory: "\(root)/ring", keyEncryptionKeys: .environment("SIGHTLINE_TEST_KEK")).rotateKeys(ofStoreAt: dir) }
+    }
+}

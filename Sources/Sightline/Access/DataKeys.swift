@@ -24,6 +24,8 @@ import Crypto
 final class DataKeys: Sendable {
     let entry: String
     let storeID: StoreIdentity
+    /// Where the KEKs come from: the entry's own files, or outside the keyring.
+    private let keks: KeyEncryptionKeys
     private let fileSystem: any FileSystem
     /// Unwrapped keys by id (keys are immutable; a destroyed one is dropped).
     private let cache = Locked<[[UInt8]: SymmetricKey]>([:])
@@ -36,6 +38,7 @@ final class DataKeys: Sendable {
 
     init(keyring: Keyring, storeID: StoreIdentity, fileSystem: any FileSystem) {
         entry = keyring.entry(storeID)
+        keks = keyring.keyEncryptionKeys
         self.storeID = storeID
         self.fileSystem = fileSystem
     }
@@ -59,9 +62,7 @@ final class DataKeys: Sendable {
         let path = keyPath(id)
         guard let bytes = try fileSystem.contentsIfPresent(path, limit: 4096, "data key") else { return nil }
         let (kekID, wrapped) = try Self.parseKeyFile(bytes, path: path)
-        guard let kek = try readKEK(kekID) else {
-            throw .corruptFile(path: path, offset: 0, reason: "wrapped by \(kekID), which the keyring no longer holds")
-        }
+        guard let kek = try readKEK(kekID) else { throw .corruptFile(path: path, offset: 0, reason: unknownKEK(kekID)) }
         let key = try unwrap(wrapped, id: id, kek: kek, path: path)
         cache.withLock { $0[id] = key }
         return key
@@ -81,6 +82,7 @@ final class DataKeys: Sendable {
     /// Ids, counts and KEKs.
     func status() throws(SightlineError) -> Status {
         var status = Status(keyEncryptionKeys: try kekIDs(), dataKeys: [:], dataKeyIDs: [])
+        if let current = try keks.current(fileSystem: fileSystem) { status.keyEncryptionKeys.append(current.id) }
         for name in try keyFileNames() {
             let path = "\(entry)/\(Self.keysFolder)/\(name)"
             guard let bytes = try fileSystem.contentsIfPresent(path, limit: 4096, "data key") else { continue }
@@ -99,10 +101,7 @@ final class DataKeys: Sendable {
     /// (false only where no shredding can run meanwhile: on the store's flush queue).
     func create(pinned: Bool = true) throws(SightlineError) -> (id: [UInt8], key: SymmetricKey) {
         try locked { () throws(SightlineError) -> (id: [UInt8], key: SymmetricKey) in
-            var newest = try kekIDs().last
-            if newest == nil { newest = try createKEK(after: nil) }
-            let kekID = newest!
-            guard let kek = try readKEK(kekID) else { throw .corruptFile(path: "\(entry)/\(kekID)", offset: 0, reason: "missing") }
+            let (kekID, kek) = try currentKEK()
             var g = SystemRandomNumberGenerator()
             let id = (0..<16).map { _ in UInt8.random(in: 0...255, using: &g) }
             let key = SymmetricKey(size: .bits256)
@@ -143,8 +142,15 @@ final class DataKeys: Sendable {
     func rotate() throws(SightlineError) -> (rewrapped: Int, kek: String, removed: [String]) {
         try locked { () throws(SightlineError) -> (rewrapped: Int, kek: String, removed: [String]) in
             let old = try kekIDs()
-            let newID = try createKEK(after: old.last)
-            guard let newKEK = try readKEK(newID) else { throw .corruptFile(path: "\(entry)/\(newID)", offset: 0, reason: "missing") }
+            // A new KEK file, or the external source's current key.
+            let newID: String, newKEK: SymmetricKey
+            if let current = try keks.current(fileSystem: fileSystem) {
+                (newID, newKEK) = current
+            } else {
+                newID = try createKEK(after: old.last)
+                guard let made = try readKEK(newID) else { throw .corruptFile(path: "\(entry)/\(newID)", offset: 0, reason: "missing") }
+                newKEK = made
+            }
             var rewrapped = 0
             for name in try keyFileNames() {
                 let path = "\(entry)/\(Self.keysFolder)/\(name)"
@@ -152,14 +158,14 @@ final class DataKeys: Sendable {
                 let (kekID, wrapped) = try Self.parseKeyFile(bytes, path: path)
                 guard kekID != newID else { continue }
                 guard let kek = try readKEK(kekID), let id = hexBytes(String(name.dropLast(4))) else {
-                    throw .corruptFile(path: path, offset: 0, reason: "wrapped by \(kekID), which the keyring no longer holds")
+                    throw .corruptFile(path: path, offset: 0, reason: unknownKEK(kekID))
                 }
                 let key = try unwrap(wrapped, id: id, kek: kek, path: path)
                 try fileSystem.replaceAtomically(path, with: try keyFile(key, id: id, kekID: newID, kek: newKEK))
                 rewrapped += 1
             }
-            // Every key is under the new KEK (each replacement durable): the old ones can go.
-            for id in old { try fileSystem.remove("\(entry)/\(id)") }
+            // Every key is under the new KEK (each replacement durable): the old files can go.
+            for id in old where id != newID { try fileSystem.remove("\(entry)/\(id)") }
             if !old.isEmpty { try fileSystem.syncDirectory(entry) }
             return (rewrapped, newID, old)
         }
@@ -195,7 +201,24 @@ final class DataKeys: Sendable {
         return id
     }
 
+    /// The KEK that wraps new keys: the source's current one, else the entry's newest file
+    /// (made when there is none). Under the lock.
+    private func currentKEK() throws(SightlineError) -> (String, SymmetricKey) {
+        if let current = try keks.current(fileSystem: fileSystem) { return current }
+        var newest = try kekIDs().last
+        if newest == nil { newest = try createKEK(after: nil) }
+        guard let kek = try readKEK(newest!) else { throw .corruptFile(path: "\(entry)/\(newest!)", offset: 0, reason: "missing") }
+        return (newest!, kek)
+    }
+
+    private func unknownKEK(_ id: String) -> String {
+        id.hasPrefix(Self.kekPrefix) ? "wrapped by \(id), which the keyring no longer holds"
+            : "wrapped by the key-encryption key \(id), which the keyring's key source (\(keks)) does not give"
+    }
+
+    /// The KEK `id`: an entry file (`kek-…`), or one the external source gives.
     private func readKEK(_ id: String) throws(SightlineError) -> SymmetricKey? {
+        guard id.hasPrefix(Self.kekPrefix) else { return try keks.key(id, fileSystem: fileSystem) }
         let path = "\(entry)/\(id)"
         guard let bytes = try fileSystem.contentsIfPresent(path, limit: 256, "key-encryption key") else { return nil }
         let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n")

@@ -15,13 +15,21 @@ import Darwin
 public struct Keyring: Sendable, Hashable, CustomStringConvertible {
     /// The keyring's directory.
     public let directory: String
+    /// Where the key-encryption keys that wrap its data keys come from (its own files by default).
+    public let keyEncryptionKeys: KeyEncryptionKeys
 
-    /// The keyring at `directory` (created 0700, with its parents, when a store is first made in it).
-    public init(directory: String) { self.directory = directory }
+    /// The keyring at `directory` (created 0700, with its parents, when a store is first made
+    /// in it), its data keys wrapped by `keyEncryptionKeys`.
+    public init(directory: String, keyEncryptionKeys: KeyEncryptionKeys = .keyring) {
+        self.directory = directory
+        self.keyEncryptionKeys = keyEncryptionKeys
+    }
 
     /// The per-user keyring: `$SIGHTLINE_KEYRING` when set, else
-    /// `$XDG_DATA_HOME/sightline/keyring`, else `$HOME/.local/share/sightline/keyring`.
-    public static var standard: Keyring { Keyring(directory: standardDirectory()) }
+    /// `$XDG_DATA_HOME/sightline/keyring`, else `$HOME/.local/share/sightline/keyring`; its
+    /// key-encryption keys from `KeyEncryptionKeys.standard` (`$SIGHTLINE_KEK_FILE`,
+    /// `$SIGHTLINE_KEK`, else its own files).
+    public static var standard: Keyring { Keyring(directory: standardDirectory(), keyEncryptionKeys: .standard) }
 
     static func standardDirectory() -> String {
         func env(_ name: String) -> String? {
@@ -129,6 +137,8 @@ public struct KeyringStatus: Sendable, Hashable {
     public var plateKeySecret: String
     /// Key-encryption key ids, oldest first; the last wraps new data keys.
     public var keyEncryptionKeys: [String]
+    /// Where they come from (`KeyEncryptionKeys.description`: `keyring`, `file PATH`, …).
+    public var keyEncryptionKeySource: String = "keyring"
     /// Data keys by the key-encryption key that wraps them.
     public var dataKeysByKEK: [String: Int]
     /// Every data key's id (hex), sorted.
@@ -139,7 +149,8 @@ public struct KeyringStatus: Sendable, Hashable {
         var lines = ["store id:            \(storeID ?? "none (a store made before keyrings)")",
                      "keyring:             \(keyring)",
                      "plate-key secret:    \(plateKeySecret)"]
-        lines.append("key-encryption keys: \(keyEncryptionKeys.isEmpty ? "none yet" : keyEncryptionKeys.joined(separator: ", "))")
+        lines.append("key-encryption keys: \(keyEncryptionKeys.isEmpty ? "none yet" : keyEncryptionKeys.joined(separator: ", "))"
+                     + (keyEncryptionKeySource == "keyring" ? "" : " (current from \(keyEncryptionKeySource))"))
         let byKEK = dataKeysByKEK.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ")
         lines.append("data keys:           \(dataKeyIDs.count)" + (byKEK.isEmpty ? "" : " (\(byKEK))"))
         for id in dataKeyIDs { lines.append("  \(id)") }
@@ -182,12 +193,14 @@ extension Keyring {
         let inRing = (try? fileSystem.permissions("\(keys.entry)/\(Keyring.secretFileName)")) != nil
         return KeyringStatus(storeID: keys.storeID.hex, keyring: self.directory,
                              plateKeySecret: inRing ? "keyring" : "outside (a secret file, variable or provider)",
-                             keyEncryptionKeys: status.keyEncryptionKeys, dataKeysByKEK: status.dataKeys, dataKeyIDs: status.dataKeyIDs)
+                             keyEncryptionKeys: status.keyEncryptionKeys, keyEncryptionKeySource: keyEncryptionKeys.description,
+                             dataKeysByKEK: status.dataKeys, dataKeyIDs: status.dataKeyIDs)
     }
 
-    /// Rotates the key-encryption key of the store at `directory`: a new one is written,
-    /// every data key re-wrapped under it (each key file replaced atomically; the store's
-    /// files are not touched), then the older ones removed. Safe while the store is open.
+    /// Rotates the key-encryption key of the store at `directory`: a new one is written (or,
+    /// with an external source, its current key taken), every data key re-wrapped under it
+    /// (each key file replaced atomically; the store's files are not touched), then the
+    /// keyring's older KEK files removed. Safe while the store is open.
     public func rotateKeys(ofStoreAt directory: String, fileSystem: any FileSystem = PosixFileSystem()) throws(SightlineError) -> KeyRotation {
         guard let keys = try dataKeys(ofStoreAt: directory, fileSystem: fileSystem) else {
             throw .invalidArgument("\(directory) is a store made before keyrings: it has no keys to rotate")
