@@ -619,3 +619,37 @@ extension StoreSnapshot {
         }
     }
 }
+
+/// The keyring keeps the audit log's head as it advances: a log replaced by an earlier copy
+/// of itself (its tail cut) fails `audit verify` without a manual anchor, while a restore from
+/// a backup — which records in the keyring where it went back to — is named, not a cut.
+@Suite struct AuditHeadInKeyringTests {
+    @Test func theKeyringCatchesACutTailAndNamesARestore() throws {
+        let root = temporaryDirectory("audit-head")
+        defer { removeTree(root) }
+        let options = EncryptionTests.options(root, .aes256GCM)
+        let store = try Store(directory: "\(root)/s", options: options)
+        let batches = try EncryptionTests.fill(store, seed: testSeed())
+        let reader = AccessContext(requester: "tester", purpose: "audit head test")
+        for i in 0..<3 { _ = try store.snapshot(access: reader).run(try Query(.history(batches[0][i].plate))) }
+        let early = try readFile("\(root)/s/AUDIT")
+        try StoreBackup.take(of: "\(root)/s", into: "\(root)/b")
+        for i in 3..<6 { _ = try store.snapshot(access: reader).run(try Query(.history(batches[0][i].plate))) }
+        #expect(try AuditLog.verify(directory: "\(root)/s", keyring: options.keyring).isSound)
+        // The log replaced by its earlier copy: the keyring knows it had gone further.
+        let full = try readFile("\(root)/s/AUDIT")
+        try writeFile("\(root)/s/AUDIT", early)
+        let cut = try AuditLog.verify(directory: "\(root)/s", keyring: options.keyring)
+        #expect(cut.problem?.contains("were cut off") == true, "\(cut)")
+        // A keyring without this store's entry cannot tell (a shorter log is a log).
+        #expect(try AuditLog.verify(directory: "\(root)/s", keyring: Keyring(directory: "\(root)/other")).isSound)
+        try writeFile("\(root)/s/AUDIT", full)
+        try store.close()
+        // The earlier generation restored: named, not reported as a cut.
+        try StoreBackup.restore(from: "\(root)/b", to: "\(root)/r", access: reader, keyring: options.keyring)
+        let restored = try AuditLog.verify(directory: "\(root)/r", keyring: options.keyring)
+        #expect(restored.isSound && restored.notes.contains { $0.contains("restored at") && $0.contains("from backup generation 1") }, "\(restored)")
+        let (status, out) = try CommandLineTests.run(["audit", "verify", "\(root)/r", "--keyring", "\(root)/ring"])
+        #expect(status == 0 && out.contains("note: restored at"), "\(out)")
+    }
+}

@@ -169,6 +169,51 @@ import Testing
     }
 }
 
+/// A purge of a hotlisted plate redacts its alerts: the alert log is rewritten under a new
+/// key (the others kept, with their sequences and offsets), so an earlier copy's alert log no
+/// longer opens, and a tail reading on from before the purge sees exactly the later alerts.
+@Suite struct AlertRedactionTests {
+    @Test func aPurgeRedactsThePlatesAlertsAndShredsTheOldAlertLog() throws {
+        let root = temporaryDirectory("alert-redaction")
+        defer { removeTree(root) }
+        let seed = testSeed()
+        let options = EncryptionTests.options(root, .aes256GCM)
+        let (store, _, listed) = try SealedFilesTests.everyKind(root, seed: seed)
+        defer { try? store.close() }
+        let before = try store.alerts()
+        let gone = listed[0]
+        #expect(before.contains { $0.sighting.plate == gone } && before.contains { $0.sighting.plate != gone })
+        var tail = AlertTail(directory: "\(root)/s", keyring: options.keyring)
+        #expect(try tail.poll().count == before.count)
+        try copyStore("\(root)/s", "\(root)/before-purge")
+        let summary = try store.purge(gone, access: SealedFilesTests.reader, force: true)
+        #expect(summary.rowsDeleted > 0)
+        let after = try store.alerts()
+        #expect(after == before.filter { $0.sighting.plate != gone }, "(SIGHTLINE_TEST_SEED=\(seed))")
+        // The earlier copy's alert log was under the key the purge destroyed.
+        do {
+            _ = try AlertLogFormat.read("\(root)/before-purge/ALERTS", from: 0, after: 0, fileSystem: PosixFileSystem(),
+                                        dataKey: try Store.dataKeyLookup(directory: "\(root)/before-purge", keyring: options.keyring))
+            Issue.record("the earlier copy's alert log still opens")
+        } catch {
+            #expect("\(error)".contains("not in the keyring"), "\(error)")
+        }
+        // New alerts after the purge: the tail, reading on from its old offset, sees exactly them.
+        let again = distinctBatches(1, rows: 40, seed: seed &+ 5)[0]
+        var hit = again[0]
+        hit.plate = listed[1]
+        try store.append(SightingBatch([hit]))
+        let newer = try store.alerts(after: before.last!.sequence)
+        #expect(newer.count == 1 && newer[0].sighting.plate == listed[1])
+        #expect(try tail.poll() == newer)
+        try store.close()
+        let reopened = try Store(directory: "\(root)/s", options: options)
+        defer { try? reopened.close() }
+        #expect(try reopened.alerts() == after + newer)
+        #expect(Store.verify(directory: "\(root)/s", keyring: options.keyring).isSound)
+    }
+}
+
 /// A store made before encryption existed (no `ENCRYPTION` file) opens and answers as before,
 /// in clear, until a compaction converts it: then every segment is rewritten sealed, and at
 /// the next open its rules, holds and alert log are sealed too — every answer unchanged.

@@ -12,6 +12,9 @@ final class AuditLogWriter: Sendable {
     let fileSystem: any FileSystem
     /// fsync each record (false only for a store that never syncs).
     let sync: Bool
+    /// The keyring whose entry for this store keeps the log's head (`AuditHeadFile`),
+    /// advanced after each append; nil: none.
+    let keyring: Keyring?
 
     private struct State {
         var file: OpenFile?
@@ -19,12 +22,17 @@ final class AuditLogWriter: Sendable {
         /// while the size is unchanged no other process appended, and the tail need not be read.
         var end: Int64 = -1
         var last: (sequence: UInt64, hash: [UInt8]) = (0, AuditLogFormat.genesis)
+        /// The keyring's head file, found at the first append (a new store names its id
+        /// only after its writer is made); `.some(nil)`: the store has no entry.
+        var headPath: String??
     }
     private let state = Locked(State())
 
-    init(directory: String, sync: Bool, fileSystem: any FileSystem) {
+    /// `keyring`: the keyring whose entry for the store keeps the log's head (nil: none).
+    init(directory: String, sync: Bool, keyring: Keyring? = nil, fileSystem: any FileSystem) {
         path = "\(directory)/\(AuditLogFormat.fileName)"
         self.sync = sync
+        self.keyring = keyring
         self.fileSystem = fileSystem
     }
 
@@ -61,6 +69,14 @@ final class AuditLogWriter: Sendable {
                 if sync { try fileSystem.sync(file) }
                 s.end += Int64(bytes.count)
                 s.last = (logged.sequence, hash)
+                // Still under the log's lock, so the keyring's head never goes back. Best
+                // effort: a reader that may not write the keyring still reads.
+                if s.headPath == nil {
+                    s.headPath = .some(keyring.flatMap { AuditHeadFile.path(directory: directoryOf(path), keyring: $0, fileSystem: fileSystem) })
+                }
+                if let headPath = s.headPath! {
+                    try? AuditHeadFile.advance(headPath, records: logged.sequence, head: hexString(hash), fileSystem: fileSystem)
+                }
                 return logged
             } catch {
                 // Whatever reached the file, the next append reads the tail afresh.

@@ -25,8 +25,29 @@ public enum AuditLog {
     /// every record's link against the record before it, sequences 1, 2, 3, … without a gap;
     /// with `anchor`, that the log still holds the anchored records unchanged. Names the
     /// first record that was altered, removed, reordered or inserted, or the cut-off tail.
-    public static func verify(directory: String, anchor: AuditAnchor? = nil,
+    /// Without an anchor, the head the store's entry in `keyring` last recorded is the
+    /// anchor (a tail cut off, or the log replaced by an older copy, is found without one),
+    /// and each restore from a backup it recorded is named in the notes.
+    public static func verify(directory: String, anchor: AuditAnchor? = nil, keyring: Keyring = .standard,
                               fileSystem: any FileSystem = PosixFileSystem()) throws(SightlineError) -> AuditVerification {
+        var anchor = anchor
+        var keyringNotes: [String] = []
+        if anchor == nil, let headPath = AuditHeadFile.path(directory: directory, keyring: keyring, fileSystem: fileSystem) {
+            switch AuditHeadFile.read(headPath, fileSystem: fileSystem) {
+            case .success(let recorded): anchor = recorded
+            case .failure(let error): keyringNotes.append("the keyring's record of the head is unreadable (\(error)); checked without it")
+            }
+            for r in AuditHeadFile.restores(entry: directoryOf(headPath), fileSystem: fileSystem) {
+                keyringNotes.append("restored at \(Timestamp.rfc3339(r.time)) from backup generation \(r.generation): the log went back from \(r.from.records) records to \(r.to.records - 1), then the restore was recorded")
+            }
+        }
+        var result = try verifyChain(directory: directory, anchor: anchor, fileSystem: fileSystem)
+        result.notes += keyringNotes
+        return result
+    }
+
+    private static func verifyChain(directory: String, anchor: AuditAnchor?,
+                                    fileSystem: any FileSystem) throws(SightlineError) -> AuditVerification {
         let entries: [AuditLogFormat.Entry], torn: Int
         do throws(SightlineError) {
             (entries, torn) = try Self.entries(directory: directory, fileSystem: fileSystem)

@@ -53,19 +53,31 @@ enum AlertLogFormat {
 
     /// Appends the record of `a` to `w`, its payload sealed by `sealer` when given.
     static func encode(_ a: Alert, into w: inout ByteWriter, sealer: RecordSealer?) throws(SightlineError) {
+        if let sealer {
+            var plain = ByteWriter(capacity: 96)
+            encodePayload(a, into: &plain)
+            return try frame(sequence: a.sequence, sealing: plain.bytes, with: sealer, into: &w)
+        }
         let start = w.bytes.count
         w.append(littleEndian: UInt32(0))  // length, patched below
         w.append(littleEndian: UInt32(0))  // crc, patched below
         w.append(littleEndian: a.sequence)
-        if let sealer {
-            var plain = ByteWriter(capacity: 96)
-            encodePayload(a, into: &plain)
-            try plain.bytes.withUnsafeBytesTyped { (raw: UnsafeRawBufferPointer) throws(SightlineError) in
-                try sealer.seal(raw, sequence: a.sequence, into: &w)
-            }
-        } else {
-            encodePayload(a, into: &w)
-        }
+        encodePayload(a, into: &w)
+        patchFrame(&w, at: start)
+    }
+
+    /// Appends the record `sequence` holding `payload` sealed by `sealer`.
+    static func frame(sequence: UInt64, sealing payload: [UInt8], with sealer: RecordSealer, into w: inout ByteWriter) throws(SightlineError) {
+        let start = w.bytes.count
+        w.append(littleEndian: UInt32(0))
+        w.append(littleEndian: UInt32(0))
+        w.append(littleEndian: sequence)
+        try payload.withUnsafeBytesTyped { (raw: UnsafeRawBufferPointer) throws(SightlineError) in try sealer.seal(raw, sequence: sequence, into: &w) }
+        patchFrame(&w, at: start)
+    }
+
+    /// Fills in the length and CRC of the record that starts at `start` and ends `w`.
+    private static func patchFrame(_ w: inout ByteWriter, at start: Int) {
         let length = w.bytes.count - start - recordHeaderSize
         w.patch(littleEndian: UInt32(length), at: start)
         let crc = w.bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[(start + 8)...])) }
@@ -91,9 +103,27 @@ enum AlertLogFormat {
         w.append(a.sighting.confidence)
     }
 
-    static func decodePayload(_ r: inout ByteReader, sequence: UInt64) throws(SightlineError) -> Alert {
+    /// Flag bit 1: the alert was redacted by a deletion (a sealed log only): the rest of the
+    /// payload is zeros, as long as the alert's was, so every later record keeps its offset.
+    static let redactedFlag: UInt8 = 2
+
+    /// The payload of a redacted alert: `logSequence`, the flag, zeros to `length` bytes.
+    static func redactedPayload(length: Int, logSequence: UInt64) -> [UInt8] {
+        var w = ByteWriter(capacity: length)
+        w.append(littleEndian: logSequence)
+        w.append(redactedFlag)
+        w.append(contentsOf: [UInt8](repeating: 0, count: max(0, length - 9)))
+        return w.bytes
+    }
+
+    /// The alert of a payload, or nil for a redacted one.
+    static func decodePayload(_ r: inout ByteReader, sequence: UInt64) throws(SightlineError) -> Alert? {
         let logSequence = try r.read(UInt64.self, "log sequence")
         let flags = try r.readByte("flags")
+        if flags == redactedFlag {
+            _ = try r.readBytes(r.remaining, "redacted alert")
+            return nil
+        }
         let matchIndex = Int(try r.readByte("match"))
         guard flags <= 1, matchIndex < AlertMatch.allCases.count else { throw r.corrupt("alert flags \(flags), match \(matchIndex)") }
         func text(_ what: String) throws(SightlineError) -> String {
@@ -177,10 +207,10 @@ enum AlertLogFormat {
                 }
                 let stored = try r.readBytes(length, "alert")
                 let payloadOffset = start + Int64(position + recordHeaderSize)
-                let alert: Alert
+                let alert: Alert?
                 if let sealer {
                     let opened = try sealer.open(stored, sequence: sequence, path: path, offset: payloadOffset)
-                    alert = try opened.withUnsafeBytesTyped { (plain: UnsafeRawBufferPointer) throws(SightlineError) -> Alert in
+                    alert = try opened.withUnsafeBytesTyped { (plain: UnsafeRawBufferPointer) throws(SightlineError) -> Alert? in
                         var payload = ByteReader(plain, fileOffset: payloadOffset, path: path)
                         return try decodePayload(&payload, sequence: sequence)
                     }
@@ -188,7 +218,7 @@ enum AlertLogFormat {
                     var payload = ByteReader(stored, fileOffset: payloadOffset, path: path)
                     alert = try decodePayload(&payload, sequence: sequence)
                 }
-                if sequence > after { alerts.append(alert) }
+                if sequence > after, let alert { alerts.append(alert) }
                 last = sequence
                 position = end
             }
@@ -203,14 +233,14 @@ final class AlertLogWriter: Sendable {
     private struct State {
         var file: OpenFile?
         var nextSequence: UInt64
+        /// Seals each record's payload (a sealed, version-2 log); nil: in clear.
+        var sealer: RecordSealer?
     }
     private let state: Locked<State>
     let path: String
     private let fileSystem: any FileSystem
     /// fsync after each append (false only for a store that never syncs).
     private let sync: Bool
-    /// Seals each record's payload (a sealed, version-2 log); nil: in clear.
-    private let sealer: RecordSealer?
 
     /// Opens (creating when missing) the log in `directory`; a torn last record is cut off.
     /// A new log is sealed under a data key of its own when `keys` is given (the store
@@ -269,11 +299,70 @@ final class AlertLogWriter: Sendable {
 
     private init(path: String, file: OpenFile, nextSequence: UInt64, sync: Bool, sealer: RecordSealer?, fileSystem: any FileSystem) {
         self.path = path
-        self.sealer = sealer
         self.fileSystem = fileSystem
         self.sync = sync
-        state = Locked(State(file: file, nextSequence: nextSequence))
+        state = Locked(State(file: file, nextSequence: nextSequence, sealer: sealer))
     }
+
+    /// Redacts the alerts `redacting` picks (their rows were deleted): a sealed log is
+    /// rewritten under a new data key of `keys`, each such alert replaced by a redacted record
+    /// of the same length (so readers' offsets stay valid), every other record and sequence
+    /// kept — written to a temporary file, fsynced, renamed, the directory fsynced — and
+    /// appends go on in the new file. The old key is then unused: the deletion's shredding
+    /// destroys it, so no earlier copy of the log opens. Returns how many were redacted
+    /// (0: nothing rewritten). A log in clear is left as it is.
+    func redact(keys: DataKeys, _ redacting: (Alert) -> Bool) throws(SightlineError) -> Int {
+        try state.withLock { (s: inout State) throws(SightlineError) -> Int in
+            guard s.file != nil else { throw .storeClosed(path: directoryOf(path)) }
+            guard let old = s.sealer else { return 0 }
+            let bytes = try fileSystem.contentsIfPresent(path, limit: .max, "alert log") ?? []
+            guard bytes.count > AlertLogFormat.sealedHeaderSize else { return 0 }
+            // Open every record first: nothing to redact, nothing rewritten (and no new key).
+            var records: [(sequence: UInt64, plain: [UInt8], redact: Bool)] = []
+            var any = false
+            try bytes.withUnsafeBytesTyped { (raw: UnsafeRawBufferPointer) throws(SightlineError) in
+                var at = AlertLogFormat.sealedHeaderSize
+                while raw.count - at >= AlertLogFormat.recordHeaderSize {
+                    let length = Int(raw.loadUnaligned(fromByteOffset: at, as: UInt32.self).littleEndian)
+                    guard length <= AlertLogFormat.maximumPayload, at + AlertLogFormat.recordHeaderSize + length <= raw.count else { break }
+                    let sequence = raw.loadUnaligned(fromByteOffset: at + 8, as: UInt64.self).littleEndian
+                    let sealed = UnsafeRawBufferPointer(rebasing: raw[(at + 16)..<(at + 16 + length)])
+                    let plain = try old.open(sealed, sequence: sequence, path: path, offset: Int64(at + 16))
+                    let alert = try plain.withUnsafeBytesTyped { (p: UnsafeRawBufferPointer) throws(SightlineError) -> Alert? in
+                        var r = ByteReader(p, fileOffset: Int64(at + 16), path: path)
+                        return try AlertLogFormat.decodePayload(&r, sequence: sequence)
+                    }
+                    let redact = alert.map(redacting) ?? false
+                    any = any || redact
+                    records.append((sequence, plain, redact))
+                    at += AlertLogFormat.recordHeaderSize + length
+                }
+            }
+            guard any else { return 0 }
+            let (id, key) = try keys.create()
+            defer { keys.settle(id) }
+            let sealer = RecordSealer(keyID: id, dataKey: key)
+            var w = ByteWriter(capacity: bytes.count)
+            w.append(contentsOf: AlertLogFormat.header(sealer: sealer))
+            var redacted = 0
+            for (sequence, plain, redact) in records {
+                var payload = plain
+                if redact {
+                    payload = AlertLogFormat.redactedPayload(length: plain.count, logSequence: plain.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self).littleEndian })
+                    redacted += 1
+                }
+                try AlertLogFormat.frame(sequence: sequence, sealing: payload, with: sealer, into: &w)
+            }
+            try fileSystem.replaceAtomically(path, with: w.bytes)
+            // Appends go on in the new file.
+            if let file = s.file { try? fileSystem.close(file) }
+            s.file = nil
+            s.file = try fileSystem.open(path, mode: .append)
+            s.sealer = sealer
+            return redacted
+        }
+    }
+
 
     /// The sequence the next alert gets.
     var nextSequence: UInt64 { state.withLock { $0.nextSequence } }
@@ -288,7 +377,7 @@ final class AlertLogWriter: Sendable {
             var w = ByteWriter(capacity: alerts.count * 80)
             for i in stored.indices {
                 stored[i].sequence = s.nextSequence + UInt64(i)
-                try AlertLogFormat.encode(stored[i], into: &w, sealer: sealer)
+                try AlertLogFormat.encode(stored[i], into: &w, sealer: s.sealer)
             }
             do throws(SightlineError) {
                 try w.bytes.withUnsafeBytesTyped { (raw: UnsafeRawBufferPointer) throws(SightlineError) in try fileSystem.writeAll(file, raw) }

@@ -160,6 +160,14 @@ final class AlertPipeline: Sendable {
         return written
     }
 
+    /// Redacts from the alert log the alerts whose rows a deletion removes (`AlertLogWriter.redact`):
+    /// the log is rewritten under a new data key, so the deletion's shredding leaves no
+    /// earlier copy of it that opens. Returns how many were redacted.
+    func redact(keys: DataKeys, _ redacting: (Alert) -> Bool) throws(SightlineError) -> Int {
+        guard let log = state.withLock({ $0.log }) else { throw .storeClosed(path: directory) }
+        return try log.redact(keys: keys, redacting)
+    }
+
     /// Calls the handler with `alerts` (on this thread), if there are any and a handler is set.
     func deliver(_ alerts: [Alert]) {
         guard !alerts.isEmpty, let handler = state.withLock({ $0.handler }) else { return }

@@ -174,13 +174,16 @@ public enum StoreBackup {
     /// directory that must not exist or be empty: every file is copied and fsynced (created
     /// owner-only), the manifest last, so a crash leaves no half-restored store that opens.
     /// The restore is then recorded in the restored store's audit log on behalf of `access`
-    /// (at `clock`'s time). Returns the generation restored. Opening the store needs its
+    /// (at `clock`'s time) and in the store's entry in `keyring`, whose head of the audit log
+    /// goes back with it (so `AuditLog.verify` names the restore instead of a cut). Returns
+    /// the generation restored. Opening the store needs its
     /// keyring as it is now (a backup holds no key): a
     /// segment or log whose data key a later deletion destroyed no longer opens (`Store.verify`
     /// names each).
     @discardableResult
     public static func restore(from backup: String, generation number: Int? = nil, to store: String,
-                               access: AccessContext = .unattributed, clock: @Sendable () -> Int64 = StoreOptions.systemTime,
+                               access: AccessContext = .unattributed, keyring: Keyring = .standard,
+                               clock: @Sendable () -> Int64 = StoreOptions.systemTime,
                                fileSystem: any FileSystem = PosixFileSystem()) throws(SightlineError) -> Generation {
         try checkMarker(backup, fileSystem: fileSystem)
         let numbers = try generationNumbers(in: backup, fileSystem: fileSystem)
@@ -203,12 +206,23 @@ public enum StoreBackup {
         try copyFile("\(source)/\(Manifest.fileName)", to: "\(store)/\(Manifest.fileName)", fileSystem: fileSystem)
         try fileSystem.syncDirectory(store)
         // Recorded where auditors look: the restored store's own audit log (appended without
-        // opening a segment, so it is recorded even when some no longer open).
-        _ = try AuditLogWriter(directory: store, sync: true, fileSystem: fileSystem).append(
+        // opening a segment, so it is recorded even when some no longer open), and the keyring,
+        // whose head of the audit log goes back with it: `audit verify` names the restore.
+        let headPath = AuditHeadFile.path(directory: store, keyring: keyring, fileSystem: fileSystem)
+        let lastSeen = headPath.flatMap { try? AuditHeadFile.read($0, fileSystem: fileSystem).get() }
+        let restoredHead = try AuditLog.anchor(directory: store, fileSystem: fileSystem)
+        let now = clock()
+        _ = try AuditLogWriter(directory: store, sync: true, keyring: keyring, fileSystem: fileSystem).append(
             AuditRecord(access: access, operation: "restore", query: "restore generation=\(chosen) taken=\(generation.takenAt)",
                         rows: Int64(generation.rows), plates: 0, outcome: .answered,
-                        detail: "restored from \(backup): generation \(chosen) of \(numbers.count), taken at \(generation.takenAt)"),
-            time: clock())
+                        detail: "restored from \(backup): generation \(chosen) of \(numbers.count), taken at \(generation.takenAt)"
+                            + (lastSeen.map { "; the audit log had reached record \($0.records)" } ?? "")),
+            time: now)
+        if let headPath {
+            let after = try AuditLog.anchor(directory: store, fileSystem: fileSystem)
+            try AuditHeadFile.recordRestore(.init(time: now, generation: chosen, from: lastSeen ?? restoredHead, to: after),
+                                            entry: directoryOf(headPath), fileSystem: fileSystem)
+        }
         return generation
     }
 

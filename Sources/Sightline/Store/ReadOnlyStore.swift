@@ -83,7 +83,7 @@ public final class ReadOnlyStore: Sendable {
         self.fileSystem = fileSystem
         CameraIndexCache.shared.raiseBudget(to: options.cameraIndexCacheBytes)
         metrics = SightlineMetrics(store: directory, factory: options.metricsFactory)
-        auditLog = AuditLogWriter(directory: directory, sync: options.durability != .none, fileSystem: fileSystem)
+        auditLog = AuditLogWriter(directory: directory, sync: options.durability != .none, keyring: options.keyring, fileSystem: fileSystem)
         let names: [String]
         do throws(SightlineError) { names = try fileSystem.contentsOfDirectory(directory) } catch {
             if case .io(_, _, let errno) = error, errno == ENOENT || errno == ENOTDIR { throw .invalidArgument("\(directory) holds no store") }

@@ -92,7 +92,20 @@ extension Store {
         manifest.generation += 1
         manifest.segments = manifest.segments.filter { !inputNames.contains($0.name) } + written.map(\.0)
         let shredding = deleting && dataKeys != nil && summary.rowsRead > summary.rowsWritten
-        if shredding {
+        if shredding, let dataKeys {
+            // The alerts of the deleted rows go too: the alert log is rewritten (before the
+            // manifest: a crash after this leaves rows whose alerts are already redacted,
+            // never alerts of deleted rows) under a new key, and the old key goes with the
+            // segments'.
+            do throws(SightlineError) {
+                let redacted = try alerts.redact(keys: dataKeys) { a in
+                    !keep(a.sighting.plate, a.sighting.time, a.sighting.camera, a.sighting.latitudeE7, a.sighting.longitudeE7)
+                }
+                if redacted > 0 { options.logger.info("redacted the alerts of deleted rows", metadata: ["store": "\(directory)", "alerts": "\(redacted)"]) }
+            } catch {
+                for (segment, _, _) in written { try? fileSystem.remove("\(directory)/\(segment.name)") }
+                throw error
+            }
             // Durable before the manifest: a crash after it finishes the destruction at open.
             do throws(SightlineError) { try fileSystem.replaceAtomically("\(directory)/\(Self.shredPendingFileName)", with: Array("shred\n".utf8)) } catch {
                 for (segment, _, _) in written { try? fileSystem.remove("\(directory)/\(segment.name)") }

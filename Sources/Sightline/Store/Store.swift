@@ -116,7 +116,7 @@ public final class Store: Sendable {
         self.options = options
         self.fileSystem = fileSystem
         metrics = SightlineMetrics(store: directory, factory: options.metricsFactory)
-        auditLog = AuditLogWriter(directory: directory, sync: options.durability != .none, fileSystem: fileSystem)
+        auditLog = AuditLogWriter(directory: directory, sync: options.durability != .none, keyring: options.keyring, fileSystem: fileSystem)
         guard options.bufferRows >= 1 else { throw .invalidArgument("bufferRows must be at least 1") }
         guard options.queryParallelism >= 1 else { throw .invalidArgument("queryParallelism must be at least 1") }
         CameraIndexCache.shared.raiseBudget(to: options.cameraIndexCacheBytes)
