@@ -144,3 +144,52 @@ import Testing
         #expect(s6 != 0)
     }
 }
+
+/// A retention run — the store's own, or a compaction that deletes expired rows — destroys
+/// the keys of what it deleted too: a copy and a backup taken before it yield no expired row
+/// afterwards (what held them no longer opens).
+@Suite struct RetentionShreddingTests {
+    @Test(arguments: ["enforce", "compact"])
+    func earlierCopiesYieldNoRowARetentionRunDeleted(how: String) throws {
+        let root = temporaryDirectory("retention-shred")
+        defer { removeTree(root) }
+        let now = Locked<Int64>(0)
+        let day: Int64 = 86_400_000
+        let options: StoreOptions = {
+            var o = EncryptionTests.options(root, .aes256GCM)
+            o.retention = how == "enforce" ? .milliseconds(2 * day) : nil
+            o.maintenanceInterval = .seconds(3600)
+            o.wallClock = { now.withLock { $0 } }
+            return o
+        }()
+        let store = try MaintenanceTests.fragmentedStore("\(root)/s", days: 4) { o in o = options }
+        store.pauseMaintenance()
+        let rows = try store.snapshot().allSightings()
+        let end = rows.map(\.time).max()!
+        try copyStore("\(root)/s", "\(root)/copy")
+        try StoreBackup.take(of: "\(root)/s", into: "\(root)/b")
+        now.withLock { $0 = end }
+        let expired = Set(EncryptionTests.keys(rows.filter { $0.time < end - 2 * day }))
+        #expect(!expired.isEmpty)
+        if how == "compact" {
+            let summary = try store.compact(CompactionOptions(targetRows: 100_000, deleteOlderThan: end - 2 * day))
+            #expect(summary.rowsDeleted == expired.count)
+        } else {
+            let summary = try store.enforceRetention()
+            #expect(summary.rowsDeleted == expired.count)
+        }
+        try store.close()
+        try StoreBackup.restore(from: "\(root)/b", to: "\(root)/restored", keyring: options.keyring)
+        var reader = options
+        reader.retention = nil  // read everything a copy still holds, expired or not
+        for copy in ["copy", "restored"] {
+            do {
+                let read = Set(EncryptionTests.keys(try ReadOnlyStore(directory: "\(root)/\(copy)", options: reader)
+                    .snapshot(access: EncryptionTests.reader).allSightings()))
+                #expect(read.isDisjoint(with: expired), "\(copy) yields rows the retention run deleted")
+            } catch {
+                #expect("\(error)".contains("not in the keyring"), "\(copy): \(error)")
+            }
+        }
+    }
+}

@@ -42,8 +42,11 @@ extension Store {
                     candidates.append(segment)
                 }
             }
+            // A compaction that deletes expired rows is a retention deletion: it shreds (a
+            // compaction that deletes nothing destroys no key).
             var summary = try rewrite(groups, removing: candidates, targetRows: compaction.targetRows,
-                                      maximumRowsPerSecond: compaction.maximumRowsPerSecond) { plate, time, camera, lat, lon in
+                                      maximumRowsPerSecond: compaction.maximumRowsPerSecond,
+                                      deleting: rule != nil || policy != nil) { plate, time, camera, lat, lon in
                 // Expired rows go, held ones stay (holds are read now: placing one waits for this rewrite).
                 (rule?.keeps(plate: plate, time: time, camera: camera, latitudeE7: lat, longitudeE7: lon) ?? true)
                     && (policy?.keeps(plate: plate, time: time, camera: camera, latitudeE7: lat, longitudeE7: lon) ?? true)
