@@ -87,11 +87,11 @@ enum SeedCorpus {
         try log.sync()
         put("wal", "sealed", try fs.contentsIfPresent(sealedLog, limit: .max, "sealed log")!)
         try fs.remove(sealedLog)
-        let sealer = RecordSealer(keyID: sealing.id, dataKey: sealing.key)
+        let recordSealer = RecordSealer(keyID: sealing.id, dataKey: sealing.key)
         var alerts = ByteWriter()
-        alerts.append(contentsOf: AlertLogFormat.header(sealer: sealer))
+        alerts.append(contentsOf: AlertLogFormat.header(sealer: recordSealer))
         for a in try AlertLogFormat.read("\(store)/\(AlertLogFormat.fileName)", from: 0, after: 0, fileSystem: fs, dataKey: { _ in nil }).alerts {
-            try AlertLogFormat.encode(a, into: &alerts, sealer: sealer)
+            try AlertLogFormat.encode(a, into: &alerts, sealer: recordSealer)
         }
         put("alert-log", "sealed", alerts.bytes)
         put("rules", "sealed", try SealedFile.seal(try file(RulesFile.fileName), keyID: sealing.id, dataKey: sealing.key))

@@ -49,7 +49,7 @@ enum StoreFileTargets {
     static let sealedKeyID = [UInt8](repeating: 0xA5, count: 16)
     /// Finds `sealedKey` by its id, for every target that reads sealed files (segments,
     /// logs, the alert log, rules, holds): their seeds are sealed under it.
-    static let sealedKeys: ([UInt8]) throws(SightlineError) -> SymmetricKey? = { (id: [UInt8]) throws(SightlineError) in id == sealedKeyID ? sealedKey : nil }
+    static func sealedKeys(_ id: [UInt8]) throws(SightlineError) -> SymmetricKey? { id == sealedKeyID ? sealedKey : nil }
 
     /// A sealed file (encryption at rest): a damaged header, size or chunk is an error, and
     /// whatever opens and authenticates is a segment that decodes and verifies — or an error.
