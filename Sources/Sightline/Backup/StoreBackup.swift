@@ -329,11 +329,9 @@ public enum StoreBackup {
         return try fileSystem.size(file)
     }
 
+    /// The whole file; a missing one is ENOENT (the owner removed it: the backup starts over).
     private static func read(_ path: String, fileSystem: any FileSystem) throws(SightlineError) -> [UInt8] {
-        let file = try fileSystem.open(path, mode: .read)
-        defer { try? fileSystem.close(file) }
-        var bytes = [UInt8](repeating: 0, count: Int(try fileSystem.size(file)))
-        try bytes.withUnsafeMutableBytesTyped { (raw: UnsafeMutableRawBufferPointer) throws(SightlineError) in try fileSystem.readExactly(file, into: raw, at: 0) }
+        guard let bytes = try fileSystem.contentsIfPresent(path) else { throw .io(operation: "open", path: path, errno: ENOENT) }
         return bytes
     }
 

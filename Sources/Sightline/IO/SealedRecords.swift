@@ -67,8 +67,6 @@ extension SealedFile {
 /// sequence fails to open.
 struct RecordSealer: Sendable {
     static let overhead = 12 + SealedFile.tagSize
-    /// The header fields a sealed log adds: `keyID (16) | salt (16)`.
-    static let headerFieldsSize = 32
 
     let keyID: [UInt8]
     let salt: [UInt8]

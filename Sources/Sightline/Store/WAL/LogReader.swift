@@ -107,18 +107,17 @@ package struct LogReader {
                 let payloadOffset = start + Int64(recordStart + 16)
                 let batch: SightingBatch
                 do throws(SightlineError) {
-                    if let sealer {
-                        let opened = try sealer.open(stored, sequence: sequence, path: path, offset: payloadOffset)
-                        batch = try opened.withUnsafeBytesTyped { (plain: UnsafeRawBufferPointer) throws(SightlineError) -> SightingBatch in
-                            var payload = ByteReader(plain, fileOffset: payloadOffset, path: path)
-                            let batch = try BatchCodec.decode(&payload)
-                            guard payload.isAtEnd else { throw payload.corrupt("\(payload.remaining) bytes after the batch") }
-                            return batch
-                        }
-                    } else {
-                        var payload = ByteReader(stored, fileOffset: payloadOffset, path: path)
-                        batch = try BatchCodec.decode(&payload)
+                    // A whole batch and nothing after it, from the payload as stored or as opened.
+                    func decode(_ raw: UnsafeRawBufferPointer) throws(SightlineError) -> SightingBatch {
+                        var payload = ByteReader(raw, fileOffset: payloadOffset, path: path)
+                        let batch = try BatchCodec.decode(&payload)
                         guard payload.isAtEnd else { throw payload.corrupt("\(payload.remaining) bytes after the batch") }
+                        return batch
+                    }
+                    if let sealer {
+                        batch = try sealer.open(stored, sequence: sequence, path: path, offset: payloadOffset).withUnsafeBytesTyped(decode)
+                    } else {
+                        batch = try decode(stored)
                     }
                 } catch {
                     // The checksum held: the record is whole, so this is damage, not a torn tail.
