@@ -212,6 +212,45 @@ import Testing
         try store.close()
     }
 
+    /// An alert is a sighting: a tail read on someone's behalf from the writing store sees
+    /// only the alerts of cameras its agency may read (under the policy at each poll),
+    /// audits what it returns, and is refused (and audited) without a required purpose.
+    @Test func alertTailOnBehalfOfAnAgencyFollowsTheSharingPolicy() throws {
+        let dir = temporaryDirectory("alerts-shared")
+        defer { removeTree(dir) }
+        var options = storeOptions()
+        options.newStoreAccess = .purpose
+        let store = try Store(directory: dir, options: options)
+        try store.addGeofence(try Geofence(name: "all", area: .box(south: -90, west: -180, north: 90, east: 180)))
+        try store.setCameraRegistry(CameraRegistry(cameras: [RegisteredCamera(camera: 1, agency: "SFPD", jurisdiction: "CA"),
+                                                             RegisteredCamera(camera: 2, agency: "OPD", jurisdiction: "CA")]))
+        try store.setSharingPolicy(SharingPolicy(defaultAllows: false))
+        var b = SightingBatch()
+        for i in 0..<6 { b.append(try Sighting(plate: Plate("AB\(i)"), time: Int64(i), latitudeE7: 0, longitudeE7: 0, camera: UInt32(1 + i % 2), confidence: 50)) }
+        _ = try store.append(b)
+        let oakland = AccessContext(requester: "olivia", agency: "OPD", purpose: "watch")
+        #expect(throws: SightlineError.accessRefused("the store requires a purpose for every read")) {
+            _ = try AlertTail(store: store, access: AccessContext(requester: "olivia", agency: "OPD"))
+        }
+        var tail = try AlertTail(store: store, after: 0, access: oakland)
+        #expect(try tail.poll().map(\.sequence) == [2, 4, 6])
+        #expect(try tail.poll().isEmpty)
+        // The policy changes while the tail runs: the next poll follows it.
+        try store.setSharingPolicy(SharingPolicy(defaultAllows: true))
+        var c = SightingBatch()
+        c.append(try Sighting(plate: Plate("CD1"), time: 10, latitudeE7: 0, longitudeE7: 0, camera: 1, confidence: 50))
+        _ = try store.append(c)
+        #expect(try tail.poll().map(\.sequence) == [7])
+        let records = try AuditLog.records(directory: dir).filter { $0.operation == "alerts" }
+        #expect(records.map(\.outcome) == [.refused, .answered, .answered] && records.map(\.rows) == [0, 3, 1]
+                && records.allSatisfy { $0.access.agency == "OPD" })
+        // A refusal decided by the embedder is recorded the same way.
+        try store.snapshot(access: oakland).recordRefusal("http", query: "GET /v1/stats", reason: "role admin required")
+        let last = try AuditLog.records(directory: dir).last!
+        #expect(last.outcome == .refused && last.operation == "http" && last.detail == "role admin required" && last.access.requester == "olivia")
+        try store.close()
+    }
+
     @Test func matcherFindsEveryPatternThroughItsGrams() throws {
         var g = SplitMix64(seed: testSeed())
         let plates = Self.plates(&g, 400)

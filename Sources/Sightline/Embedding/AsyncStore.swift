@@ -32,6 +32,15 @@ public final class AsyncStore: Sendable {
     /// The store's directory.
     public var directory: String { store.directory }
 
+    /// Runs `body` — any blocking call of the store: an investigation on a snapshot, a rule
+    /// change, a policy change — on the library's threads, and suspends the caller until it
+    /// is done: the one way for a server to reach the rest of `Store`'s API without blocking
+    /// an event loop.
+    public func perform<T: Sendable>(_ body: @escaping @Sendable (Store) throws(SightlineError) -> T) async throws(SightlineError) -> T {
+        let store = self.store
+        return try await BlockingWork.run { () throws(SightlineError) -> T in try body(store) }
+    }
+
     /// Appends `batch` (see `Store.append`); returns once it is durable per the durability mode.
     @discardableResult
     public func append(_ batch: SightingBatch) async throws(SightlineError) -> AppendResult {

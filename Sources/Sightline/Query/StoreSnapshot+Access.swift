@@ -10,6 +10,16 @@ extension StoreSnapshot {
         return copy
     }
 
+    /// Records that the embedding service refused `operation` to this snapshot's reader
+    /// before reaching the store (a credential without the role the operation needs, say):
+    /// one `refused` audit record with `reason`, durable when this returns, so refusals
+    /// decided outside the engine are as accountable as its own. `query` describes what was
+    /// asked (it must not hold a plate in clear: services pass the route, not its values).
+    public func recordRefusal(_ operation: String, query: String, reason: String) throws(SightlineError) {
+        guard let trail = auditTrail else { return }
+        try trail.record(access, operation, query, rows: 0, plates: 0, outcome: .refused, detail: reason)
+    }
+
     /// Runs `body` on an unaudited copy (its own inner reads are not separate records), and
     /// records the operation: refused when the requirement or the guardrails refuse it,
     /// failed when it throws, answered with `counted`'s rows and plates otherwise.

@@ -198,6 +198,9 @@ public struct AlertTail: Sendable {
     public private(set) var last: UInt64
     /// Where and on whose behalf polls are audited (nil: an unaudited tail).
     private var audit: (trail: AuditTrail, access: AccessContext)?
+    /// The cameras whose alerts the reader may see, asked at each poll (the policy may change
+    /// while a tail runs); nil: every alert.
+    private var visibility: (@Sendable () -> CameraVisibility?)?
 
     /// A tail of the log of the store at `directory`, starting after sequence `after`; a
     /// sealed log is opened with the store's data keys in `keyring`. Unaudited: for the
@@ -221,6 +224,26 @@ public struct AlertTail: Sendable {
             throw .accessRefused(reason)
         }
         audit = (trail, access)
+        let visible = try store.sharingPolicy.visibility(for: access.agency, registry: try store.cameraRegistry)
+        visibility = { visible }
+    }
+
+    /// A tail of the alert log of `store` (the process that writes it) read on behalf of
+    /// `access`: as `init(store:after:access:)` for a read-only opener — the access requirement
+    /// checked now (a refusal audited and thrown), each poll that returns alerts audited — and
+    /// only the alerts the sharing policy lets `access.agency` see (an alert is a sighting: its
+    /// camera's owner decides, as for any row), under the policy in force at each poll.
+    public init(store: Store, after: UInt64 = 0, access: AccessContext) throws(SightlineError) {
+        self.init(directory: store.directory, after: after, keyring: store.options.keyring, fileSystem: store.fileSystem)
+        let (requirement, _) = store.policy.access(for: access.agency)
+        let trail = AuditTrail(log: store.auditLog, requirement: requirement, hasher: store.hasher, now: store.options.wallClock)
+        if let reason = requirement.refusal(of: access) {
+            try trail.record(access, "alerts", "alerts after=\(after)", rows: 0, plates: 0, outcome: .refused, detail: reason)
+            throw .accessRefused(reason)
+        }
+        audit = (trail, access)
+        let policy = store.policy, agency = access.agency
+        visibility = { policy.access(for: agency).1 }
     }
 
     /// The alerts logged since the last poll (a torn or half-written last record waits for
@@ -228,13 +251,16 @@ public struct AlertTail: Sendable {
     public mutating func poll() throws(SightlineError) -> [Alert] {
         if keys == nil { keys = .some(try Store.dataKeys(directory: directoryOf(path), keyring: keyring, fileSystem: fileSystem)) }
         let read = try AlertLogFormat.read(path, from: offset, after: last, fileSystem: fileSystem, dataKey: DataKeys.lookup(keys!))
-        if let audit, !read.alerts.isEmpty {
-            try audit.trail.record(audit.access, "alerts", "alerts after=\(last)", rows: read.alerts.count,
-                                   plates: StoreSnapshot.distinctPlates(read.alerts.map(\.sighting)), outcome: .answered)
+        var alerts = read.alerts
+        if let visible = visibility?() { alerts.removeAll { !visible.allows($0.sighting.camera) } }
+        if let audit, !alerts.isEmpty {
+            try audit.trail.record(audit.access, "alerts", "alerts after=\(last)", rows: alerts.count,
+                                   plates: StoreSnapshot.distinctPlates(alerts.map(\.sighting)), outcome: .answered)
         }
         offset = read.end
+        // Past the hidden ones too: they are not the reader's, now or at the next poll.
         if let l = read.alerts.last { last = l.sequence }
-        return read.alerts
+        return alerts
     }
 
     /// The last sequence `consumer` acknowledged in the store at `directory` (0 when none).
