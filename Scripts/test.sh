@@ -15,6 +15,9 @@ swift test "$@"
 if [ "$#" -eq 0 ]; then
     export SIGHTLINE_CLI="$PWD/.build/debug/sightline"
     (cd Examples/SightlineServer && swift test)
+    # Its map page in a real browser: Debian's chromium and chromium-driver, selenium from PyPI.
+    source Scripts/install-browser.sh
+    python3 Examples/SightlineServer/Tests/browser/map_test.py Examples/SightlineServer/.build/debug/sightline-server
     # Every fuzz target for a short while (libFuzzer + AddressSanitizer; its own release
     # build), then a short chaos soak. Long runs: Docs/reliability.md.
     bash Scripts/fuzz.sh --all "${SIGHTLINE_FUZZ_SECONDS:-15}"
