@@ -29,6 +29,10 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "The key-encryption key file (env SIGHTLINE_KEK_FILE).") var kekFile: String?
     @Option(help: "TLS certificate chain, PEM.") var tlsCert: String?
     @Option(help: "TLS private key, PEM.") var tlsKey: String?
+    @Option(help: "A JSON Web Key Set file: also accept JWTs from the identity provider whose keys it holds (sub → requester, agency, roles).")
+    var jwks: String?
+    @Option(help: "The issuer (iss) JWTs must name; required with --jwks.") var jwtIssuer: String?
+    @Option(help: "The audience (aud) JWTs must name; required with --jwks.") var jwtAudience: String?
     @Option(help: "Largest request body in bytes (env SIGHTLINE_SERVER_MAX_BODY).") var maxBody: Int?
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel: String = "info"
     @Flag(help: "Serve without credentials: every request has every role. Local experiments only; said in the log and on /healthz.")
@@ -38,10 +42,11 @@ struct ServeCommand: AsyncParsableCommand {
         let env = Environment()
         guard let storePath = store ?? env["SIGHTLINE_STORE"] else { throw ValidationError("--store DIR is required (or SIGHTLINE_STORE)") }
         let tokenPath = tokens ?? env["SIGHTLINE_SERVER_TOKENS"]
-        guard tokenPath != nil || insecureNoAuth else {
-            throw ValidationError("--tokens FILE is required: make one with `sightline-server token add --tokens FILE …` (or, for a local experiment only, --insecure-no-auth)")
+        guard tokenPath != nil || jwks != nil || insecureNoAuth else {
+            throw ValidationError("--tokens FILE is required: make one with `sightline-server token add --tokens FILE …` (or give --jwks; or, for a local experiment only, --insecure-no-auth)")
         }
-        guard tokenPath == nil || !insecureNoAuth else { throw ValidationError("--tokens and --insecure-no-auth exclude each other") }
+        guard (tokenPath == nil && jwks == nil) || !insecureNoAuth else { throw ValidationError("--insecure-no-auth excludes --tokens and --jwks") }
+        guard jwks == nil || (jwtIssuer != nil && jwtAudience != nil) else { throw ValidationError("--jwks needs --jwt-issuer and --jwt-audience") }
         guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("give --tls-cert and --tls-key together") }
         if let keyring { setenv("SIGHTLINE_KEYRING", keyring, 1) }
         if let kekFile { setenv("SIGHTLINE_KEK_FILE", kekFile, 1) }
@@ -66,7 +71,11 @@ struct ServeCommand: AsyncParsableCommand {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
 
-        let authenticator = try Authenticator(tokenPath.map { .tokens(path: $0) } ?? .none, now: StoreOptions.systemTime)
+        var provider: IdentityProviderTokens?
+        if let jwks, let jwtIssuer, let jwtAudience {
+            provider = try await IdentityProviderTokens(jwksFile: jwks, issuer: jwtIssuer, audience: jwtAudience)
+        }
+        let authenticator = try Authenticator(insecureNoAuth ? .none : .tokens(path: tokenPath), provider: provider, now: StoreOptions.systemTime)
         if insecureNoAuth {
             logger.warning("INSECURE: serving without credentials (--insecure-no-auth); every request has every role and is audited as requester \"unauthenticated\"")
         }
@@ -101,7 +110,7 @@ struct ServeCommand: AsyncParsableCommand {
             onServerRunning: { channel in
                 let bound = channel.localAddress?.port ?? port
                 logger.info("listening", metadata: ["address": "\(scheme)://\(host):\(bound)", "store": "\(storePath)",
-                                                    "authentication": "\(insecureNoAuth ? "NONE (insecure)" : "bearer tokens")"])
+                                                    "authentication": "\(insecureNoAuth ? "NONE (insecure)" : jwks == nil ? "bearer tokens" : "bearer tokens and JWTs")"])
                 // Tests and scripts read the port from this line: write it unbuffered.
                 let line = "listening on \(host):\(bound)\n"
                 _ = line.utf8CString.withUnsafeBufferPointer { write(1, $0.baseAddress, $0.count - 1) }

@@ -66,16 +66,16 @@ struct ServiceAPI: Sendable {
         table.routes.append(RouteEntry(method: method.rawValue, path: path, role: role))
         let api = self
         router.on(RouterPath(Self.hummingbirdPath(path)), method: method) { request, context in
-            let caller = try api.authorize(request, role: role, operation: "\(method.rawValue) \(path)")
+            let caller = try await api.authorize(request, role: role, operation: "\(method.rawValue) \(path)")
             return try await handler(request, context, caller)
         }
     }
 
     /// The caller of `request` if its credential has `role`: 401 without a known credential,
     /// 403 (audited as a refusal) without the role.
-    func authorize(_ request: Request, role: Role, operation: String) throws(APIError) -> Caller {
+    func authorize(_ request: Request, role: Role, operation: String) async throws(APIError) -> Caller {
         let identity: Identity
-        do { identity = try authenticator.identity(request) } catch { throw .unauthorized }
+        do { identity = try await authenticator.identity(request) } catch { throw .unauthorized }
         let caller = Caller(identity, request)
         guard identity.roles.contains(role) else {
             let reason = "role \(role.rawValue) required; the credential of \(identity.requester) (\(identity.agency)) has \(Role.text(identity.roles))"

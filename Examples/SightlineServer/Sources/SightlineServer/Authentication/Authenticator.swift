@@ -5,27 +5,31 @@ import Synchronization
 import Glibc
 #endif
 
-/// Turns a request's `Authorization: Bearer TOKEN` into the identity the token file gives
-/// it. The file is re-read when it changes (a `token revoke` takes effect at the next
+/// Turns a request's `Authorization: Bearer TOKEN` into an identity: the token file's, or —
+/// for a JSON Web Token when an identity provider's keys were given — the token's verified
+/// claims (`IdentityProviderTokens`). The file is re-read when it changes (a `token revoke` takes effect at the next
 /// request, without a restart); a file that no longer parses keeps the last good set and is
 /// logged, never opened up.
 final class Authenticator: Sendable {
     enum Mode: Sendable {
-        /// Tokens from this file.
-        case tokens(path: String)
+        /// Tokens from this file (nil: JWTs from the identity provider only).
+        case tokens(path: String?)
         /// `--insecure-no-auth`: every request is `Identity.unauthenticated`.
         case none
     }
 
     let mode: Mode
     let now: @Sendable () -> Int64
+    /// JWTs from an identity provider, when `--jwks` was given.
+    let provider: IdentityProviderTokens?
     private struct Loaded { var file = TokenFile(); var stamp: [Int] = [] }
     private let loaded = Mutex(Loaded())
 
-    init(_ mode: Mode, now: @escaping @Sendable () -> Int64) throws(ServerError) {
+    init(_ mode: Mode, provider: IdentityProviderTokens? = nil, now: @escaping @Sendable () -> Int64) throws(ServerError) {
         self.mode = mode
         self.now = now
-        if case .tokens(let path) = mode {
+        self.provider = provider
+        if case .tokens(let path?) = mode {
             let file = try TokenFile.read(path)
             let stamp = Self.stamp(path)
             loaded.withLock { $0 = Loaded(file: file, stamp: stamp) }
@@ -36,11 +40,17 @@ final class Authenticator: Sendable {
     enum Refusal: Error { case missing, unknown }
 
     /// The identity of `request`'s credential.
-    func identity(_ request: Request) throws(Refusal) -> Identity {
+    func identity(_ request: Request) async throws(Refusal) -> Identity {
         guard case .tokens(let path) = mode else { return .unauthenticated }
         guard let header = request.headers[.authorization], header.count > 7,
               header.prefix(7).lowercased() == "bearer " else { throw .missing }
         let token = header.dropFirst(7).trimmedSpaces
+        // A JWT (three base64url parts): only the identity provider's keys can vouch for it.
+        if let provider, token.split(separator: ".", omittingEmptySubsequences: false).count == 3 {
+            guard let identity = await provider.identity(of: token) else { throw .unknown }
+            return identity
+        }
+        guard let path else { throw .unknown }
         let stamp = Self.stamp(path)
         let file = loaded.withLock { state -> TokenFile in
             if state.stamp != stamp, let fresh = try? TokenFile.read(path) {
