@@ -71,6 +71,22 @@ import FoundationNetworking
             #expect(status == 400 && error["error"] is String && (error["message"] as? String ?? "").contains(parameter),
                     "\(method) \(path): \(status) \(body)")
         }
+        // An unknown parameter on every described route that needs a credential: 400 naming it
+        // (a typo must not widen a query or change an operation silently).
+        let (_, text) = try await H.http("GET", server.base + "/openapi.json")
+        let described = H.object(text)["paths"] as? [String: [String: Any]] ?? [:]
+        var routes = 0
+        for (path, item) in described where path.hasPrefix("/v1/") || path == "/metrics" {
+            for method in item.keys where ["get", "put", "post", "delete"].contains(method) {
+                let concrete = path.replacingOccurrences(of: "{plate}", with: "ABC1").replacingOccurrences(of: "{list}", with: "stolen")
+                    .replacingOccurrences(of: "{name}", with: "yard").replacingOccurrences(of: "{hold}", with: "H00000000")
+                let (status, body) = try await H.http(method.uppercased(), server.base + concrete + "?bogus=1", token: token,
+                                                      headers: ["X-Sightline-Purpose": "test"])
+                #expect(status == 400 && (H.object(body)["message"] as? String ?? "").hasPrefix("bogus:"), "\(method) \(path): \(status) \(body)")
+                routes += 1
+            }
+        }
+        #expect(routes >= 34)
         // Bad bodies: named with their line or JSON path.
         let badBodies: [(String, String, String, String, String)] = [
             ("PUT", "/v1/hotlists/stolen/entries/ABC1", "{\"mode\":\"sometimes\"}", "application/json", "mode"),

@@ -57,7 +57,9 @@ extension ServiceAPI {
         router.get("/") { _, _ in assets.response("index.html") }
         router.get("/map.js") { _, _ in assets.response("map.js") }
         router.get("/map.css") { _, _ in assets.response("map.css") }
-        add(router, .get, "/metrics", role: .admin) { _, _, _ in
+        add(router, .get, "/metrics", role: .admin) { request, context, _ in
+            try Parameters(request, context).only([])
+            return
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                      body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
         }

@@ -4,7 +4,10 @@ import Sightline
 /// Posting sightings, and the reads that return rows: a plate's history, an area, a search.
 extension ServiceAPI {
     func addSightingRoutes(to router: Router<BasicRequestContext>) {
-        add(router, .post, "/v1/sightings", role: .ingest) { request, _, _ in try await ingest(request) }
+        add(router, .post, "/v1/sightings", role: .ingest) { request, context, _ in
+            try Parameters(request, context).only([])
+            return try await ingest(request)
+        }
         add(router, .get, "/v1/plates/{plate}/sightings", role: .read) { request, context, caller in
             let p = Parameters(request, context)
             try p.only(["from", "to", "limit", "page", "count"])
