@@ -16,6 +16,12 @@ internal struct ByteReader {
     }
 
     var remaining: Int { bytes.count - position }
+
+    /// Moves to `offset` (a caller that decoded in place up to there).
+    mutating func skip(to offset: Int) {
+        precondition(offset >= position && offset <= bytes.count)
+        position = offset
+    }
     var isAtEnd: Bool { position == bytes.count }
 
     func corrupt(_ reason: String, at pos: Int? = nil) -> SightlineError {

@@ -25,6 +25,22 @@ public struct SightingBatch: Sendable, Equatable {
         reserveCapacity(capacity)
     }
 
+    /// A batch of columns already validated (equal counts; `images` empty or one per row).
+    init(columns plates: [Plate], _ times: [Int64], _ latitudesE7: [Int32], _ longitudesE7: [Int32], _ cameras: [UInt32],
+         _ confidences: [UInt8], _ regionCodes: [UInt32], _ images: [String?]) {
+        assert(times.count == plates.count && latitudesE7.count == plates.count && longitudesE7.count == plates.count
+               && cameras.count == plates.count && confidences.count == plates.count && regionCodes.count == plates.count
+               && (images.isEmpty || images.count == plates.count))
+        self.plates = plates
+        self.times = times
+        self.latitudesE7 = latitudesE7
+        self.longitudesE7 = longitudesE7
+        self.cameras = cameras
+        self.confidences = confidences
+        self.regionCodes = regionCodes
+        self.images = images
+    }
+
     /// A batch of `sightings`.
     public init<S: Sequence>(_ sightings: S) where S.Element == Sighting {
         for s in sightings { append(s) }

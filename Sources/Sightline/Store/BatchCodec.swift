@@ -45,40 +45,95 @@ enum BatchCodec {
     }
 
     /// Decodes and validates a batch; `reader` names the file and offsets in errors.
+    ///
+    /// Column by column into buffers sized once (a read-only open decodes every logged row
+    /// of a live store, millions of them, on the path of a one-shot read): no allocation per
+    /// row but an image's string, and every field validated as `Sighting` validates it.
     static func decode(_ reader: inout ByteReader) throws(SightlineError) -> SightingBatch {
         let n = Int(try reader.read(UInt32.self, "batch row count"))
         guard n <= reader.remaining / (fixedRowBytes + 1) else { throw reader.corrupt("batch claims \(n) rows in \(reader.remaining) bytes") }
-        var batch = SightingBatch(capacity: n)
-        for row in 0..<n {
-            let start = reader.position
-            let plateLength = Int(try reader.readByte("plate length"))
-            guard plateLength >= 1 && plateLength <= Plate.maximumLength else { throw reader.corrupt("row \(row): plate length \(plateLength)", at: start) }
-            let plateBytes = try reader.readBytes(plateLength, "plate")
-            for b in plateBytes where !((b >= 0x41 && b <= 0x5A) || (b >= 0x30 && b <= 0x39)) {
-                throw reader.corrupt("row \(row): plate byte \(b)", at: start)
-            }
-            let plate = Plate(uncheckedNormalized: plateBytes)
-            let time = try reader.read(Int64.self)
-            let lat = try reader.read(Int32.self)
-            let lon = try reader.read(Int32.self)
-            let camera = try reader.read(UInt32.self)
-            let confidence = try reader.readByte()
-            let regionCode = try reader.read(UInt32.self)
-            let imageLength = Int(try reader.read(UInt16.self))
-            var image: String?
-            if imageLength > 0 {
-                guard imageLength <= Sighting.maximumImageLength else { throw reader.corrupt("row \(row): image length \(imageLength)", at: start) }
-                image = String(decoding: try reader.readBytes(imageLength, "image"), as: UTF8.self)
-            }
-            let region: Region? = regionCode == 0 ? nil : Region(code: regionCode)
-            guard regionCode == 0 || region != nil else { throw reader.corrupt("row \(row): region code \(regionCode)", at: start) }
-            do {
-                try batch.append(plate: plate, time: time, latitudeE7: lat, longitudeE7: lon, camera: camera,
-                                 confidence: confidence, region: region, image: image)
-            } catch {
-                throw reader.corrupt("row \(row): \(error)", at: start)
-            }
+        var columns = Columns(capacity: n)
+        let end = try columns.fill(n, from: reader)
+        reader.skip(to: end)
+        return columns.batch(n)
+    }
+
+    /// A batch's columns while they are decoded: each written once, in place.
+    private struct Columns {
+        var plates: [Plate], times: [Int64], latitudes: [Int32], longitudes: [Int32]
+        var cameras: [UInt32], confidences: [UInt8], regionCodes: [UInt32]
+        var images: [String?] = []
+
+        init(capacity n: Int) {
+            plates = Array(repeating: Plate(uncheckedLow: 0, high: 0, count: 1), count: n)
+            times = Array(repeating: 0, count: n)
+            latitudes = Array(repeating: 0, count: n)
+            longitudes = Array(repeating: 0, count: n)
+            cameras = Array(repeating: 0, count: n)
+            confidences = Array(repeating: 0, count: n)
+            regionCodes = Array(repeating: 0, count: n)
         }
-        return batch
+
+        /// Decodes `n` rows from `reader`'s position; returns the position after them.
+        mutating func fill(_ n: Int, from reader: ByteReader) throws(SightlineError) -> Int {
+            var at = reader.position
+            let bytes = reader.bytes
+            let end = bytes.count
+            guard n > 0, let base = bytes.baseAddress else { return at }
+            @inline(__always) func load<T: FixedWidthInteger>(_: T.Type, _ offset: Int) -> T {
+                T(littleEndian: base.loadUnaligned(fromByteOffset: offset, as: T.self))
+            }
+            var images: [String?] = []
+            try plates.withUnsafeMutableBufferPointer { plates throws(SightlineError) in
+            try times.withUnsafeMutableBufferPointer { times throws(SightlineError) in
+            try latitudes.withUnsafeMutableBufferPointer { lats throws(SightlineError) in
+            try longitudes.withUnsafeMutableBufferPointer { lons throws(SightlineError) in
+            try cameras.withUnsafeMutableBufferPointer { cameras throws(SightlineError) in
+            try confidences.withUnsafeMutableBufferPointer { confidences throws(SightlineError) in
+            try regionCodes.withUnsafeMutableBufferPointer { regions throws(SightlineError) in
+                for row in 0..<n {
+                    let start = at
+                    guard at < end else { throw reader.corrupt("row \(row): truncated", at: start) }
+                    let length = Int(load(UInt8.self, at))
+                    guard length >= 1 && length <= Plate.maximumLength else { throw reader.corrupt("row \(row): plate length \(length)", at: start) }
+                    // The plate, then time, lat, lon, camera, confidence, region, image length.
+                    guard end - at >= BatchCodec.fixedRowBytes + length else { throw reader.corrupt("row \(row): truncated", at: start) }
+                    var low: UInt64 = 0, high: UInt16 = 0
+                    for k in 0..<length {
+                        let b = load(UInt8.self, at + 1 + k)
+                        guard (b >= 0x41 && b <= 0x5A) || (b >= 0x30 && b <= 0x39) else { throw reader.corrupt("row \(row): plate byte \(b)", at: start) }
+                        if k < 8 { low |= UInt64(b) << (8 * UInt64(k)) } else { high |= UInt16(b) << (8 * UInt16(k - 8)) }
+                    }
+                    at += 1 + length
+                    let lat = load(Int32.self, at + 8), lon = load(Int32.self, at + 12), confidence = load(UInt8.self, at + 20)
+                    let regionCode = load(UInt32.self, at + 21), imageLength = Int(load(UInt16.self, at + 25))
+                    guard Sighting.latitudeRange.contains(lat) else { throw reader.corrupt("row \(row): latitude \(Double(lat) / 1e7) outside -90...90", at: start) }
+                    guard Sighting.longitudeRange.contains(lon) else { throw reader.corrupt("row \(row): longitude \(Double(lon) / 1e7) outside -180...180", at: start) }
+                    guard confidence <= 100 else { throw reader.corrupt("row \(row): confidence \(confidence) outside 0...100", at: start) }
+                    guard regionCode == 0 || Region(code: regionCode) != nil else { throw reader.corrupt("row \(row): region code \(regionCode)", at: start) }
+                    plates[row] = Plate(uncheckedLow: low, high: high, count: UInt8(length))
+                    times[row] = load(Int64.self, at)
+                    lats[row] = lat
+                    lons[row] = lon
+                    cameras[row] = load(UInt32.self, at + 16)
+                    confidences[row] = confidence
+                    regions[row] = regionCode
+                    at += 27
+                    if imageLength > 0 {
+                        guard imageLength <= Sighting.maximumImageLength else { throw reader.corrupt("row \(row): image length \(imageLength)", at: start) }
+                        guard end - at >= imageLength else { throw reader.corrupt("row \(row): truncated image", at: start) }
+                        if images.isEmpty { images = Array(repeating: nil, count: n) }
+                        images[row] = String(decoding: UnsafeRawBufferPointer(start: base + at, count: imageLength), as: UTF8.self)
+                        at += imageLength
+                    }
+                }
+            } } } } } } }
+            self.images = images
+            return at
+        }
+
+        consuming func batch(_ n: Int) -> SightingBatch {
+            SightingBatch(columns: plates, times, latitudes, longitudes, cameras, confidences, regionCodes, images)
+        }
     }
 }

@@ -97,7 +97,10 @@ public final class ReadOnlyStore: Sendable {
         hasher = PlateHasher(secret: secret)
         dataKeys = try Store.dataKeys(directory: directory, keyring: options.keyring, fileSystem: fileSystem)
         state = Locked(State())
-        _ = try engineSnapshot()
+        // The manifest is read now (a store that cannot be followed fails here); the logs,
+        // the bulk of a live store's catching up, are read by the first snapshot, so that a
+        // one-shot reader reads them once (as they are: see `buffer`), not twice.
+        _ = try Manifest.read(directory: directory, fileSystem: fileSystem)
     }
 
     /// A consistent view of the store as the owner has it now (its acknowledged rows
