@@ -115,7 +115,14 @@ func areaQuery(_ region: AreaOptions, _ options: QueryOptions) throws -> Query {
 /// Rows stream: each batch of the cursor is printed as soon as it is final, so the first
 /// rows appear before the answer is complete and memory does not grow with it.
 func runQuery(_ query: Query, store: String, count: Bool, _ options: QueryOptions) throws {
-    let snapshot = try openSnapshot(store, options.access)
+    // A plate's history asks a live owner for that plate's unflushed rows instead of
+    // decoding its whole write-ahead log here.
+    let snapshot: StoreSnapshot
+    if case .history(let plate) = query.kind {
+        do { snapshot = try openReadOnly(store).snapshot(access: options.access.context, plate: plate) } catch { throw CommandFailure(error) }
+    } else {
+        snapshot = try openSnapshot(store, options.access)
+    }
     do {
         if count {
             let result = try snapshot.count(query)

@@ -11,6 +11,7 @@ extension StoreSnapshot {
     /// that is at most 256 plates, else run as an OCR-equivalent search; patterns are searches
     /// through the plate n-gram index; geofences are area queries.
     public func checkRules(_ rules: RuleSet, time: TimeRange = .all) throws(SightlineError) -> [Alert] {
+        try checkScope(nil)
         if auditTrail != nil {
             return try audited("hotlist-check", { t in
                 "hotlist-check entries=\(rules.hotlistCount) geofences=\(rules.allGeofences.count) time=\(time.auditText)"

@@ -6,6 +6,7 @@ extension StoreSnapshot {
     /// Matching plates of a search with their sightings, first and last time: ordered by
     /// sightings descending, then plate (`sightline search --plates`).
     public func searchPlates(_ query: Query) throws(SightlineError) -> [PlateSummary] {
+        try checkScope(nil)
         if auditTrail != nil {
             return try audited("search-plates", query.auditText, { (s: StoreSnapshot) throws(SightlineError) in try s.searchPlates(query) },
                                counted: { ($0.reduce(0) { $0 + $1.sightings }, $0.count) })
@@ -41,6 +42,7 @@ extension StoreSnapshot {
     /// - Throws: `invalidArgument` with no window, or `minimum` outside 1...windows.count.
     public func intersect(_ windows: [IntersectionWindow], minimum: Int? = nil,
                           filters: QueryFilters = QueryFilters()) throws(SightlineError) -> [IntersectionMatch] {
+        try checkScope(nil)
         if auditTrail != nil {
             return try audited("intersect", { _ in
                 (["intersect"] + windows.map { "window=\($0.area.auditText)@\($0.time.auditText)" } + (minimum.map { ["min=\($0)"] } ?? []) + filters.auditParts)
@@ -72,6 +74,7 @@ extension StoreSnapshot {
     /// `minimumCameras` cameras, ordered by cameras, then sightings (both descending), then plate.
     public func convoy(_ plate: Plate, within: Duration, minimumCameras: Int = 2, time: TimeRange = .all,
                        limit: Int? = nil) throws(SightlineError) -> [Companion] {
+        try checkScope(nil)
         if auditTrail != nil {
             return try audited("convoy", { t in
                 "convoy plate=\(t.name(plate)) within=\(within.milliseconds)ms min-cameras=\(minimumCameras) time=\(time.auditText)" + (limit.map { " limit=\($0)" } ?? "")
@@ -108,6 +111,7 @@ extension StoreSnapshot {
     /// midnight); ordered by sightings descending, then cell; at most `top`.
     public func frequentLocations(_ plate: Plate, precision: Int = 7, top: Int = 10, hours: (from: Int, to: Int)? = nil,
                                   time: TimeRange = .all) throws(SightlineError) -> [FrequentLocation] {
+        try checkScope(nil)
         if auditTrail != nil {
             return try audited("frequent", { t in
                 "frequent plate=\(t.name(plate)) precision=\(precision) top=\(top)" + (hours.map { " hours=\($0.from)-\($0.to)" } ?? "") + " time=\(time.auditText)"

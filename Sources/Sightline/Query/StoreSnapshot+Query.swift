@@ -7,6 +7,7 @@ extension StoreSnapshot {
     /// - Throws: a checksum or format error from an index list planning reads (a search
     ///   reads the plate n-gram index's lists for its bigrams).
     public func plan(_ query: Query, countOnly: Bool = false) throws(SightlineError) -> QueryPlan {
+        try checkScope(query.kind)
         var query = query
         if let retention, query.time.lower < retention.keepsFrom {
             // Retention: expired rows are never returned, whatever is still on disk. Rows

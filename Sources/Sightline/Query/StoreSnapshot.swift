@@ -19,6 +19,16 @@ public struct StoreSnapshot: Sendable {
     var auditTrail: AuditTrail? = nil
     /// The cameras whose rows this snapshot's reader may not see (nil: all visible).
     var visibility: CameraVisibility? = nil
+    /// Set when the in-memory rows are this plate's only (`ReadOnlyStore.snapshot(access:
+    /// plate:)`): the snapshot answers that plate's history and refuses anything else.
+    var plateScope: Plate? = nil
+
+    /// Refuses `kind` on a snapshot scoped to one plate unless it is that plate's history.
+    func checkScope(_ kind: QueryKind?) throws(SightlineError) {
+        guard let plateScope else { return }
+        if case .history(let plate)? = kind, plate == plateScope { return }
+        throw .invalidArgument("this view holds the in-memory rows of one plate only: it answers that plate's history, nothing else")
+    }
 
     /// The first and last time held (expired rows aside), or nil when empty.
     var dataExtent: ClosedRange<Int64>? {
@@ -35,6 +45,7 @@ public struct StoreSnapshot: Sendable {
     /// Every row: each segment's in file order, then the in-memory ones. Allocates; for
     /// tests, tools and small stores — the query planner reads selectively.
     public func allSightings() throws(SightlineError) -> [Sighting] {
+        try checkScope(nil)
         if auditTrail != nil { return try audited("export", { _ in "export all" }, { (s: StoreSnapshot) throws(SightlineError) in try s.allSightings() }, counted: Self.counted) }
         var rows: [Sighting] = []
         for segment in segments { rows += try segment.allSightings() }

@@ -41,16 +41,22 @@ package enum ControlRequest: Sendable, Hashable {
     case addGeofence(Geofence, retroactiveFrom: Int64?)
     /// Remove a geofence by name.
     case removeGeofence(String)
+    /// The rows of a plate the owner holds in memory, when its published manifest is this
+    /// generation (`Store.memoryRows`): a one-plate read from another process.
+    case memoryRows(Plate, generation: UInt64)
 }
 
 /// The owner's answer to a `ControlRequest`.
-package enum ControlReply: Sendable, Hashable {
+package enum ControlReply: Sendable, Equatable {
     /// The flush is done.
     case flushed
     /// What a compaction or purge rewrote.
     case rewrite(RewriteSummary)
     /// The store's statistics, as `StoreStatistics.report` prints them.
     case statistics(String)
+    /// A plate's rows in the owner's memory beyond manifest `generation` (nil: the owner's
+    /// manifest is not that generation; read it again).
+    case memoryRows(generation: UInt64, rows: SightingBatch?)
 }
 
 /// The owner's control channel: a UNIX-domain socket `control.sock` in the store directory
@@ -109,8 +115,13 @@ final class ControlServer: Sendable {
                     if !stopped.withLock({ $0 }) { logger("control socket \(path): accept failed, errno \(errno)") }
                     return
                 }
-                Self.serve(client, handle: handle)
-                close(client)
+                // Each connection on its own thread: a one-plate read must not wait behind a
+                // compaction another client asked for (the store serializes what must be).
+                let done = self.done
+                DispatchQueue.global().async(group: done) {
+                    Self.serve(client, handle: handle)
+                    close(client)
+                }
             }
         }
     }
@@ -190,7 +201,8 @@ package enum StoreControl {
         var limit = timeval(tv_sec: Int(max(1, timeout.milliseconds / 1000)), tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
         ControlWire.write(fd, ControlWire.encode(request))
-        guard let line = ControlWire.readLine(fd) else {
+        // A reply may carry a plate's rows (a GPS tracker's can be many): a larger limit.
+        guard let line = ControlWire.readLine(fd, limit: 256 << 20) else {
             throw .controlFailed(path: path, reason: "the owner closed the connection without a reply (or the reply timed out)")
         }
         if line.hasPrefix("error ") { throw .controlFailed(path: path, reason: "the owner refused: " + line.dropFirst(6)) }
@@ -216,16 +228,20 @@ enum ControlWire {
         }
     }
 
-    /// One line (without its newline), at most 1 MiB; nil on EOF, timeout or error.
-    static func readLine(_ fd: Int32) -> String? {
+    /// One line (without its newline), at most `limit` bytes; nil on EOF, timeout or error.
+    /// Read in blocks: each side sends one line a connection, nothing after it.
+    static func readLine(_ fd: Int32, limit: Int = 1 << 20) -> String? {
         var bytes: [UInt8] = []
-        var byte: UInt8 = 0
-        while bytes.count < 1 << 20 {
-            let n = read(fd, &byte, 1)
+        var block = [UInt8](repeating: 0, count: 65536)
+        while bytes.count <= limit {
+            let n = block.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if n < 0 && errno == EINTR { continue }
             if n <= 0 { return nil }
-            if byte == UInt8(ascii: "\n") { return String(decoding: bytes, as: UTF8.self) }
-            bytes.append(byte)
+            if let newline = block[0..<n].firstIndex(of: UInt8(ascii: "\n")) {
+                bytes += block[0..<newline]
+                return bytes.count <= limit ? String(decoding: bytes, as: UTF8.self) : nil
+            }
+            bytes += block[0..<n]
         }
         return nil
     }
@@ -247,6 +263,7 @@ enum ControlWire {
         case .removeHotlistEntries(let file): return "hotlist-remove \(hexEncoded(file))"
         case .addGeofence(let g, let from): return "geofence-add \(hexEncoded(RulesFile.line(of: g))) \(time(from))"
         case .removeGeofence(let name): return "geofence-remove \(name)"
+        case .memoryRows(let plate, let generation): return "memory-rows \(plate) \(generation)"
         case .setAccessRequirement(let r, let a): return "access \(r.rawValue) \(contextFields(a))"
         case .setCameraRegistry(let r, let a): return "cameras \(hexEncoded(String(decoding: CamerasFile.encode(r), as: UTF8.self))) \(contextFields(a))"
         case .setSharingPolicy(let p, let a): return "policy \(hexEncoded(String(decoding: PolicyFile.encode(p), as: UTF8.self))) \(contextFields(a))"
@@ -307,6 +324,9 @@ enum ControlWire {
         case ("retention", 6):
             return .setRetentionPolicy(try RetentionFile.decode(Array(try hexDecoded(f[1]).utf8), path: "control request"), access: try context(f[2...5]))
         case ("retention-enforce", 1): return .enforceRetention
+        case ("memory-rows", 3):
+            guard let generation = UInt64(f[2]) else { throw .invalidArgument("control request: \(line.prefix(80))") }
+            return .memoryRows(try Plate(f[1]), generation: generation)
         case ("access", 2), ("access", 6):
             guard let r = AccessRequirement(rawValue: f[1]) else { throw .invalidArgument("control request: \(line)") }
             return .setAccessRequirement(r, access: f.count == 6 ? try context(f[2...5]) : .unattributed)
@@ -319,6 +339,11 @@ enum ControlWire {
         switch reply {
         case .flushed: return "flushed"
         case .statistics(let text): return "stats " + String(text.map { $0 == "\n" ? newline : $0 })
+        case .memoryRows(let generation, let rows?):
+            var out = ByteWriter()
+            BatchCodec.encode(rows, into: &out)
+            return "memory \(generation) " + hexString(out.bytes)
+        case .memoryRows(let generation, nil): return "memory-stale \(generation)"
         case .rewrite(let s):
             return "rewrite removed=\(s.segmentsRemoved.joined(separator: ",")) written=\(s.segmentsWritten.joined(separator: ","))"
                 + " rowsRead=\(s.rowsRead) bytesRead=\(s.bytesRead) rowsWritten=\(s.rowsWritten) bytesWritten=\(s.bytesWritten)"
@@ -326,9 +351,47 @@ enum ControlWire {
         }
     }
 
+    /// `memory GENERATION HEX` (the rows as a write-ahead log record's batch) or
+    /// `memory-stale GENERATION`; nil when malformed (rows validated as a log's are).
+    static func decodeMemoryRows(_ text: String) -> ControlReply? {
+        let f = text.split(separator: " ", omittingEmptySubsequences: false)
+        if f.count == 2, f[0] == "memory-stale", let g = UInt64(f[1]) { return .memoryRows(generation: g, rows: nil) }
+        guard f.count == 3, f[0] == "memory", let g = UInt64(f[1]), let bytes = hexBytes(f[2]) else { return nil }
+        let batch = bytes.withUnsafeBytes { raw -> SightingBatch? in
+            var reader = ByteReader(raw, fileOffset: 0, path: "control reply")
+            guard let batch = try? BatchCodec.decode(&reader), reader.isAtEnd else { return nil }
+            return batch
+        }
+        return batch.map { .memoryRows(generation: g, rows: $0) }
+    }
+
+    /// Bytes from lowercase or uppercase hex digits; nil for anything else.
+    static func hexBytes(_ text: Substring) -> [UInt8]? {
+        let digits = Array(text.utf8)
+        guard digits.count % 2 == 0 else { return nil }
+        @inline(__always) func value(_ d: UInt8) -> UInt8? {
+            switch d {
+            case 0x30...0x39: return d - 0x30
+            case 0x61...0x66: return d - 0x61 + 10
+            case 0x41...0x46: return d - 0x41 + 10
+            default: return nil
+            }
+        }
+        var out = [UInt8]()
+        out.reserveCapacity(digits.count / 2)
+        var i = 0
+        while i < digits.count {
+            guard let hi = value(digits[i]), let lo = value(digits[i + 1]) else { return nil }
+            out.append(hi << 4 | lo)
+            i += 2
+        }
+        return out
+    }
+
     static func decodeReply(_ text: String) -> ControlReply? {
         if text == "flushed" { return .flushed }
         if text.hasPrefix("stats ") { return .statistics(String(text.dropFirst(6).map { $0 == newline ? "\n" : $0 })) }
+        if text.hasPrefix("memory") { return decodeMemoryRows(text) }
         guard text.hasPrefix("rewrite ") else { return nil }
         var fields: [String: String] = [:]
         for token in text.dropFirst(8).split(separator: " ") {

@@ -119,6 +119,57 @@ public final class ReadOnlyStore: Sendable {
         return snapshot
     }
 
+    /// A view for one plate's reads, on behalf of `access`: the segments of the manifest now,
+    /// and — when the store's owner is alive and listening on its control socket — only the
+    /// rows of `plate` the owner holds in memory, which it sends (`Store.memoryRows`), instead
+    /// of every row of its write-ahead logs decoded here. A one-shot read of a plate beside a
+    /// running ingest then costs its segments' blocks, not the whole unflushed log (1–2 s for
+    /// two million logged rows). Without a listening owner (none alive, or one without a
+    /// control channel) it is `snapshot(access:)`.
+    ///
+    /// The view answers the history of `plate` only (its memory holds no other plate's
+    /// rows): any other query on it is refused with `invalidArgument`.
+    package func snapshot(access: AccessContext, plate: Plate) throws(SightlineError) -> StoreSnapshot {
+        guard StoreControl.hasSocket(directory), let (segments, rows) = try ownerRows(of: plate) else { return try snapshot(access: access) }
+        let policy = try StorePolicy.load(directory: directory, fileSystem: fileSystem, fallbackRetention: options.retention, keys: dataKeys)
+        var hits: Set<RowKey> = []
+        if policy.retentionShape?.keepsHitsLonger == true { hits = try readHotlistHits() }
+        var snapshot = StoreSnapshot(segments: segments, memory: rows.isEmpty ? [] : [rows], memoryPlateIndexes: [],
+                                     retention: policy.retentionRule(now: options.wallClock(), hotlistHits: hits),
+                                     parallelism: options.queryParallelism, metrics: metrics, investigationLimits: policy.investigationLimits)
+        snapshot.plateScope = plate
+        snapshot.access = access
+        snapshot.auditTrail = AuditTrail(log: auditLog, requirement: policy.accessRequirement, hasher: hasher, now: options.wallClock)
+        snapshot.visibility = policy.sharingPolicy.visibility(for: access.agency, registry: policy.cameraRegistry)
+        return snapshot
+    }
+
+    /// The segments of the manifest now and the owner's in-memory rows of `plate` beyond it;
+    /// nil when the owner does not answer (the caller reads the logs instead).
+    private func ownerRows(of plate: Plate) throws(SightlineError) -> ([SegmentReader], SightingBatch)? {
+        for _ in 0..<Self.maximumAttempts {
+            let manifest = try Manifest.read(directory: directory, fileSystem: fileSystem)
+            let segments: [SegmentReader]
+            do throws(SightlineError) {
+                segments = try state.withLock { (s: inout State) throws(SightlineError) -> [SegmentReader] in
+                    if manifest.generation != s.generation { try follow(manifest, &s) }
+                    return s.segments
+                }
+            } catch {
+                // A segment removed by a newer manifest (or its key destroyed): read it again.
+                if case .io(_, _, let errno) = error, errno == ENOENT { continue }
+                if SealedFile.isMissingKey(error) { continue }
+                throw error
+            }
+            guard case .memoryRows(let generation, let rows)? = try? StoreControl.send(.memoryRows(plate, generation: manifest.generation),
+                                                                                         to: directory, timeout: .seconds(30)) else { return nil }
+            if let rows, generation == manifest.generation { return (segments, rows) }
+            // The owner published another manifest than the one read (or is about to): again.
+            usleep(200)
+        }
+        return nil
+    }
+
     /// The audit trail of reads through this opener, under the requirement `ACCESS` states now.
     func auditTrail() throws(SightlineError) -> AuditTrail {
         AuditTrail(log: auditLog, requirement: try AccessFile.read(directory: directory, fileSystem: fileSystem), hasher: hasher, now: options.wallClock)
