@@ -115,14 +115,19 @@ func areaQuery(_ region: AreaOptions, _ options: QueryOptions) throws -> Query {
 /// Rows stream: each batch of the cursor is printed as soon as it is final, so the first
 /// rows appear before the answer is complete and memory does not grow with it.
 func runQuery(_ query: Query, store: String, count: Bool, _ options: QueryOptions) throws {
-    // A plate's history asks a live owner for that plate's unflushed rows instead of
-    // decoding its whole write-ahead log here.
+    // A plate's history, or an area in one box, asks a live owner for the unflushed rows it
+    // needs instead of decoding the owner's whole write-ahead log here.
     let snapshot: StoreSnapshot
-    if case .history(let plate) = query.kind {
-        do { snapshot = try openReadOnly(store).snapshot(access: options.access.context, plate: plate) } catch { throw CommandFailure(error) }
-    } else {
-        snapshot = try openSnapshot(store, options.access)
-    }
+    do {
+        switch query.kind {
+        case .history(let plate):
+            snapshot = try openReadOnly(store).snapshot(access: options.access.context, plate: plate)
+        case .area(let area) where area.coveringBoxes.count == 1:
+            snapshot = try openReadOnly(store).snapshot(access: options.access.context, box: area.coveringBoxes[0])
+        default:
+            snapshot = try openSnapshot(store, options.access)
+        }
+    } catch let failure as CommandFailure { throw failure } catch { throw CommandFailure(error) }
     do {
         if count {
             let result = try snapshot.count(query)

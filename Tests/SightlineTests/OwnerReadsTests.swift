@@ -34,7 +34,7 @@ import Glibc
         #expect(owner.snapshot().memory.contains { !$0.isEmpty })
         for plate in plates {
             let scoped = try reader.snapshot(access: .unattributed, plate: plate)
-            #expect(scoped.plateScope == plate)  // answered by the owner, not by the logs
+            #expect(scoped.memoryScope == .plate(plate))  // answered by the owner, not by the logs
             let expected = try Self.history(owner.snapshot(), plate)
             #expect(try Self.history(scoped, plate) == expected, "\(plate)")
             #expect(try scoped.count(Query(.history(plate))).count == expected.count)
@@ -52,10 +52,52 @@ import Glibc
         try owner.close()
         let alone = try ReadOnlyStore(directory: dir, options: storeOptions())
         let fallback = try alone.snapshot(access: .unattributed, plate: plates[3])
-        #expect(fallback.plateScope == nil)
+        #expect(fallback.memoryScope == nil)
         let reopened = try Store(directory: dir, options: storeOptions())
         #expect(try Self.history(fallback, plates[3]) == Self.history(reopened.snapshot(), plates[3]))
         try reopened.close()
+    }
+
+    /// Areas through the owner: for random boxes, circles and polygons whose covering box is
+    /// asked for, the rows equal the owner's own answer; a query outside the box is refused.
+    @Test func areasFromTheOwnerEqualTheWholeCatchUp() throws {
+        let dir = temporaryDirectory("owner-areas")
+        defer { removeTree(dir) }
+        let owner = try Store(directory: dir, options: Self.ownerOptions())
+        let batches = distinctBatches(24, rows: 400, seed: testSeed() &+ 2)
+        for b in batches.prefix(12) { try owner.append(b) }
+        try owner.flush()
+        for b in batches.dropFirst(12) { try owner.append(b) }
+        let reader = try ReadOnlyStore(directory: dir, options: storeOptions())
+        let rows = batches.flatMap(\.sightings)
+        var g = SplitMix64(seed: testSeed() &+ 3)
+        for i in 0..<40 {
+            // Around a stored row, so that areas hold rows both in segments and in memory.
+            let center = rows[Int(g.next() % UInt64(rows.count))]
+            let lat = min(88, max(-88, Double(center.latitudeE7) / 1e7)), lon = min(178, max(-178, Double(center.longitudeE7) / 1e7))
+            let span = Double(g.next() % 1000 + 1) / 1000
+            let area: Area = switch i % 3 {
+            case 0: .box(south: max(-90, lat - span), west: max(-180, lon - span), north: min(90, lat + span), east: min(180, lon + span))
+            case 1: .circle(latitude: lat, longitude: lon, metres: span * 50_000)
+            default: try Area(parsingPolygon: "\(lat - span) \(lon - span);\(lat + span) \(lon);\(lat) \(lon + span)")
+            }
+            let boxes = area.coveringBoxes
+            guard boxes.count == 1 else { continue }
+            let scoped = try reader.snapshot(access: .unattributed, box: boxes[0])
+            #expect(scoped.memoryScope == .box(boxes[0]))
+            let expected = try owner.snapshot().run(Query(.area(area))).rows
+            #expect(try scoped.run(Query(.area(area))).rows == expected, "\(area)")
+            #expect(try scoped.count(Query(.area(area))).count == expected.count)
+            #expect(try reader.snapshot().run(Query(.area(area))).rows == expected)
+        }
+        let box = GeoBox(minLatitudeE7: 0, minLongitudeE7: 0, maxLatitudeE7: 10_000_000, maxLongitudeE7: 10_000_000)
+        let scoped = try reader.snapshot(access: .unattributed, box: box)
+        #expect(throws: SightlineError.self) { try scoped.run(Query(.area(.box(south: 0, west: 0, north: 2, east: 2)))) }
+        #expect(throws: SightlineError.self) { try scoped.run(Query(.history(rows[0].plate))) }
+        #expect(try scoped.run(Query(.area(.box(south: 0.1, west: 0.1, north: 0.9, east: 0.9)))).rows
+                == owner.snapshot().run(Query(.area(.box(south: 0.1, west: 0.1, north: 0.9, east: 0.9)))).rows)
+        #expect(try ControlWire.decodeRequest(ControlWire.encode(.memoryArea(box, generation: 7))) == .memoryArea(box, generation: 7))
+        try owner.close()
     }
 
     /// Reads racing appends, freezes, flushes and a compaction: each answer is the plate's

@@ -19,15 +19,36 @@ public struct StoreSnapshot: Sendable {
     var auditTrail: AuditTrail? = nil
     /// The cameras whose rows this snapshot's reader may not see (nil: all visible).
     var visibility: CameraVisibility? = nil
-    /// Set when the in-memory rows are this plate's only (`ReadOnlyStore.snapshot(access:
-    /// plate:)`): the snapshot answers that plate's history and refuses anything else.
-    var plateScope: Plate? = nil
+    /// Set when the in-memory rows are only those of one plate, or inside one box
+    /// (`ReadOnlyStore.snapshot(access:plate:)`, `snapshot(access:box:)`): the snapshot
+    /// answers what those rows suffice for and refuses anything else.
+    var memoryScope: MemoryScope? = nil
 
-    /// Refuses `kind` on a snapshot scoped to one plate unless it is that plate's history.
+    /// What the in-memory rows of a scoped snapshot are.
+    enum MemoryScope: Sendable, Hashable {
+        /// One plate's rows: its history.
+        case plate(Plate)
+        /// The rows inside a box: areas (and searches within an area) inside it.
+        case box(GeoBox)
+    }
+
+    /// Refuses `kind` on a scoped snapshot unless the scope's rows suffice to answer it.
     func checkScope(_ kind: QueryKind?) throws(SightlineError) {
-        guard let plateScope else { return }
-        if case .history(let plate)? = kind, plate == plateScope { return }
-        throw .invalidArgument("this view holds the in-memory rows of one plate only: it answers that plate's history, nothing else")
+        guard let memoryScope else { return }
+        func inside(_ area: Area?, _ box: GeoBox) -> Bool {
+            guard let area else { return false }
+            return area.coveringBoxes.allSatisfy { b in
+                b.minLatitudeE7 >= box.minLatitudeE7 && b.maxLatitudeE7 <= box.maxLatitudeE7
+                    && b.minLongitudeE7 >= box.minLongitudeE7 && b.maxLongitudeE7 <= box.maxLongitudeE7
+            }
+        }
+        switch (memoryScope, kind) {
+        case (.plate(let scope), .history(let plate)?) where plate == scope: return
+        case (.box(let box), .area(let area)?) where inside(area, box): return
+        case (.box(let box), .search(_, let area)?) where inside(area, box): return
+        default:
+            throw .invalidArgument("this view holds the in-memory rows of one plate or one box only: it answers that plate's history or areas inside that box, nothing else")
+        }
     }
 
     /// The first and last time held (expired rows aside), or nil when empty.

@@ -44,6 +44,9 @@ package enum ControlRequest: Sendable, Hashable {
     /// The rows of a plate the owner holds in memory, when its published manifest is this
     /// generation (`Store.memoryRows`): a one-plate read from another process.
     case memoryRows(Plate, generation: UInt64)
+    /// The rows inside a box the owner holds in memory, when its published manifest is this
+    /// generation: a one-area read from another process.
+    case memoryArea(GeoBox, generation: UInt64)
 }
 
 /// The owner's answer to a `ControlRequest`.
@@ -264,6 +267,8 @@ enum ControlWire {
         case .addGeofence(let g, let from): return "geofence-add \(hexEncoded(RulesFile.line(of: g))) \(time(from))"
         case .removeGeofence(let name): return "geofence-remove \(name)"
         case .memoryRows(let plate, let generation): return "memory-rows \(plate) \(generation)"
+        case .memoryArea(let b, let generation):
+            return "memory-area \(b.minLatitudeE7) \(b.minLongitudeE7) \(b.maxLatitudeE7) \(b.maxLongitudeE7) \(generation)"
         case .setAccessRequirement(let r, let a): return "access \(r.rawValue) \(contextFields(a))"
         case .setCameraRegistry(let r, let a): return "cameras \(hexEncoded(String(decoding: CamerasFile.encode(r), as: UTF8.self))) \(contextFields(a))"
         case .setSharingPolicy(let p, let a): return "policy \(hexEncoded(String(decoding: PolicyFile.encode(p), as: UTF8.self))) \(contextFields(a))"
@@ -327,6 +332,10 @@ enum ControlWire {
         case ("memory-rows", 3):
             guard let generation = UInt64(f[2]) else { throw .invalidArgument("control request: \(line.prefix(80))") }
             return .memoryRows(try Plate(f[1]), generation: generation)
+        case ("memory-area", 6):
+            guard let s = Int32(f[1]), let w = Int32(f[2]), let n = Int32(f[3]), let e = Int32(f[4]), let generation = UInt64(f[5]),
+                  s <= n, w <= e else { throw .invalidArgument("control request: \(line.prefix(80))") }
+            return .memoryArea(GeoBox(minLatitudeE7: s, minLongitudeE7: w, maxLatitudeE7: n, maxLongitudeE7: e), generation: generation)
         case ("access", 2), ("access", 6):
             guard let r = AccessRequirement(rawValue: f[1]) else { throw .invalidArgument("control request: \(line)") }
             return .setAccessRequirement(r, access: f.count == 6 ? try context(f[2...5]) : .unattributed)

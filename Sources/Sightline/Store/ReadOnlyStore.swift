@@ -130,23 +130,37 @@ public final class ReadOnlyStore: Sendable {
     /// The view answers the history of `plate` only (its memory holds no other plate's
     /// rows): any other query on it is refused with `invalidArgument`.
     package func snapshot(access: AccessContext, plate: Plate) throws(SightlineError) -> StoreSnapshot {
-        guard StoreControl.hasSocket(directory), let (segments, rows) = try ownerRows(of: plate) else { return try snapshot(access: access) }
+        try scopedSnapshot(access: access, scope: .plate(plate)) { .memoryRows(plate, generation: $0) }
+    }
+
+    /// A view for reads of areas inside `box`, on behalf of `access`: as
+    /// `snapshot(access:plate:)`, with the rows inside `box` (edges included) the owner holds
+    /// in memory. It answers areas (and searches within an area) whose covering boxes lie
+    /// inside `box`, and refuses anything else.
+    package func snapshot(access: AccessContext, box: GeoBox) throws(SightlineError) -> StoreSnapshot {
+        try scopedSnapshot(access: access, scope: .box(box)) { .memoryArea(box, generation: $0) }
+    }
+
+    private func scopedSnapshot(access: AccessContext, scope: StoreSnapshot.MemoryScope,
+                                request: (UInt64) -> ControlRequest) throws(SightlineError) -> StoreSnapshot {
+        guard StoreControl.hasSocket(directory), let (segments, rows) = try ownerRows(request) else { return try snapshot(access: access) }
         let policy = try StorePolicy.load(directory: directory, fileSystem: fileSystem, fallbackRetention: options.retention, keys: dataKeys)
         var hits: Set<RowKey> = []
         if policy.retentionShape?.keepsHitsLonger == true { hits = try readHotlistHits() }
         var snapshot = StoreSnapshot(segments: segments, memory: rows.isEmpty ? [] : [rows], memoryPlateIndexes: [],
                                      retention: policy.retentionRule(now: options.wallClock(), hotlistHits: hits),
                                      parallelism: options.queryParallelism, metrics: metrics, investigationLimits: policy.investigationLimits)
-        snapshot.plateScope = plate
+        snapshot.memoryScope = scope
         snapshot.access = access
         snapshot.auditTrail = AuditTrail(log: auditLog, requirement: policy.accessRequirement, hasher: hasher, now: options.wallClock)
         snapshot.visibility = policy.sharingPolicy.visibility(for: access.agency, registry: policy.cameraRegistry)
         return snapshot
     }
 
-    /// The segments of the manifest now and the owner's in-memory rows of `plate` beyond it;
-    /// nil when the owner does not answer (the caller reads the logs instead).
-    private func ownerRows(of plate: Plate) throws(SightlineError) -> ([SegmentReader], SightingBatch)? {
+    /// The segments of the manifest now and the owner's in-memory rows that `request` (given
+    /// the manifest's generation) asks for; nil when the owner does not answer (the caller
+    /// reads the logs instead).
+    private func ownerRows(_ request: (UInt64) -> ControlRequest) throws(SightlineError) -> ([SegmentReader], SightingBatch)? {
         for _ in 0..<Self.maximumAttempts {
             let manifest = try Manifest.read(directory: directory, fileSystem: fileSystem)
             let segments: [SegmentReader]
@@ -161,8 +175,8 @@ public final class ReadOnlyStore: Sendable {
                 if SealedFile.isMissingKey(error) { continue }
                 throw error
             }
-            guard case .memoryRows(let generation, let rows)? = try? StoreControl.send(.memoryRows(plate, generation: manifest.generation),
-                                                                                         to: directory, timeout: .seconds(30)) else { return nil }
+            guard case .memoryRows(let generation, let rows)? = try? StoreControl.send(request(manifest.generation), to: directory,
+                                                                                         timeout: .seconds(30)) else { return nil }
             if let rows, generation == manifest.generation { return (segments, rows) }
             // The owner published another manifest than the one read (or is about to): again.
             usleep(200)

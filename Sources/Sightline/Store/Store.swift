@@ -247,11 +247,14 @@ public final class Store: Sendable {
 
     /// Does what a control request asks (the owner's side of `StoreControl.send`).
     func serve(_ request: ControlRequest) throws(SightlineError) -> ControlReply {
-        // A one-plate read (audited by the reader's process) is answered, not logged.
-        if case .memoryRows = request {} else { options.logger.info("control request", metadata: ["store": "\(directory)", "request": "\(ControlWire.encode(request).split(separator: " ").first ?? "")"]) }
+        // A one-plate or one-box read (audited by the reader's process) is answered, not logged.
+        if case .memoryRows = request {} else if case .memoryArea = request {} else { options.logger.info("control request", metadata: ["store": "\(directory)", "request": "\(ControlWire.encode(request).split(separator: " ").first ?? "")"]) }
         switch request {
         case .memoryRows(let plate, let generation):
             let answer = memoryRows(of: plate, generation: generation)
+            return .memoryRows(generation: answer.generation, rows: answer.rows)
+        case .memoryArea(let box, let generation):
+            let answer = memoryRows(in: box, generation: generation)
             return .memoryRows(generation: answer.generation, rows: answer.rows)
         case .flush: try flush(); return .flushed
         case .compact(let c): return .rewrite(try compact(c))
