@@ -365,36 +365,13 @@ enum ControlWire {
     static func decodeMemoryRows(_ text: String) -> ControlReply? {
         let f = text.split(separator: " ", omittingEmptySubsequences: false)
         if f.count == 2, f[0] == "memory-stale", let g = UInt64(f[1]) { return .memoryRows(generation: g, rows: nil) }
-        guard f.count == 3, f[0] == "memory", let g = UInt64(f[1]), let bytes = hexBytes(f[2]) else { return nil }
+        guard f.count == 3, f[0] == "memory", let g = UInt64(f[1]), let bytes = hexBytes(String(f[2])) else { return nil }
         let batch = bytes.withUnsafeBytes { raw -> SightingBatch? in
             var reader = ByteReader(raw, fileOffset: 0, path: "control reply")
             guard let batch = try? BatchCodec.decode(&reader), reader.isAtEnd else { return nil }
             return batch
         }
         return batch.map { .memoryRows(generation: g, rows: $0) }
-    }
-
-    /// Bytes from lowercase or uppercase hex digits; nil for anything else.
-    static func hexBytes(_ text: Substring) -> [UInt8]? {
-        let digits = Array(text.utf8)
-        guard digits.count % 2 == 0 else { return nil }
-        @inline(__always) func value(_ d: UInt8) -> UInt8? {
-            switch d {
-            case 0x30...0x39: return d - 0x30
-            case 0x61...0x66: return d - 0x61 + 10
-            case 0x41...0x46: return d - 0x41 + 10
-            default: return nil
-            }
-        }
-        var out = [UInt8]()
-        out.reserveCapacity(digits.count / 2)
-        var i = 0
-        while i < digits.count {
-            guard let hi = value(digits[i]), let lo = value(digits[i + 1]) else { return nil }
-            out.append(hi << 4 | lo)
-            i += 2
-        }
-        return out
     }
 
     static func decodeReply(_ text: String) -> ControlReply? {

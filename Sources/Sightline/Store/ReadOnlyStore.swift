@@ -112,7 +112,13 @@ public final class ReadOnlyStore: Sendable {
     /// against the store's access requirement (re-read now: the owner may change it) and
     /// audited in the store's audit log, durably before its answer returns.
     public func snapshot(access: AccessContext) throws(SightlineError) -> StoreSnapshot {
-        var (snapshot, policy) = try view()
+        let (snapshot, policy) = try view()
+        return attributed(snapshot, policy, access)
+    }
+
+    /// `snapshot` read on behalf of `access` under `policy`: audited, checked, filtered.
+    private func attributed(_ snapshot: StoreSnapshot, _ policy: StorePolicy, _ access: AccessContext) -> StoreSnapshot {
+        var snapshot = snapshot
         snapshot.access = access
         snapshot.auditTrail = AuditTrail(log: auditLog, requirement: policy.accessRequirement, hasher: hasher, now: options.wallClock)
         snapshot.visibility = policy.sharingPolicy.visibility(for: access.agency, registry: policy.cameraRegistry)
@@ -144,17 +150,9 @@ public final class ReadOnlyStore: Sendable {
     private func scopedSnapshot(access: AccessContext, scope: StoreSnapshot.MemoryScope,
                                 request: (UInt64) -> ControlRequest) throws(SightlineError) -> StoreSnapshot {
         guard StoreControl.hasSocket(directory), let (segments, rows) = try ownerRows(request) else { return try snapshot(access: access) }
-        let policy = try StorePolicy.load(directory: directory, fileSystem: fileSystem, fallbackRetention: options.retention, keys: dataKeys)
-        var hits: Set<RowKey> = []
-        if policy.retentionShape?.keepsHitsLonger == true { hits = try readHotlistHits() }
-        var snapshot = StoreSnapshot(segments: segments, memory: rows.isEmpty ? [] : [rows], memoryPlateIndexes: [],
-                                     retention: policy.retentionRule(now: options.wallClock(), hotlistHits: hits),
-                                     parallelism: options.queryParallelism, metrics: metrics, investigationLimits: policy.investigationLimits)
+        var (snapshot, policy) = try assemble(segments, rows.isEmpty ? [] : [rows], [])
         snapshot.memoryScope = scope
-        snapshot.access = access
-        snapshot.auditTrail = AuditTrail(log: auditLog, requirement: policy.accessRequirement, hasher: hasher, now: options.wallClock)
-        snapshot.visibility = policy.sharingPolicy.visibility(for: access.agency, registry: policy.cameraRegistry)
-        return snapshot
+        return attributed(snapshot, policy, access)
     }
 
     /// The segments of the manifest now and the owner's in-memory rows that `request` (given
@@ -227,6 +225,13 @@ public final class ReadOnlyStore: Sendable {
             (s: inout State) throws(SightlineError) -> ([SegmentReader], [SightingBatch], [MemoryPlateIndex?]) in
             try catchUp(&s)
         }
+        return try assemble(segments, memory, plateIndexes)
+    }
+
+    /// A snapshot of these segments and in-memory rows under the policy files as they are
+    /// now, and that policy.
+    private func assemble(_ segments: [SegmentReader], _ memory: [SightingBatch],
+                          _ plateIndexes: [MemoryPlateIndex?]) throws(SightlineError) -> (StoreSnapshot, StorePolicy) {
         // The owner may change any policy file at any time: read them with every snapshot,
         // with the loader the owner uses.
         let policy = try StorePolicy.load(directory: directory, fileSystem: fileSystem, fallbackRetention: options.retention, keys: dataKeys)
